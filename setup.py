@@ -1,0 +1,75 @@
+"""ament_python package: builds with colcon on a ROS 2 install, or with pip on a machine without ROS.
+
+`pip install -e '.[standalone]'` brings ROS 2 Jazzy's Python core from its PyPI wheels;
+on a robot with a ROS install, colcon uses the distro's rclpy and messages instead.
+"""
+
+import os
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "lucid_ros"
+
+
+def tree(folder: str) -> list[tuple[str, list[str]]]:
+    """Every file below `folder`, grouped by directory, as data_files entries under share/."""
+    entries = []
+    for root, _dirs, files in os.walk(folder):
+        paths = [os.path.join(root, f) for f in files if not f.endswith((".pyc", "~"))]
+        if paths:
+            entries.append((os.path.join("share", PACKAGE, root), paths))
+    return entries
+
+
+ROS_WHEELS = [
+    "ros-jazzy-rclpy[fastrtps]",
+    "ros-jazzy-std-msgs",
+    "ros-jazzy-std-srvs",
+    "ros-jazzy-sensor-msgs",
+    "ros-jazzy-geometry-msgs",
+    "ros-jazzy-nav-msgs",
+    "ros-jazzy-trajectory-msgs",
+    "ros-jazzy-diagnostic-msgs",
+    "ros-jazzy-visualization-msgs",
+    "ros-jazzy-rosgraph-msgs",
+]
+
+CORE = ["numpy>=1.24", "pyyaml>=6", "mujoco>=3.2", "onnxruntime>=1.17"]
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test", "test.*", "bench"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", glob("launch/*.py")),
+        *tree("config"),
+        *tree("urdf"),
+    ],
+    install_requires=CORE,
+    extras_require={
+        # Everything the sim graph needs on a machine with no ROS install.
+        "standalone": ROS_WHEELS,
+        # Test tools: pytest, and onnx to build policy fixtures.
+        "test": ["pytest>=7", "pytest-timeout", "onnx>=1.15"],
+        # Training tools only: torch stays out of the runtime install.
+        "train": ["torch==2.13.0", "onnx>=1.15", "matplotlib"],
+    },
+    python_requires=">=3.10",
+    zip_safe=False,
+    maintainer="lucid_ros maintainers",
+    description="Learned legged-locomotion and visual-parkour policies on ROS 2 robots and MuJoCo.",
+    license="Apache-2.0",
+    entry_points={
+        "console_scripts": [
+            "lucid-ros = lucid_ros.cli:main",
+            "sim_bridge = lucid_ros.nodes.sim_bridge:main",
+            "proprioception = lucid_ros.nodes.proprioception:main",
+            "policy_runner = lucid_ros.nodes.policy_runner:main",
+            "camera = lucid_ros.nodes.camera:main",
+            "safety_supervisor = lucid_ros.nodes.safety_supervisor:main",
+        ],
+    },
+)
