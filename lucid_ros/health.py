@@ -1,0 +1,49 @@
+"""Rates, latencies and staleness, measured the same way by every node (reported on diagnostics)."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+
+class RateMeter:
+    """Events per second over a sliding window of arrival times."""
+
+    def __init__(self, window: int = 100):
+        self._times: deque[float] = deque(maxlen=window)
+
+    def mark(self, t: float) -> None:
+        self._times.append(t)
+
+    @property
+    def count(self) -> int:
+        return len(self._times)
+
+    def rate(self) -> float:
+        if len(self._times) < 2 or self._times[-1] <= self._times[0]:
+            return 0.0
+        return (len(self._times) - 1) / (self._times[-1] - self._times[0])
+
+
+class LatencyStats:
+    """Keeps the last `window` samples (seconds) and reports percentiles in milliseconds."""
+
+    def __init__(self, window: int = 5000):
+        self._samples: deque[float] = deque(maxlen=window)
+        self.total = 0
+
+    def add(self, seconds: float) -> None:
+        self._samples.append(seconds)
+        self.total += 1
+
+    def percentiles_ms(self, ps: tuple[float, ...] = (50, 99)) -> dict[str, float]:
+        if not self._samples:
+            return {f"p{int(p)}_ms": float("nan") for p in ps} | {"max_ms": float("nan")}
+        a = np.fromiter(self._samples, dtype=np.float64) * 1e3
+        out = {f"p{int(p)}_ms": float(np.percentile(a, p)) for p in ps}
+        out["max_ms"] = float(a.max())
+        return out
+
+    def samples(self) -> np.ndarray:
+        return np.fromiter(self._samples, dtype=np.float64)

@@ -1,0 +1,245 @@
+"""In-process bringup of the whole sim graph: every node, real rclpy, one process.
+
+`lucid-ros sim` and the sim-in-the-loop tests use this; `launch/sim.launch.py` starts the same
+nodes with the same parameter files as separate processes on a ROS 2 install.
+
+One process, one SingleThreadedExecutor thread for the nodes plus the sim bridge's own stepping
+thread. Measured (bench/bench_graph.py): a multi-threaded executor gains nothing under the GIL
+and reorders callbacks; separate processes add DDS serialisation on every hop.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import rclpy
+import yaml
+from geometry_msgs.msg import Twist
+from nav_msgs.msg import Odometry
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from std_msgs.msg import String
+
+from lucid_ros import paths
+from lucid_ros.errors import ConfigError
+from lucid_ros.metrics import RunMetrics
+from lucid_ros.nodes import convert, qos
+from lucid_ros.nodes.common import now_s
+
+NODE_NAMES = ("sim_bridge", "proprioception", "policy_runner", "safety_supervisor")
+
+
+def load_params(robot: str, params_file: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """config/params/<robot>.yaml (or a given file), keyed by node name, as `ros2 launch` reads it."""
+    path = Path(params_file) if params_file else paths.config_dir() / "params" / f"{robot}.yaml"
+    if not path.is_file():
+        return {}
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(path, None, f"not valid YAML: {exc}") from exc
+    out = {}
+    for node, body in raw.items():
+        if not isinstance(body, dict) or not isinstance(body.get("ros__parameters", {}), dict):
+            raise ConfigError(path, str(node), "expected a mapping with 'ros__parameters'")
+        out[str(node)] = dict(body.get("ros__parameters") or {})
+    return out
+
+
+def localhost_only() -> None:
+    """Keep DDS discovery on loopback unless the user chose otherwise (a sim needs no network)."""
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+
+
+class RunMonitor(Node):
+    """Publishes cmd_vel and records ground truth and safety events for the summary."""
+
+    def __init__(self, nominal_height: float, cmd_vel=(0.0, 0.0, 0.0), **kwargs):
+        super().__init__("run_monitor", **kwargs)
+        self.metrics = RunMetrics(nominal_height)
+        self.cmd = tuple(float(x) for x in cmd_vel)
+        self.state = "UNKNOWN"
+        self.sim_time = 0.0
+        self.states: list[tuple[float, str]] = []
+        self.events: list[str] = []
+        self.cmd_pub = self.create_publisher(Twist, "cmd_vel", qos.STATE)
+        self.create_subscription(Odometry, "sim/ground_truth/odom", self._on_gt, qos.STATE)
+        self.create_subscription(String, "safety/state", self._on_state, qos.LATCHED)
+        self.create_subscription(String, "safety/event", self._on_event, qos.LATCHED)
+        self.create_timer(0.1, self._publish_cmd)
+
+    def set_cmd(self, vx: float, vy: float, wz: float) -> None:
+        self.cmd = (float(vx), float(vy), float(wz))
+        self._publish_cmd()
+
+    def _publish_cmd(self) -> None:
+        msg = Twist()
+        msg.linear.x, msg.linear.y, msg.angular.z = self.cmd
+        self.cmd_pub.publish(msg)
+
+    def _on_gt(self, msg: Odometry) -> None:
+        a = convert.odometry_arrays(msg)
+        self.sim_time = float(a["stamp"])
+        self.metrics.add_ground_truth(self.sim_time, a["pos"], a["quat"], a["lin_vel"], a["ang_vel"], self.cmd, self.state == "RUNNING")
+
+    def _on_state(self, msg: String) -> None:
+        self.state = msg.data
+        self.states.append((self.sim_time, msg.data))
+
+    def _on_event(self, msg: String) -> None:
+        self.events.append(msg.data)
+        parts = msg.data.split(" ", 1)
+        try:
+            t = float(parts[0])
+        except ValueError:
+            t = self.sim_time
+        rest = parts[1] if len(parts) > 1 else ""
+        to_state, _, cause = rest.partition(": ")
+        self.metrics.add_event(t, to_state.split("-> ")[-1].strip(), cause)
+
+
+class SimGraph:
+    """Every node of the sim graph in this process. Use as a context manager."""
+
+    def __init__(
+        self,
+        robot: str = "go1",
+        policy: str | Path | None = None,
+        course: str = "flat",
+        seed: int = 0,
+        realtime: bool = False,
+        start_pose: str = "default",
+        auto_sequence: bool = True,
+        cmd_vel=(0.0, 0.0, 0.0),
+        params_file: str | Path | None = None,
+        overrides: dict[str, dict[str, Any]] | None = None,
+        nodes: tuple[str, ...] = NODE_NAMES,
+    ):
+        from lucid_ros.nodes.policy_runner import PolicyRunnerNode
+        from lucid_ros.nodes.proprioception import ProprioceptionNode
+        from lucid_ros.nodes.safety_supervisor import SafetySupervisorNode
+        from lucid_ros.nodes.sim_bridge import SimBridgeNode
+
+        localhost_only()
+        params = load_params(robot, params_file)
+        common = {"robot": robot}
+        given = {
+            "sim_bridge": {"course": course, "seed": seed, "realtime": realtime, "start_pose": start_pose},
+            "policy_runner": {"policy": str(policy) if policy else ""},
+            "safety_supervisor": {"auto_sequence": auto_sequence},
+        }
+        classes = {
+            "sim_bridge": SimBridgeNode,
+            "proprioception": ProprioceptionNode,
+            "policy_runner": PolicyRunnerNode,
+            "safety_supervisor": SafetySupervisorNode,
+        }
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.nodes: dict[str, Node] = {}
+        try:
+            for name in nodes:
+                values = {**params.get(name, {}), **common, **given.get(name, {}), **(overrides or {}).get(name, {})}
+                if name != "sim_bridge":
+                    values["use_sim_time"] = True
+                plist = [Parameter(k, value=v) for k, v in values.items()]
+                self.nodes[name] = classes[name](context=self.context, parameter_overrides=plist)
+            from lucid_ros.robots import load_robot
+
+            self.robot = load_robot(robot)
+            self.monitor = RunMonitor(
+                self.robot.nominal_base_height,
+                cmd_vel,
+                context=self.context,
+                parameter_overrides=[Parameter("use_sim_time", value=True)],
+            )
+        except BaseException:
+            self.close()
+            raise
+        self.executor = SingleThreadedExecutor(context=self.context)
+        for node in [*self.nodes.values(), self.monitor]:
+            self.executor.add_node(node)
+        self._spin_thread = threading.Thread(target=self._spin, name="executor", daemon=True)
+        self._started = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def _spin(self) -> None:
+        try:
+            self.executor.spin()
+        except Exception:  # noqa: BLE001 - shutdown races end the spin; anything else is re-raised below
+            if self.context.ok():
+                raise
+
+    def start(self) -> SimGraph:
+        if not self._started:
+            self._spin_thread.start()
+            if "sim_bridge" in self.nodes:
+                self.nodes["sim_bridge"].start()
+            self._started = True
+        return self
+
+    def close(self) -> None:
+        sim = self.nodes.get("sim_bridge") if hasattr(self, "nodes") else None
+        if sim is not None:
+            sim.stop()
+        if getattr(self, "executor", None) is not None:
+            self.executor.shutdown(timeout_sec=2.0)
+        for node in list(getattr(self, "nodes", {}).values()) + ([self.monitor] if hasattr(self, "monitor") else []):
+            node.destroy_node()
+        if self.context.ok():
+            rclpy.shutdown(context=self.context)
+
+    def __enter__(self) -> SimGraph:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- driving -----------------------------------------------------------------------------
+    @property
+    def sim(self):
+        return self.nodes["sim_bridge"]
+
+    @property
+    def sim_time(self) -> float:
+        return self.sim.sim.time
+
+    def run_until(self, sim_time: float, wall_timeout: float | None = None, progress=None, stop_when=None) -> None:
+        """Block until the simulated clock reaches `sim_time` (or `stop_when()` is true)."""
+        t0 = time.monotonic()
+        limit = wall_timeout if wall_timeout is not None else max(60.0, 20.0 * sim_time)
+        last = 0.0
+        while self.sim_time < sim_time:
+            if stop_when is not None and stop_when():
+                return
+            if time.monotonic() - t0 > limit:
+                raise TimeoutError(f"sim reached {self.sim_time:.2f}s of {sim_time:.2f}s in {limit:.0f}s wall time")
+            if not self._spin_thread.is_alive():
+                raise RuntimeError("the executor thread died; see the log above")
+            if progress is not None and time.monotonic() - last >= 1.0:
+                last = time.monotonic()
+                progress(self)
+            time.sleep(0.01)
+
+    def run_for(self, seconds: float, **kwargs) -> None:
+        self.run_until(self.sim_time + seconds, **kwargs)
+
+    def wait_for_state(self, state: str, wall_timeout: float = 30.0) -> bool:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < wall_timeout:
+            if self.monitor.state == state:
+                return True
+            time.sleep(0.005)
+        return False
+
+    @property
+    def state(self) -> str:
+        return self.monitor.state
+
+    def node_time(self) -> float:
+        return now_s(self.monitor)

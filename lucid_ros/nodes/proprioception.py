@@ -1,0 +1,89 @@
+"""proprioception: the policy's view of the body, once per tick.
+
+Joins `joint_states` and `imu/data` of the same stamp, runs lucid_ros.proprio.ProprioEstimator and
+publishes, all with that stamp:
+- `odom` (nav_msgs/Odometry): orientation from the IMU, position dead-reckoned from the estimated
+  body velocity, twist in the body frame (estimated linear velocity, gyro angular velocity);
+- `proprioception/joint_states`: joints in canonical order (URDF names);
+- `proprioception/feet` (sensor_msgs/JointState): one entry per foot, position = contact 0..1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from nav_msgs.msg import Odometry
+from rclpy.node import Node
+from sensor_msgs.msg import Imu, JointState
+
+from lucid_ros.mathutil import quat_rotate
+from lucid_ros.nodes import convert, qos
+from lucid_ros.nodes.common import Diagnostics, now_s, param
+from lucid_ros.proprio.estimator import ProprioEstimator
+from lucid_ros.proprio.sync import StampSync
+from lucid_ros.robots import load_robot
+from lucid_ros.types import JointSample
+
+
+class ProprioceptionNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("proprioception", **kwargs)
+        self.robot = load_robot(param(self, "robot", str, required=True))
+        self.estimator = ProprioEstimator(self.robot)
+        self.sync = StampSync(["joints", "imu"], tolerance=float(param(self, "sync_tolerance", 0.0)))
+        self.names = self.robot.joint_names
+        self.pos = np.zeros(3)
+        self.last_stamp: float | None = None
+        self.odom_pub = self.create_publisher(Odometry, "odom", qos.STATE)
+        self.joints_pub = self.create_publisher(JointState, "proprioception/joint_states", qos.STATE)
+        self.feet_pub = self.create_publisher(JointState, "proprioception/feet", qos.STATE)
+        self.create_subscription(JointState, "joint_states", self._on_joints, qos.STATE)
+        self.create_subscription(Imu, "imu/data", self._on_imu, qos.STATE)
+        self.diag = Diagnostics(self)
+        self.create_timer(1.0, self._report)
+        self.dropped = 0
+
+    def _on_joints(self, msg: JointState) -> None:
+        try:
+            sample = convert.joint_sample(msg, self.names)
+        except convert.MessageError as exc:
+            self.dropped += 1
+            self.get_logger().error(str(exc), throttle_duration_sec=1.0)
+            return
+        self._push("joints", sample.stamp, sample)
+
+    def _on_imu(self, msg: Imu) -> None:
+        sample = convert.imu_sample(msg)
+        self._push("imu", sample.stamp, sample)
+
+    def _push(self, key: str, stamp: float, value) -> None:
+        joined = self.sync.push(key, stamp, value)
+        if joined is not None:
+            self._publish(joined["joints"], joined["imu"])
+
+    def _publish(self, joints: JointSample, imu) -> None:
+        state = self.estimator.update(joints, imu)
+        t = state.stamp
+        if self.last_stamp is not None and t > self.last_stamp:
+            self.pos = self.pos + quat_rotate(state.quat, state.lin_vel) * (t - self.last_stamp)
+        self.last_stamp = t
+        self.odom_pub.publish(convert.odometry_msg(t, "odom", self.robot.base_body, self.pos, state.quat, state.lin_vel, state.ang_vel))
+        self.joints_pub.publish(convert.joint_state_msg(JointSample(t, state.q, state.dq, state.tau), self.names))
+        feet = JointState()
+        feet.header.stamp = convert.to_time(t)
+        feet.name = list(self.robot.feet)
+        feet.position = [float(c) for c in state.contacts]
+        self.feet_pub.publish(feet)
+
+    def _report(self) -> None:
+        ages = self.estimator.ages(now_s(self))
+        stale = {k: v for k, v in ages.items() if v is not None and v > self.robot.safety.joint_states_timeout}
+        level = "WARN" if stale or self.dropped else "OK"
+        values = {f"age_{k}_s": (v if v is not None else "never") for k, v in ages.items()}
+        values["dropped_messages"] = self.dropped
+        self.diag.publish(level, "stale: " + ", ".join(stale) if stale else "ok", values)
+
+
+def main(args=None) -> None:
+    from lucid_ros.nodes.run import spin_single
+
+    spin_single(ProprioceptionNode, args)

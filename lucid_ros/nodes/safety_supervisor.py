@@ -1,0 +1,148 @@
+"""safety_supervisor: the only publisher of `joint_commands`.
+
+Adapts lucid_ros.safety.Supervisor to topics. It answers every tick: on `joint_states` at stamp t
+(and, while RUNNING, once the policy target for t has arrived too) it publishes the command for t.
+A heartbeat timer re-checks staleness and keeps commanding (damping) if the robot goes silent,
+so a backend's dead-man watchdog never fires because of us.
+"""
+
+from __future__ import annotations
+
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Imu, JointState
+from std_msgs.msg import Bool, String
+from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory
+
+from lucid_ros.nodes import convert, qos
+from lucid_ros.nodes.common import Diagnostics, now_s, param
+from lucid_ros.proprio.sync import StampSync
+from lucid_ros.robots import load_robot
+from lucid_ros.safety import AutoSequence, SafetyState, Supervisor
+
+
+class SafetySupervisorNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("safety_supervisor", **kwargs)
+        self.robot = load_robot(param(self, "robot", str, required=True))
+        require_camera = bool(param(self, "require_camera", False))
+        self.auto = bool(param(self, "auto_sequence", False))
+        self.sup = Supervisor(self.robot, require_camera=require_camera)
+        self.sequence = AutoSequence(self.sup, run_after=float(param(self, "auto_run_after", 0.5))) if self.auto else None
+        self.names = self.robot.joint_names
+        self.period = 1.0 / self.robot.rate_hz
+        self._join = StampSync(["state", "target"])
+        self._answered = float("-inf")
+        self._last_state = None
+        self._last_publish = None
+        self.policy_ready = not self.auto  # auto-sequence waits for a READY policy
+
+        self.cmd_pub = self.create_publisher(JointTrajectory, "joint_commands", qos.COMMAND)
+        self.state_pub = self.create_publisher(String, "safety/state", qos.LATCHED)
+        self.event_pub = self.create_publisher(String, "safety/event", qos.LATCHED)
+        self._events_sent = 0
+        self.diag = Diagnostics(self)
+        self.create_subscription(JointState, "joint_states", self._on_joints, qos.STATE)
+        self.create_subscription(Imu, "imu/data", self._on_imu, qos.STATE)
+        self.create_subscription(JointTrajectory, "policy/joint_targets", self._on_target, qos.STATE)
+        self.create_subscription(Bool, "safety/estop", self._on_estop, qos.ESTOP)
+        self.create_subscription(String, "policy/status", self._on_policy_status, qos.LATCHED)
+        if require_camera:
+            self.create_subscription(CameraInfo, "camera/depth/camera_info", self._on_camera, qos.SENSOR)
+        for name in ("stand", "run", "damp", "reset"):
+            self.create_service(Trigger, f"safety/{name}", self._service(name))
+        self.create_timer(self.period, self._heartbeat)
+        self._publish_state(force=True)
+
+    # ---- inputs -------------------------------------------------------------------------
+    def _on_joints(self, msg: JointState) -> None:
+        try:
+            sample = convert.joint_sample(msg, self.names)
+        except convert.MessageError as exc:
+            self.get_logger().error(str(exc), throttle_duration_sec=1.0)
+            return
+        self.sup.on_joints(sample)
+        if self.sup.state == SafetyState.RUNNING:
+            if self._join.push("state", sample.stamp, sample) is not None:
+                self._command(sample.stamp)
+        else:
+            self._command(sample.stamp)
+
+    def _on_imu(self, msg: Imu) -> None:
+        self.sup.on_imu(convert.imu_sample(msg))
+
+    def _on_target(self, msg: JointTrajectory) -> None:
+        try:
+            cmd = convert.joint_command(msg, self.names)
+        except convert.MessageError as exc:
+            self.get_logger().error(f"policy/joint_targets refused: {exc}", throttle_duration_sec=1.0)
+            return
+        self.sup.on_policy_target(cmd.stamp, cmd.q, cmd.kp, cmd.kd)
+        if self.sup.state == SafetyState.RUNNING and self._join.push("target", cmd.stamp, cmd) is not None:
+            self._command(cmd.stamp)
+
+    def _on_camera(self, msg: CameraInfo) -> None:
+        self.sup.on_camera(convert.from_time(msg.header.stamp))
+
+    def _on_estop(self, msg: Bool) -> None:
+        if msg.data:
+            self.sup.estop(self._now(), True)
+            self._command(self._now(), force=True)
+
+    def _on_policy_status(self, msg: String) -> None:
+        self.policy_ready = msg.data.startswith("READY")
+
+    def _service(self, name: str):
+        def handler(_req, resp):
+            ok, message = self.sup.request(name, self._now())
+            resp.success, resp.message = bool(ok), message
+            self._publish_state()
+            return resp
+
+        return handler
+
+    # ---- outputs ------------------------------------------------------------------------
+    def _now(self) -> float:
+        """Graph time: the newest of the node clock and the newest joint sample stamp."""
+        return max(now_s(self), self.sup.latest_joint_stamp if self.sup.latest_joint_stamp is not None else float("-inf"))
+
+    def _command(self, stamp: float, force: bool = False) -> None:
+        if stamp <= self._answered and not force:
+            return
+        if self.sequence is not None and self.policy_ready:
+            self.sequence.step(stamp)
+        cmd = self.sup.tick(stamp)
+        self.cmd_pub.publish(convert.command_msg(cmd, self.names))
+        self._answered = max(self._answered, stamp)
+        self._last_publish = now_s(self)
+        self._publish_state()
+
+    def _heartbeat(self) -> None:
+        now = now_s(self)
+        if self._last_publish is None or now - self._last_publish > 1.5 * self.period:
+            self._command(max(now, self._answered), force=True)
+        self.diag.publish(
+            "ERROR" if self.sup.state in (SafetyState.DAMPING, SafetyState.ESTOP) else ("WARN" if self.sup.faults else "OK"),
+            f"{self.sup.state.value}" + (f": {self.sup.last_cause}" if self.sup.last_cause else ""),
+            {"state": self.sup.state.value, "faults": "; ".join(self.sup.faults) or "none", "last_cause": self.sup.last_cause or ""},
+        )
+
+    def _publish_state(self, force: bool = False) -> None:
+        for ev in self.sup.events[self._events_sent :]:
+            text = f"{ev.time:.3f} {ev.from_state.value} -> {ev.to_state.value}: {ev.cause}" + (f" ({ev.detail})" if ev.detail else "")
+            self.event_pub.publish(String(data=text))
+        self._events_sent = len(self.sup.events)
+        state = self.sup.state
+        if state != self._last_state or force:
+            text = state.value
+            self.state_pub.publish(String(data=text))
+            if self._last_state is not None:
+                cause = self.sup.last_cause or ""
+                self.get_logger().info(f"safety state {self._last_state.value} -> {text}" + (f" ({cause})" if cause else ""))
+            self._last_state = state
+
+
+def main(args=None) -> None:
+    from lucid_ros.nodes.run import spin_single
+
+    spin_single(SafetySupervisorNode, args)

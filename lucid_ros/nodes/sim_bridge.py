@@ -1,0 +1,126 @@
+"""sim_bridge: MuJoCo behind the same topics a hardware backend offers.
+
+Publishes /clock, `joint_states`, `imu/data` and `sim/ground_truth/odom` once per tick; obeys only
+`joint_commands`, applying the motor law every physics step (500 Hz). The stepping thread is not
+an executor callback, so a slow graph slows the world (lockstep) instead of dropping ticks.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from rclpy.node import Node
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import Imu, JointState
+from nav_msgs.msg import Odometry
+from trajectory_msgs.msg import JointTrajectory
+
+from lucid_ros.nodes import convert, qos
+from lucid_ros.nodes.common import Diagnostics, param
+from lucid_ros.robots import load_robot
+from lucid_ros.sim.courses import load_course
+from lucid_ros.sim.lockstep import Lockstep
+from lucid_ros.sim.robot_sim import SimRobot
+from lucid_ros.types import JointCommand
+
+
+class SimBridgeNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("sim_bridge", **kwargs)
+        self.robot = load_robot(param(self, "robot", str, required=True))
+        self.course = load_course(param(self, "course", "flat"))
+        seed = int(param(self, "seed", 0))
+        self.sim = SimRobot(self.robot, self.course, seed=seed)
+        self.sim.reset(param(self, "start_pose", "default"))
+        self.tick_dt = 1.0 / self.robot.rate_hz
+        self.substeps = max(1, round(self.tick_dt / self.robot.physics_dt))
+        self.lockstep = Lockstep(self.tick_dt, realtime=bool(param(self, "realtime", False)), timeout=float(param(self, "lockstep_timeout", 0.5)))
+        self.names = self.robot.joint_names
+        self.muted: set[str] = set()  # fault injection for tests: topics the sim stops publishing
+        self.on_tick = []  # callables(t, sim) run in the sim thread after each tick (pushes, metrics)
+        self._cmd = JointCommand.passive(self.robot.n_joints)
+        self._cmd_lock = threading.Lock()
+        self._stop = threading.Event()
+        self.rejected_commands = 0
+
+        self.clock_pub = self.create_publisher(Clock, "/clock", qos.STATE)
+        self.js_pub = self.create_publisher(JointState, "joint_states", qos.STATE)
+        self.imu_pub = self.create_publisher(Imu, "imu/data", qos.STATE)
+        self.gt_pub = self.create_publisher(Odometry, "sim/ground_truth/odom", qos.STATE)
+        self.create_subscription(JointTrajectory, "joint_commands", self._on_command, qos.COMMAND)
+        self.diag = Diagnostics(self)
+        self.create_timer(1.0, self._report)
+        self._thread = threading.Thread(target=self._loop, name="sim_bridge", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5.0)
+
+    def _on_command(self, msg: JointTrajectory) -> None:
+        try:
+            cmd = convert.joint_command(msg, self.names)
+        except convert.MessageError as exc:
+            self.rejected_commands += 1
+            self.get_logger().error(f"joint_commands refused: {exc}", throttle_duration_sec=1.0)
+            return
+        if not cmd.is_finite():
+            # The supervisor never sends this; a foreign publisher might. Damp rather than obey.
+            self.rejected_commands += 1
+            self.get_logger().error("joint_commands refused: non-finite values; damping", throttle_duration_sec=1.0)
+            cmd = JointCommand.damping(self.sim.joint_sample().q, self.robot.safety.damping_kd, cmd.stamp)
+        with self._cmd_lock:
+            self._cmd = cmd
+        self.lockstep.answered(cmd.stamp)
+
+    def _publish(self, t: float) -> None:
+        stamp = convert.to_time(t)
+        self.clock_pub.publish(Clock(clock=stamp))
+        if "joint_states" not in self.muted:
+            self.js_pub.publish(convert.joint_state_msg(self.sim.joint_sample(), self.names))
+        if "imu/data" not in self.muted:
+            self.imu_pub.publish(convert.imu_msg(self.sim.imu_sample(), self.robot.imu_frame))
+        gt = self.sim.ground_truth()
+        self.gt_pub.publish(convert.odometry_msg(t, "world", self.robot.base_body, gt.pos, gt.quat, gt.lin_vel_body, gt.ang_vel_body))
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            t = self.sim.time
+            self.lockstep.published(t)
+            self._publish(t)
+            self.lockstep.wait(t, expect_answer="joint_states" not in self.muted)
+            with self._cmd_lock:
+                cmd = self._cmd
+            self.sim.apply(cmd)
+            self.sim.step(self.substeps)
+            for fn in list(self.on_tick):
+                fn(t, self.sim)
+
+    def _report(self) -> None:
+        lat = sorted(self.lockstep.latencies[-500:])
+        p50 = lat[len(lat) // 2] * 1e3 if lat else float("nan")
+        p99 = lat[int(len(lat) * 0.99)] * 1e3 if lat else float("nan")
+        level = "WARN" if self.lockstep.timeouts or self.rejected_commands or self.muted else "OK"
+        self.diag.publish(
+            level,
+            f"sim t={self.sim.time:.2f}s",
+            {
+                "sim_time": self.sim.time,
+                "ticks": self.lockstep.ticks,
+                "deadline_misses": self.lockstep.misses,
+                "lockstep_timeouts": self.lockstep.timeouts,
+                "latency_p50_ms": p50,
+                "latency_p99_ms": p99,
+                "rejected_commands": self.rejected_commands,
+                "muted": ",".join(sorted(self.muted)) or "none",
+            },
+        )
+
+
+def main(args=None) -> None:
+    from lucid_ros.nodes.run import spin_with_thread
+
+    spin_with_thread(SimBridgeNode, args)

@@ -1,0 +1,82 @@
+"""When may the simulation advance? The answer that makes sim runs reproducible.
+
+Lockstep (default): after publishing tick t's sensors, the sim waits until the graph has answered
+with a joint command stamped >= t (or `timeout` wall seconds pass: a stalled node must not freeze
+the world; the miss is counted), then integrates one tick. The run is as fast as the graph and,
+for a seed, the same every time.
+
+Realtime: the sim is paced to the wall clock and never waits, as a robot would not; a command that
+has not arrived by the end of its tick is a deadline miss.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+
+class Lockstep:
+    def __init__(self, tick_dt: float, realtime: bool = False, timeout: float = 0.5):
+        self.tick_dt = tick_dt
+        self.realtime = realtime
+        self.timeout = timeout
+        self._cv = threading.Condition()
+        self._answered_stamp = float("-inf")
+        self._wall_start: float | None = None
+        self._published_wall: dict[float, float] = {}
+        self.latencies: list[float] = []  # wall seconds, sensors published -> command received
+        self.misses = 0
+        self.timeouts = 0
+        self.ticks = 0
+
+    def published(self, t: float) -> None:
+        """Tick t's sensors are out."""
+        now = time.perf_counter()
+        if self._wall_start is None:
+            self._wall_start = now - t
+        with self._cv:
+            self._published_wall[t] = now
+            if len(self._published_wall) > 64:
+                for k in sorted(self._published_wall)[:-32]:
+                    del self._published_wall[k]
+
+    def answered(self, stamp: float) -> None:
+        """A command stamped `stamp` arrived (called from the subscriber's thread)."""
+        now = time.perf_counter()
+        with self._cv:
+            sent = self._published_wall.pop(stamp, None)
+            if sent is not None:
+                self.latencies.append(now - sent)
+            if stamp > self._answered_stamp:
+                self._answered_stamp = stamp
+            self._cv.notify_all()
+
+    def wait(self, t: float, expect_answer: bool = True) -> bool:
+        """Block until the sim may integrate tick t; returns whether tick t was answered in time."""
+        self.ticks += 1
+        eps = 1e-9
+        if self.realtime:
+            deadline = (self._wall_start or time.perf_counter()) + t + self.tick_dt
+            with self._cv:
+                while self._answered_stamp < t - eps:
+                    remaining = deadline - time.perf_counter()
+                    if remaining <= 0:
+                        break
+                    self._cv.wait(remaining)
+                ok = self._answered_stamp >= t - eps
+            remaining = deadline - time.perf_counter()
+            if remaining > 0:
+                time.sleep(remaining)
+            if expect_answer and not ok:
+                self.misses += 1
+            return ok
+        if not expect_answer:
+            return False
+        with self._cv:
+            ok = self._cv.wait_for(lambda: self._answered_stamp >= t - eps, timeout=self.timeout)
+        if not ok:
+            self.timeouts += 1
+            self.misses += 1
+        elif self.latencies and self.latencies[-1] > self.tick_dt:
+            self.misses += 1
+        return ok
