@@ -1,0 +1,104 @@
+"""`lucid-ros`: the command line. Exit status 0 success, 1 the run failed (fall, unexpected safety
+trip, validation mismatch), 2 bad usage or configuration (the message names the file and field).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from lucid_ros import paths
+from lucid_ros.errors import ConfigError, PolicyMismatch
+
+DEFAULT_ROBOT = "go1"
+DEFAULT_COURSE = "flat"
+
+
+def default_policy(robot: str) -> str:
+    """The shipped walking policy for the robot, else its stand-still policy."""
+    for name in (f"{robot}_walk", f"{robot}_stand"):
+        if (paths.config_dir() / "policies" / f"{name}.yaml").is_file():
+            return name
+    raise ConfigError(paths.config_dir() / "policies", None, f"no shipped policy for robot '{robot}'; pass --policy")
+
+
+def resolve_policy(name_or_path: str) -> Path:
+    return paths.resolve("policies", name_or_path)
+
+
+def _cmd_vel(text: str) -> tuple[float, float, float]:
+    try:
+        parts = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--cmd-vel expects VX,VY,WZ numbers, got {text!r}") from None
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError(f"--cmd-vel expects three numbers VX,VY,WZ, got {text!r}")
+    return parts  # type: ignore[return-value]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lucid-ros", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("sim", help="run the whole node graph against MuJoCo, headless")
+    s.add_argument("--robot", default=DEFAULT_ROBOT, help="robot description name or YAML path (default: go1)")
+    s.add_argument("--policy", default=None, help="policy spec name or YAML path (default: the robot's shipped policy)")
+    s.add_argument("--course", default=DEFAULT_COURSE, help="course name or YAML path (default: flat)")
+    s.add_argument("--duration", type=float, default=10.0, help="simulated seconds to run (default: 10)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--cmd-vel", type=_cmd_vel, default=None, metavar="VX,VY,WZ", help="velocity command (default: 0.5,0,0 for a walking policy)")
+    s.add_argument("--start-pose", default="default", choices=("default", "crouch", "lying"))
+    s.add_argument("--no-auto", action="store_true", help="do not walk PASSIVE -> STANDING -> RUNNING; wait for the safety services")
+    s.add_argument("--realtime", action="store_true", help="pace the sim to the wall clock")
+    s.add_argument("--summary", type=Path, default=None, metavar="FILE.json", help="write the run summary as JSON")
+    s.add_argument("--record", type=Path, default=None, metavar="FILE.mcap", help="record the run (not available yet)")
+    s.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    c = sub.add_parser("check-policy", help="validate a policy (ONNX + spec) against a robot")
+    c.add_argument("--robot", default=None, help="robot to check against (default: the spec's robot)")
+    c.add_argument("policy", help="policy spec name or YAML path")
+
+    for name, what in (("robot", "--backend"), ("fake-robot", "--protocol")):
+        h = sub.add_parser(name, help=f"hardware bringup ({what} go1_udp | unitree_sdk2 | mini_cheetah_lcm)")
+        h.add_argument("--robot", default=DEFAULT_ROBOT)
+        h.add_argument(what, dest="backend", required=True, choices=("go1_udp", "unitree_sdk2", "mini_cheetah_lcm"))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "sim":
+            from lucid_ros.nodes.sim_run import run_sim
+
+            return run_sim(args)
+        if args.command == "check-policy":
+            return check_policy_cmd(args)
+        print(f"lucid-ros {args.command}: the {args.backend} backend is not part of this build yet", file=sys.stderr)
+        return 2
+    except PolicyMismatch as exc:
+        print(f"lucid-ros: policy mismatch: {exc}", file=sys.stderr)
+        return 1
+    except ConfigError as exc:
+        print(f"lucid-ros: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lucid-ros: interrupted", file=sys.stderr)
+        return 130
+
+
+def check_policy_cmd(args) -> int:
+    from lucid_ros.policy.check import check_policy
+
+    t0 = time.perf_counter()
+    report = check_policy(resolve_policy(args.policy), args.robot)
+    print(report.text())
+    print(f"checked in {time.perf_counter() - t0:.2f} s")
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

@@ -1,0 +1,114 @@
+"""`lucid-ros sim`: validate everything, bring the graph up, run, summarise.
+
+Validation happens before any node starts, so a bad robot, course or policy never gets as far as
+a simulated actuator, and the message names the file and field.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from lucid_ros.cli import default_policy, resolve_policy
+from lucid_ros.robots import load_robot
+from lucid_ros.sim.courses import load_course
+
+UNEXPECTED_STATES = ("DAMPING", "ESTOP")
+
+
+def _progress(graph, duration: float, t_start: float, wall_start: float) -> None:
+    m = graph.monitor.metrics
+    t = graph.sim_time - t_start
+    wall = time.monotonic() - wall_start
+    pos = m.pos[-1] if m.pos else None
+    vel = m.vel_body[-1] if m.vel_body else None
+    where = f"x={pos[0]:+.2f} y={pos[1]:+.2f} z={pos[2]:.3f} m" if pos is not None else ""
+    speed = f"vx={vel[0]:+.2f} m/s wz={vel[2]:+.2f} rad/s" if vel is not None else ""
+    rt = t / wall if wall > 0 else 0.0
+    print(f"[lucid-ros sim] t={t:5.1f}/{duration:.0f} s  {graph.state:<9} {where}  {speed}  {rt:4.1f}x real time", file=sys.stderr, flush=True)
+
+
+def run_sim(args) -> int:
+    from lucid_ros.nodes.graph import SimGraph
+    from lucid_ros.policy.check import check_policy
+
+    robot = load_robot(args.robot)
+    load_course(args.course)
+    policy = resolve_policy(args.policy or default_policy(robot.name))
+    report = check_policy(policy, robot.name)
+    if not report.ok:
+        print(report.text(), file=sys.stderr)
+        return 1
+    if args.record is not None:
+        print("lucid-ros sim: --record is not available in this build yet", file=sys.stderr)
+        return 2
+    walking = "walk" in policy.stem
+    cmd = args.cmd_vel if args.cmd_vel is not None else ((0.5, 0.0, 0.0) if walking else (0.0, 0.0, 0.0))
+    quiet = args.quiet
+    if not quiet:
+        print(f"[lucid-ros sim] robot={robot.name} policy={policy.name} course={args.course} seed={args.seed} "
+              f"cmd_vel={cmd} duration={args.duration:g}s {'realtime' if args.realtime else 'lockstep (as fast as the graph)'}",
+              file=sys.stderr, flush=True)
+    wall0 = time.monotonic()
+    with SimGraph(robot=args.robot, policy=policy, course=args.course, seed=args.seed, realtime=args.realtime,
+                  start_pose=args.start_pose, auto_sequence=not args.no_auto, cmd_vel=cmd) as graph:
+        t0 = graph.sim_time
+        graph.run_until(t0 + args.duration, wall_timeout=max(120.0, 30 * args.duration),
+                        progress=None if quiet else (lambda g: _progress(g, args.duration, t0, wall0)))
+        wall = time.monotonic() - wall0
+        summary = build_summary(graph, args, policy, cmd, wall)
+    print(format_summary(summary), flush=True)
+    if args.summary is not None:
+        args.summary.parent.mkdir(parents=True, exist_ok=True)
+        args.summary.write_text(json.dumps(summary, indent=2) + "\n")
+        print(f"summary written to {args.summary}", file=sys.stderr)
+    return 1 if summary["failed"] else 0
+
+
+def build_summary(graph, args, policy: Path, cmd, wall: float) -> dict:
+    sim = graph.sim
+    lat = sorted(sim.lockstep.latencies)
+
+    def pct(p: float) -> float | None:
+        return round(lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1e3, 3) if lat else None
+
+    runner = graph.nodes["policy_runner"]
+    out = {
+        "robot": graph.robot.name,
+        "policy": str(policy),
+        "course": args.course,
+        "seed": args.seed,
+        "cmd_vel": list(cmd),
+        "mode": "realtime" if args.realtime else "lockstep",
+        "wall_time_s": round(wall, 3),
+        **graph.monitor.metrics.summary(),
+        "final_state": graph.state,
+        "latency_ms": {"joint_states_to_joint_commands_p50": pct(50), "joint_states_to_joint_commands_p99": pct(99)},
+        "deadline_misses": sim.lockstep.misses,
+        "ticks": sim.lockstep.ticks,
+        "policy_inference_ms": runner.inference.percentiles_ms(),
+    }
+    unexpected = [e for e in out.get("safety_events", []) if e["state"] in UNEXPECTED_STATES]
+    out["failed"] = bool(out.get("falls")) or bool(unexpected)
+    out["failure_reasons"] = ([f"{out['falls']} fall(s)"] if out.get("falls") else []) + [f"{e['state']} at {e['time']} s: {e['cause']}" for e in unexpected]
+    return out
+
+
+def format_summary(s: dict) -> str:
+    lines = ["", "lucid-ros sim summary", "---------------------"]
+    lines.append(f"robot {s['robot']}  policy {Path(s['policy']).name}  course {s['course']}  seed {s['seed']}  cmd_vel {s['cmd_vel']}")
+    lines.append(f"simulated {s.get('sim_time_s', 0):.1f} s in {s['wall_time_s']:.1f} s wall ({s['mode']})")
+    lines.append(f"final state {s['final_state']}; distance {s.get('distance_m', 0):.2f} m; base height {s.get('base_height_m', {})}")
+    vt = s.get("velocity_tracking")
+    if vt:
+        lines.append(f"velocity: mean vx {vt['mean_vx']:+.3f} m/s (|err| {vt['mean_abs_error_vx']:.3f}), mean wz {vt['mean_wz']:+.3f} rad/s (|err| {vt['mean_abs_error_wz']:.3f})")
+    lines.append(f"falls {s.get('falls', 0)}; safety events: " + (", ".join(f"{e['time']:.2f}s {e['state']}" + (f" ({e['cause']})" if e['cause'] else "") for e in s.get("safety_events", [])) or "none"))
+    lat = s["latency_ms"]
+    lines.append(f"joint_states -> joint_commands latency p50 {lat['joint_states_to_joint_commands_p50']} ms, p99 {lat['joint_states_to_joint_commands_p99']} ms; "
+                 f"deadline misses {s['deadline_misses']} of {s['ticks']} ticks")
+    inf = s["policy_inference_ms"]
+    lines.append(f"policy inference p50 {inf.get('p50_ms', float('nan')):.3f} ms, p99 {inf.get('p99_ms', float('nan')):.3f} ms")
+    lines.append("RESULT: " + ("FAILED: " + "; ".join(s["failure_reasons"]) if s["failed"] else "OK"))
+    return "\n".join(lines)
