@@ -241,5 +241,24 @@ class SimGraph:
     def state(self) -> str:
         return self.monitor.state
 
+    def call(self, service: str, wall_timeout: float = 10.0) -> tuple[bool, str]:
+        """Call a std_srvs/Trigger service of the graph (e.g. 'safety/stand') over ROS."""
+        from std_srvs.srv import Trigger
+
+        client = self.monitor.create_client(Trigger, service)
+        try:
+            if not client.wait_for_service(timeout_sec=wall_timeout):
+                raise TimeoutError(f"service {service} not available")
+            future = client.call_async(Trigger.Request())
+            t0 = time.monotonic()
+            while not future.done():
+                if time.monotonic() - t0 > wall_timeout:
+                    raise TimeoutError(f"service {service} did not answer in {wall_timeout} s")
+                time.sleep(0.002)
+            result = future.result()
+            return bool(result.success), result.message
+        finally:
+            self.monitor.destroy_client(client)
+
     def node_time(self) -> float:
         return now_s(self.monitor)

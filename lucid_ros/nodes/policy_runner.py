@@ -17,6 +17,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory
 
+from lucid_ros import paths
 from lucid_ros.errors import ConfigError
 from lucid_ros.health import LatencyStats
 from lucid_ros.nodes import convert, qos
@@ -46,7 +47,7 @@ class PolicyRunnerNode(Node):
         try:
             if not policy:
                 raise ConfigError(None, "policy_runner.policy", "no policy given")
-            self.runtime = PolicyRuntime(policy, self.robot)
+            self.runtime = PolicyRuntime(paths.resolve("policies", policy), self.robot)
         except ConfigError as exc:
             self.refusal = str(exc)
             self.get_logger().error(f"policy refused, the robot will not be handed to it: {exc}")
@@ -62,7 +63,6 @@ class PolicyRunnerNode(Node):
         self.command = np.zeros(3)
         self.command_stamp: float | None = None
         self.running = False
-        self.run_start = 0.0
         self.last_policy_stamp: float | None = None
         self.held: JointCommand | None = None
         self.create_subscription(JointState, "proprioception/joint_states", lambda m: self._push("joints", m), qos.STATE)
@@ -98,14 +98,12 @@ class PolicyRunnerNode(Node):
         stamp = js.stamp
         due = self.last_policy_stamp is None or stamp - self.last_policy_stamp >= self.policy_period - 1e-6
         if due:
-            if self.last_policy_stamp is None:
-                self.run_start = stamp
             feet = np.asarray(joined["feet"].position, dtype=float)
             inputs = ObsInputs(
                 q=js.q[None], dq=js.dq[None], quat=odom["quat"][None], ang_vel=odom["ang_vel"][None], lin_vel=odom["lin_vel"][None],
                 contacts=feet[None] if feet.size else None, command=self._current_command(now_s(self))[None],
             )
-            q, kp, kd = self.runtime.step(inputs, phase_time=stamp - self.run_start)
+            q, kp, kd, _raw = self.runtime.step(inputs, stamp)
             self.inference.add(self.runtime.inference_ms * 1e-3)
             self.steps += 1
             if not self.runtime.last_step_finite:

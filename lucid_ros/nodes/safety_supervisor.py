@@ -28,7 +28,7 @@ class SafetySupervisorNode(Node):
         require_camera = bool(param(self, "require_camera", False))
         self.auto = bool(param(self, "auto_sequence", False))
         self.sup = Supervisor(self.robot, require_camera=require_camera)
-        self.sequence = AutoSequence(self.sup, run_after=float(param(self, "auto_run_after", 0.5))) if self.auto else None
+        self.sequence = AutoSequence(self.sup, hold=float(param(self, "auto_run_after", 0.5))) if self.auto else None
         self.names = self.robot.joint_names
         self.period = 1.0 / self.robot.rate_hz
         self._join = StampSync(["state", "target"])
@@ -94,6 +94,8 @@ class SafetySupervisorNode(Node):
 
     def _service(self, name: str):
         def handler(_req, resp):
+            if self.sequence is not None:
+                self.sequence.cancel()  # an operator took over
             ok, message = self.sup.request(name, self._now())
             resp.success, resp.message = bool(ok), message
             self._publish_state()
@@ -103,8 +105,8 @@ class SafetySupervisorNode(Node):
 
     # ---- outputs ------------------------------------------------------------------------
     def _now(self) -> float:
-        """Graph time: the newest of the node clock and the newest joint sample stamp."""
-        return max(now_s(self), self.sup.latest_joint_stamp if self.sup.latest_joint_stamp is not None else float("-inf"))
+        """Graph time: the newest of the node clock and the last tick answered."""
+        return max(now_s(self), self._answered)
 
     def _command(self, stamp: float, force: bool = False) -> None:
         if stamp <= self._answered and not force:
@@ -118,8 +120,11 @@ class SafetySupervisorNode(Node):
         self._publish_state()
 
     def _heartbeat(self) -> None:
+        """Every period: re-check staleness (a silent input trips here, not at the next tick that
+        may never come) and keep commanding if ticks stopped arriving."""
         now = now_s(self)
-        if self._last_publish is None or now - self._last_publish > 1.5 * self.period:
+        tripping = self.sup.state in (SafetyState.STANDING, SafetyState.RUNNING) and self.sup.check(now)
+        if tripping or self._last_publish is None or now - self._last_publish > 1.5 * self.period:
             self._command(max(now, self._answered), force=True)
         self.diag.publish(
             "ERROR" if self.sup.state in (SafetyState.DAMPING, SafetyState.ESTOP) else ("WARN" if self.sup.faults else "OK"),

@@ -1,0 +1,67 @@
+"""Through the real graph (rclpy, every node, MuJoCo): the robots stand and hold."""
+
+import numpy as np
+import pytest
+
+from lucid_ros.nodes.graph import SimGraph
+from lucid_ros.robots import load_robot
+
+from graph_tools import heights
+
+
+def test_go1_stands_up_from_lying_and_holds_under_a_policy(hold_policy):
+    robot = load_robot("go1")
+    policy = hold_policy("go1", "zeros")
+    with SimGraph(robot="go1", policy=policy, start_pose="lying", auto_sequence=False) as g:
+        g.run_for(0.5)
+        assert g.state == "PASSIVE"
+        start_height = g.monitor.metrics.pos[-1][2]
+        assert start_height < robot.nominal_base_height - 0.08, "the robot should start lying down"
+        ok, msg = g.call("safety/stand")
+        assert ok, msg
+        assert g.wait_for_state("STANDING")
+        t_stand = g.sim_time
+        g.run_until(t_stand + robot.stand_duration + 1.0)
+        t0 = g.sim_time
+        g.run_until(t0 + 10.0)
+        h = heights(g, t0, t0 + 10.0)
+        assert len(h) > 400
+        assert max(abs(x - robot.nominal_base_height) for x in h) <= 0.02, (min(h), max(h))
+        assert g.state == "STANDING"
+        ok, msg = g.call("safety/run")
+        assert ok, msg
+        assert g.wait_for_state("RUNNING")
+        t1 = g.sim_time
+        g.run_until(t1 + 10.0)
+        h = heights(g, t1, t1 + 10.0)
+        assert max(abs(x - robot.nominal_base_height) for x in h) <= 0.02, (min(h), max(h))
+        assert g.state == "RUNNING"
+        assert g.monitor.metrics.falls == []
+
+
+def test_h1_stands_in_its_default_pose(hold_policy):
+    robot = load_robot("h1")
+    policy = hold_policy("h1", "zeros", kp=list(map(float, robot.kp)), kd=list(map(float, robot.kd)))
+    with SimGraph(robot="h1", policy=policy, start_pose="default", auto_sequence=True) as g:
+        assert g.wait_for_state("RUNNING", wall_timeout=60)
+        t0 = g.sim_time
+        g.run_until(t0 + 10.0)
+        h = heights(g, t0, t0 + 10.0)
+        assert max(abs(x - robot.nominal_base_height) for x in h) <= 0.03, (min(h), max(h))
+        assert g.monitor.metrics.falls == []
+        assert g.state == "RUNNING"
+
+
+def test_unsafe_requests_are_refused_through_the_services(hold_policy):
+    with SimGraph(robot="go1", policy=hold_policy(), auto_sequence=False) as g:
+        g.run_for(0.2)
+        ok, msg = g.call("safety/run")
+        assert not ok and "PASSIVE" in msg
+        assert g.state == "PASSIVE"
+        ok, _ = g.call("safety/damp")
+        assert ok and g.wait_for_state("DAMPING")
+        g.run_for(0.5)
+        ok, msg = g.call("safety/reset")
+        assert ok, msg
+        assert g.wait_for_state("PASSIVE")
+        assert np.isfinite(g.monitor.metrics.pos[-1]).all()
