@@ -1,0 +1,81 @@
+"""Safety states, the transition table, and the event record of every transition.
+
+The state names are a public contract (`safety/state` topic, docs/INTERFACES): PASSIVE, STANDING,
+RUNNING, DAMPING, ESTOP. The table below is the whole state machine: a transition that is not
+in it cannot happen. The supervisor adds the guards (conditions) listed in GUARDS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class SafetyState(str, Enum):
+    """A str enum so `state.value` (and `str(state)`) is the wire name on `safety/state`."""
+
+    PASSIVE = "PASSIVE"  # zero torque: the robot is limp (boot state, after reset)
+    STANDING = "STANDING"  # PD towards the default pose along an interpolation
+    RUNNING = "RUNNING"  # the policy's targets, clipped and rate-limited
+    DAMPING = "DAMPING"  # kp = 0, kd = damping_kd: the robot sinks slowly
+    ESTOP = "ESTOP"  # damping as well, but latched: only `reset` leaves it
+
+    def __str__(self) -> str:
+        return self.value
+
+
+P, S, R, D, E = SafetyState.PASSIVE, SafetyState.STANDING, SafetyState.RUNNING, SafetyState.DAMPING, SafetyState.ESTOP
+
+# (state, trigger) -> next state. Triggers: the four requests (services), "estop" (topic) and
+# "trip" (a failed check found by tick). Anything not listed is refused.
+TRANSITIONS: dict[tuple[SafetyState, str], SafetyState] = {
+    (P, "stand"): S,
+    (S, "run"): R,
+    (P, "damp"): D,
+    (S, "damp"): D,
+    (R, "damp"): D,
+    (D, "reset"): P,
+    (E, "reset"): P,
+    (P, "estop"): E,
+    (S, "estop"): E,
+    (R, "estop"): E,
+    (D, "estop"): E,
+    (S, "trip"): D,
+    (R, "trip"): D,
+}
+
+# The conditions the supervisor checks before taking a transition (human-readable, for review).
+GUARDS: dict[str, str] = {
+    "stand": "a joint sample exists; no active fault (inputs fresh and finite, attitude and joints in range)",
+    "run": "stand interpolation finished; no active fault; a held policy target, if any, is finite",
+    "damp": "none (always allowed, except out of ESTOP, which is latched)",
+    "reset": "estop released; joint_states and imu fresh and finite; every |dq| below the reset speed",
+    "estop": "none: engages immediately and latches",
+    "trip": "any active fault while STANDING or RUNNING",
+}
+
+REQUESTS = ("stand", "run", "damp", "reset")
+
+
+def allowed(state: SafetyState, trigger: str) -> SafetyState | None:
+    """The state `trigger` leads to from `state`, or None if the table has no such transition."""
+    return TRANSITIONS.get((state, trigger))
+
+
+@dataclass(frozen=True)
+class Event:
+    """One transition, as reported in the sim summary and diagnostics.
+
+    `cause` is short and stable (a request name, "estop", or the fault that tripped);
+    `detail` is free text for a human (every active fault, the request's message).
+    """
+
+    time: float
+    from_state: SafetyState
+    to_state: SafetyState
+    cause: str
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form for `--summary`."""
+        return {"time": self.time, "from": self.from_state.value, "to": self.to_state.value, "cause": self.cause, "detail": self.detail}
