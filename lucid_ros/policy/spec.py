@@ -1,0 +1,369 @@
+"""The policy spec (`lucid_ros.policy/1`, docs/policy-spec.md): everything needed to feed a network
+and turn its output into joint targets, read from YAML and validated field by field.
+
+Strictness is the point: unknown keys are refused (a typo such as `histroy:` must not silently
+fall back to a default), every list is checked against the size it feeds, and with a robot every
+joint name, camera and rate is checked against the robot before anything moves.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from lucid_ros import paths
+from lucid_ros.errors import ConfigError, PolicyMismatch
+from lucid_ros.fields import Fields
+from lucid_ros.robots.description import RobotDescription
+
+FORMAT = "lucid_ros.policy/1"
+LAYOUTS = ("term_major", "time_major")
+
+# Term name -> size; 'n' = len(joint_order), 'feet' = number of feet the term reads.
+TERM_SIZES: dict[str, int | str] = {
+    "base_lin_vel": 3,
+    "base_ang_vel": 3,
+    "projected_gravity": 3,
+    "roll_pitch": 2,
+    "velocity_command": 3,
+    "joint_pos_rel": "n",
+    "joint_pos": "n",
+    "joint_vel": "n",
+    "last_action": "n",
+    "foot_contacts": "feet",
+    "gait_phase": 2,
+}
+_TERM_OPTIONS = {"name", "scale", "offset", "clip"}
+_EXTRA_OPTIONS = {"foot_contacts": {"feet"}, "gait_phase": {"frequency"}}
+_TOP_KEYS = {"format", "name", "robot", "onnx", "sha256", "rate_hz", "joint_order", "gains", "action", "observation", "inputs", "outputs", "training"}
+_SHA = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class TermSpec:
+    """One observation term: value = clip((raw + offset) * scale, ±clip)."""
+
+    name: str
+    size: int
+    scale: tuple[float, ...]
+    offset: tuple[float, ...]
+    clip: float | None
+    frequency: float | None = None  # gait_phase only (Hz)
+    feet: tuple[str, ...] | None = None  # foot_contacts only; None = the robot's `feet:` order
+
+
+@dataclass(frozen=True)
+class ObservationSpec:
+    terms: tuple[TermSpec, ...]
+    history: int
+    history_layout: str
+    clip: float | None
+
+    @property
+    def frame_dim(self) -> int:
+        """Size of one time step (all terms once)."""
+        return sum(t.size for t in self.terms)
+
+    @property
+    def dim(self) -> int:
+        return self.frame_dim * self.history
+
+    def frame_slices(self) -> list[slice]:
+        """Where each term sits inside one frame."""
+        out, start = [], 0
+        for t in self.terms:
+            out.append(slice(start, start + t.size))
+            start += t.size
+        return out
+
+    def stack_index(self) -> np.ndarray:
+        """obs[k] = history[k // F, k % F] flattened: the permutation from time-major (oldest frame
+        first) to this spec's layout. Computed once so stacking is one gather."""
+        h, f = self.history, self.frame_dim
+        if self.history_layout == "time_major":
+            return np.arange(h * f, dtype=np.int64)
+        parts = [(np.arange(h)[:, None] * f + np.arange(s.start, s.stop)[None, :]).ravel() for s in self.frame_slices()]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def term_indices(self, name: str) -> np.ndarray:
+        """Indices in the observation vector of term `name`, shape (history, size), oldest first."""
+        names = [t.name for t in self.terms]
+        if name not in names:
+            raise KeyError(f"no observation term '{name}' (terms: {names})")
+        sl = self.frame_slices()[names.index(name)]
+        where = np.argsort(self.stack_index())  # time-major position -> obs position
+        tm = np.arange(self.history)[:, None] * self.frame_dim + np.arange(sl.start, sl.stop)[None, :]
+        return where[tm]
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """target[j] = offset[j] + scale[j] * clip(raw[j]); offset None means the robot's default pose."""
+
+    scale: tuple[float, ...]
+    offset: tuple[float, ...] | None
+    clip: float | None
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    input: str
+    camera: str
+    stream: str  # 'depth' or 'color'
+    preprocess: dict[str, Any] = field(default_factory=dict, hash=False)  # read by lucid_ros.vision
+
+
+@dataclass(frozen=True)
+class RecurrentState:
+    input: str
+    output: str
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    path: Path
+    name: str
+    robot: str
+    onnx_path: Path
+    sha256: str
+    rate_hz: float
+    joint_order: tuple[str, ...]
+    kp: tuple[float, ...]  # per joint in joint_order
+    kd: tuple[float, ...]
+    action: ActionSpec
+    observation: ObservationSpec
+    obs_input: str
+    action_output: str
+    images: tuple[ImageInput, ...] = ()
+    recurrent: tuple[RecurrentState, ...] = ()
+    training: dict[str, Any] = field(default_factory=dict, hash=False)
+    format: str = FORMAT
+
+    @property
+    def n_act(self) -> int:
+        return len(self.joint_order)
+
+    @property
+    def obs_dim(self) -> int:
+        return self.observation.dim
+
+
+def spec_robot_name(path: str | Path) -> str:
+    """The `robot:` a spec names, read without validating the rest (to know which robot to load)."""
+    p, raw = _read(path)
+    return Fields(raw, p).str("robot")
+
+
+def load_spec(path: str | Path, robot: RobotDescription | None = None) -> PolicySpec:
+    """Read and validate a spec. ConfigError when malformed; then, with a robot, PolicyMismatch when
+    it disagrees with it (name, rate, joints, feet, cameras). The whole file is checked for form
+    before it is compared with the robot, so a malformed spec is always reported as malformed
+    (CLI exit 2), never as a mismatch. A bare name means config/policies/<name>.yaml."""
+    p, raw = _read(path)
+    f = Fields(raw, p)
+    _only(f, _TOP_KEYS)
+    fmt = f.str("format")
+    if fmt != FORMAT:
+        raise f.error("format", f"unsupported format {fmt!r}; this lucid_ros reads {FORMAT!r}")
+    joints = tuple(f.str_list("joint_order", min_len=1))
+    dupes = sorted({j for j in joints if joints.count(j) > 1})
+    if dupes:
+        raise f.error("joint_order", f"duplicate joint name(s) {dupes}")
+    n = len(joints)
+    onnx_rel = f.str("onnx")
+    onnx_path = (p.parent / onnx_rel).resolve()
+    if not onnx_path.is_file():
+        raise f.error("onnx", f"ONNX file not found: {onnx_path}")
+    sha = f.raw("sha256")
+    if not isinstance(sha, str) or not _SHA.match(sha.lower()):
+        raise f.error("sha256", f"expected 64 hex digits as a quoted string, got {sha!r}")
+    gains = f.sub("gains")
+    _only(gains, {"kp", "kd"})
+    kp = _vector(gains, "kp", n, lo=0.0)
+    kd = _vector(gains, "kd", n, lo=0.0)
+    inputs = f.sub("inputs")
+    _only(inputs, {"observation", "images", "recurrent"})
+    outputs = f.sub("outputs")
+    _only(outputs, {"action"})
+    spec = PolicySpec(
+        path=p,
+        name=f.str("name"),
+        robot=f.str("robot"),
+        onnx_path=onnx_path,
+        sha256=sha.lower(),
+        rate_hz=f.float("rate_hz", lo=0, strict=True),
+        joint_order=joints,
+        kp=kp,
+        kd=kd,
+        action=_action(f.sub("action"), n),
+        observation=_observation(f.sub("observation"), n, None if robot is None else len(robot.feet)),
+        obs_input=inputs.str("observation"),
+        action_output=outputs.str("action"),
+        images=tuple(_image(i) for i in inputs.list("images", required=False)),
+        recurrent=tuple(_recurrent(r) for r in inputs.list("recurrent", required=False)),
+        training=_training(f),
+    )
+    _unique_names(spec)
+    if robot is not None:
+        match_robot(spec, robot)
+    return spec
+
+
+def match_robot(spec: PolicySpec, robot: RobotDescription) -> None:
+    """PolicyMismatch naming the first spec field that disagrees with `robot`."""
+
+    def bad(fld: str, msg: str) -> PolicyMismatch:
+        return PolicyMismatch(spec.path, fld, msg)
+
+    if spec.robot != robot.name:
+        raise bad("robot", f"the policy is for robot '{spec.robot}', not '{robot.name}'")
+    ratio = robot.rate_hz / spec.rate_hz
+    if ratio < 1 - 1e-9 or abs(ratio - round(ratio)) > 1e-6:
+        raise bad("rate_hz", f"{spec.rate_hz:g} Hz does not divide the graph rate of robot '{robot.name}' ({robot.rate_hz:g} Hz)")
+    for i, j in enumerate(spec.joint_order):
+        if j not in robot.joint_names:
+            raise bad(f"joint_order[{i}]", f"'{j}' is not a joint of robot '{robot.name}' (joints: {robot.joint_names})")
+    for k, t in enumerate(spec.observation.terms):
+        for i, foot in enumerate(t.feet or ()):
+            if foot not in robot.feet:
+                raise bad(f"observation.terms[{k}].feet[{i}]", f"'{foot}' is not a foot of robot '{robot.name}' (feet: {list(robot.feet)})")
+    for k, img in enumerate(spec.images):
+        cam = robot.cameras.get(img.camera)
+        if cam is None:
+            raise bad(f"inputs.images[{k}].camera", f"robot '{robot.name}' has no camera '{img.camera}' (cameras: {sorted(robot.cameras)})")
+        if getattr(cam, img.stream) is None:
+            raise bad(f"inputs.images[{k}].stream", f"camera '{img.camera}' of robot '{robot.name}' has no {img.stream} stream")
+
+
+def _read(path: str | Path) -> tuple[Path, Any]:
+    p = paths.resolve("policies", path)
+    if not p.is_file():
+        raise ConfigError(p, None, f"no such policy spec (shipped policies: {', '.join(paths.available('policies')) or 'none'})")
+    try:
+        return p, yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(p, None, f"not valid YAML: {exc}") from exc
+
+
+def _only(f: Fields, allowed: set[str]) -> None:
+    for key in f.data:
+        if key not in allowed:
+            raise f.error(str(key), f"unknown field; expected one of {sorted(allowed)}")
+
+
+def _vector(f: Fields, key: str, size: int, default: float | None = None, lo: float | None = None) -> tuple[float, ...]:
+    """A scalar (same for all) or a list of exactly `size` numbers; required unless `default` is given."""
+    opt = () if default is None else (default,)
+    value = f.raw(key, *opt)
+    if isinstance(value, list):
+        values = f.float_list(key, length=size)
+        bad = [v for v in values if lo is not None and v < lo]
+        if bad:
+            raise f.error(key, f"every entry must be >= {lo}, got {bad[0]}")
+        return tuple(values)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (f.float(key, lo, None, False, *opt),) * size
+    raise f.error(key, f"expected a number or a list of {size} numbers, got {value!r}")
+
+
+def _optional_clip(f: Fields, key: str) -> float | None:
+    if f.raw(key, None) is None:
+        return None
+    return f.float(key, lo=0, strict=True)
+
+
+def _action(a: Fields, n: int) -> ActionSpec:
+    _only(a, {"clip", "scale", "offset"})
+    off = a.raw("offset")
+    if off == "default":
+        offset = None
+    elif isinstance(off, list):
+        offset = tuple(a.float_list("offset", length=n))
+    else:
+        raise a.error("offset", f"expected 'default' (the robot's default pose) or a list of {n} numbers, got {off!r}")
+    return ActionSpec(scale=_vector(a, "scale", n), offset=offset, clip=_optional_clip(a, "clip"))
+
+
+def _observation(o: Fields, n: int, n_feet: int | None) -> ObservationSpec:
+    _only(o, {"history", "history_layout", "clip", "terms"})
+    history = o.int("history", lo=1, default=1)
+    # With one frame the layouts coincide; with more, the layout must be stated (a wrong guess
+    # permutes the network's input without any error).
+    layout = o.choice("history_layout", LAYOUTS) if history > 1 else o.choice("history_layout", LAYOUTS, default="term_major")
+    terms = tuple(_term(t, n, n_feet) for t in o.list("terms", min_len=1))
+    names = [t.name for t in terms]
+    dupes = sorted({x for x in names if names.count(x) > 1})
+    if dupes:
+        raise o.error("terms", f"term(s) {dupes} appear more than once")
+    return ObservationSpec(terms=terms, history=history, history_layout=layout, clip=_optional_clip(o, "clip"))
+
+
+def _term(t: Fields, n: int, n_feet: int | None) -> TermSpec:
+    name = t.choice("name", tuple(TERM_SIZES))
+    _only(t, _TERM_OPTIONS | _EXTRA_OPTIONS.get(name, set()))
+    size = TERM_SIZES[name]
+    feet = None
+    frequency = None
+    if size == "n":
+        size = n
+    elif size == "feet":
+        if t.has("feet"):
+            feet = tuple(t.str_list("feet", min_len=1))
+            if len(set(feet)) != len(feet):
+                raise t.error("feet", f"duplicate foot name(s) in {list(feet)}")
+            size = len(feet)
+        elif n_feet is not None:
+            size = n_feet
+        else:
+            raise t.error("name", "foot_contacts takes its size from the robot's feet: load the spec with its robot, or list `feet:`")
+    if name == "gait_phase":
+        frequency = t.float("frequency", lo=0, strict=True)
+    return TermSpec(
+        name=name,
+        size=int(size),
+        scale=_vector(t, "scale", int(size), default=1.0),
+        offset=_vector(t, "offset", int(size), default=0.0),
+        clip=_optional_clip(t, "clip"),
+        frequency=frequency,
+        feet=feet,
+    )
+
+
+def _image(i: Fields) -> ImageInput:
+    _only(i, {"input", "camera", "stream", "preprocess"})
+    preprocess = i.raw("preprocess", {}) or {}
+    if not isinstance(preprocess, dict):
+        raise i.error("preprocess", f"expected a mapping, got {type(preprocess).__name__}")
+    return ImageInput(input=i.str("input"), camera=i.str("camera"), stream=i.choice("stream", ("depth", "color")), preprocess=dict(preprocess))
+
+
+def _recurrent(r: Fields) -> RecurrentState:
+    _only(r, {"input", "output", "shape"})
+    shape = r.raw("shape")
+    if not isinstance(shape, list) or not shape or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape):
+        raise r.error("shape", f"expected a list of positive integers, got {shape!r}")
+    return RecurrentState(input=r.str("input"), output=r.str("output"), shape=tuple(shape))
+
+
+def _training(f: Fields) -> dict[str, Any]:
+    value = f.raw("training", {})
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise f.error("training", f"expected a mapping (free-form provenance), got {type(value).__name__}")
+    return value
+
+
+def _unique_names(spec: PolicySpec) -> None:
+    ins = [spec.obs_input] + [i.input for i in spec.images] + [r.input for r in spec.recurrent]
+    outs = [spec.action_output] + [r.output for r in spec.recurrent]
+    for kind, names in (("inputs", ins), ("outputs", outs)):
+        dupes = sorted({x for x in names if names.count(x) > 1})
+        if dupes:
+            raise ConfigError(spec.path, kind, f"ONNX name(s) {dupes} used for more than one purpose")
