@@ -9,6 +9,7 @@ joint name, camera and rate is checked against the robot before anything moves.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,7 +173,7 @@ def load_spec(path: str | Path, robot: RobotDescription | None = None) -> Policy
     if fmt != FORMAT:
         raise f.error("format", f"unsupported format {fmt!r}; this lucid_ros reads {FORMAT!r}")
     joints = tuple(f.str_list("joint_order", min_len=1))
-    dupes = sorted({j for j in joints if joints.count(j) > 1})
+    dupes = _dupes(joints)
     if dupes:
         raise f.error("joint_order", f"duplicate joint name(s) {dupes}")
     n = len(joints)
@@ -251,6 +252,10 @@ def _read(path: str | Path) -> tuple[Path, Any]:
         raise ConfigError(p, None, f"not valid YAML: {exc}") from exc
 
 
+def _dupes(names: Sequence[str]) -> list[str]:
+    return sorted({x for x in names if names.count(x) > 1})
+
+
 def _only(f: Fields, allowed: set[str]) -> None:
     for key in f.data:
         if key not in allowed:
@@ -298,7 +303,7 @@ def _observation(o: Fields, n: int, n_feet: int | None) -> ObservationSpec:
     layout = o.choice("history_layout", LAYOUTS) if history > 1 else o.choice("history_layout", LAYOUTS, default="term_major")
     terms = tuple(_term(t, n, n_feet) for t in o.list("terms", min_len=1))
     names = [t.name for t in terms]
-    dupes = sorted({x for x in names if names.count(x) > 1})
+    dupes = _dupes(names)
     if dupes:
         raise o.error("terms", f"term(s) {dupes} appear more than once")
     return ObservationSpec(terms=terms, history=history, history_layout=layout, clip=_optional_clip(o, "clip"))
@@ -315,8 +320,8 @@ def _term(t: Fields, n: int, n_feet: int | None) -> TermSpec:
     elif size == "feet":
         if t.has("feet"):
             feet = tuple(t.str_list("feet", min_len=1))
-            if len(set(feet)) != len(feet):
-                raise t.error("feet", f"duplicate foot name(s) in {list(feet)}")
+            if _dupes(feet):
+                raise t.error("feet", f"duplicate foot name(s) {_dupes(feet)}")
             size = len(feet)
         elif n_feet is not None:
             size = n_feet
@@ -364,6 +369,6 @@ def _unique_names(spec: PolicySpec) -> None:
     ins = [spec.obs_input] + [i.input for i in spec.images] + [r.input for r in spec.recurrent]
     outs = [spec.action_output] + [r.output for r in spec.recurrent]
     for kind, names in (("inputs", ins), ("outputs", outs)):
-        dupes = sorted({x for x in names if names.count(x) > 1})
+        dupes = _dupes(names)
         if dupes:
             raise ConfigError(spec.path, kind, f"ONNX name(s) {dupes} used for more than one purpose")
