@@ -134,7 +134,7 @@ class SafetySupervisorNode(Node):
 
     def _publish_state(self, force: bool = False) -> None:
         for ev in self.sup.events[self._events_sent :]:
-            text = f"{ev.time:.3f} {ev.from_state.value} -> {ev.to_state.value}: {ev.cause}" + (f" ({ev.detail})" if ev.detail else "")
+            text = f"{ev.time:.3f} {ev.from_state.value} -> {ev.to_state.value}: {ev.cause}" + (f" ({ev.detail})" if ev.detail and ev.detail != ev.cause else "")
             self.event_pub.publish(String(data=text))
         self._events_sent = len(self.sup.events)
         state = self.sup.state
