@@ -49,7 +49,7 @@ GUARDS: dict[str, str] = {
     "stand": "a joint sample exists; no active fault (inputs fresh and finite, attitude and joints in range)",
     "run": "stand interpolation finished; no active fault; a held policy target, if any, is finite",
     "damp": "none (always allowed, except out of ESTOP, which is latched)",
-    "reset": "estop released; joint_states and imu fresh and finite; every |dq| below the reset speed",
+    "reset": "joint_states and imu fresh and finite; every |dq| below the reset speed",
     "estop": "none: engages immediately and latches",
     "trip": "any active fault while STANDING or RUNNING",
 }

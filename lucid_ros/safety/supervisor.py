@@ -72,7 +72,6 @@ class Supervisor:
         self._imu: ImuSample | None = None
         self._target: _Target | None = None
         self._camera_stamp: float | None = None
-        self._estop_held = False
         self._stand_q0 = np.zeros(self.n)
         self._stand_t0 = 0.0
         self._run_t0 = 0.0
@@ -98,10 +97,6 @@ class Supervisor:
     def last_cause(self) -> str:
         """Cause of the latest transition ('' before the first)."""
         return self._events[-1].cause if self._events else ""
-
-    @property
-    def estop_held(self) -> bool:
-        return self._estop_held
 
     def stand_progress(self, now: float) -> float:
         """0..1 along the stand interpolation (1 once finished; 0 outside STANDING)."""
@@ -225,8 +220,6 @@ class Supervisor:
             return True, "already PASSIVE"
         if allowed(self._state, "reset") is None:
             return self._refuse_state("reset", "reset only leaves DAMPING or ESTOP (call damp first)")
-        if self._estop_held:
-            return False, "reset refused: estop still engaged; release it (false on safety/estop) first"
         for name in (checks.JOINTS, checks.IMU):
             err = self._sensor_fault(name, now)
             if err:
@@ -240,11 +233,10 @@ class Supervisor:
         return True, msg
 
     def estop(self, now: float, engaged: bool) -> tuple[bool, str]:
-        """`safety/estop`: true engages ESTOP at once and latches; false only releases the button
-        (the state stays ESTOP until a reset, which is refused while the button is held)."""
-        self._estop_held = bool(engaged)
+        """`safety/estop`: true engages ESTOP at once and latches; false changes nothing (only
+        `reset` leaves ESTOP). A button still held re-engages ESTOP with its next true message."""
         if not engaged:
-            return True, "estop released; state unchanged (reset leaves ESTOP)"
+            return True, "estop false: state unchanged (only reset leaves ESTOP)"
         if self._state is E:
             return True, "already ESTOP"
         msg = f"{self._state.value} -> ESTOP: safety/estop engaged"
