@@ -47,7 +47,7 @@ TRANSITIONS: dict[tuple[SafetyState, str], SafetyState] = {
 # The conditions the supervisor checks before taking a transition (human-readable, for review).
 GUARDS: dict[str, str] = {
     "stand": "a joint sample exists; no active fault (inputs fresh and finite, attitude and joints in range)",
-    "run": "stand interpolation finished; no active fault; a held policy target, if any, is finite",
+    "run": "stand interpolation finished; no active fault (the policy target is checked from the next tick)",
     "damp": "none (always allowed, except out of ESTOP, which is latched)",
     "reset": "joint_states and imu fresh and finite; every |dq| below the reset speed",
     "estop": "none: engages immediately and latches",

@@ -151,11 +151,13 @@ def test_run_refused_until_stand_finished():
     assert sup.request("run", 1.0) == (True, "STANDING -> RUNNING: the policy is in control")
 
 
-def test_run_refused_with_a_held_non_finite_target():
+def test_a_held_non_finite_target_trips_the_tick_run_is_accepted_in():
     sup, t = to_state(S)
     sup.on_policy_target(t, np.full(N, np.nan), 20.0, 0.5)
-    ok, msg = sup.request("run", t)
-    assert not ok and "policy_target non-finite" in msg and sup.state is S
+    assert sup.request("run", t)[0]
+    cmd = sup.tick(t)
+    assert sup.state is D and cmd.mode == "damping" and cmd.is_finite()
+    assert sup.last_cause.startswith("policy_target non-finite") and sup.events[-1].time == t
 
 
 def test_running_holds_stand_until_first_target_then_rate_limits():
