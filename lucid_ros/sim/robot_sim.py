@@ -1,0 +1,200 @@
+"""One simulated robot on one course: what the sim bridge node drives at the graph's tick.
+
+It behaves like a hardware backend: `apply()` latches a JointCommand, `step()` runs the motor law
+(`pd_torque`, through MotorModel) at every physics step as a motor driver would, and the readers
+return the same `lucid_ros.types` a driver returns, in canonical joint order.
+
+MUJOCO_GL must be chosen before mujoco is first imported; headless machines need EGL, so it
+defaults to 'egl' here (and in lucid_ros/sim/__init__.py) unless the user set it.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import mujoco  # noqa: E402
+import numpy as np  # noqa: E402
+
+from lucid_ros.mathutil import quat_rotate_inverse  # noqa: E402
+from lucid_ros.robots.description import RobotDescription  # noqa: E402
+from lucid_ros.sim.courses import Course, load_course, randomize  # noqa: E402
+from lucid_ros.sim.motor import MotorModel  # noqa: E402
+from lucid_ros.sim.world import build_model, foot_contacts, named_pose, place_on_ground  # noqa: E402
+from lucid_ros.types import MODES, ImuSample, JointCommand, JointSample  # noqa: E402
+
+
+@dataclass
+class GroundTruth:
+    """What the simulator knows and a robot only estimates (evaluation, metrics, privileged obs)."""
+
+    stamp: float
+    pos: np.ndarray  # (3,) base position, world
+    quat: np.ndarray  # (4,) (w, x, y, z) world-from-base
+    lin_vel_world: np.ndarray
+    lin_vel_body: np.ndarray
+    ang_vel_body: np.ndarray
+
+
+def command_array(cmd: JointCommand, n_joints: int) -> np.ndarray:
+    """(5, n) = q*, dq*, tau_ff, kp, kd with the command's mode folded in, as the motors obey it."""
+    if cmd.mode not in MODES:
+        raise ValueError(f"unknown command mode {cmd.mode!r}; expected one of {list(MODES)}")
+    out = np.zeros((5, n_joints))
+    if cmd.mode == "passive":
+        return out
+    for k, a in enumerate((cmd.q, cmd.dq, cmd.tau, cmd.kp, cmd.kd)):
+        a = np.asarray(a, dtype=np.float64)
+        if a.shape != (n_joints,):
+            raise ValueError(f"command arrays must have {n_joints} joints, got shape {a.shape}")
+        out[k] = a
+    if not np.all(np.isfinite(out)):
+        raise ValueError("command has non-finite values")
+    if cmd.mode == "damping":  # kp = 0, no feed-forward: the motors only resist motion
+        out[[0, 1, 2, 3]] = 0.0
+    return out
+
+
+class SimRobot:
+    def __init__(self, robot: RobotDescription, course: Course | str | Path = "flat", seed: int = 0, motor: MotorModel | None = None) -> None:
+        if not isinstance(course, Course):
+            course = load_course(course)
+        self.robot = robot
+        self.course = randomize(course, seed)
+        self.model, self.index = build_model(robot, course, seed)
+        self.data = mujoco.MjData(self.model)
+        self.motor = motor or MotorModel(robot.n_joints)
+        self._effort = np.array(robot.effort_limit)
+        self._cmd = np.zeros((5, robot.n_joints))
+        self._push = np.zeros(3)
+        self._push_steps = 0
+        self._fresh = False  # do derived quantities (sensors, contacts, poses) match qpos/qvel?
+        self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
+        self.reset()
+
+    @property
+    def time(self) -> float:
+        return float(self.data.time)
+
+    def reset(self, pose: str | np.ndarray = "default", base_xyz: np.ndarray | None = None, yaw: float | None = None) -> None:
+        """Put the robot at rest in `pose` ('default', 'crouch', 'lying' or joint angles).
+
+        With base_xyz None the base goes over the course spawn point at the height where the robot
+        just touches the ground; yaw None means the course's spawn yaw. The command becomes passive.
+        Sim time keeps running, so a graph clock driven by it never goes backwards.
+        """
+        t = self.data.time
+        mujoco.mj_resetData(self.model, self.data)
+        self.data.time = t
+        q, roll_pitch = named_pose(self.robot, pose)
+        yaw = self.course.spawn_yaw if yaw is None else float(yaw)
+        if base_xyz is None:
+            place_on_ground(self.model, self.data, self.index, q, self.course.spawn_xy, yaw, roll_pitch)
+        else:
+            place_on_ground(self.model, self.data, self.index, q, tuple(base_xyz[:2]), yaw, roll_pitch)
+            self.data.qpos[self.index.root_qpos + 2] = float(base_xyz[2])
+            mujoco.mj_forward(self.model, self.data)
+        self.motor.reset()
+        self._cmd[:] = 0.0
+        self._push_steps = 0
+        self._fresh = True
+
+    def apply(self, cmd: JointCommand) -> None:
+        """Latch a command until the next apply(); ValueError (command unchanged) if malformed."""
+        self._cmd = command_array(cmd, self.robot.n_joints)
+
+    def apply_push(self, force_world_xyz: np.ndarray, duration_s: float) -> None:
+        """A force (N, world frame) on the base for `duration_s` of sim time (whole physics steps)."""
+        self._push = np.asarray(force_world_xyz, dtype=np.float64).reshape(3).copy()
+        self._push_steps = int(round(duration_s / self.model.opt.timestep))
+
+    def step(self, n: int = 1) -> None:
+        """n physics steps; the motor torque is recomputed from the latched command at each one."""
+        m, d, ix = self.model, self.data, self.index
+        for _ in range(n):
+            if self._push_steps > 0:
+                d.xfrc_applied[ix.base_body, :3] = self._push
+                self._push_steps -= 1
+            else:
+                d.xfrc_applied[ix.base_body, :3] = 0.0
+            tau = self.motor.torque(d.qpos[ix.joint_qpos], d.qvel[ix.joint_qvel], self._cmd, self._effort)
+            d.ctrl[ix.actuators] = tau
+            mujoco.mj_step(m, d)
+        self._fresh = False
+
+    # ---- readers: lucid_ros.types in canonical joint order -------------------------------------
+    def joint_sample(self) -> JointSample:
+        d, ix = self.data, self.index
+        return JointSample(self.time, d.qpos[ix.joint_qpos].copy(), d.qvel[ix.joint_qvel].copy(), d.actuator_force[ix.actuators].copy())
+
+    def imu_sample(self) -> ImuSample:
+        self._refresh()
+        s, ix = self.data.sensordata, self.index
+        quat = s[ix.imu_quat : ix.imu_quat + 4].copy()
+        return ImuSample(self.time, quat / np.linalg.norm(quat), s[ix.imu_gyro : ix.imu_gyro + 3].copy(), s[ix.imu_acc : ix.imu_acc + 3].copy())
+
+    def ground_truth(self) -> GroundTruth:
+        r, v = self.index.root_qpos, self.index.root_qvel
+        quat = self.data.qpos[r + 3 : r + 7].copy()
+        quat /= np.linalg.norm(quat)
+        lin = self.data.qvel[v : v + 3].copy()  # free joint: linear velocity in world, angular in body
+        return GroundTruth(
+            self.time, self.data.qpos[r : r + 3].copy(), quat, lin, quat_rotate_inverse(quat, lin), self.data.qvel[v + 3 : v + 6].copy()
+        )
+
+    def foot_contacts(self) -> np.ndarray:
+        """(n_feet,) 0/1 in robot.feet order: the foot touches something that is not the robot."""
+        self._refresh()
+        return foot_contacts(self.model, self.data, self.index)
+
+    def render(self, camera_name: str = "ego", width: int | None = None, height: int | None = None, depth: bool = False) -> np.ndarray:
+        """RGB (h, w, 3) uint8 or depth (h, w) float32 metres from a named camera.
+
+        camera_name is a mount name from the robot YAML ('ego') or an MJCF camera name; the size
+        defaults to that mount's depth or color stream. Renderers are cached per size.
+        """
+        cid = self.index.cameras.get(camera_name)
+        if cid is None:
+            cid = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_CAMERA, camera_name)
+            if cid < 0:
+                raise KeyError(f"no camera '{camera_name}' (robot cameras: {sorted(self.index.cameras)})")
+        mount = self.robot.cameras.get(camera_name)
+        stream = (mount.depth if depth else mount.color) if mount else None
+        width = width or (stream.width if stream else 320)
+        height = height or (stream.height if stream else 240)
+        g = self.model.vis.global_
+        if width > g.offwidth or height > g.offheight:
+            raise ValueError(f"{width}x{height} exceeds the offscreen buffer {g.offwidth}x{g.offheight} of this model")
+        self._refresh()
+        r = self._renderers.get((width, height))
+        if r is None:
+            r = self._renderers[(width, height)] = mujoco.Renderer(self.model, height, width)
+        if depth:
+            r.enable_depth_rendering()
+        try:
+            r.update_scene(self.data, camera=int(cid))
+            return r.render().copy()
+        finally:
+            if depth:
+                r.disable_depth_rendering()
+
+    def close(self) -> None:
+        for r in self._renderers.values():
+            r.close()
+        self._renderers.clear()
+
+    def _refresh(self) -> None:
+        """mj_step leaves sensors and contacts at the start of its step; recompute them for now.
+
+        mj_forward writes no state mj_step reads except qacc_warmstart (when nothing is constrained),
+        which is restored, so reading never changes the trajectory: SimRobot and BatchSim agree.
+        """
+        if not self._fresh:
+            warm = self.data.qacc_warmstart.copy()
+            mujoco.mj_forward(self.model, self.data)
+            self.data.qacc_warmstart[:] = warm
+            self._fresh = True
