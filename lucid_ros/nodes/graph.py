@@ -70,7 +70,7 @@ class RunMonitor(Node):
         self.cmd_pub = self.create_publisher(Twist, "cmd_vel", qos.STATE)
         self.create_subscription(Odometry, "sim/ground_truth/odom", self._on_gt, qos.STATE)
         self.create_subscription(String, "safety/state", self._on_state, qos.LATCHED)
-        self.create_subscription(String, "safety/event", self._on_event, qos.LATCHED)
+        self.create_subscription(String, "safety/event", self._on_event, qos.EVENTS)
         self.create_timer(0.1, self._publish_cmd)
 
     def set_cmd(self, vx: float, vy: float, wz: float) -> None:

@@ -39,7 +39,7 @@ class SafetySupervisorNode(Node):
 
         self.cmd_pub = self.create_publisher(JointTrajectory, "joint_commands", qos.COMMAND)
         self.state_pub = self.create_publisher(String, "safety/state", qos.LATCHED)
-        self.event_pub = self.create_publisher(String, "safety/event", qos.LATCHED)
+        self.event_pub = self.create_publisher(String, "safety/event", qos.EVENTS)
         self._events_sent = 0
         self.diag = Diagnostics(self)
         self.create_subscription(JointState, "joint_states", self._on_joints, qos.STATE)
