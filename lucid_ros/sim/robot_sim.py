@@ -162,7 +162,7 @@ class SimRobot:
             cid = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_CAMERA, camera_name)
             if cid < 0:
                 raise KeyError(f"no camera '{camera_name}' (robot cameras: {sorted(self.index.cameras)})")
-        mount = self.robot.cameras.get(camera_name)
+        mount = next((c for c in self.robot.cameras.values() if camera_name in (c.name, c.mjcf_camera)), None)
         stream = (mount.depth if depth else mount.color) if mount else None
         width = width or (stream.width if stream else 320)
         height = height or (stream.height if stream else 240)

@@ -160,5 +160,6 @@ def test_render_sizes(go1):
     d = sim.render("ego", depth=True)
     assert d.shape == (depth.height, depth.width) and np.all(np.isfinite(d))
     assert sim.render("ego_camera", width=64, height=48).shape == (48, 64, 3)
+    assert sim.render("ego_camera", depth=True).shape == d.shape  # MJCF name: same mount, same default size
     assert rgb.std() > 0  # not a blank frame
     sim.close()
