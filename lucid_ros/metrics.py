@@ -52,6 +52,8 @@ class RunMetrics:
         self.cmd.append(np.asarray(cmd, float))
         self.running.append(running)
         fallen = self._detector.fallen(pos, quat)
+        if len(self.t) == 1:
+            self._fallen = fallen  # starting on the ground (a lying start) is not a fall
         if fallen and not self._fallen:
             self.falls.append(t)
         self._fallen = fallen

@@ -14,8 +14,6 @@ a stamp and enough arrays for the full motor law), laid out as:
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Quaternion, Vector3
@@ -31,8 +29,9 @@ class MessageError(ValueError):
 
 
 def to_time(t: float) -> Time:
-    sec = math.floor(t)
-    return Time(sec=int(sec), nanosec=int(round((t - sec) * 1e9)) % 1_000_000_000)
+    """Round to the nanosecond first: splitting before rounding turns 2.9999999999 into 2.0."""
+    ns = int(round(t * 1e9))
+    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
 def from_time(stamp: Time) -> float:

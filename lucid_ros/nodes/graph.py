@@ -229,13 +229,22 @@ class SimGraph:
     def run_for(self, seconds: float, **kwargs) -> None:
         self.run_until(self.sim_time + seconds, **kwargs)
 
-    def wait_for_state(self, state: str, wall_timeout: float = 30.0) -> bool:
+    @staticmethod
+    def wait_until(predicate, wall_timeout: float = 30.0) -> bool:
         t0 = time.monotonic()
         while time.monotonic() - t0 < wall_timeout:
-            if self.monitor.state == state:
+            if predicate():
                 return True
             time.sleep(0.005)
         return False
+
+    def wait_for_state(self, state: str, wall_timeout: float = 30.0) -> bool:
+        return self.wait_until(lambda: self.monitor.state == state, wall_timeout)
+
+    def wait_for_event(self, state: str, wall_timeout: float = 30.0) -> dict | None:
+        """The first safety event into `state` (from safety/event), waiting for it to arrive."""
+        found = self.wait_until(lambda: any(e["state"] == state for e in self.monitor.metrics.events), wall_timeout)
+        return next(e for e in self.monitor.metrics.events if e["state"] == state) if found else None
 
     @property
     def state(self) -> str:

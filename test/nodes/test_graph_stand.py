@@ -14,7 +14,7 @@ def test_go1_stands_up_from_lying_and_holds_under_a_policy(hold_policy):
     policy = hold_policy("go1", "zeros")
     with SimGraph(robot="go1", policy=policy, start_pose="lying", auto_sequence=False) as g:
         g.run_for(0.5)
-        assert g.state == "PASSIVE"
+        assert g.wait_for_state("PASSIVE")
         start_height = g.monitor.metrics.pos[-1][2]
         assert start_height < robot.nominal_base_height - 0.08, "the robot should start lying down"
         ok, msg = g.call("safety/stand")
@@ -54,13 +54,17 @@ def test_h1_stands_in_its_default_pose(hold_policy):
 
 def test_unsafe_requests_are_refused_through_the_services(hold_policy):
     with SimGraph(robot="go1", policy=hold_policy(), auto_sequence=False) as g:
-        g.run_for(0.2)
+        assert g.wait_for_state("PASSIVE")
         ok, msg = g.call("safety/run")
         assert not ok and "PASSIVE" in msg
         assert g.state == "PASSIVE"
         ok, _ = g.call("safety/damp")
         assert ok and g.wait_for_state("DAMPING")
-        g.run_for(0.5)
+        # the robot (started standing, unpowered) is still sinking: reset must wait for it
+        ok, msg = g.call("safety/reset")
+        assert not ok and "moving" in msg
+        assert g.state == "DAMPING"
+        g.run_for(3.0)
         ok, msg = g.call("safety/reset")
         assert ok, msg
         assert g.wait_for_state("PASSIVE")

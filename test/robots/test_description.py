@@ -129,8 +129,8 @@ BROKEN = [
     ("default_outside_range", r"(name: FR_hip_joint,.*default: )-0\.1", r"\g<1>1.5", r"joints\[0\]\.default", "outside"),
     ("duplicate_vendor_index", r"(name: FL_hip_joint, vendor_index: )3", r"\g<1>0", r"joints\[\d+\]\.vendor_index", "more than one"),
     ("joint_missing_in_mjcf", r"name: FR_hip_joint,", "name: FR_hip_motor,", r"joints\[0\]\.name", "go1.xml"),
-    ("range_wider_than_mjcf", r"(name: FR_calf_joint,.*position: )\[-2\.721,", r"\1[-2.9,", r"joints\[2\]\.position", "go1.xml"),
-    ("range_differs_from_urdf", r"(name: FR_calf_joint,.*position: )\[-2\.721,", r"\1[-2.6,", r"joints\[2\]\.position", "go1.urdf"),
+    ("range_wider_than_mjcf", r"(name: FR_calf_joint,.*position: )\[-2\.818,", r"\1[-2.9,", r"joints\[2\]\.position", "go1.xml"),
+    ("range_differs_from_urdf", r"(name: FR_calf_joint,.*position: )\[-2\.818,", r"\1[-2.6,", r"joints\[2\]\.position", "go1.urdf"),
     ("vendor_index_beyond_slots", r"(name: RL_calf_joint, vendor_index: )11", r"\g<1>20", r"joints\[11\]\.vendor_index", "motor_slots"),
     ("unknown_foot", r"^feet: \[FR_foot,", "feet: [FR_toe,", r"feet\[0\]", "FR_toe"),
 ]
