@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--duration", type=float, default=10.0, help="simulated seconds to run (default: 10)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--cmd-vel", type=_cmd_vel, default=None, metavar="VX,VY,WZ", help="velocity command (default: 0.5,0,0 for a walking policy)")
-    s.add_argument("--start-pose", default="default", choices=("default", "crouch", "lying"))
+    s.add_argument("--start-pose", default=None, choices=("default", "crouch", "lying"),
+                   help="initial pose (default: lying for quadrupeds, which stand up through safety/stand; default for humanoids)")
     s.add_argument("--no-auto", action="store_true", help="do not walk PASSIVE -> STANDING -> RUNNING; wait for the safety services")
     s.add_argument("--realtime", action="store_true", help="pace the sim to the wall clock")
     s.add_argument("--summary", type=Path, default=None, metavar="FILE.json", help="write the run summary as JSON")

@@ -51,9 +51,10 @@ def run_sim(args) -> int:
         print(f"[lucid-ros sim] robot={robot.name} policy={policy.name} course={args.course} seed={args.seed} "
               f"cmd_vel={cmd} duration={args.duration:g}s {'realtime' if args.realtime else 'lockstep (as fast as the graph)'}",
               file=sys.stderr, flush=True)
+    start_pose = args.start_pose or ("lying" if robot.kind == "quadruped" else "default")
     wall0 = time.monotonic()
     with SimGraph(robot=args.robot, policy=policy, course=args.course, seed=args.seed, realtime=args.realtime,
-                  start_pose=args.start_pose, auto_sequence=not args.no_auto, cmd_vel=cmd) as graph:
+                  start_pose=start_pose, auto_sequence=not args.no_auto, cmd_vel=cmd) as graph:
         t0 = graph.sim_time
         graph.run_until(t0 + args.duration, wall_timeout=max(120.0, 30 * args.duration),
                         progress=None if quiet else (lambda g: _progress(g, args.duration, t0, wall0)))

@@ -23,7 +23,7 @@ class Lockstep:
         self._cv = threading.Condition()
         self._answered_stamp = float("-inf")
         self._wall_start: float | None = None
-        self._published_wall: dict[float, float] = {}
+        self._published_wall: dict[int, float] = {}  # tick stamp (ns) -> wall time its sensors went out
         self.latencies: list[float] = []  # wall seconds, sensors published -> command received
         self.misses = 0
         self.timeouts = 0
@@ -35,7 +35,7 @@ class Lockstep:
         if self._wall_start is None:
             self._wall_start = now - t
         with self._cv:
-            self._published_wall[t] = now
+            self._published_wall[_ns(t)] = now
             if len(self._published_wall) > 64:
                 for k in sorted(self._published_wall)[:-32]:
                     del self._published_wall[k]
@@ -44,7 +44,7 @@ class Lockstep:
         """A command stamped `stamp` arrived (called from the subscriber's thread)."""
         now = time.perf_counter()
         with self._cv:
-            sent = self._published_wall.pop(stamp, None)
+            sent = self._published_wall.pop(_ns(stamp), None)
             if sent is not None:
                 self.latencies.append(now - sent)
             if stamp > self._answered_stamp:
@@ -80,3 +80,8 @@ class Lockstep:
         elif self.latencies and self.latencies[-1] > self.tick_dt:
             self.misses += 1
         return ok
+
+
+def _ns(t: float) -> int:
+    """Stamps cross a message as integer nanoseconds; key by those, not by float equality."""
+    return int(round(t * 1e9))
