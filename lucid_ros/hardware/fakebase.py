@@ -1,0 +1,124 @@
+"""What every fake robot shares: a MuJoCo SimRobot stepped in real time at 500 Hz.
+
+A fake robot is the far end of a real driver's wire protocol: it decodes commands exactly as the
+robot would, applies the motor law every physics step (SimRobot), and answers with state. Fault
+injection for tests and rehearsals: `mute()` (the robot goes silent), `vendor_controller=True`
+(someone else's controller moves the joints whatever we send).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+import numpy as np
+
+from lucid_ros.hardware.loop import PeriodicLoop
+from lucid_ros.robots.description import RobotDescription
+from lucid_ros.types import JointCommand
+
+
+class FakeRobotBase:
+    protocol = "fake"
+
+    def __init__(self, robot: RobotDescription, course: str = "flat", start_pose: str = "lying", seed: int = 0,
+                 vendor_controller: bool = False, rate_hz: float = 500.0, settle_s: float = 3.0):  # fmt: skip
+        from lucid_ros.sim.robot_sim import SimRobot
+
+        self.robot = robot
+        self.sim = SimRobot(robot, course, seed=seed)
+        self.sim.reset(start_pose)
+        # A robot waiting for its driver lies at rest, motors off: settle before the first packet.
+        self.sim.apply(JointCommand.passive(robot.n_joints))
+        self.sim.step(int(round(settle_s / robot.physics_dt)))
+        self.substeps = max(1, round((1.0 / rate_hz) / robot.physics_dt))
+        self.loop = PeriodicLoop(1.0 / rate_hz, name=f"fake_{self.protocol}")
+        self.vendor_controller = vendor_controller
+        self._home = self.sim.joint_sample().q.copy()
+        self.muted = False
+        self.commands_received = 0
+        self.rejected = 0
+        self.states_sent = 0
+        self.log: deque[tuple[float, str]] = deque(maxlen=20000)  # (monotonic time, command kind)
+        self.last_command: JointCommand = JointCommand.passive(robot.n_joints)
+        self._lock = threading.Lock()
+
+    # ---- per protocol -----------------------------------------------------------------------
+    def _open(self) -> None: ...
+
+    def _close(self) -> None: ...
+
+    def _poll_commands(self) -> None:
+        """Drain pending commands; call self._accept(cmd) for each valid one."""
+
+    def _send_state(self) -> None: ...
+
+    # ---- shared -----------------------------------------------------------------------------
+    @staticmethod
+    def kind(cmd: JointCommand) -> str:
+        if cmd.mode == "passive" or (not np.any(cmd.kp) and not np.any(cmd.kd) and not np.any(cmd.tau)):
+            return "passive"
+        if not np.any(cmd.kp) and np.any(cmd.kd):
+            return "damping"
+        return "position"
+
+    def _accept(self, cmd: JointCommand) -> None:
+        self.commands_received += 1
+        self.log.append((time.monotonic(), self.kind(cmd)))
+        with self._lock:
+            self.last_command = cmd
+
+    def _tick(self) -> None:
+        self._poll_commands()
+        if self.vendor_controller:
+            # someone else's controller: a slow sway around the start pose, whatever we are sent
+            t = self.sim.time
+            target = self._home + 0.3 * np.sin(2 * np.pi * 1.0 * t)
+            n = self.robot.n_joints
+            cmd = JointCommand(t, target, np.zeros(n), np.zeros(n), np.full(n, 40.0), np.full(n, 1.0))
+        else:
+            cmd = self.last_command
+        self.sim.apply(cmd)
+        self.sim.step(self.substeps)
+        if not self.muted:
+            self._send_state()
+            self.states_sent += 1
+
+    def start(self):
+        self._open()
+        self.loop.start(self._tick)
+        return self
+
+    def stop(self) -> None:
+        self.loop.stop()
+        self._close()
+
+    def mute(self, muted: bool = True) -> None:
+        self.muted = muted
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def commands_since(self, t: float) -> list[tuple[float, str]]:
+        return [(ts, k) for ts, k in list(self.log) if ts >= t]
+
+    def run_forever(self) -> None:
+        """For `lucid-ros fake-robot`: serve until interrupted, a status line every 5 s."""
+        import sys
+
+        self.start()
+        try:
+            while True:
+                time.sleep(5.0)
+                s = self.loop.stats()
+                print(f"[fake-robot {self.protocol}] t={self.sim.time:.1f}s commands={self.commands_received} "
+                      f"rejected={self.rejected} states={self.states_sent} period p50={s['period_p50_ms']:.2f} "
+                      f"p99={s['period_p99_ms']:.2f} ms", file=sys.stderr, flush=True)  # fmt: skip
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()

@@ -1,0 +1,129 @@
+"""Go1 driver against the fake Go1 on loopback: dry-run, arming, watchdog, silence, plausibility."""
+
+import time
+
+import numpy as np
+import pytest
+
+from lucid_ros.hardware import ActivationRefused
+from lucid_ros.types import JointCommand
+
+
+def _hold(robot, q=None):
+    n = robot.n_joints
+    return JointCommand(time.time(), np.array(robot.default_pose if q is None else q), np.zeros(n), np.zeros(n), robot.kp, robot.kd)
+
+
+def _wait(pred, timeout=2.0):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if pred():
+            return True
+        time.sleep(0.002)
+    return False
+
+
+def test_dry_run_sends_nothing(fake_go1, go1_driver, go1):
+    fake = fake_go1()
+    d = go1_driver(fake)
+    d.configure()
+    fake.peer = d.local  # the fake streams state to us although we never send
+    d.activate()
+    for _ in range(20):
+        d.write(_hold(go1))
+        time.sleep(0.01)
+    assert fake.commands_received == 0 and fake.rejected == 0
+    assert d.counters["sent"] == 0 and d.counters["dry_run_encoded"] > 50
+    assert d.read() is not None  # it still listens
+    h = d.health()
+    assert h.level == "WARN" and "dry-run" in h.message
+
+
+def test_armed_driver_stands_the_fake_robot(fake_go1, go1_driver, go1):
+    fake = fake_go1()
+    d = go1_driver(fake, arm=True)
+    d.activate()
+    assert d.state == "active"
+    q0 = d.read().joints.q.copy()
+    for k in range(100):  # 1.5 s: interpolate to the default pose, then hold it
+        a = min(1.0, k / 60)
+        d.write(_hold(go1, (1 - a) * q0 + a * go1.default_pose))
+        time.sleep(0.015)
+    q = d.read().joints.q
+    assert np.max(np.abs(q - go1.default_pose)) < 0.35
+    assert fake.rejected == 0 and d.decoder.rejected_total == 0
+    assert fake.sim.ground_truth().pos[2] > 0.2  # the trunk is up
+
+
+def test_supervisor_silence_driver_damps_within_100ms(fake_go1, go1_driver, go1):
+    fake = fake_go1()
+    d = go1_driver(fake, arm=True)
+    d.activate()
+    for _ in range(25):
+        d.write(_hold(go1))
+        time.sleep(0.02)
+    assert fake.log[-1][1] == "position"
+    t_last = time.monotonic()
+    d.write(_hold(go1))  # the supervisor's last word
+    assert _wait(lambda: any(k == "damping" for _, k in fake.commands_since(t_last)), 1.0)
+    first_damp = next(ts for ts, k in fake.commands_since(t_last) if k == "damping")
+    assert first_damp - t_last <= 0.100 + 0.015  # 100 ms timeout + a few send periods of slack on a loaded machine
+    assert first_damp - t_last >= 0.095  # and not before the timeout
+    assert d.counters["watchdog_trips"] == 1 and "watchdog" in d.health().message
+
+
+def test_robot_silence_is_reported_within_50ms(fake_go1, go1_driver, go1):
+    faults = []
+    fake = fake_go1()
+    d = go1_driver(fake, arm=True, on_fault=lambda kind, msg: faults.append((time.monotonic(), kind)))
+    d.activate()
+    d.write(_hold(go1))
+    time.sleep(0.05)
+    t_mute = time.monotonic()
+    fake.mute()
+    assert _wait(lambda: faults, 1.0)
+    assert faults[0][1] == "silence" and faults[0][0] - t_mute <= 0.050 + 0.015
+    assert d.read() is None
+    h = d.health()
+    assert h.level == "ERROR" and "silent" in h.message
+    fake.mute(False)
+    assert _wait(lambda: d.read() is not None, 1.0)
+
+
+def test_swapped_joint_order_refused_at_activation(fake_go1, go1_driver, swapped_go1):
+    fake = fake_go1()
+    d = go1_driver(fake, robot=swapped_go1, arm=True)
+    with pytest.raises(ActivationRefused) as exc:
+        d.activate()
+    msg = str(exc.value)
+    assert "FR_thigh_joint" in msg and "vendor_index" in msg
+    assert d.state == "inactive" and d.health().level == "ERROR"
+    n_before = fake.commands_received
+    time.sleep(0.05)
+    assert fake.commands_received == n_before  # the send loop stopped
+
+
+def test_vendor_controller_running_refused(fake_go1, go1_driver):
+    fake = fake_go1(vendor_controller=True)
+    d = go1_driver(fake, arm=True)
+    with pytest.raises(ActivationRefused, match="vendor's controller is still running"):
+        d.activate()
+
+
+def test_no_robot_refused_when_armed(go1_driver):
+    class Nobody:
+        port = 9  # discard port on loopback: nothing answers
+
+    d = go1_driver(Nobody(), arm=True, state_timeout=0.2)
+    with pytest.raises(ActivationRefused, match="no valid state"):
+        d.activate()
+
+
+def test_send_loop_keeps_its_period(fake_go1, go1_driver, go1):
+    fake = fake_go1()
+    d = go1_driver(fake, arm=True)
+    d.activate()
+    time.sleep(0.5)
+    s = d.loop.stats()
+    assert 1.9 < s["period_p50_ms"] < 2.1  # absolute deadlines: no drift
+    assert s["rate_hz"] > 400
