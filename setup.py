@@ -56,6 +56,10 @@ setup(
         "test": ["pytest>=7", "pytest-timeout", "onnx>=1.15"],
         # Training tools only: torch stays out of the runtime install.
         "train": ["torch==2.13.0", "onnx>=1.15", "matplotlib"],
+        # Hardware backends (lucid_ros/hardware; docs/hardware.md).
+        "go1": ["unitree-legged-sdk"],  # vendor binding: only for cross-checking our Go1 codec
+        "lcm": ["lcm>=1.5"],
+        "dds": ["cyclonedds==0.10.2"],  # builds from source: docker/build_cyclonedds.sh
     },
     python_requires=">=3.10",
     zip_safe=False,
@@ -70,6 +74,7 @@ setup(
             "policy_runner = lucid_ros.nodes.policy_runner:main",
             "camera = lucid_ros.nodes.camera:main",
             "safety_supervisor = lucid_ros.nodes.safety_supervisor:main",
+            "robot_driver = lucid_ros.nodes.robot_driver:main",
         ],
     },
 )

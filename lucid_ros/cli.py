@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
         h = sub.add_parser(name, help=f"hardware bringup ({what} go1_udp | unitree_sdk2 | mini_cheetah_lcm)")
         h.add_argument("--robot", default=DEFAULT_ROBOT)
         h.add_argument(what, dest="backend", required=True, choices=("go1_udp", "unitree_sdk2", "mini_cheetah_lcm"))
+        from lucid_ros.hardware.options import add_arguments
+
+        add_arguments(h, fake=name == "fake-robot")
     return p
 
 
@@ -77,8 +80,9 @@ def main(argv: list[str] | None = None) -> int:
             return run_sim(args)
         if args.command == "check-policy":
             return check_policy_cmd(args)
-        print(f"lucid-ros {args.command}: the {args.backend} backend is not part of this build yet", file=sys.stderr)
-        return 2
+        from lucid_ros.nodes.robot_run import run_fake_robot, run_robot
+
+        return run_robot(args) if args.command == "robot" else run_fake_robot(args)
     except PolicyMismatch as exc:
         print(f"lucid-ros: policy mismatch: {exc}", file=sys.stderr)
         return 1

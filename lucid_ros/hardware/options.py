@@ -1,0 +1,24 @@
+"""Command-line options of `lucid-ros robot` / `lucid-ros fake-robot` (no rclpy: cli.py imports this)."""
+
+from __future__ import annotations
+
+
+def add_arguments(p, fake: bool) -> None:
+    """Options for `robot` / `fake-robot` (cli.py builds the subparsers)."""
+    if fake:
+        p.add_argument("--course", default="flat")
+        p.add_argument("--start-pose", default="lying", choices=("default", "crouch", "lying"))
+        p.add_argument("--vendor-controller", action="store_true", help="simulate the vendor's controller still running (activation must refuse)")
+        p.add_argument("--peer", default=None, metavar="HOST:PORT", help="go1_udp: stream LowState here before any command arrives")
+    else:
+        p.add_argument("--policy", default=None)
+        p.add_argument("--arm", action="store_true", help="send commands to the robot (default: dry-run, nothing is sent)")
+        p.add_argument("--auto", action="store_true", help="walk PASSIVE -> STANDING -> RUNNING by itself (tests, fake robots)")
+        p.add_argument("--duration", type=float, default=None, help="seconds to run (default: until Ctrl-C)")
+        p.add_argument("--host", default=None, help="go1_udp: robot address (default 192.168.123.10)")
+        p.add_argument("--local-ip", dest="local_ip", default=None)
+        p.add_argument("--local-port", dest="local_port", type=int, default=None)
+        p.add_argument("--interface", default=None, help="unitree_sdk2: network interface for DDS (e.g. eth0)")
+    p.add_argument("--port", type=int, default=None, help="go1_udp: robot UDP port (default 8007)")
+    p.add_argument("--domain-id", dest="domain_id", type=int, default=None, help="unitree_sdk2: DDS domain (the robot uses 0)")
+    p.add_argument("--lcm-url", dest="lcm_url", default=None, help="mini_cheetah_lcm: LCM URL")

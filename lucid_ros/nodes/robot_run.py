@@ -1,0 +1,226 @@
+"""`lucid-ros robot` and `lucid-ros fake-robot`: the graph against hardware, without ros2 launch.
+
+RobotGraph runs robot_driver + proprioception + policy_runner + safety_supervisor in one
+process (one executor thread, as SimGraph does), on the wall clock. The supervisor never
+sequences itself on a robot unless `auto=True` (`--auto`, for tests and rehearsals against a
+fake robot); an operator calls safety/stand and safety/run (or uses the remote: L2+Y, L2+X).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from std_msgs.msg import String
+
+from lucid_ros.nodes import qos
+from lucid_ros.nodes.graph import load_params
+
+NODE_NAMES = ("robot_driver", "proprioception", "policy_runner", "safety_supervisor")
+
+
+class StateMonitor(Node):
+    """Records safety/state transitions (with wall times) and safety/event lines; calls services."""
+
+    def __init__(self, **kwargs):
+        super().__init__("robot_monitor", **kwargs)
+        self.state = "UNKNOWN"
+        self.states: list[tuple[float, str]] = []
+        self.events: list[str] = []
+        self.create_subscription(String, "safety/state", self._on_state, qos.LATCHED)
+        self.create_subscription(String, "safety/event", lambda m: self.events.append(m.data), qos.LATCHED)
+
+    def _on_state(self, msg: String) -> None:
+        self.state = msg.data
+        self.states.append((time.monotonic(), msg.data))
+
+
+class RobotGraph:
+    def __init__(self, robot: str = "go1", backend: str = "go1_udp", policy: str | Path | None = None, arm: bool = False,
+                 auto: bool = False, driver_options: dict[str, Any] | None = None, params_file: str | Path | None = None,
+                 overrides: dict[str, dict[str, Any]] | None = None):  # fmt: skip
+        from lucid_ros.nodes.policy_runner import PolicyRunnerNode
+        from lucid_ros.nodes.proprioception import ProprioceptionNode
+        from lucid_ros.nodes.robot_driver import RobotDriverNode
+        from lucid_ros.nodes.safety_supervisor import SafetySupervisorNode
+
+        params = load_params(robot, params_file)
+        given = {
+            "robot_driver": {"backend": backend, "arm": bool(arm), **(driver_options or {})},
+            "policy_runner": {"policy": str(policy) if policy else ""},
+            "safety_supervisor": {"auto_sequence": bool(auto)},
+        }
+        classes = {"robot_driver": RobotDriverNode, "proprioception": ProprioceptionNode,
+                   "policy_runner": PolicyRunnerNode, "safety_supervisor": SafetySupervisorNode}  # fmt: skip
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.nodes: dict[str, Node] = {}
+        try:
+            for name in NODE_NAMES:
+                values = {**params.get(name, {}), "robot": robot, **given.get(name, {}), **(overrides or {}).get(name, {})}
+                plist = [Parameter(k, value=v) for k, v in values.items()]
+                self.nodes[name] = classes[name](context=self.context, parameter_overrides=plist)
+            self.monitor = StateMonitor(context=self.context)
+        except BaseException:
+            self.close()
+            raise
+        self.executor = SingleThreadedExecutor(context=self.context)
+        for node in [*self.nodes.values(), self.monitor]:
+            self.executor.add_node(node)
+        self._spin_thread = threading.Thread(target=self._spin, name="executor", daemon=True)
+        self._started = False
+
+    def _spin(self) -> None:
+        try:
+            self.executor.spin()
+        except Exception:  # noqa: BLE001 - shutdown races end the spin
+            if self.context.ok():
+                raise
+
+    @property
+    def driver(self):
+        return self.nodes["robot_driver"].driver
+
+    def start(self) -> RobotGraph:
+        if not self._started:
+            self._spin_thread.start()
+            self.nodes["robot_driver"].start()
+            self._started = True
+        return self
+
+    def close(self) -> None:
+        drv = self.nodes.get("robot_driver") if hasattr(self, "nodes") else None
+        if drv is not None:
+            drv.stop()
+        if getattr(self, "executor", None) is not None:
+            self.executor.shutdown(timeout_sec=2.0)
+        for node in list(getattr(self, "nodes", {}).values()) + ([self.monitor] if hasattr(self, "monitor") else []):
+            node.destroy_node()
+        if self.context.ok():
+            rclpy.shutdown(context=self.context)
+
+    def __enter__(self) -> RobotGraph:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def state(self) -> str:
+        return self.monitor.state
+
+    def wait_for(self, pred, timeout: float = 10.0) -> bool:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if pred():
+                return True
+            time.sleep(0.002)
+        return False
+
+    def wait_for_state(self, state: str, timeout: float = 10.0) -> bool:
+        return self.wait_for(lambda: self.monitor.state == state, timeout)
+
+    def wait_active(self, timeout: float = 10.0) -> bool:
+        return self.wait_for(lambda: self.driver.state == "active" or bool(self.driver.refusal), timeout) and self.driver.state == "active"
+
+    def call(self, service: str, timeout: float = 10.0) -> tuple[bool, str]:
+        from std_srvs.srv import Trigger
+
+        client = self.monitor.create_client(Trigger, service)
+        try:
+            if not client.wait_for_service(timeout_sec=timeout):
+                raise TimeoutError(f"service {service} not available")
+            future = client.call_async(Trigger.Request())
+            if not self.wait_for(future.done, timeout):
+                raise TimeoutError(f"service {service} did not answer in {timeout} s")
+            r = future.result()
+            return bool(r.success), r.message
+        finally:
+            self.monitor.destroy_client(client)
+
+
+def driver_options(args) -> dict[str, Any]:
+    out = {}
+    for key in ("host", "port", "local_ip", "local_port", "domain_id", "interface", "lcm_url"):
+        v = getattr(args, key, None)
+        if v is not None:
+            out[key] = v
+    return out
+
+
+def run_robot(args) -> int:
+    """Bring the graph up against a robot (or a fake robot); run until Ctrl-C or --duration."""
+    from lucid_ros.cli import default_policy, resolve_policy
+    from lucid_ros.policy.check import check_policy
+    from lucid_ros.robots import load_robot
+
+    robot = load_robot(args.robot)
+    policy = resolve_policy(args.policy or default_policy(robot.name))
+    report = check_policy(policy, robot.name)
+    if not report.ok:
+        print(report.text(), file=sys.stderr)
+        return 1
+    say = lambda s: print(f"[lucid-ros robot] {s}", file=sys.stderr, flush=True)  # noqa: E731
+    say(f"robot={robot.name} backend={args.backend} policy={policy.name} "
+        f"{'ARMED: commands will be sent' if args.arm else 'dry-run: nothing is sent (--arm to send)'}")  # fmt: skip
+    with RobotGraph(robot.name, args.backend, policy, arm=args.arm, auto=args.auto, driver_options=driver_options(args)) as g:
+        if not g.wait_active(timeout=15.0):
+            say(f"driver not active: {g.driver.refusal or g.driver.health().message}")
+            if args.arm:
+                return 1
+        say(f"driver {g.driver.state}; safety state {g.state}; call safety/stand and safety/run (or remote L2+Y, L2+X)")
+        t0 = time.monotonic()
+        last = ""
+        try:
+            while args.duration is None or time.monotonic() - t0 < args.duration:
+                time.sleep(0.5)
+                h = g.driver.health()
+                line = f"{g.state:<9} driver {h.level}: {h.message}"
+                if line != last:
+                    say(line)
+                    last = line
+        except KeyboardInterrupt:
+            say("interrupted: damping and stopping")
+    return 0
+
+
+def run_fake_robot(args) -> int:
+    """Serve a MuJoCo robot behind the backend's wire protocol on loopback until Ctrl-C.
+
+    SIGUSR1 toggles mute (the robot goes silent), for rehearsing the silence path.
+    """
+    from lucid_ros.hardware import make_fake_robot
+    from lucid_ros.robots import load_robot
+
+    robot = load_robot(args.robot)
+    opts: dict[str, Any] = {"start_pose": args.start_pose, "vendor_controller": args.vendor_controller, "course": args.course}
+    if args.backend == "go1_udp":
+        opts["port"] = args.port if args.port is not None else 8007
+        if args.peer:
+            host, _, port = args.peer.rpartition(":")
+            opts["peer"] = (host or "127.0.0.1", int(port))
+    elif args.backend == "unitree_sdk2":
+        opts["domain_id"] = args.domain_id if args.domain_id is not None else 0
+    elif args.backend == "mini_cheetah_lcm" and args.lcm_url:
+        opts["lcm_url"] = args.lcm_url
+    fake = make_fake_robot(args.backend, robot, **opts)
+    signal.signal(signal.SIGUSR1, lambda *_: fake.mute(not fake.muted))
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    print(f"[fake-robot {args.backend}] {robot.name} ready ({_where(fake)}); start pose {args.start_pose}", file=sys.stderr, flush=True)
+    fake.run_forever()
+    return 0
+
+
+def _where(fake) -> str:
+    for attr in ("addr", "endpoint"):
+        if hasattr(fake, attr):
+            return f"{attr} {getattr(fake, attr)}"
+    return "loopback"
