@@ -1,0 +1,70 @@
+"""A simulated walk-these-ways LCM robot (bridge + robot): publishes leg_control_data,
+state_estimator_data and rc_command at 500 Hz and obeys pd_plustau_targets.
+
+Loopback only: the URL must carry ttl=0, so nothing leaves this machine.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from lucid_ros.hardware.fakebase import FakeRobotBase
+from lucid_ros.hardware.lcm import types as T
+from lucid_ros.mathutil import quat_rotate, quat_to_rpy
+from lucid_ros.types import JointCommand
+
+
+class FakeLcmRobot(FakeRobotBase):
+    protocol = "mini_cheetah_lcm"
+
+    def __init__(self, robot, lcm_url: str = T.LOOPBACK_URL, **kwargs):
+        if "ttl=0" not in lcm_url:
+            raise ValueError(f"the fake LCM robot only serves this machine: its URL needs ttl=0 (got {lcm_url})")
+        super().__init__(robot, **kwargs)
+        self.url = lcm_url
+        self.endpoint = lcm_url
+        self.vidx = robot.vendor_index
+        self.lc = None
+
+    def _open(self) -> None:
+        import lcm
+
+        self.lc = lcm.LCM(self.url)
+        self.lc.subscribe("pd_plustau_targets", self._on_targets)
+
+    def _close(self) -> None:
+        self.lc = None
+
+    def _on_targets(self, _ch, data) -> None:
+        try:
+            t = T.PD_TAU_TARGETS.decode(data)
+        except ValueError:
+            self.rejected += 1
+            return
+        v = self.vidx
+        self._accept(JointCommand(self.sim.time, t["q_des"][v], t["qd_des"][v], t["tau_ff"][v], t["kp"][v], t["kd"][v], "position"))
+
+    def _poll_commands(self) -> None:
+        while self.lc.handle_timeout(0) > 0:
+            pass
+
+    def _send_state(self) -> None:
+        j = self.sim.joint_sample()
+        imu = self.sim.imu_sample()
+        gt = self.sim.ground_truth()
+        now_us = int(time.time() * 1e6)
+        q, qd, tau = np.zeros(12), np.zeros(12), np.zeros(12)
+        q[self.vidx], qd[self.vidx], tau[self.vidx] = j.q, j.dq, j.tau
+        contact = np.zeros(4)
+        feet = self.sim.foot_contacts()
+        contact[: min(4, len(feet))] = feet[:4]
+        est = {
+            "p": gt.pos, "vWorld": gt.lin_vel_world, "vBody": gt.lin_vel_body, "rpy": quat_to_rpy(imu.quat),
+            "omegaBody": imu.gyro, "omegaWorld": quat_rotate(imu.quat, imu.gyro), "quat": imu.quat,
+            "contact_estimate": contact, "aBody": imu.acc, "aWorld": quat_rotate(imu.quat, imu.acc), "timestamp_us": now_us,
+        }  # fmt: skip
+        self.lc.publish("state_estimator_data", T.STATE_ESTIMATOR.encode(est))
+        self.lc.publish("leg_control_data", T.LEG_CONTROL_DATA.encode({"q": q, "qd": qd, "tau_est": tau, "timestamp_us": now_us}))
+        self.lc.publish("rc_command", T.RC_COMMAND.encode({}))

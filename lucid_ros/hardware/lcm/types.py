@@ -1,0 +1,127 @@
+"""The walk-these-ways / Cheetah-Software LCM messages, encoded by hand (no lcm-gen output).
+
+LCM wire format: an 8-byte big-endian fingerprint, then every field big-endian in declaration
+order (fixed arrays element by element). The fingerprint is lcm-gen's structural hash: start at
+0x12345678; per field mix in its name, its primitive type name, the number of dimensions and,
+per dimension, the mode (0 = fixed) and size as a string; mix(v, c) = ((v << 8) ^ (v >> 55)) + c
+in signed 64-bit arithmetic (strings mix their length first); the fingerprint is that hash
+rotated left by one bit. test/hardware/test_lcm.py checks ours against lcm-gen on .lcm files
+written from the same field lists.
+
+Field lists and sizes: hardware-and-models.md §3 (encoded sizes 272 / 544 / 160 / 46 bytes).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+_FMT = {"float": "f", "double": "d", "int64_t": "q", "int32_t": "i", "int16_t": "h", "int8_t": "b"}
+_MASK = (1 << 64) - 1
+
+
+def _signed(v: int) -> int:
+    v &= _MASK
+    return v - (1 << 64) if v >> 63 else v
+
+
+def _mix(v: int, c: int) -> int:
+    return _signed(((v << 8) ^ (v >> 55)) + c)  # v is signed: >> is arithmetic, as in lcm-gen's C
+
+
+def _mix_str(v: int, s: str) -> int:
+    v = _mix(v, len(s))
+    for ch in s.encode():
+        v = _mix(v, ch)
+    return v
+
+
+@dataclass(frozen=True)
+class LcmType:
+    name: str
+    fields: tuple[tuple[str, str, int], ...]  # (name, primitive type, fixed length; 0 = scalar)
+
+    @property
+    def fingerprint(self) -> int:
+        v = 0x12345678
+        for fname, ftype, n in self.fields:
+            v = _mix_str(v, fname)
+            v = _mix_str(v, ftype)
+            v = _mix(v, 1 if n else 0)
+            if n:
+                v = _mix(v, 0)  # dimension mode: fixed size
+                v = _mix_str(v, str(n))
+        u = v & _MASK
+        return ((u << 1) & _MASK) | (u >> 63)
+
+    @property
+    def struct(self) -> struct.Struct:
+        return struct.Struct(">Q" + "".join(f"{n or ''}{_FMT[t]}" for _, t, n in self.fields))
+
+    @property
+    def size(self) -> int:
+        return self.struct.size
+
+    def encode(self, values: dict) -> bytes:
+        flat: list = [self.fingerprint]
+        for fname, ftype, n in self.fields:
+            v = values.get(fname, 0 if not n else [0] * n)
+            if n:
+                a = np.asarray(v).ravel()
+                if len(a) != n:
+                    raise ValueError(f"{self.name}.{fname}: expected {n} values, got {len(a)}")
+                flat += [int(x) for x in a] if _FMT[ftype] in "qihb" else [float(x) for x in a]
+            else:
+                flat.append(int(v) if _FMT[ftype] in "qihb" else float(v))
+        return self.struct.pack(*flat)
+
+    def decode(self, data: bytes) -> dict:
+        """Raises ValueError on a wrong size or fingerprint (a different message on the channel)."""
+        if len(data) != self.size:
+            raise ValueError(f"{self.name}: {len(data)} bytes, expected {self.size}")
+        vals = self.struct.unpack(data)
+        if vals[0] != self.fingerprint:
+            raise ValueError(f"{self.name}: fingerprint {vals[0]:#018x} != {self.fingerprint:#018x}")
+        out, i = {}, 1
+        for fname, _t, n in self.fields:
+            if n:
+                out[fname] = np.array(vals[i : i + n])
+                i += n
+            else:
+                out[fname] = vals[i]
+                i += 1
+        return out
+
+
+_IDS = (("timestamp_us", "int64_t", 0), ("id", "int64_t", 0), ("robot_id", "int64_t", 0))
+
+LEG_CONTROL_DATA = LcmType(
+    "leg_control_data_lcmt", tuple((f, "float", 12) for f in ("q", "qd", "p", "v", "tau_est")) + _IDS
+)
+PD_TAU_TARGETS = LcmType(
+    "pd_tau_targets_lcmt",
+    tuple((f, "double", 12) for f in ("q_des", "qd_des", "tau_ff", "kp", "kd")) + _IDS + (("se_contactState", "double", 4),),
+)
+STATE_ESTIMATOR = LcmType(
+    "state_estimator_lcmt",
+    tuple((f, "float", 3) for f in ("p", "vWorld", "vBody", "rpy", "omegaBody", "omegaWorld"))
+    + (("quat", "float", 4), ("contact_estimate", "float", 4), ("aBody", "float", 3), ("aWorld", "float", 3))
+    + _IDS,
+)
+RC_COMMAND = LcmType(
+    "rc_command_lcmt",
+    (("mode", "int16_t", 0), ("left_stick", "float", 2), ("right_stick", "float", 2), ("knobs", "float", 2))
+    + tuple((s, "int16_t", 0) for s in ("left_upper_switch", "left_lower_left_switch", "left_lower_right_switch",
+                                        "right_upper_switch", "right_lower_left_switch", "right_lower_right_switch")),
+)  # fmt: skip
+
+CHANNELS = {
+    "state_estimator_data": STATE_ESTIMATOR,  # robot -> policy
+    "leg_control_data": LEG_CONTROL_DATA,  # robot -> policy
+    "rc_command": RC_COMMAND,  # robot -> policy
+    "pd_plustau_targets": PD_TAU_TARGETS,  # policy -> robot
+}
+ROBOT_URL = "udpm://239.255.76.67:7667?ttl=255"  # walk-these-ways: the robot's network
+LOOPBACK_URL = "udpm://239.255.76.67:7667?ttl=0"  # this machine only (fake robots, tests)
