@@ -120,6 +120,7 @@ class SimGraph:
         overrides: dict[str, dict[str, Any]] | None = None,
         nodes: tuple[str, ...] = NODE_NAMES,
     ):
+        from lucid_ros.nodes.camera import CameraNode, policy_reads_images
         from lucid_ros.nodes.policy_runner import PolicyRunnerNode
         from lucid_ros.nodes.proprioception import ProprioceptionNode
         from lucid_ros.nodes.safety_supervisor import SafetySupervisorNode
@@ -138,7 +139,13 @@ class SimGraph:
             "proprioception": ProprioceptionNode,
             "policy_runner": PolicyRunnerNode,
             "safety_supervisor": SafetySupervisorNode,
+            "camera": CameraNode,
         }
+        if policy_reads_images(policy) and "camera" not in nodes:  # a vision policy: render, preprocess, watch the camera
+            nodes = (*nodes, "camera")
+            given["sim_bridge"]["cameras"] = True
+            given["camera"] = {"policy": str(policy)}
+            given["safety_supervisor"]["require_camera"] = True
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.nodes: dict[str, Node] = {}

@@ -27,6 +27,8 @@ from lucid_ros.policy.runner import PolicyRuntime
 from lucid_ros.proprio.sync import StampSync
 from lucid_ros.robots import load_robot
 from lucid_ros.types import JointCommand
+from lucid_ros.vision.bus import bus_for
+from lucid_ros.vision.preprocess import check_image_inputs
 
 
 class PolicyRunnerNode(Node):
@@ -47,7 +49,9 @@ class PolicyRunnerNode(Node):
         try:
             if not policy:
                 raise ConfigError(None, "policy_runner.policy", "no policy given")
-            self.runtime = PolicyRuntime(paths.resolve("policies", policy), self.robot)
+            runtime = PolicyRuntime(paths.resolve("policies", policy), self.robot)
+            check_image_inputs(runtime.spec, self.robot, {i.name: i.shape for i in runtime.policy.session.get_inputs()})
+            self.runtime = runtime
         except ConfigError as exc:
             self.refusal = str(exc)
             self.get_logger().error(f"policy refused, the robot will not be handed to it: {exc}")
@@ -59,6 +63,7 @@ class PolicyRunnerNode(Node):
         self.get_logger().info(f"policy '{spec.name}' ({spec.n_act} actions, {spec.rate_hz:g} Hz): {self.runtime.provider_report}")
         self.status_pub.publish(String(data=f"READY {spec.name} sha256={spec.sha256[:12]} {self.runtime.provider_report}"))
         self.policy_period = 1.0 / spec.rate_hz
+        self.vision = bus_for(self.context) if spec.images else None  # tensors from the camera node, in process
         self.sync = StampSync(["joints", "odom", "feet"])
         self.command = np.zeros(3)
         self.command_stamp: float | None = None
@@ -103,7 +108,11 @@ class PolicyRunnerNode(Node):
                 q=js.q[None], dq=js.dq[None], quat=odom["quat"][None], ang_vel=odom["ang_vel"][None], lin_vel=odom["lin_vel"][None],
                 contacts=feet[None] if feet.size else None, command=self._current_command(now_s(self))[None],
             )
-            q, kp, kd, _raw = self.runtime.step(inputs, stamp)
+            images = self.vision.images(self.runtime.spec.images) if self.vision is not None else None
+            if self.vision is not None and images is None:  # no camera tensor yet: no target (a blind policy gets no robot)
+                self.get_logger().warn("waiting for the first camera images", throttle_duration_sec=2.0)
+                return
+            q, kp, kd, _raw = self.runtime.step(inputs, stamp, images)
             self.inference.add(self.runtime.inference_ms * 1e-3)
             self.steps += 1
             if not self.runtime.last_step_finite:

@@ -43,6 +43,10 @@ class SimBridgeNode(Node):
         self._cmd_lock = threading.Lock()
         self._stop = threading.Event()
         self.rejected_commands = 0
+        if bool(param(self, "cameras", False)):  # render camera mounts in this thread for the camera node
+            from lucid_ros.nodes.camera import attach_sim_cameras
+
+            self.camera_sources = attach_sim_cameras(self)  # 'camera' in self.muted stops the frames
 
         self.clock_pub = self.create_publisher(Clock, "/clock", qos.STATE)
         self.js_pub = self.create_publisher(JointState, "joint_states", qos.STATE)
