@@ -20,7 +20,7 @@ import rclpy
 import yaml
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
-from rclpy.executors import SingleThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from std_msgs.msg import String
@@ -119,6 +119,7 @@ class SimGraph:
         params_file: str | Path | None = None,
         overrides: dict[str, dict[str, Any]] | None = None,
         nodes: tuple[str, ...] = NODE_NAMES,
+        executor: str = "single",
     ):
         from lucid_ros.nodes.camera import CameraNode, policy_reads_images
         from lucid_ros.nodes.policy_runner import PolicyRunnerNode
@@ -168,7 +169,12 @@ class SimGraph:
         except BaseException:
             self.close()
             raise
-        self.executor = SingleThreadedExecutor(context=self.context)
+        if executor == "multi":
+            self.executor = MultiThreadedExecutor(num_threads=2, context=self.context)
+        elif executor == "single":
+            self.executor = SingleThreadedExecutor(context=self.context)
+        else:
+            raise ValueError(f"executor must be 'single' or 'multi', got {executor!r}")
         for node in [*self.nodes.values(), self.monitor]:
             self.executor.add_node(node)
         self._spin_thread = threading.Thread(target=self._spin, name="executor", daemon=True)
