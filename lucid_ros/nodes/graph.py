@@ -202,6 +202,8 @@ class SimGraph:
             sim.stop()
         if getattr(self, "executor", None) is not None:
             self.executor.shutdown(timeout_sec=2.0)
+        if getattr(self, "_spin_thread", None) is not None and self._spin_thread.is_alive():
+            self._spin_thread.join(timeout=5.0)
         for node in list(getattr(self, "nodes", {}).values()) + ([self.monitor] if hasattr(self, "monitor") else []):
             node.destroy_node()
         if self.context.ok():
