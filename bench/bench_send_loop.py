@@ -51,8 +51,10 @@ def main() -> None:
             d.write(cmd)  # a 50 Hz supervisor
             time.sleep(0.02)
         s = d.loop.stats()
-        print(f"driver send loop ({args.seconds:g} s, target 2.000 ms): p50 {s['period_p50_ms']:.3f} ms  p99 {s['period_p99_ms']:.3f} ms  "
-              f"max {s['period_max_ms']:.3f} ms  rate {s['rate_hz']:.1f} Hz  misses {s['misses']}")
+        print(
+            f"driver send loop ({args.seconds:g} s, target 2.000 ms): p50 {s['period_p50_ms']:.3f} ms  p99 {s['period_p99_ms']:.3f} ms  "
+            f"max {s['period_max_ms']:.3f} ms  rate {s['rate_hz']:.1f} Hz  misses {s['misses']}"
+        )
         late = np.array(d.loop.lateness) * 1e3
         print(f"driver wake-up lateness: p50 {np.percentile(late, 50):.3f} ms  p99 {np.percentile(late, 99):.3f} ms")
         if fake is not None:
@@ -80,7 +82,9 @@ def _state():
 
     n = codec.N_MOTORS
     z = np.zeros(n)
-    return codec.LowState(0, np.full(n, 10, np.uint8), z, z, z, z, np.array([1.0, 0, 0, 0]), np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(4), np.zeros(4), b"")
+    return codec.LowState(
+        0, np.full(n, 10, np.uint8), z, z, z, z, np.array([1.0, 0, 0, 0]), np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(4), np.zeros(4), b""
+    )
 
 
 if __name__ == "__main__":

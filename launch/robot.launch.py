@@ -14,10 +14,11 @@ interface and domain_id (unitree_sdk2: the NIC on the robot's network, domain 0)
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+
+from launch import LaunchDescription
 
 BACKENDS = ("go1_udp", "unitree_sdk2", "mini_cheetah_lcm")
 OPTIONS = {"host": str, "port": int, "interface": str, "domain_id": int, "lcm_url": str}
@@ -42,17 +43,24 @@ def _nodes(context):
         Node(package="lucid_ros", executable="robot_driver", name="robot_driver", output="screen", parameters=[params, common, driver]),
         Node(package="lucid_ros", executable="proprioception", name="proprioception", output="screen", parameters=[params, common]),
         Node(package="lucid_ros", executable="policy_runner", name="policy_runner", output="screen", parameters=[params, common, {"policy": policy}]),
-        Node(package="lucid_ros", executable="safety_supervisor", name="safety_supervisor", output="screen",
-             parameters=[params, common, {"auto_sequence": False}]),
+        Node(
+            package="lucid_ros",
+            executable="safety_supervisor",
+            name="safety_supervisor",
+            output="screen",
+            parameters=[params, common, {"auto_sequence": False}],
+        ),
     ]
 
 
 def generate_launch_description():
-    return LaunchDescription([
-        DeclareLaunchArgument("robot", default_value="go1"),
-        DeclareLaunchArgument("backend", description="go1_udp | unitree_sdk2 | mini_cheetah_lcm"),
-        DeclareLaunchArgument("policy", default_value=""),
-        DeclareLaunchArgument("arm", default_value="false", description="true: send commands (default: dry-run)"),
-        *[DeclareLaunchArgument(name, default_value="") for name in OPTIONS],
-        OpaqueFunction(function=_nodes),
-    ])
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument("robot", default_value="go1"),
+            DeclareLaunchArgument("backend", description="go1_udp | unitree_sdk2 | mini_cheetah_lcm"),
+            DeclareLaunchArgument("policy", default_value=""),
+            DeclareLaunchArgument("arm", default_value="false", description="true: send commands (default: dry-run)"),
+            *[DeclareLaunchArgument(name, default_value="") for name in OPTIONS],
+            OpaqueFunction(function=_nodes),
+        ]
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lucid_ros.hardware.interface import ActivationRefused, Health, HardwareInterface, Reading
+from lucid_ros.hardware.interface import ActivationRefused, HardwareInterface, Health, Reading
 
 BACKENDS = ("go1_udp", "unitree_sdk2", "mini_cheetah_lcm")
 

@@ -3,7 +3,7 @@
 A fake robot is the far end of a real driver's wire protocol: it decodes commands exactly as the
 robot would, applies the motor law every physics step (SimRobot), and answers with state. Fault
 injection for tests and rehearsals: `mute()` (the robot goes silent), `vendor_controller=True`
-(someone else's controller moves the joints whatever we send).
+(someone else's controller moves the joints whatever we send), `press()` (remote buttons).
 """
 
 from __future__ import annotations
@@ -102,6 +102,16 @@ class FakeRobotBase:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+    def press(self, buttons: tuple[str, ...], seconds: float = 0.3) -> None:
+        """Hold remote buttons (e.g. ("L2", "B")) for `seconds`: the remote bytes in the state say so."""
+        self._pressed = (frozenset(buttons), time.monotonic() + seconds)
+
+    def remote_bytes(self) -> bytes:
+        from lucid_ros.hardware.go1.remote import encode_remote
+
+        held, until = getattr(self, "_pressed", (frozenset(), 0.0))
+        return encode_remote(held if time.monotonic() < until else frozenset())
 
     def commands_since(self, t: float) -> list[tuple[float, str]]:
         return [(ts, k) for ts, k in list(self.log) if ts >= t]

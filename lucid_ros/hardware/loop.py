@@ -70,7 +70,13 @@ class PeriodicLoop:
         """Period p50/p99/max and mean rate over the kept window, in ms and Hz."""
         iv = np.array(self.intervals, dtype=np.float64)
         if len(iv) == 0:
-            return {"period_p50_ms": float("nan"), "period_p99_ms": float("nan"), "period_max_ms": float("nan"), "rate_hz": 0.0, "misses": self.misses}
+            return {
+                "period_p50_ms": float("nan"),
+                "period_p99_ms": float("nan"),
+                "period_max_ms": float("nan"),
+                "rate_hz": 0.0,
+                "misses": self.misses,
+            }
         return {
             "period_p50_ms": float(np.percentile(iv, 50) * 1e3),
             "period_p99_ms": float(np.percentile(iv, 99) * 1e3),

@@ -78,6 +78,7 @@ class LowLevelDriver(HardwareInterface):
         self._stop = threading.Event()
         self._silent = False
         self._watchdog_active = False
+        self.watchdog_fired: tuple[float, float] | None = None
         self.fault: str | None = None  # latched by the protocol (e.g. PowerProtect) -> damping
         self.counters = {"sent": 0, "dry_run_encoded": 0, "received": 0, "watchdog_trips": 0, "silences": 0, "nonfinite_commands": 0}
 
@@ -125,8 +126,10 @@ class LowLevelDriver(HardwareInterface):
         got = self._wait_for_state(self.state_timeout)
         if not got:
             if self.armed:
-                self._refuse(f"no valid state from the robot within {self.state_timeout:.1f} s ({self._where()}); "
-                             "is it powered, in low-level mode, and is this machine on its network?")
+                self._refuse(
+                    f"no valid state from the robot within {self.state_timeout:.1f} s ({self._where()}); "
+                    "is it powered, in low-level mode, and is this machine on its network?"
+                )
             log.warning("%s dry-run: no state from the robot yet (%s); activating anyway, nothing is sent", self.backend, self._where())
         else:
             t_end = time.monotonic() + self.probe_duration
@@ -239,6 +242,7 @@ class LowLevelDriver(HardwareInterface):
         cmd, why = self._select(now)
         if why == "watchdog" and not self._watchdog_active and self._cmd is not None:
             self.counters["watchdog_trips"] += 1
+            self.watchdog_fired = (self._cmd_rx, now)  # (last write, first damping tick), monotonic
             log.error("%s: no joint_commands for more than %.0f ms: damping on our own", self.backend, self.command_timeout * 1e3)
         self._watchdog_active = why == "watchdog"
         try:

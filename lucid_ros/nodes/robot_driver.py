@@ -59,7 +59,9 @@ class RobotDriverNode(Node):
         self.names = self.robot.joint_names
         self.remote_cmd_vel = bool(param(self, "remote_cmd_vel", True))
         self.remote_buttons = bool(param(self, "remote_buttons", True))
-        self.mapper = RemoteMapper(float(param(self, "remote_max_vx", 1.0)), float(param(self, "remote_max_vy", 0.5)), float(param(self, "remote_max_wz", 1.0)))
+        self.mapper = RemoteMapper(
+            float(param(self, "remote_max_vx", 1.0)), float(param(self, "remote_max_vy", 0.5)), float(param(self, "remote_max_wz", 1.0))
+        )
         self.driver = make_driver(backend, self.robot, arm=self.armed, on_fault=self._on_fault, **options)
 
         self.js_pub = self.create_publisher(JointState, "joint_states", qos.STATE)

@@ -195,7 +195,8 @@ def run_robot(args) -> int:
 def run_fake_robot(args) -> int:
     """Serve a MuJoCo robot behind the backend's wire protocol on loopback until Ctrl-C.
 
-    SIGUSR1 toggles mute (the robot goes silent), for rehearsing the silence path.
+    SIGUSR1 toggles mute (the robot goes silent); SIGUSR2 holds L2+B on the remote for 0.3 s
+    (the e-stop combination), for rehearsing those paths.
     """
     from lucid_ros.hardware import make_fake_robot
     from lucid_ros.robots import load_robot
@@ -213,6 +214,7 @@ def run_fake_robot(args) -> int:
         opts["lcm_url"] = args.lcm_url
     fake = make_fake_robot(args.backend, robot, **opts)
     signal.signal(signal.SIGUSR1, lambda *_: fake.mute(not fake.muted))
+    signal.signal(signal.SIGUSR2, lambda *_: fake.press(("L2", "B"), 0.3))
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     print(f"[fake-robot {args.backend}] {robot.name} ready ({_where(fake)}); start pose {args.start_pose}", file=sys.stderr, flush=True)
     fake.run_forever()

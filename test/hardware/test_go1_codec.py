@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from lucid_ros.hardware.crc import crc32_words, crc32_words_reference, packet_crc
+from lucid_ros.hardware.crc import crc32_words, crc32_words_reference
 from lucid_ros.hardware.go1 import codec
 from lucid_ros.hardware.go1.remote import RemoteMapper, decode_remote, encode_remote
 from lucid_ros.hardware.go1.safety import position_limit, power_protect

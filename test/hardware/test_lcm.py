@@ -50,7 +50,13 @@ def test_fingerprints_match_lcm_gen(tmp_path):
 
 def test_round_trip_and_rejections():
     t = T.PD_TAU_TARGETS
-    vals = {"q_des": np.linspace(-1, 1, 12), "kp": np.full(12, 20.0), "kd": np.full(12, 0.5), "timestamp_us": 123456789, "se_contactState": [1, 0, 1, 0]}
+    vals = {
+        "q_des": np.linspace(-1, 1, 12),
+        "kp": np.full(12, 20.0),
+        "kd": np.full(12, 0.5),
+        "timestamp_us": 123456789,
+        "se_contactState": [1, 0, 1, 0],
+    }
     d = t.decode(t.encode(vals))
     assert np.allclose(d["q_des"], vals["q_des"]) and d["timestamp_us"] == 123456789 and list(d["se_contactState"]) == [1, 0, 1, 0]
     raw = t.encode(vals)
@@ -98,12 +104,12 @@ def test_lcm_driver_stands_the_fake_robot_at_500hz(lcm_link):
     robot, fake, drv = lcm_link(arm=True)
     drv.activate()
     n = robot.n_joints
-    q0 = drv.read().joints.q.copy()
+    q0 = drv.latest().joints.q.copy()
     for k in range(90):
         a = min(1.0, k / 50)
         drv.write(JointCommand(time.time(), (1 - a) * q0 + a * robot.default_pose, np.zeros(n), np.zeros(n), robot.kp, robot.kd))
         time.sleep(0.02)
-    assert np.max(np.abs(drv.read().joints.q - robot.default_pose)) < 0.45
+    assert np.max(np.abs(drv.latest().joints.q - robot.default_pose)) < 0.45
     assert fake.sim.ground_truth().pos[2] > 0.2
     assert fake.rejected == 0 and drv.rejected == 0
     assert 1.9 < drv.loop.stats()["period_p50_ms"] < 2.1
@@ -113,4 +119,4 @@ def test_lcm_dry_run_sends_nothing(lcm_link):
     robot, fake, drv = lcm_link()
     drv.activate()
     time.sleep(0.2)
-    assert drv.read() is not None and fake.commands_received == 0 and drv.counters["dry_run_encoded"] > 50
+    assert drv.counters["received"] > 20 and fake.commands_received == 0 and drv.counters["dry_run_encoded"] > 50

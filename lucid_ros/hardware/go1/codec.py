@@ -38,18 +38,14 @@ _HEADER = [
     ("version", "<u4", (2,)),
     ("bandWidth", "<u2"),
 ]
-MOTOR_CMD = np.dtype(
-    [("mode", "u1"), ("q", "<f4"), ("dq", "<f4"), ("tau", "<i2"), ("Kp", "<i2"), ("Kd", "<i2"), ("reserve", "<u4", (3,))]
-)
+MOTOR_CMD = np.dtype([("mode", "u1"), ("q", "<f4"), ("dq", "<f4"), ("tau", "<i2"), ("Kp", "<i2"), ("Kd", "<i2"), ("reserve", "<u4", (3,))])
 MOTOR_STATE = np.dtype(
     [
         ("mode", "u1"), ("q", "<f4"), ("dq", "<f4"), ("ddq", "<i2"), ("tauEst", "<i2"),
         ("q_raw", "<f4"), ("dq_raw", "<f4"), ("ddq_raw", "<i2"), ("temperature", "i1"), ("reserve", "<u4", (2,)),
     ]
 )  # fmt: skip
-IMU = np.dtype(
-    [("quaternion", "<f4", (4,)), ("gyroscope", "<f4", (3,)), ("accelerometer", "<f4", (3,)), ("rpy", "<f4", (3,)), ("temperature", "i1")]
-)
+IMU = np.dtype([("quaternion", "<f4", (4,)), ("gyroscope", "<f4", (3,)), ("accelerometer", "<f4", (3,)), ("rpy", "<f4", (3,)), ("temperature", "i1")])
 LOW_CMD = np.dtype(
     _HEADER
     + [

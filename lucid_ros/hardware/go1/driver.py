@@ -69,7 +69,7 @@ class Go1UdpDriver(LowLevelDriver):
     def _receive(self) -> Reading | None:
         try:
             data, _addr = self.sock.recvfrom(2048)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             return None
         except OSError:
             if self._stop.is_set():

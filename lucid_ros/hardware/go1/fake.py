@@ -14,7 +14,6 @@ import numpy as np
 
 from lucid_ros.hardware.fakebase import FakeRobotBase
 from lucid_ros.hardware.go1 import codec
-from lucid_ros.hardware.go1.remote import encode_remote
 from lucid_ros.mathutil import quat_to_rpy
 from lucid_ros.types import JointCommand
 
@@ -45,7 +44,6 @@ class FakeGo1(FakeRobotBase):
         self.decoder = codec.Go1Decoder("cmd")
         self.vidx = robot.vendor_index
         self.tick_count = 0
-        self.remote = encode_remote()
         self.sock: socket.socket | None = None
 
     @property
@@ -94,7 +92,7 @@ class FakeGo1(FakeRobotBase):
         st = codec.LowState(
             tick=self.tick_count, mode=np.full(n, codec.MODE_SERVO, np.uint8), q=q, dq=dq, tau_est=tau,
             temperature=np.full(n, 35), quat=imu.quat, gyro=imu.gyro, acc=imu.acc, rpy=quat_to_rpy(imu.quat),
-            foot_force=force, foot_force_est=force, remote=self.remote,
+            foot_force=force, foot_force_est=force, remote=self.remote_bytes(),
         )  # fmt: skip
         try:
             self.sock.sendto(codec.encode_low_state(st), self.peer)

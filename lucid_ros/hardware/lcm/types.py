@@ -97,9 +97,7 @@ class LcmType:
 
 _IDS = (("timestamp_us", "int64_t", 0), ("id", "int64_t", 0), ("robot_id", "int64_t", 0))
 
-LEG_CONTROL_DATA = LcmType(
-    "leg_control_data_lcmt", tuple((f, "float", 12) for f in ("q", "qd", "p", "v", "tau_est")) + _IDS
-)
+LEG_CONTROL_DATA = LcmType("leg_control_data_lcmt", tuple((f, "float", 12) for f in ("q", "qd", "p", "v", "tau_est")) + _IDS)
 PD_TAU_TARGETS = LcmType(
     "pd_tau_targets_lcmt",
     tuple((f, "double", 12) for f in ("q_des", "qd_des", "tau_ff", "kp", "kd")) + _IDS + (("se_contactState", "double", 4),),

@@ -16,7 +16,11 @@ log = logging.getLogger("lucid_ros.hardware")
 def config_xml(interface: str) -> str:
     """CycloneDDS 0.10 configuration pinning one network interface (multicast off on loopback)."""
     multicast = "false" if interface == "lo" else "default"
-    peers = '<Discovery><ParticipantIndex>auto</ParticipantIndex><MaxAutoParticipantIndex>60</MaxAutoParticipantIndex><Peers><Peer address="127.0.0.1"/></Peers></Discovery>' if interface == "lo" else ""  # noqa: E501
+    peers = (
+        '<Discovery><ParticipantIndex>auto</ParticipantIndex><MaxAutoParticipantIndex>60</MaxAutoParticipantIndex><Peers><Peer address="127.0.0.1"/></Peers></Discovery>'
+        if interface == "lo"
+        else ""
+    )  # noqa: E501
     return (
         '<CycloneDDS><Domain id="any"><General><Interfaces>'
         f'<NetworkInterface name="{interface}" priority="default" multicast="{multicast}"/>'

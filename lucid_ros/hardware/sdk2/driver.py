@@ -49,8 +49,9 @@ class Sdk2Driver(LowLevelDriver):
         try:
             from lucid_ros.hardware.sdk2 import idl
         except ImportError as exc:
-            raise RuntimeError("the unitree_sdk2 backend needs the cyclonedds Python package 0.10.2 "
-                               "(docker/build_cyclonedds.sh builds it against libddsc 0.10.2)") from exc
+            raise RuntimeError(
+                "the unitree_sdk2 backend needs the cyclonedds Python package 0.10.2 (docker/build_cyclonedds.sh builds it against libddsc 0.10.2)"
+            ) from exc
         self.CmdType = idl.TYPES[self.flavor][0]
         self.domain_id = int(domain_id)
         self.interface = interface
@@ -65,7 +66,7 @@ class Sdk2Driver(LowLevelDriver):
         return f"DDS domain {self.domain_id} interface {self.interface or '(default)'} rt/lowstate"
 
     def _open(self) -> None:
-        from cyclonedds.core import Listener, Qos, Policy
+        from cyclonedds.core import Listener, Policy, Qos
         from cyclonedds.pub import DataWriter
         from cyclonedds.sub import DataReader
         from cyclonedds.topic import Topic
@@ -81,6 +82,8 @@ class Sdk2Driver(LowLevelDriver):
 
         class _OnState(Listener):
             def on_data_available(self, reader):
+                if reader is None or driver._stop.is_set():
+                    return  # a callback racing close()
                 for s in reader.take(N=10):
                     with driver._cv:
                         driver._queue.append(s)

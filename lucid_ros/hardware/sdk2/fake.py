@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from lucid_ros.hardware.fakebase import FakeRobotBase
-from lucid_ros.hardware.go1.remote import encode_remote
 from lucid_ros.hardware.sdk2 import codec
 from lucid_ros.hardware.sdk2.driver import default_flavor
 from lucid_ros.mathutil import quat_to_rpy
@@ -79,7 +78,7 @@ class FakeSdk2Robot(FakeRobotBase):
         s.imu_state.gyroscope = [float(x) for x in imu.gyro]
         s.imu_state.accelerometer = [float(x) for x in imu.acc]
         s.imu_state.rpy = [float(x) for x in quat_to_rpy(imu.quat)]
-        s.wireless_remote = list(encode_remote())
+        s.wireless_remote = list(self.remote_bytes())
         if self.flavor == "hg":
             s.mode_machine = MODE_MACHINE
         self.writer.write(s)

@@ -12,10 +12,10 @@ Topic names: rt/lowcmd (we publish), rt/lowstate (we subscribe). Importing this 
 the cyclonedds Python package (0.10.2; docker/build_cyclonedds.sh builds it).
 """
 
-
 from dataclasses import dataclass, field
 
-from cyclonedds.idl import IdlStruct, annotations as annotate, types
+from cyclonedds.idl import IdlStruct, types
+from cyclonedds.idl import annotations as annotate
 
 u8, i8, u16, i16, u32, i32, f32 = types.uint8, types.int8, types.uint16, types.int16, types.uint32, types.int32, types.float32
 arr = types.array
