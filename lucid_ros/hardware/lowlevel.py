@@ -70,6 +70,7 @@ class LowLevelDriver(HardwareInterface):
         self._lock = threading.Lock()
         self._latest: Reading | None = None
         self._last_rx = None  # monotonic time of the newest valid state
+        self._last_poll = 0.0  # monotonic time the receive thread last returned (packet or timeout)
         self._cmd: JointCommand | None = None
         self._cmd_rx = None  # monotonic time of the newest write()
         self._sending = False  # send loop applies commands (after activation) vs passive probe
@@ -180,9 +181,19 @@ class LowLevelDriver(HardwareInterface):
 
     def read(self) -> Reading | None:
         with self._lock:
-            if self._latest is None or self._last_rx is None or time.monotonic() - self._last_rx > self.silence_timeout:
+            if self._latest is None or self._is_silent(time.monotonic()):
                 return None
             return self._latest
+
+    def _is_silent(self, now: float) -> bool:
+        """No valid state for > silence_timeout while the receiver was listening.
+
+        The second condition keeps a stall of this process (the receive thread not scheduled, the
+        datagrams waiting in the socket buffer) from passing for robot silence.
+        """
+        if self._last_rx is None:
+            return True
+        return now - self._last_rx > self.silence_timeout and self._last_poll - self._last_rx > self.silence_timeout
 
     def latest(self) -> Reading | None:
         """The newest reading however old (for diagnostics and tests)."""
@@ -196,6 +207,8 @@ class LowLevelDriver(HardwareInterface):
                 log.error("%s receive failed: %s", self.backend, exc)
                 time.sleep(0.01)
                 continue
+            finally:
+                self._last_poll = time.monotonic()
             if r is None:
                 continue
             with self._lock:
@@ -251,7 +264,7 @@ class LowLevelDriver(HardwareInterface):
             log.error("%s send failed: %s", self.backend, exc)
         self.counters["sent" if self.armed else "dry_run_encoded"] += 1
         if self._last_rx is not None:
-            silent = now - self._last_rx > self.silence_timeout
+            silent = self._is_silent(now)
             if silent and not self._silent:
                 self.counters["silences"] += 1
                 log.error("%s: robot silent for more than %.0f ms", self.backend, self.silence_timeout * 1e3)
@@ -286,7 +299,7 @@ class LowLevelDriver(HardwareInterface):
             return Health("ERROR", self.refusal, values)
         if self.fault is not None:
             return Health("ERROR", self.fault, values)
-        if self.state == "active" and (age is None or age > self.silence_timeout):
+        if self.state == "active" and (age is None or self._is_silent(now)):
             if not self.armed and age is None:
                 return Health("WARN", "dry-run: no state received (nothing is sent; a Go1 answers only commands)", values)
             return Health("ERROR", f"robot silent ({'never heard' if age is None else f'{age * 1e3:.0f} ms'})", values)

@@ -102,6 +102,9 @@ class RobotGraph:
             drv.stop()
         if getattr(self, "executor", None) is not None:
             self.executor.shutdown(timeout_sec=2.0)
+            spin = getattr(self, "_spin_thread", None)
+            if spin is not None and spin.is_alive():
+                spin.join(timeout=2.0)  # a spinning executor thread at exit aborts the process
         for node in list(getattr(self, "nodes", {}).values()) + ([self.monitor] if hasattr(self, "monitor") else []):
             node.destroy_node()
         if self.context.ok():

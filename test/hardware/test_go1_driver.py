@@ -128,3 +128,39 @@ def test_send_loop_keeps_its_period(fake_go1, go1_driver, go1):
     s = d.loop.stats()
     assert 1.9 < s["period_p50_ms"] < 2.1  # absolute deadlines: no drift
     assert s["rate_hz"] > 400
+
+
+def test_live_garbage_is_counted_and_the_link_survives(fake_go1, go1_driver, go1):
+    import random
+    import socket
+
+    from lucid_ros.hardware.go1 import codec
+
+    fake = fake_go1()
+    d = go1_driver(fake, arm=True)
+    d.activate()
+    rng = random.Random(3)
+    good = codec.encode_low_state(codec.Go1Decoder("state").decode(codec.encode_low_state(_fake_state())) or _fake_state())
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for i in range(1000):
+        if i % 2:
+            pkt = bytearray(good)
+            pkt[rng.randrange(800)] ^= 1 << rng.randrange(8)
+        else:
+            pkt = bytes(rng.getrandbits(8) for _ in range(rng.randrange(1, 900)))
+        s.sendto(bytes(pkt), d.local)
+        if i % 50 == 49:
+            time.sleep(0.01)  # stay inside the socket buffer: what the kernel drops we cannot count
+    s.close()
+    assert _wait(lambda: d.decoder.rejected_total >= 950, 3.0), d.decoder.rejected
+    assert d.state == "active" and _wait(lambda: d.read() is not None, 1.0)
+
+
+def _fake_state():
+    from lucid_ros.hardware.go1 import codec
+
+    n = codec.N_MOTORS
+    z = np.zeros(n)
+    return codec.LowState(
+        1, np.full(n, 10, np.uint8), z, z, z, z, np.array([1.0, 0, 0, 0]), np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(4), np.zeros(4), b""
+    )

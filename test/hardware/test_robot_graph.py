@@ -52,6 +52,15 @@ BACKENDS = [
 ]
 
 
+def _robot_priority():
+    """The fake robot stands in for hardware, which a busy test machine cannot starve: undo an
+    inherited `nice` when allowed (the tests' own process keeps its niceness)."""
+    try:
+        os.nice(-os.nice(0))
+    except OSError:
+        pass
+
+
 @pytest.fixture
 def fake_robot():
     procs = []
@@ -60,7 +69,7 @@ def fake_robot():
         cli_args, opts = _backend_args(backend)
         proc = subprocess.Popen(
             [sys.executable, "-m", "lucid_ros.cli", "fake-robot", "--robot", robot, "--protocol", backend, *cli_args],
-            stderr=subprocess.PIPE, text=True,
+            stderr=subprocess.PIPE, text=True, preexec_fn=_robot_priority,
         )  # fmt: skip
         procs.append(proc)
         line = proc.stderr.readline()
@@ -76,33 +85,42 @@ def fake_robot():
             proc.kill()
 
 
-@pytest.mark.parametrize("policy", POLICIES)
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_stand_run_hold_then_robot_silence_damps(fake_robot, backend, policy):
+class _Starved(Exception):
+    """The fake robot missed > 50 ms before we silenced it: the test machine is overloaded."""
+
+
+def _stand_run_hold_silence(fake_robot, backend, policy):
     from lucid_ros.nodes.robot_run import RobotGraph
     from lucid_ros.robots import load_robot
 
     proc, opts = fake_robot(backend)
     robot = load_robot("go1")
     with RobotGraph("go1", backend, policy, arm=True, driver_options=opts, overrides={"robot_driver": {"remote_cmd_vel": False}}) as g:
-        assert g.wait_active(10.0), g.driver.refusal
-        assert g.wait_for_state("PASSIVE", 5.0)
+
+        def check(ok, what):
+            if not ok and g.driver.counters["silences"]:
+                raise _Starved(f"{what}: the fake robot went silent by itself (load average {os.getloadavg()[0]:.1f})")
+            assert ok, (what, g.monitor.events, g.driver.health())
+
+        check(g.wait_active(10.0), f"activation: {g.driver.refusal}")
+        check(g.wait_for_state("PASSIVE", 5.0), "PASSIVE")
         time.sleep(0.3)
         ok, msg = g.call("safety/stand")
-        assert ok, msg
-        assert g.wait_for_state("STANDING", 2.0)
+        check(ok, msg)
+        check(g.wait_for_state("STANDING", 2.0), "STANDING")
         time.sleep(robot.stand_duration + 0.3)
-        assert g.wait_for(lambda: g.call("safety/run")[0], 5.0), (g.call("safety/run"), g.monitor.events, g.driver.health())
-        assert g.wait_for_state("RUNNING", 2.0)
+        check(g.wait_for(lambda: g.call("safety/run")[0], 5.0), "run")
+        check(g.wait_for_state("RUNNING", 2.0), "RUNNING")
         time.sleep(2.0)
-        assert g.state == "RUNNING", g.monitor.events
+        check(g.state == "RUNNING", "held RUNNING")
         r = g.driver.latest()
         # standing (lying has thighs at 1.6 rad); MuJoCo settles within 0.4 rad of the default
         # pose under kp 20 from a lying start, in the sim graph as here
         assert np.max(np.abs(r.joints.q - robot.default_pose)) < 0.45 and np.all(r.joints.q[1::3] < 1.2)
         assert np.all(np.abs(r.imu.quat[1:3]) < 0.05)  # upright: roll, pitch within ~6 degrees
         h = g.driver.health()
-        assert h.level == "OK" and h.values["watchdog_trips"] == 0, h
+        assert h.values["watchdog_trips"] == 0, h
+        check(h.level == "OK", "health")
 
         # the robot goes silent: the driver reports it and the supervisor damps within 50 ms + one tick
         t_mute = time.monotonic()
@@ -113,6 +131,16 @@ def test_stand_run_hold_then_robot_silence_damps(fake_robot, backend, policy):
         assert latency <= 0.050 + 1.0 / robot.rate_hz + 0.02, f"DAMPING {latency * 1e3:.0f} ms after the robot went silent"
         assert g.driver.health().level == "ERROR"
         print(f"{backend}: robot silence -> DAMPING in {latency * 1e3:.1f} ms")
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_stand_run_hold_then_robot_silence_damps(fake_robot, backend, policy):
+    try:
+        _stand_run_hold_silence(fake_robot, backend, policy)
+    except _Starved as exc:  # once: a shared machine can starve the fake robot for > 50 ms
+        print(f"retrying: {exc}")
+        _stand_run_hold_silence(fake_robot, backend, policy)
 
 
 def test_remote_l2_b_is_an_estop(fake_robot):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -38,12 +39,12 @@ def _mix_str(v: int, s: str) -> int:
     return v
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LcmType:
     name: str
     fields: tuple[tuple[str, str, int], ...]  # (name, primitive type, fixed length; 0 = scalar)
 
-    @property
+    @cached_property
     def fingerprint(self) -> int:
         v = 0x12345678
         for fname, ftype, n in self.fields:
@@ -56,7 +57,7 @@ class LcmType:
         u = v & _MASK
         return ((u << 1) & _MASK) | (u >> 63)
 
-    @property
+    @cached_property
     def struct(self) -> struct.Struct:
         return struct.Struct(">Q" + "".join(f"{n or ''}{_FMT[t]}" for _, t, n in self.fields))
 
@@ -67,14 +68,17 @@ class LcmType:
     def encode(self, values: dict) -> bytes:
         flat: list = [self.fingerprint]
         for fname, ftype, n in self.fields:
-            v = values.get(fname, 0 if not n else [0] * n)
-            if n:
-                a = np.asarray(v).ravel()
+            integer = _FMT[ftype] in "qihb"
+            v = values.get(fname)
+            if v is None:
+                flat += [0] * n if n else [0]
+            elif n:
+                a = np.asarray(v, dtype=np.int64 if integer else np.float64).ravel()
                 if len(a) != n:
                     raise ValueError(f"{self.name}.{fname}: expected {n} values, got {len(a)}")
-                flat += [int(x) for x in a] if _FMT[ftype] in "qihb" else [float(x) for x in a]
+                flat += a.tolist()
             else:
-                flat.append(int(v) if _FMT[ftype] in "qihb" else float(v))
+                flat.append(int(v) if integer else float(v))
         return self.struct.pack(*flat)
 
     def decode(self, data: bytes) -> dict:
