@@ -62,7 +62,10 @@ class RobotDriverNode(Node):
         self.mapper = RemoteMapper(
             float(param(self, "remote_max_vx", 1.0)), float(param(self, "remote_max_vy", 0.5)), float(param(self, "remote_max_wz", 1.0))
         )
-        self.driver = make_driver(backend, self.robot, arm=self.armed, on_fault=self._on_fault, **options)
+        try:
+            self.driver = make_driver(backend, self.robot, arm=self.armed, on_fault=self._on_fault, **options)
+        except (TypeError, ValueError) as exc:  # an option this backend does not take, a robot it cannot drive
+            raise ConfigError(None, f"robot_driver ({backend})", str(exc)) from exc
 
         self.js_pub = self.create_publisher(JointState, "joint_states", qos.STATE)
         self.imu_pub = self.create_publisher(Imu, "imu/data", qos.STATE)

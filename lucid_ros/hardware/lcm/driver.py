@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from lucid_ros.errors import ConfigError
 from lucid_ros.hardware.go1.remote import encode_remote
 from lucid_ros.hardware.interface import Reading
 from lucid_ros.hardware.lcm import types as T
@@ -39,6 +40,10 @@ class LcmDriver(LowLevelDriver):
         super().__init__(robot, **kwargs)
         if robot.n_joints != N or int(robot.vendor_index.max()) >= N:
             raise ValueError(f"{robot.name}: the LCM bridge carries exactly 12 joints in slots 0..11")
+        try:
+            import lcm  # noqa: F401
+        except ImportError as exc:
+            raise ConfigError(None, "robot_driver.backend", "mini_cheetah_lcm needs the lcm Python package (pip install 'lucid_ros[lcm]')") from exc
         self.url = lcm_url
         self.vidx = robot.vendor_index
         self.lc = None

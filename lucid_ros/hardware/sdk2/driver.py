@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from lucid_ros.errors import ConfigError
 from lucid_ros.hardware.interface import Reading
 from lucid_ros.hardware.lowlevel import LowLevelDriver
 from lucid_ros.hardware.sdk2 import codec
@@ -49,8 +50,11 @@ class Sdk2Driver(LowLevelDriver):
         try:
             from lucid_ros.hardware.sdk2 import idl
         except ImportError as exc:
-            raise RuntimeError(
-                "the unitree_sdk2 backend needs the cyclonedds Python package 0.10.2 (docker/build_cyclonedds.sh builds it against libddsc 0.10.2)"
+            raise ConfigError(
+                None,
+                "robot_driver.backend",
+                "unitree_sdk2 needs the cyclonedds Python package 0.10.2 "
+                "(docker/build_cyclonedds.sh builds it against libddsc 0.10.2; docs/hardware.md)",
             ) from exc
         self.CmdType = idl.TYPES[self.flavor][0]
         self.domain_id = int(domain_id)
