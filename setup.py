@@ -50,10 +50,14 @@ setup(
     ],
     install_requires=CORE,
     extras_require={
-        # Everything the sim graph needs on a machine with no ROS install.
-        "standalone": ROS_WHEELS,
-        # Test tools: pytest, and onnx to build policy fixtures.
-        "test": ["pytest>=7", "pytest-timeout", "onnx>=1.15"],
+        # Everything the sim graph needs on a machine with no ROS install; mcap for the flight
+        # recorder (lucid_ros/recording: `lucid-ros sim --record`, Writer.flush needs mcap 1.6).
+        "standalone": ROS_WHEELS + ["mcap>=1.6", "mcap-ros2-support>=0.5"],
+        # `lucid-ros report RUN.mcap`: read a recording back and plot it (no ROS needed).
+        "report": ["mcap>=1.6", "mcap-ros2-support>=0.5", "matplotlib>=3.7"],
+        # Test tools: pytest, onnx to build policy fixtures, rosbags as an independent MCAP reader,
+        # matplotlib for the report tests.
+        "test": ["pytest>=7", "pytest-timeout", "onnx>=1.15", "rosbags>=0.10", "matplotlib>=3.7"],
         # Training tools only: torch stays out of the runtime install.
         "train": ["torch==2.13.0", "onnx>=1.15", "matplotlib"],
         # Hardware backends (lucid_ros/hardware; docs/hardware.md).
