@@ -54,8 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-auto", action="store_true", help="do not walk PASSIVE -> STANDING -> RUNNING; wait for the safety services")
     s.add_argument("--realtime", action="store_true", help="pace the sim to the wall clock")
     s.add_argument("--summary", type=Path, default=None, metavar="FILE.json", help="write the run summary as JSON")
-    s.add_argument("--record", type=Path, default=None, metavar="FILE.mcap", help="record the run (not available yet)")
+    s.add_argument("--record", type=Path, default=None, metavar="FILE.mcap", help="record every topic to MCAP (rosbag2 profile: ros2 bag, Foxglove)")
+    s.add_argument("--black-box", type=float, default=None, metavar="SECONDS", help="keep the last SECONDS in memory; write them to a file when safety trips")
+    s.add_argument("--black-box-dir", type=Path, default=Path("blackbox"), metavar="DIR", help="where --black-box files go (default: ./blackbox)")
     s.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    r = sub.add_parser("report", help="plots and an HTML page from a recording (--record, --black-box)")
+    r.add_argument("recording", type=Path, metavar="RUN.mcap")
+    r.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder (default: RUN_report beside the file)")
 
     c = sub.add_parser("check-policy", help="validate a policy (ONNX + spec) against a robot")
     c.add_argument("--robot", default=None, help="robot to check against (default: the spec's robot)")
@@ -78,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
             from lucid_ros.nodes.sim_run import run_sim
 
             return run_sim(args)
+        if args.command == "report":
+            from lucid_ros.report import make_report
+
+            print(make_report(args.recording, args.out or args.recording.with_name(args.recording.stem + "_report")))
+            return 0
         if args.command == "check-policy":
             return check_policy_cmd(args)
         from lucid_ros.nodes.robot_run import run_fake_robot, run_robot

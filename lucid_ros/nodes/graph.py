@@ -120,6 +120,7 @@ class SimGraph:
         overrides: dict[str, dict[str, Any]] | None = None,
         nodes: tuple[str, ...] = NODE_NAMES,
         executor: str = "single",
+        recorders: tuple[dict[str, Any], ...] = (),  # RecorderNode parameters, one dict per recorder (docs/recording.md)
     ):
         from lucid_ros.nodes.camera import CameraNode, policy_reads_images
         from lucid_ros.nodes.policy_runner import PolicyRunnerNode
@@ -166,6 +167,15 @@ class SimGraph:
                 context=self.context,
                 parameter_overrides=[Parameter("use_sim_time", value=True)],
             )
+            if recorders:
+                from lucid_ros.nodes.recorder import RecorderNode
+
+                for i, rec in enumerate(recorders):  # matched to every publisher before the sim starts: nothing missed
+                    name = "recorder" if rec.get("mode", "full") == "full" else "black_box"
+                    name = f"{name}_{i}" if name in self.nodes else name
+                    plist = [Parameter(k, value=v) for k, v in {"use_sim_time": True, **rec}.items()]
+                    self.nodes[name] = RecorderNode(node_name=name, context=self.context, parameter_overrides=plist)
+                    self.nodes[name].wait_matched()
         except BaseException:
             self.close()
             raise

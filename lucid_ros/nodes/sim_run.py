@@ -41,9 +41,9 @@ def run_sim(args) -> int:
     if not report.ok:
         print(report.text(), file=sys.stderr)
         return 1
-    if args.record is not None:
-        print("lucid-ros sim: --record is not available in this build yet", file=sys.stderr)
-        return 2
+    recorders = [{"mode": "full", "path": str(args.record)}] if args.record is not None else []
+    if args.black_box is not None:
+        recorders.append({"mode": "ring", "path": str(args.black_box_dir), "ring_seconds": float(args.black_box)})
     walking = "walk" in policy.stem
     cmd = args.cmd_vel if args.cmd_vel is not None else ((0.5, 0.0, 0.0) if walking else (0.0, 0.0, 0.0))
     quiet = args.quiet
@@ -54,7 +54,7 @@ def run_sim(args) -> int:
     start_pose = args.start_pose or ("lying" if robot.kind == "quadruped" else "default")
     wall0 = time.monotonic()
     with SimGraph(robot=args.robot, policy=policy, course=args.course, seed=args.seed, realtime=args.realtime,
-                  start_pose=start_pose, auto_sequence=not args.no_auto, cmd_vel=cmd) as graph:
+                  start_pose=start_pose, auto_sequence=not args.no_auto, cmd_vel=cmd, recorders=recorders) as graph:
         t0 = graph.sim_time
         graph.run_until(t0 + args.duration, wall_timeout=max(120.0, 30 * args.duration),
                         progress=None if quiet else (lambda g: _progress(g, args.duration, t0, wall0)))
