@@ -1,0 +1,138 @@
+"""Everything a walking-policy training run depends on, in one place, with the values shipped.
+
+Torch-free (the env, rewards and evaluation import it without the [train] extra).
+`spec_dict()` turns the config into the policy spec (docs/policy-spec.md) that both training and
+the runtime read: training builds its ObservationBuilder and ActionMapper from the very spec that
+is exported with the network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from lucid_ros.robots.description import RobotDescription
+from lucid_ros.training.rewards import RewardParams, RewardWeights
+
+
+@dataclass
+class PPOConfig:
+    actor_hidden: tuple[int, ...] = (256, 128, 128)
+    critic_hidden: tuple[int, ...] = (256, 128, 128)
+    init_std: float = 0.6
+    min_std: float = 0.05
+    gamma: float = 0.99
+    lam: float = 0.95
+    clip: float = 0.2
+    value_clip: float = 0.2
+    entropy: float = 0.005
+    value_coef: float = 1.0
+    lr: float = 1e-3
+    lr_min: float = 1e-5
+    lr_max: float = 3e-3
+    desired_kl: float = 0.01
+    epochs: int = 5
+    minibatches: int = 4
+    max_grad_norm: float = 1.0
+    steps_per_env: int = 24
+
+
+@dataclass
+class ObsConfig:
+    history: int = 3
+    gait_frequency: float = 2.5  # Hz of the gait_phase clock the trot reward follows
+    action_scale: float = 0.25
+    action_clip: float = 5.0
+    kp: float = 20.0
+    kd: float = 0.5
+    # trot generator (ppo.TrotGenerator) in raw action units (x action_scale = rad): at the top of a
+    # swing the thigh flexes +0.175 rad and the knee bends -0.35 rad (about 5 cm of foot lift)
+    tg_thigh: float = 0.7
+    tg_calf: float = -1.4
+    tg_gain: float = 10.0  # gate = clip(gain * max|command|, 0, 1): full trot from 0.1 m/s or rad/s
+
+
+@dataclass
+class EnvConfig:
+    n_envs: int = 512
+    flat_fraction: float = 0.4  # share of envs on a plane; the rest on the 'rough' course (+-3 cm)
+    terrain_extent: float = 40.0  # m; the rough course enlarged so a 20 s episode stays on it
+    episode_s: float = 20.0
+    # command ranges at the end of the curriculum (the issue's ranges, with a little margin)
+    vx: tuple[float, float] = (-0.6, 1.1)
+    vy: tuple[float, float] = (-0.35, 0.35)
+    wz: tuple[float, float] = (-1.1, 1.1)
+    resample_s: tuple[float, float] = (2.0, 5.0)
+    p_zero_command: float = 0.15
+    p_single_axis: float = 0.25  # commands with only one of vx, vy, wz nonzero
+    curriculum_start: float = 0.5  # command ranges start at this fraction of the final ranges
+    curriculum_frac: float = 0.25  # ... and reach the full ranges after this fraction of the run
+    # domain randomisation
+    friction: tuple[float, float] = (0.4, 1.2)
+    payload: tuple[float, float] = (-1.0, 1.0)  # kg added to the trunk
+    strength: tuple[float, float] = (0.9, 1.1)
+    kp_scale: tuple[float, float] = (0.9, 1.1)
+    kd_scale: tuple[float, float] = (0.9, 1.1)
+    latency_steps: tuple[int, int] = (0, 10)  # physics steps of 2 ms: 0-20 ms
+    push_interval_s: tuple[float, float] = (3.0, 8.0)
+    push_force: tuple[float, float] = (10.0, 55.0)  # N, horizontal, random direction, on the trunk
+    push_duration_s: tuple[float, float] = (0.1, 0.4)
+    push_start_frac: float = 0.1  # pushes grow from zero to full strength over this much of the run
+    # sensor noise (uniform, +-): gyro rad/s, gravity unit vector, joint position rad, joint velocity rad/s
+    noise_gyro: float = 0.2
+    noise_gravity: float = 0.05
+    noise_q: float = 0.01
+    noise_dq: float = 1.5
+    # initial state
+    init_joint_noise: float = 0.1
+    init_vel_noise: float = 0.2
+    # termination (the supervisor damps beyond max_roll/max_pitch = 1 rad: stop training before that)
+    max_tilt: float = 0.8  # rad of roll or pitch
+    min_height: float = 0.15  # m, trunk above the ground under the feet
+    contact_threshold: float = 3.0  # N of external force for a body to count as touching
+    weights: RewardWeights = field(default_factory=RewardWeights)
+    reward: RewardParams = field(default_factory=RewardParams)
+
+
+@dataclass
+class TrainConfig:
+    iterations: int = 1500
+    time_budget_s: float = 80 * 60.0
+    seed: int = 0
+    nthread: int = 2
+    obs: ObsConfig = field(default_factory=ObsConfig)
+    env: EnvConfig = field(default_factory=EnvConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def spec_dict(robot: RobotDescription, obs: ObsConfig, name: str = "go1_walk") -> dict[str, Any]:
+    """The policy spec for this config (without onnx/sha256, which export fills in)."""
+    return {
+        "format": "lucid_ros.policy/1",
+        "name": name,
+        "robot": robot.name,
+        "rate_hz": float(robot.rate_hz),
+        "joint_order": list(robot.joint_names),
+        "gains": {"kp": obs.kp, "kd": obs.kd},
+        "action": {"clip": obs.action_clip, "scale": obs.action_scale, "offset": "default"},
+        "observation": {
+            "history": obs.history,
+            "history_layout": "term_major",
+            "clip": 100.0,
+            "terms": [
+                {"name": "base_ang_vel", "scale": 0.25},
+                {"name": "projected_gravity"},
+                {"name": "velocity_command", "scale": [2.0, 2.0, 0.25]},
+                {"name": "joint_pos_rel"},
+                {"name": "joint_vel", "scale": 0.05},
+                {"name": "last_action"},
+                {"name": "gait_phase", "frequency": obs.gait_frequency},
+            ],
+        },
+        "inputs": {"observation": "obs", "images": [], "recurrent": []},
+        "outputs": {"action": "actions"},
+        "training": {},
+    }

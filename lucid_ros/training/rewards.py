@@ -1,0 +1,205 @@
+"""Reward terms for velocity-tracking locomotion: plain numpy functions of a batched state.
+
+Each term takes a `RewardState` (leading dim B) and returns (B,) values *before* weighting; the
+weights live in `config.RewardWeights`, and `total()` sums weight * term * dt. The shapes follow
+the legged_gym family (exp kernels for tracking, squared penalties for the rest), plus a gait
+clock: feet are asked to alternate in diagonal pairs at the clock's frequency while the command
+asks to move, and to stay planted while it asks to stand. A clock makes trotting appear within a
+few hundred PPO iterations instead of having to be discovered from feet air time alone.
+
+Kept free of MuJoCo and torch so tests can build states by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+# Trot: FR and RL swing together, then FL and RR (robot `feet:` order FR, FL, RR, RL).
+TROT_OFFSETS = np.array([0.0, 0.5, 0.5, 0.0])
+
+
+@dataclass
+class RewardState:
+    """Everything the reward reads, batched. Body frame unless noted; joints in canonical order."""
+
+    command: np.ndarray  # (B, 3) vx, vy, yaw rate
+    lin_vel: np.ndarray  # (B, 3) true base linear velocity, body frame
+    ang_vel: np.ndarray  # (B, 3) true base angular velocity, body frame
+    gravity: np.ndarray  # (B, 3) projected gravity, (0, 0, -1) level
+    base_height: np.ndarray  # (B,) trunk height above the ground under the feet (m)
+    q: np.ndarray  # (B, n)
+    dq: np.ndarray  # (B, n)
+    ddq: np.ndarray  # (B, n) joint acceleration over the last policy step
+    tau: np.ndarray  # (B, n) motor torques applied (mean over the policy step)
+    action: np.ndarray  # (B, n) clipped raw action now
+    last_action: np.ndarray  # (B, n) clipped raw action of the previous step
+    default_pose: np.ndarray  # (n,)
+    lower: np.ndarray  # (n,) soft position limits
+    upper: np.ndarray  # (n,)
+    foot_contact: np.ndarray  # (B, 4) bool
+    foot_height: np.ndarray  # (B, 4) foot sphere bottom above the local ground (m)
+    foot_vel_xy: np.ndarray  # (B, 4) horizontal foot speed (m/s)
+    air_time: np.ndarray  # (B, 4) s the foot had been in the air when it touched down (0 otherwise)
+    first_contact: np.ndarray  # (B, 4) bool: touched down this step
+    collision: np.ndarray  # (B,) number of thigh/calf/hip bodies touching the ground
+    phase: np.ndarray  # (B,) gait clock phase in [0, 1)
+
+
+def moving(command: np.ndarray, threshold: float = 0.1) -> np.ndarray:
+    """(B,) bool: the command asks to move (any of vx, vy, yaw rate above threshold)."""
+    return np.max(np.abs(command), axis=-1) > threshold
+
+
+def desired_stance(phase: np.ndarray, command: np.ndarray, duty: float = 0.5) -> np.ndarray:
+    """(B, 4) in {0, 1}: which feet the trot clock wants on the ground (all of them when standing)."""
+    foot_phase = (phase[:, None] + TROT_OFFSETS[None, :]) % 1.0
+    stance = (foot_phase >= 1.0 - duty).astype(np.float64)
+    return np.where(moving(command)[:, None], stance, 1.0)
+
+
+def tracking_lin_vel(s: RewardState, sigma: float) -> np.ndarray:
+    err = np.sum(np.square(s.command[:, :2] - s.lin_vel[:, :2]), axis=1)
+    return np.exp(-err / sigma)
+
+
+def tracking_ang_vel(s: RewardState, sigma: float) -> np.ndarray:
+    return np.exp(-np.square(s.command[:, 2] - s.ang_vel[:, 2]) / sigma)
+
+
+def lin_vel_z(s: RewardState) -> np.ndarray:
+    return np.square(s.lin_vel[:, 2])
+
+
+def ang_vel_xy(s: RewardState) -> np.ndarray:
+    return np.sum(np.square(s.ang_vel[:, :2]), axis=1)
+
+
+def orientation(s: RewardState) -> np.ndarray:
+    return np.sum(np.square(s.gravity[:, :2]), axis=1)
+
+
+def base_height(s: RewardState, target: float) -> np.ndarray:
+    return np.square(s.base_height - target)
+
+
+def torques(s: RewardState) -> np.ndarray:
+    return np.sum(np.square(s.tau), axis=1)
+
+
+def dof_acc(s: RewardState) -> np.ndarray:
+    return np.sum(np.square(s.ddq), axis=1)
+
+
+def action_rate(s: RewardState) -> np.ndarray:
+    return np.sum(np.square(s.action - s.last_action), axis=1)
+
+
+def dof_pos_limits(s: RewardState) -> np.ndarray:
+    below = np.clip(s.lower - s.q, 0.0, None)
+    above = np.clip(s.q - s.upper, 0.0, None)
+    return np.sum(below + above, axis=1)
+
+
+def collision(s: RewardState) -> np.ndarray:
+    return s.collision.astype(np.float64)
+
+
+def feet_air_time(s: RewardState, target: float = 0.2) -> np.ndarray:
+    """Reward touch-downs after at least `target` s in the air, only while asked to move."""
+    r = np.sum((s.air_time - target) * s.first_contact, axis=1)
+    return r * moving(s.command)
+
+
+def gait_contact(s: RewardState) -> np.ndarray:
+    """Fraction of feet whose contact matches the clock (+1 each), in [0, 1]."""
+    want = desired_stance(s.phase, s.command) > 0.5
+    return np.mean(want == s.foot_contact, axis=1)
+
+
+def swing_height(s: RewardState, target: float) -> np.ndarray:
+    """Squared shortfall of swing feet below `target` clearance while moving (feet the clock swings)."""
+    swing = 1.0 - desired_stance(s.phase, s.command)
+    short = np.clip(target - s.foot_height, 0.0, None)
+    return np.sum(np.square(short) * swing, axis=1)
+
+
+def foot_slip(s: RewardState) -> np.ndarray:
+    return np.sum(np.square(s.foot_vel_xy) * s.foot_contact, axis=1)
+
+
+def stand_still(s: RewardState) -> np.ndarray:
+    """Joint distance from the default pose while the command is zero."""
+    return np.sum(np.abs(s.q - s.default_pose), axis=1) * ~moving(s.command)
+
+
+def hip_pose(s: RewardState, hips: np.ndarray) -> np.ndarray:
+    """Squared hip (abduction) deviation from default: keeps the legs under the body."""
+    return np.sum(np.square(s.q[:, hips] - s.default_pose[hips]), axis=1)
+
+
+@dataclass
+class RewardWeights:
+    tracking_lin_vel: float = 1.5
+    tracking_ang_vel: float = 0.8
+    lin_vel_z: float = -2.0
+    ang_vel_xy: float = -0.05
+    orientation: float = -2.0
+    base_height: float = -20.0
+    torques: float = -1e-4
+    dof_acc: float = -2.5e-7
+    action_rate: float = -0.01
+    dof_pos_limits: float = -10.0
+    collision: float = -1.0
+    feet_air_time: float = 0.5
+    gait_contact: float = 0.4
+    swing_height: float = -30.0
+    foot_slip: float = -0.1
+    stand_still: float = -0.5
+    hip_pose: float = -0.5
+
+    def as_dict(self) -> dict[str, float]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass
+class RewardParams:
+    tracking_sigma: float = 0.2
+    base_height_target: float = 0.28
+    swing_height_target: float = 0.07
+    air_time_target: float = 0.15
+
+
+def compute_terms(s: RewardState, p: RewardParams, hips: np.ndarray) -> dict[str, np.ndarray]:
+    """Every term, unweighted, (B,) each."""
+    return {
+        "tracking_lin_vel": tracking_lin_vel(s, p.tracking_sigma),
+        "tracking_ang_vel": tracking_ang_vel(s, p.tracking_sigma),
+        "lin_vel_z": lin_vel_z(s),
+        "ang_vel_xy": ang_vel_xy(s),
+        "orientation": orientation(s),
+        "base_height": base_height(s, p.base_height_target),
+        "torques": torques(s),
+        "dof_acc": dof_acc(s),
+        "action_rate": action_rate(s),
+        "dof_pos_limits": dof_pos_limits(s),
+        "collision": collision(s),
+        "feet_air_time": feet_air_time(s, p.air_time_target),
+        "gait_contact": gait_contact(s),
+        "swing_height": swing_height(s, p.swing_height_target),
+        "foot_slip": foot_slip(s),
+        "stand_still": stand_still(s),
+        "hip_pose": hip_pose(s, hips),
+    }
+
+
+def total(terms: dict[str, np.ndarray], weights: RewardWeights, dt: float, only_positive: bool = True) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(reward (B,), weighted terms). With only_positive the sum is clipped at 0 (legged_gym): early
+    on, penalties then cannot make ending the episode by falling look better than living."""
+    w = weights.as_dict()
+    weighted = {k: v * (w[k] * dt) for k, v in terms.items() if w.get(k, 0.0) != 0.0}
+    r = np.sum(np.stack(list(weighted.values()), axis=0), axis=0)
+    if only_positive:
+        r = np.clip(r, 0.0, None)
+    return r, weighted

@@ -1,0 +1,276 @@
+"""Train the Go1 velocity-tracking walking policy, export it, check it.
+
+    python -m lucid_ros.training.train_walk --seed 0 --out config/policies/go1_walk
+
+writes go1_walk.onnx, go1_walk.yaml (spec; `training:` records seed, command, commit, wall time,
+steps and final metrics) and go1_walk_training.png (learning curve), then runs check_policy on
+the result. Progress lines go to stdout. The run stops at --iterations or --minutes, whichever
+comes first; the curriculum follows whichever is further along, so a shorter budget still ends
+on the full command ranges. Same seed, same machine-independent result up to thread scheduling
+of floating-point sums in MuJoCo's pool (none: each env runs on one thread) and torch (1 thread).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lucid_ros.policy.check import check_policy
+from lucid_ros.policy.spec import PolicySpec, load_spec
+from lucid_ros.robots.description import RobotDescription, load_robot
+from lucid_ros.training.config import ObsConfig, TrainConfig, spec_dict
+from lucid_ros.training.env import WalkEnv
+from lucid_ros.training.export import actor_to_onnx, write_spec
+from lucid_ros.training.ppo import PPO, ActorCritic, RolloutBuffer, TrotGenerator
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=10)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def export_policy(model: ActorCritic, robot: RobotDescription, cfg: TrainConfig, out_prefix: Path, training: dict) -> PolicySpec:
+    onnx_path = out_prefix.with_suffix(".onnx")
+    yaml_path = out_prefix.with_suffix(".yaml")
+    actor_to_onnx(model, onnx_path)
+    spec = spec_dict(robot, cfg.obs, name=out_prefix.name)
+    spec["training"] = training
+    write_spec(spec, onnx_path, yaml_path)
+    return load_spec(yaml_path, robot)
+
+
+def build(cfg: TrainConfig, robot: RobotDescription, workdir: Path) -> tuple[WalkEnv, ActorCritic, PolicySpec]:
+    """Network, spec (exported once from the untrained network so the env reads a real spec file)
+    and env."""
+    probe = spec_dict(robot, cfg.obs)
+    n_terms = {"base_ang_vel": 3, "projected_gravity": 3, "velocity_command": 3, "gait_phase": 2}
+    frame = sum(n_terms.get(t["name"], robot.n_joints) for t in probe["observation"]["terms"])
+    obs_dim = frame * cfg.obs.history
+    from lucid_ros.training.env import PRIV_DIM
+
+    model = ActorCritic(obs_dim, PRIV_DIM, robot.n_joints, cfg.ppo)
+    spec = export_policy(model, robot, cfg, workdir / "go1_walk", {})
+    if spec.obs_dim != obs_dim:
+        raise RuntimeError(f"spec observation {spec.obs_dim} != network input {obs_dim}")
+    model.tg = trot_generator(spec, robot, cfg.obs)
+    spec = export_policy(model, robot, cfg, workdir / "go1_walk", {})
+    env = WalkEnv(robot, spec, cfg.env, seed=cfg.seed, nthread=cfg.nthread)
+    return env, model, spec
+
+
+def trot_generator(spec: PolicySpec, robot: RobotDescription, obs: ObsConfig) -> TrotGenerator:
+    """The trot prior for this spec: clock and command read from the observation's latest frame."""
+    o = spec.observation
+    sin_index = int(o.term_indices("gait_phase")[-1][0])
+    cmd_index = [int(i) for i in o.term_indices("velocity_command")[-1]]
+    cmd_scale = next(t.scale for t in o.terms if t.name == "velocity_command")
+    feet_sign = {"FR": 1.0, "FL": -1.0, "RR": -1.0, "RL": 1.0}  # diagonal pairs, as rewards.TROT_OFFSETS
+    amplitude, sign = [], []
+    for name in spec.joint_order:
+        sign.append(feet_sign[name[:2]])
+        amplitude.append(obs.tg_thigh if "thigh" in name else obs.tg_calf if "calf" in name else 0.0)
+    return TrotGenerator(sin_index, cmd_index, list(cmd_scale), amplitude, sign, obs.tg_gain)
+
+
+def fmt_time(s: float) -> str:
+    return f"{int(s // 60)}m{int(s % 60):02d}s"
+
+
+def plot_curve(history: list[dict], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = np.array([h["steps"] for h in history]) / 1e6
+    fig, ax = plt.subplots(2, 2, figsize=(11, 7))
+    ax[0, 0].plot(steps, [h["ep_return"] for h in history])
+    ax[0, 0].set_title("mean episode return")
+    ax[0, 1].plot(steps, [h["err_vx"] for h in history], label="|vx - cmd| (m/s)")
+    ax[0, 1].plot(steps, [h["err_vy"] for h in history], label="|vy - cmd| (m/s)")
+    ax[0, 1].plot(steps, [h["err_wz"] for h in history], label="|wz - cmd| (rad/s)")
+    ax[0, 1].set_title("tracking error (mean over envs and steps)")
+    ax[0, 1].legend()
+    ax[1, 0].plot(steps, [h["falls_per_min"] for h in history])
+    ax[1, 0].set_title("falls per env-minute")
+    ax[1, 1].plot(steps, [h["ep_len_s"] for h in history])
+    ax[1, 1].set_title("mean episode length (s)")
+    for a in ax.ravel():
+        a.set_xlabel("env steps (millions)")
+        a.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def train(cfg: TrainConfig, out_prefix: Path, minutes: float, log_every: int, checkpoint: Path | None, command: str) -> int:
+    t_start = time.time()
+    torch.set_num_threads(1)
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    robot = load_robot("go1")
+    work = Path(tempfile.mkdtemp(prefix="lucid_train_"))
+    env, model, spec = build(cfg, robot, work)
+    ppo = PPO(model, cfg.ppo, gen)
+    n, T = env.n, cfg.ppo.steps_per_env
+    obs, priv = env.reset_all()
+    buf = RolloutBuffer(T, n, obs.shape[1], priv.shape[1], robot.n_joints)
+    model.obs_norm.update(torch.from_numpy(obs))
+    model.priv_norm.update(torch.from_numpy(np.concatenate([obs, priv], axis=1)))
+    budget = minutes * 60.0
+    ep_ret, ep_len = np.zeros(n), np.zeros(n)
+    history: list[dict] = []
+    recent_ret, recent_len = [], []
+    steps = 0
+    print(
+        f"[train_walk] {n} envs x {T} steps/iter, obs {obs.shape[1]}, priv {priv.shape[1]}, budget {cfg.iterations} it / {minutes:g} min, "
+        f"seed {cfg.seed}",
+        flush=True,
+    )
+    it = 0
+    for it in range(cfg.iterations):
+        t_it = time.time()
+        falls = 0
+        err = {"err_vx": 0.0, "err_vy": 0.0, "err_wz": 0.0}
+        terms_sum: dict[str, float] = {}
+        t_env = 0.0
+        for _t in range(T):
+            o_t, p_t = torch.from_numpy(obs), torch.from_numpy(priv)
+            a, logp, v, mu, sig = ppo.act(o_t, p_t)
+            t0 = time.time()
+            obs, priv, rew, fell, timeout, info = env.step(a.numpy().astype(np.float64))
+            t_env += time.time() - t0
+            r = torch.from_numpy(rew) + cfg.ppo.gamma * v * torch.from_numpy(timeout.astype(np.float32))
+            done = fell | timeout
+            buf.add(o_t, p_t, a, logp, v, r, torch.from_numpy(done.astype(np.float32)), mu, sig)
+            ep_ret += rew
+            ep_len += 1
+            if done.any():
+                recent_ret += ep_ret[done].tolist()
+                recent_len += ep_len[done].tolist()
+                ep_ret[done] = 0
+                ep_len[done] = 0
+            falls += int(fell.sum())
+            for k in err:
+                err[k] += float(info[k].mean())
+            for k, v_ in info["terms"].items():
+                terms_sum[k] = terms_sum.get(k, 0.0) + v_
+        with torch.no_grad():
+            last_v = model.value(torch.from_numpy(obs), torch.from_numpy(priv))
+        buf.finish(last_v, cfg.ppo.gamma, cfg.ppo.lam)
+        t_up = time.time()
+        stats = ppo.update(buf)
+        t_up = time.time() - t_up
+        flat_obs = buf.obs.reshape(-1, buf.obs.shape[-1])
+        model.obs_norm.update(flat_obs)
+        model.priv_norm.update(torch.cat([flat_obs, buf.priv.reshape(-1, buf.priv.shape[-1])], dim=1))
+        steps += n * T
+        elapsed = time.time() - t_start
+        env.progress = max((it + 1) / cfg.iterations, elapsed / budget)
+        recent_ret, recent_len = recent_ret[-400:], recent_len[-400:]
+        rec = {
+            "it": it, "steps": steps, "time_s": elapsed,
+            "ep_return": float(np.mean(recent_ret)) if recent_ret else 0.0,
+            "ep_len_s": float(np.mean(recent_len)) * env.dt if recent_len else 0.0,
+            "falls_per_min": falls / (n * T * env.dt / 60.0),
+            **{k: v_ / T for k, v_ in err.items()},
+            "terms": {k: v_ / T for k, v_ in terms_sum.items()},
+            **stats,
+        }  # fmt: skip
+        history.append(rec)
+        if it % log_every == 0 or it == cfg.iterations - 1:
+            sps = n * T / (time.time() - t_it)
+            eta = min((cfg.iterations - it - 1) * (time.time() - t_it), max(budget - elapsed, 0.0))
+            terms = " ".join(f"{k}={v_:+.4f}" for k, v_ in rec["terms"].items())
+            print(
+                f"it {it:5d} steps {steps / 1e6:7.2f}M ret {rec['ep_return']:7.3f} len {rec['ep_len_s']:5.1f}s falls/min {rec['falls_per_min']:.3f} "
+                f"err vx {rec['err_vx']:.3f} vy {rec['err_vy']:.3f} wz {rec['err_wz']:.3f} | std {stats['std']:.3f} lr {stats['lr']:.1e} "
+                f"kl {stats['kl']:.4f} vloss {stats['value_loss']:.4f} | {sps:6.0f} steps/s (env {t_env:.2f}s upd {t_up:.2f}s) "
+                f"prog {env.progress:.2f} elapsed {fmt_time(elapsed)} ETA {fmt_time(eta)}",
+                flush=True,
+            )
+            print(f"      terms: {terms}", flush=True)
+        if checkpoint is not None and (it % 50 == 0 or it == cfg.iterations - 1):
+            checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            torch.save({"model": model.state_dict(), "it": it, "steps": steps, "cfg": cfg.as_dict()}, checkpoint)
+            snap = export_policy(model, robot, cfg, checkpoint.parent / "go1_walk_latest", {"iteration": it, "steps": steps})
+            del snap
+        if elapsed >= budget:
+            print(f"[train_walk] time budget reached after {it + 1} iterations", flush=True)
+            break
+    wall = time.time() - t_start
+    last = history[-20:]
+    final = {k: round(float(np.mean([h[k] for h in last])), 4) for k in ("ep_return", "ep_len_s", "falls_per_min", "err_vx", "err_vy", "err_wz")}
+    training = {
+        "tool": "lucid_ros.training.train_walk (PPO, asymmetric actor-critic)",
+        "command": command,
+        "seed": cfg.seed,
+        "git_commit": git_commit(),
+        "wall_time_s": round(wall, 1),
+        "iterations": it + 1,
+        "env_steps": steps,
+        "n_envs": n,
+        "physics": f"MuJoCo {__import__('mujoco').__version__}, dt {robot.physics_dt} s, {env.substeps} physics steps per policy step, "
+        "MotorModel(pd_torque) every physics step",
+        "courses": {"flat_fraction": cfg.env.flat_fraction, "rough": f"config/courses/rough.yaml enlarged to {cfg.env.terrain_extent:g} m"},
+        "domain_randomisation": {
+            "friction": list(cfg.env.friction),
+            "payload_kg": list(cfg.env.payload),
+            "motor_strength": list(cfg.env.strength),
+            "kp_scale": list(cfg.env.kp_scale),
+            "kd_scale": list(cfg.env.kd_scale),
+            "latency_ms": [cfg.env.latency_steps[0] * robot.physics_dt * 1e3, cfg.env.latency_steps[1] * robot.physics_dt * 1e3],
+            "push_N": list(cfg.env.push_force),
+            "push_s": list(cfg.env.push_duration_s),
+            "noise": {"gyro": cfg.env.noise_gyro, "gravity": cfg.env.noise_gravity, "q": cfg.env.noise_q, "dq": cfg.env.noise_dq},
+        },
+        "final_metrics_last_20_iterations": final,
+        "config": json.loads(json.dumps(cfg.as_dict())),
+    }
+    spec = export_policy(model, robot, cfg, out_prefix, training)
+    png = out_prefix.parent / f"{out_prefix.name}_training.png"
+    plot_curve(history, png, f"{out_prefix.name}: seed {cfg.seed}, {steps / 1e6:.1f}M steps, {fmt_time(wall)}")
+    (work / "history.json").write_text(json.dumps(history))
+    report = check_policy(spec.path, robot)
+    print(report.text(), flush=True)
+    print(
+        f"[train_walk] wrote {spec.onnx_path}, {spec.path}, {png}; wall {fmt_time(wall)}, {steps} steps; history {work / 'history.json'}", flush=True
+    )
+    return report.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("config/policies/go1_walk"), help="output prefix: <out>.onnx, <out>.yaml, <out>_training.png")
+    p.add_argument("--iterations", type=int, default=TrainConfig.iterations)
+    p.add_argument("--minutes", type=float, default=TrainConfig.time_budget_s / 60.0, help="wall-clock budget")
+    p.add_argument("--envs", type=int, default=None, help="parallel envs (default from EnvConfig)")
+    p.add_argument("--threads", type=int, default=2, help="MuJoCo stepping threads")
+    p.add_argument("--log-every", type=int, default=5)
+    p.add_argument("--checkpoint", type=Path, default=Path("/tmp/lucid_train/go1_walk.pt"), help="checkpoint (and go1_walk_latest.onnx beside it)")
+    args = p.parse_args(argv)
+    cfg = TrainConfig(iterations=args.iterations, seed=args.seed, nthread=args.threads)
+    cfg.time_budget_s = args.minutes * 60.0
+    if args.envs is not None:
+        cfg.env.n_envs = args.envs
+    np.random.seed(args.seed)
+    command = "python -m lucid_ros.training.train_walk " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    return train(cfg, args.out, args.minutes, args.log_every, args.checkpoint, command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
