@@ -7,7 +7,6 @@ The policy is a parameter: today the shipped go1_stand; a walking policy joins t
 (LUCID_ROBOT_TEST_POLICY=go1_walk to try one now).
 """
 
-import importlib.util
 import os
 import random
 import signal
@@ -18,6 +17,15 @@ import time
 
 import numpy as np
 import pytest
+
+
+def _importable(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
 
 pytest.importorskip("rclpy")
 
@@ -47,8 +55,8 @@ def _backend_args(backend):
 
 BACKENDS = [
     "go1_udp",
-    pytest.param("unitree_sdk2", marks=pytest.mark.skipif(importlib.util.find_spec("cyclonedds") is None, reason="cyclonedds 0.10.2 not installed")),
-    pytest.param("mini_cheetah_lcm", marks=pytest.mark.skipif(importlib.util.find_spec("lcm") is None, reason="lcm not installed")),
+    pytest.param("unitree_sdk2", marks=pytest.mark.skipif(not _importable("cyclonedds"), reason="cyclonedds 0.10.2 not installed")),
+    pytest.param("mini_cheetah_lcm", marks=pytest.mark.skipif(not _importable("lcm"), reason="lcm not installed")),
 ]
 
 
@@ -86,7 +94,7 @@ def fake_robot():
 
 
 class _Starved(Exception):
-    """The fake robot missed > 50 ms before we silenced it: the test machine is overloaded."""
+    """The fake robot or the graph stalled before we silenced the robot: the machine is overloaded."""
 
 
 def _stand_run_hold_silence(fake_robot, backend, policy):
@@ -98,8 +106,9 @@ def _stand_run_hold_silence(fake_robot, backend, policy):
     with RobotGraph("go1", backend, policy, arm=True, driver_options=opts, overrides={"robot_driver": {"remote_cmd_vel": False}}) as g:
 
         def check(ok, what):
-            if not ok and g.driver.counters["silences"]:
-                raise _Starved(f"{what}: the fake robot went silent by itself (load average {os.getloadavg()[0]:.1f})")
+            starved = g.driver.counters["silences"] or any("stale" in e for e in g.monitor.events)
+            if not ok and starved:
+                raise _Starved(f"{what}: a process of the test was starved > 50 ms (load average {os.getloadavg()[0]:.1f}): {g.monitor.events[-1:]}")
             assert ok, (what, g.monitor.events, g.driver.health())
 
         check(g.wait_active(10.0), f"activation: {g.driver.refusal}")
@@ -140,7 +149,13 @@ def test_stand_run_hold_then_robot_silence_damps(fake_robot, backend, policy):
         _stand_run_hold_silence(fake_robot, backend, policy)
     except _Starved as exc:  # once: a shared machine can starve the fake robot for > 50 ms
         print(f"retrying: {exc}")
-        _stand_run_hold_silence(fake_robot, backend, policy)
+        try:
+            _stand_run_hold_silence(fake_robot, backend, policy)
+        except _Starved as again:
+            # Real-time claims cannot be checked on a machine this busy; on an idle one (CI) it fails.
+            if os.getloadavg()[0] > 1.5 * (os.cpu_count() or 1):
+                pytest.skip(f"machine overloaded, timing not checkable: {again}")
+            raise
 
 
 def test_remote_l2_b_is_an_estop(fake_robot):
