@@ -126,13 +126,19 @@ class RecorderNode(Node):
             except (ImportError, AttributeError, ValueError) as exc:
                 self.get_logger().warning(f"cannot record {topic}: {exc}", throttle_duration_sec=60.0)
 
-    def wait_matched(self, timeout: float = 3.0) -> list[str]:
-        """Block until every subscribed topic that has publishers is matched to all of them, so
-        a graph started next loses none of its first messages. Returns the topics still unmatched."""
-        deadline = time.monotonic() + timeout
+    def wait_matched(self, timeout: float = 3.0, settle: float = 0.2) -> list[str]:
+        """Block until every subscribed topic is matched to all its publishers and the set of
+        publishers has not grown for `settle` s (discovery is asynchronous), so a graph started
+        next loses none of its first messages. Returns the topics still unmatched."""
+        start = time.monotonic()
+        known, stable_since = -1, start
         while True:
-            late = [t for t, sub in self._subs.items() if sub.get_publisher_count() < self.count_publishers(t)]
-            if not late or time.monotonic() > deadline:
+            now = time.monotonic()
+            counts = {t: self.count_publishers(t) for t in self._subs}
+            if sum(counts.values()) != known:
+                known, stable_since = sum(counts.values()), now
+            late = [t for t, sub in self._subs.items() if sub.get_publisher_count() < counts[t]]
+            if (not late and now - stable_since >= settle) or now - start > timeout:
                 return late
             time.sleep(0.01)
 

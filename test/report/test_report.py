@@ -4,13 +4,11 @@ short by a crash. Every plot is drawn, every PNG is a real image, the page says 
 import struct
 
 import pytest
-from rclpy.parameter import Parameter
 from std_msgs.msg import Bool
 
 from lucid_ros.errors import ConfigError
 from lucid_ros.nodes import qos
 from lucid_ros.nodes.graph import SimGraph
-from lucid_ros.nodes.recorder import RecorderNode
 from lucid_ros.recording.reader import open_recording
 from lucid_ros.report import load_run, make_report
 from lucid_ros.report.html import summarize
@@ -20,12 +18,8 @@ PLOTS = ("safety_timeline", "joint_tracking", "velocity_tracking", "latencies")
 
 
 def record(path, duration: float, estop_at: float | None = None):
-    graph = SimGraph(robot="go1", policy="go1_stand")
+    graph = SimGraph(robot="go1", policy="go1_stand", recorders=({"path": str(path)},))
     try:
-        node = RecorderNode(context=graph.context, parameter_overrides=[Parameter("use_sim_time", value=True), Parameter("path", value=str(path))])
-        graph.nodes["recorder"] = node
-        graph.executor.add_node(node)
-        node.wait_matched()
         estop = graph.monitor.create_publisher(Bool, "safety/estop", qos.ESTOP)
         graph.start()
         if estop_at is not None:
