@@ -233,8 +233,9 @@ class BlackBox:
         self._finish(lambda cap: t_ns >= cap.end_ns)
 
     def _trip(self, t_ns: int, state: str, now: float) -> None:
-        # The supervisor publishes the event before the state; take the newest event into this state.
-        ev = next((e for e in reversed(self._events) if e.dst == state), None)
+        # The supervisor publishes the event before the state: the newest event into this state,
+        # from about now (not one left over from an earlier trip into the same state).
+        ev = next((e for e in reversed(self._events) if e.dst == state and abs(e.time * 1e9 - t_ns) <= 1e9), None)
         cause = ev.cause if ev and ev.cause else state.lower()
         trip = Trip(t_ns, state, cause, ev.text if ev else "")
         self.trips.append(trip)
