@@ -57,7 +57,9 @@ setup(
         "report": ["mcap>=1.6", "mcap-ros2-support>=0.5", "matplotlib>=3.7"],
         # Test tools: pytest, onnx to build policy fixtures, rosbags as an independent MCAP reader,
         # matplotlib for the report tests.
-        "test": ["pytest>=7", "pytest-timeout", "onnx>=1.15", "rosbags>=0.10", "matplotlib>=3.7"],
+        # The Go1 vendor binding and lcm let the hardware tests cross-check our wire codecs.
+        "test": ["pytest>=7", "pytest-timeout", "onnx>=1.15", "rosbags>=0.10", "matplotlib>=3.7", "lcm>=1.5",
+                 "unitree-legged-sdk; platform_machine == 'x86_64' and python_version == '3.11'"],
         # Training tools only: torch stays out of the runtime install.
         "train": ["torch==2.13.0", "onnx>=1.15", "matplotlib"],
         # Hardware backends (lucid_ros/hardware; docs/hardware.md).
