@@ -11,18 +11,14 @@ and reorders callbacks; separate processes add DDS serialisation on every hop.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import rclpy
 import yaml
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
-from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.parameter import Parameter
 from std_msgs.msg import String
 
 from lucid_ros import paths
@@ -30,6 +26,7 @@ from lucid_ros.errors import ConfigError
 from lucid_ros.metrics import RunMetrics
 from lucid_ros.nodes import convert, qos
 from lucid_ros.nodes.common import now_s
+from lucid_ros.nodes.inprocess import InProcessGraph, parameters
 
 NODE_NAMES = ("sim_bridge", "proprioception", "policy_runner", "safety_supervisor")
 
@@ -103,8 +100,10 @@ class RunMonitor(Node):
         self.metrics.add_event(t, to_state.split("-> ")[-1].strip(), cause)
 
 
-class SimGraph:
+class SimGraph(InProcessGraph):
     """Every node of the sim graph in this process. Use as a context manager."""
+
+    worker = "sim_bridge"
 
     def __init__(
         self,
@@ -148,82 +147,29 @@ class SimGraph:
             given["sim_bridge"]["cameras"] = True
             given["camera"] = {"policy": str(policy)}
             given["safety_supervisor"]["require_camera"] = True
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.nodes: dict[str, Node] = {}
-        try:
-            for name in nodes:
-                values = {**params.get(name, {}), **common, **given.get(name, {}), **(overrides or {}).get(name, {})}
-                if name != "sim_bridge":
-                    values["use_sim_time"] = True
-                plist = [Parameter(k, value=v) for k, v in values.items()]
-                self.nodes[name] = classes[name](context=self.context, parameter_overrides=plist)
-            from lucid_ros.robots import load_robot
+        specs = []
+        for name in nodes:
+            values = {**params.get(name, {}), **common, **given.get(name, {}), **(overrides or {}).get(name, {})}
+            if name != "sim_bridge":
+                values["use_sim_time"] = True
+            specs.append((name, classes[name], values))
+        from lucid_ros.robots import load_robot
 
-            self.robot = load_robot(robot)
-            self.monitor = RunMonitor(
-                self.robot.nominal_base_height,
-                cmd_vel,
-                context=self.context,
-                parameter_overrides=[Parameter("use_sim_time", value=True)],
-            )
-            if recorders:
-                from lucid_ros.nodes.recorder import RecorderNode
+        self.robot = load_robot(robot)
 
-                for i, rec in enumerate(recorders):  # matched to every publisher before the sim starts: nothing missed
-                    name = "recorder" if rec.get("mode", "full") == "full" else "black_box"
-                    name = f"{name}_{i}" if name in self.nodes else name
-                    plist = [Parameter(k, value=v) for k, v in {"use_sim_time": True, **rec}.items()]
-                    self.nodes[name] = RecorderNode(node_name=name, context=self.context, parameter_overrides=plist)
-                    self.nodes[name].wait_matched()
-        except BaseException:
-            self.close()
-            raise
-        if executor == "multi":
-            self.executor = MultiThreadedExecutor(num_threads=2, context=self.context)
-        elif executor == "single":
-            self.executor = SingleThreadedExecutor(context=self.context)
-        else:
-            raise ValueError(f"executor must be 'single' or 'multi', got {executor!r}")
-        for node in [*self.nodes.values(), self.monitor]:
-            self.executor.add_node(node)
-        self._spin_thread = threading.Thread(target=self._spin, name="executor", daemon=True)
-        self._started = False
+        def monitor(context):
+            return RunMonitor(self.robot.nominal_base_height, cmd_vel, context=context, parameter_overrides=parameters({"use_sim_time": True}))
 
-    # -- lifecycle ---------------------------------------------------------------------------
-    def _spin(self) -> None:
-        try:
-            self.executor.spin()
-        except Exception:  # noqa: BLE001 - shutdown races end the spin; anything else is re-raised below
-            if self.context.ok():
-                raise
+        def add_recorders(graph) -> None:
+            from lucid_ros.nodes.recorder import RecorderNode
 
-    def start(self) -> SimGraph:
-        if not self._started:
-            self._spin_thread.start()
-            if "sim_bridge" in self.nodes:
-                self.nodes["sim_bridge"].start()
-            self._started = True
-        return self
+            for i, rec in enumerate(recorders):  # matched to every publisher before the sim starts: nothing missed
+                name = "recorder" if rec.get("mode", "full") == "full" else "black_box"
+                name = f"{name}_{i}" if name in graph.nodes else name
+                graph.nodes[name] = RecorderNode(node_name=name, context=graph.context, parameter_overrides=parameters({"use_sim_time": True, **rec}))
+                graph.nodes[name].wait_matched()
 
-    def close(self) -> None:
-        sim = self.nodes.get("sim_bridge") if hasattr(self, "nodes") else None
-        if sim is not None:
-            sim.stop()
-        if getattr(self, "executor", None) is not None:
-            self.executor.shutdown(timeout_sec=2.0)
-        if getattr(self, "_spin_thread", None) is not None and self._spin_thread.is_alive():
-            self._spin_thread.join(timeout=5.0)
-        for node in list(getattr(self, "nodes", {}).values()) + ([self.monitor] if hasattr(self, "monitor") else []):
-            node.destroy_node()
-        if self.context.ok():
-            rclpy.shutdown(context=self.context)
-
-    def __enter__(self) -> SimGraph:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        self._bring_up(specs, monitor, add_recorders if recorders else None, executor)
 
     # -- driving -----------------------------------------------------------------------------
     @property
@@ -254,45 +200,10 @@ class SimGraph:
     def run_for(self, seconds: float, **kwargs) -> None:
         self.run_until(self.sim_time + seconds, **kwargs)
 
-    @staticmethod
-    def wait_until(predicate, wall_timeout: float = 30.0) -> bool:
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < wall_timeout:
-            if predicate():
-                return True
-            time.sleep(0.005)
-        return False
-
-    def wait_for_state(self, state: str, wall_timeout: float = 30.0) -> bool:
-        return self.wait_until(lambda: self.monitor.state == state, wall_timeout)
-
     def wait_for_event(self, state: str, wall_timeout: float = 30.0) -> dict | None:
         """The first safety event into `state` (from safety/event), waiting for it to arrive."""
         found = self.wait_until(lambda: any(e["state"] == state for e in self.monitor.metrics.events), wall_timeout)
         return next(e for e in self.monitor.metrics.events if e["state"] == state) if found else None
-
-    @property
-    def state(self) -> str:
-        return self.monitor.state
-
-    def call(self, service: str, wall_timeout: float = 10.0) -> tuple[bool, str]:
-        """Call a std_srvs/Trigger service of the graph (e.g. 'safety/stand') over ROS."""
-        from std_srvs.srv import Trigger
-
-        client = self.monitor.create_client(Trigger, service)
-        try:
-            if not client.wait_for_service(timeout_sec=wall_timeout):
-                raise TimeoutError(f"service {service} not available")
-            future = client.call_async(Trigger.Request())
-            t0 = time.monotonic()
-            while not future.done():
-                if time.monotonic() - t0 > wall_timeout:
-                    raise TimeoutError(f"service {service} did not answer in {wall_timeout} s")
-                time.sleep(0.002)
-            result = future.result()
-            return bool(result.success), result.message
-        finally:
-            self.monitor.destroy_client(client)
 
     def node_time(self) -> float:
         return now_s(self.monitor)

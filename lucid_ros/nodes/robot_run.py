@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.parameter import Parameter
 from std_msgs.msg import String
 
 from lucid_ros.nodes import qos
 from lucid_ros.nodes.graph import load_params
+from lucid_ros.nodes.inprocess import InProcessGraph
 
 NODE_NAMES = ("robot_driver", "proprioception", "policy_runner", "safety_supervisor")
 
@@ -36,14 +33,16 @@ class StateMonitor(Node):
         self.states: list[tuple[float, str]] = []
         self.events: list[str] = []
         self.create_subscription(String, "safety/state", self._on_state, qos.LATCHED)
-        self.create_subscription(String, "safety/event", lambda m: self.events.append(m.data), qos.LATCHED)
+        self.create_subscription(String, "safety/event", lambda m: self.events.append(m.data), qos.EVENTS)
 
     def _on_state(self, msg: String) -> None:
         self.state = msg.data
         self.states.append((time.monotonic(), msg.data))
 
 
-class RobotGraph:
+class RobotGraph(InProcessGraph):
+    worker = "robot_driver"
+
     def __init__(self, robot: str = "go1", backend: str = "go1_udp", policy: str | Path | None = None, arm: bool = False,
                  auto: bool = False, driver_options: dict[str, Any] | None = None, params_file: str | Path | None = None,
                  overrides: dict[str, dict[str, Any]] | None = None):  # fmt: skip
@@ -60,94 +59,19 @@ class RobotGraph:
         }
         classes = {"robot_driver": RobotDriverNode, "proprioception": ProprioceptionNode,
                    "policy_runner": PolicyRunnerNode, "safety_supervisor": SafetySupervisorNode}  # fmt: skip
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.nodes: dict[str, Node] = {}
-        try:
-            for name in NODE_NAMES:
-                values = {**params.get(name, {}), "robot": robot, **given.get(name, {}), **(overrides or {}).get(name, {})}
-                plist = [Parameter(k, value=v) for k, v in values.items()]
-                self.nodes[name] = classes[name](context=self.context, parameter_overrides=plist)
-            self.monitor = StateMonitor(context=self.context)
-        except BaseException:
-            self.close()
-            raise
-        self.executor = SingleThreadedExecutor(context=self.context)
-        for node in [*self.nodes.values(), self.monitor]:
-            self.executor.add_node(node)
-        self._spin_thread = threading.Thread(target=self._spin, name="executor", daemon=True)
-        self._started = False
-
-    def _spin(self) -> None:
-        try:
-            self.executor.spin()
-        except Exception:  # noqa: BLE001 - shutdown races end the spin
-            if self.context.ok():
-                raise
+        specs = [(name, classes[name], {**params.get(name, {}), "robot": robot, **given.get(name, {}), **(overrides or {}).get(name, {})})
+                 for name in NODE_NAMES]  # fmt: skip
+        self._bring_up(specs, lambda context: StateMonitor(context=context))
 
     @property
     def driver(self):
         return self.nodes["robot_driver"].driver
 
-    def start(self) -> RobotGraph:
-        if not self._started:
-            self._spin_thread.start()
-            self.nodes["robot_driver"].start()
-            self._started = True
-        return self
-
-    def close(self) -> None:
-        drv = self.nodes.get("robot_driver") if hasattr(self, "nodes") else None
-        if drv is not None:
-            drv.stop()
-        if getattr(self, "executor", None) is not None:
-            self.executor.shutdown(timeout_sec=2.0)
-            spin = getattr(self, "_spin_thread", None)
-            if spin is not None and spin.is_alive():
-                spin.join(timeout=2.0)  # a spinning executor thread at exit aborts the process
-        for node in list(getattr(self, "nodes", {}).values()) + ([self.monitor] if hasattr(self, "monitor") else []):
-            node.destroy_node()
-        if self.context.ok():
-            rclpy.shutdown(context=self.context)
-
-    def __enter__(self) -> RobotGraph:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    @property
-    def state(self) -> str:
-        return self.monitor.state
-
     def wait_for(self, pred, timeout: float = 10.0) -> bool:
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < timeout:
-            if pred():
-                return True
-            time.sleep(0.002)
-        return False
-
-    def wait_for_state(self, state: str, timeout: float = 10.0) -> bool:
-        return self.wait_for(lambda: self.monitor.state == state, timeout)
+        return self.wait_until(pred, timeout)
 
     def wait_active(self, timeout: float = 10.0) -> bool:
         return self.wait_for(lambda: self.driver.state == "active" or bool(self.driver.refusal), timeout) and self.driver.state == "active"
-
-    def call(self, service: str, timeout: float = 10.0) -> tuple[bool, str]:
-        from std_srvs.srv import Trigger
-
-        client = self.monitor.create_client(Trigger, service)
-        try:
-            if not client.wait_for_service(timeout_sec=timeout):
-                raise TimeoutError(f"service {service} not available")
-            future = client.call_async(Trigger.Request())
-            if not self.wait_for(future.done, timeout):
-                raise TimeoutError(f"service {service} did not answer in {timeout} s")
-            r = future.result()
-            return bool(r.success), r.message
-        finally:
-            self.monitor.destroy_client(client)
 
 
 def driver_options(args) -> dict[str, Any]:

@@ -11,30 +11,21 @@ from lucid_ros.errors import ConfigError
 
 
 def spin_single(node_cls, args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = node_cls()
-        rclpy.spin(node)
-    except ConfigError as exc:
-        print(f"{node_cls.__name__}: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    _spin(node_cls, args, worker=False)
 
 
 def spin_with_thread(node_cls, args=None) -> None:
     """For nodes that own a worker thread (`start()`/`stop()`), e.g. the sim bridge."""
+    _spin(node_cls, args, worker=True)
+
+
+def _spin(node_cls, args, worker: bool) -> None:
     rclpy.init(args=args)
     node = None
     try:
         node = node_cls()
-        node.start()
+        if worker:
+            node.start()
         rclpy.spin(node)
     except ConfigError as exc:
         print(f"{node_cls.__name__}: {exc}", file=sys.stderr)
@@ -43,7 +34,8 @@ def spin_with_thread(node_cls, args=None) -> None:
         pass
     finally:
         if node is not None:
-            node.stop()
+            if worker:
+                node.stop()
             node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()

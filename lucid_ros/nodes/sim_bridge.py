@@ -10,10 +10,10 @@ from __future__ import annotations
 import threading
 import time
 
+from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Imu, JointState
-from nav_msgs.msg import Odometry
 from trajectory_msgs.msg import JointTrajectory
 
 from lucid_ros.nodes import convert, qos

@@ -1,7 +1,6 @@
 """Fixtures for the graph tests."""
 
 import pytest
-
 from graph_tools import fixture_policy
 
 

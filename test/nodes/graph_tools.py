@@ -18,5 +18,5 @@ def fixture_policy(tmp_path: Path, robot_name: str = "go1", kind: str = "zeros",
 
 def heights(graph, t_from: float, t_to: float) -> list[float]:
     m = graph.monitor.metrics
-    return [p[2] for t, p in zip(m.t, m.pos) if t_from <= t <= t_to]
+    return [p[2] for t, p in zip(m.t, m.pos, strict=True) if t_from <= t <= t_to]
 

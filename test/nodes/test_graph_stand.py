@@ -1,12 +1,10 @@
 """Through the real graph (rclpy, every node, MuJoCo): the robots stand and hold."""
 
 import numpy as np
-import pytest
+from graph_tools import heights
 
 from lucid_ros.nodes.graph import SimGraph
 from lucid_ros.robots import load_robot
-
-from graph_tools import heights
 
 
 def test_go1_stands_up_from_lying_and_holds_under_a_policy(hold_policy):

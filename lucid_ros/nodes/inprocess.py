@@ -1,0 +1,120 @@
+"""A graph's nodes in this process: one rclpy context, one executor thread, one monitor node.
+
+SimGraph (MuJoCo) and RobotGraph (a hardware driver) differ only in their nodes; bringing them up,
+spinning, calling services, waiting for a safety state and shutting down cleanly live here once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import rclpy
+from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+
+def parameters(values: dict[str, Any]) -> list[Parameter]:
+    return [Parameter(k, value=v) for k, v in values.items()]
+
+
+class InProcessGraph:
+    """Subclasses call `_bring_up`; `worker` names the node that owns a thread (start()/stop())."""
+
+    worker = ""
+
+    def _bring_up(self, specs: list[tuple[str, type, dict[str, Any]]], make_monitor, extra_nodes=None, executor: str = "single") -> None:
+        """Create the nodes (name, class, parameter values) and the monitor, then the executor.
+
+        `extra_nodes(graph)` may add nodes that need the others to exist first (recorders)."""
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.nodes: dict[str, Node] = {}
+        try:
+            for name, cls, values in specs:
+                self.nodes[name] = cls(context=self.context, parameter_overrides=parameters(values))
+            self.monitor = make_monitor(self.context)
+            if extra_nodes is not None:
+                extra_nodes(self)
+        except BaseException:
+            self.close()
+            raise
+        if executor == "multi":
+            self.executor = MultiThreadedExecutor(num_threads=2, context=self.context)
+        elif executor == "single":
+            self.executor = SingleThreadedExecutor(context=self.context)
+        else:
+            raise ValueError(f"executor must be 'single' or 'multi', got {executor!r}")
+        for node in [*self.nodes.values(), self.monitor]:
+            self.executor.add_node(node)
+        self._spin_thread = threading.Thread(target=self._spin, name="executor", daemon=True)
+        self._started = False
+
+    def _spin(self) -> None:
+        try:
+            self.executor.spin()
+        except Exception:  # noqa: BLE001 - shutdown races end the spin; anything else is re-raised
+            if self.context.ok():
+                raise
+
+    def start(self):
+        if not self._started:
+            self._spin_thread.start()
+            if self.worker in self.nodes:
+                self.nodes[self.worker].start()
+            self._started = True
+        return self
+
+    def close(self) -> None:
+        nodes = getattr(self, "nodes", {})
+        if self.worker in nodes:
+            nodes[self.worker].stop()
+        if getattr(self, "executor", None) is not None:
+            self.executor.shutdown(timeout_sec=2.0)
+        spin = getattr(self, "_spin_thread", None)
+        if spin is not None and spin.is_alive():
+            spin.join(timeout=5.0)  # a spinning executor thread at interpreter exit aborts the process
+        for node in list(nodes.values()) + ([self.monitor] if hasattr(self, "monitor") else []):
+            node.destroy_node()
+        if hasattr(self, "context") and self.context.ok():
+            rclpy.shutdown(context=self.context)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def state(self) -> str:
+        return self.monitor.state
+
+    @staticmethod
+    def wait_until(predicate, wall_timeout: float = 30.0) -> bool:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < wall_timeout:
+            if predicate():
+                return True
+            time.sleep(0.002)
+        return False
+
+    def wait_for_state(self, state: str, wall_timeout: float = 30.0) -> bool:
+        return self.wait_until(lambda: self.monitor.state == state, wall_timeout)
+
+    def call(self, service: str, wall_timeout: float = 10.0) -> tuple[bool, str]:
+        """Call a std_srvs/Trigger service of the graph (e.g. 'safety/stand') over ROS."""
+        from std_srvs.srv import Trigger
+
+        client = self.monitor.create_client(Trigger, service)
+        try:
+            if not client.wait_for_service(timeout_sec=wall_timeout):
+                raise TimeoutError(f"service {service} not available")
+            future = client.call_async(Trigger.Request())
+            if not self.wait_until(future.done, wall_timeout):
+                raise TimeoutError(f"service {service} did not answer in {wall_timeout} s")
+            result = future.result()
+            return bool(result.success), result.message
+        finally:
+            self.monitor.destroy_client(client)
