@@ -37,10 +37,10 @@ def test_go1_stands_up_from_lying_and_holds_under_a_policy(hold_policy):
         assert g.monitor.metrics.falls == []
 
 
-def test_h1_stands_in_its_default_pose(hold_policy):
+def test_h1_stands_in_its_default_pose():
+    """The same graph as Go1's; only the robot name (and its shipped stand policy) changes."""
     robot = load_robot("h1")
-    policy = hold_policy("h1", "zeros", kp=list(map(float, robot.kp)), kd=list(map(float, robot.kd)))
-    with SimGraph(robot="h1", policy=policy, start_pose="default", auto_sequence=True) as g:
+    with SimGraph(robot="h1", policy="h1_stand", start_pose="default", auto_sequence=True) as g:
         assert g.wait_for_state("RUNNING", wall_timeout=60)
         t0 = g.sim_time
         g.run_until(t0 + 10.0)
