@@ -87,7 +87,7 @@ def test_randomize_picks_the_terrain_by_seed():
     a, b = randomize(rough, 1), randomize(rough, 2)
     assert a.ground.seed != b.ground.seed and a == randomize(rough, 1)
     ha, hb = terrain_heights(a.ground), terrain_heights(b.ground)
-    assert ha.shape == (101, 101)  # 20 m / 0.2 m + 1 grid points per side
+    assert ha.shape == (301, 301)  # 60 m / 0.2 m + 1 grid points per side
     assert np.abs(ha).max() <= 0.03 and np.abs(ha).max() > 0.025
     assert not np.allclose(ha, hb)
     np.testing.assert_array_equal(ha, terrain_heights(randomize(rough, 1).ground))
