@@ -38,12 +38,16 @@ class RunMetrics:
     running: list[bool] = field(default_factory=list)
     falls: list[float] = field(default_factory=list)
     events: list[dict] = field(default_factory=list)
-    _fallen: bool = False
+    stood_ratio: float = 0.8  # the base must have reached this share of nominal height to fall again
+    _upright: bool = False  # has stood since the last fall (or the start)
 
     def __post_init__(self) -> None:
         self._detector = FallDetector(self.nominal_height)
 
-    def add_ground_truth(self, t: float, pos, quat, lin_vel_body, ang_vel_body, cmd, running: bool) -> None:
+    def add_ground_truth(self, t: float, pos, quat, lin_vel_body, ang_vel_body, cmd, running: bool, powered: bool = True) -> None:
+        """A fall is a powered robot (the supervisor STANDING or RUNNING) going down after it had
+        stood: sinking while PASSIVE or DAMPING is doing what it was told, and a lying start that
+        settles on uneven ground before it stands up is not a fall."""
         pos, quat = np.asarray(pos, float), np.asarray(quat, float)
         self.t.append(t)
         self.pos.append(pos)
@@ -52,11 +56,12 @@ class RunMetrics:
         self.cmd.append(np.asarray(cmd, float))
         self.running.append(running)
         fallen = self._detector.fallen(pos, quat)
-        if len(self.t) == 1:
-            self._fallen = fallen  # starting on the ground (a lying start) is not a fall
-        if fallen and not self._fallen:
-            self.falls.append(t)
-        self._fallen = fallen
+        if not fallen and pos[2] >= self.stood_ratio * self.nominal_height:
+            self._upright = True
+        if fallen and self._upright:
+            if powered:
+                self.falls.append(t)
+            self._upright = False
 
     def add_event(self, t: float, state: str, cause: str = "") -> None:
         self.events.append({"time": round(t, 4), "state": state, "cause": cause})

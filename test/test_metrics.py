@@ -24,3 +24,16 @@ def test_tracking_error_counts_only_after_settling_in_running():
     s = m.summary()
     assert abs(s["velocity_tracking"]["mean_abs_error_vx"] - 0.1) < 1e-9
     assert s["falls"] == 0
+
+
+def test_sinking_unpowered_is_not_a_fall():
+    m = RunMetrics(nominal_height=0.28)
+    for i, h in enumerate([0.28] * 5 + [0.05] * 5):
+        m.add_ground_truth(i * 0.02, [0, 0, h], LEVEL, [0, 0, 0], [0, 0, 0], (0, 0, 0), False, powered=False)
+    assert m.falls == []
+
+
+def test_a_lying_start_settling_lower_before_standing_is_not_a_fall():
+    m = RunMetrics(nominal_height=0.28)
+    feed(m, [0.15] * 5 + [0.12] * 5 + [0.28] * 10 + [0.10] * 3 + [0.28] * 5 + [0.05] * 2)
+    assert len(m.falls) == 2  # the two collapses after standing, not the settling at the start

@@ -82,7 +82,8 @@ class RunMonitor(Node):
     def _on_gt(self, msg: Odometry) -> None:
         a = convert.odometry_arrays(msg)
         self.sim_time = float(a["stamp"])
-        self.metrics.add_ground_truth(self.sim_time, a["pos"], a["quat"], a["lin_vel"], a["ang_vel"], self.cmd, self.state == "RUNNING")
+        self.metrics.add_ground_truth(self.sim_time, a["pos"], a["quat"], a["lin_vel"], a["ang_vel"], self.cmd, self.state == "RUNNING",
+                                        powered=self.state in ("STANDING", "RUNNING"))
 
     def _on_state(self, msg: String) -> None:
         self.state = msg.data
