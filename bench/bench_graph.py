@@ -58,7 +58,11 @@ def main() -> None:
     mode = "realtime" if args.realtime else "lockstep"
     print(f"bench_graph: go1, policy {policy}, {args.seconds:g} s of sim per executor, {mode}, {os.cpu_count()} cores")
     for ex in args.executors.split(","):
-        r = run(ex, args.seconds, policy, cmd, args.realtime)
+        try:
+            r = run(ex, args.seconds, policy, cmd, args.realtime)
+        except TimeoutError as exc:
+            print(f"  {ex:<6}  stalled: {exc}")
+            continue
         print(f"  {r['executor']:<6}  {r['ticks_per_s']:6.0f} ticks/s  {r['realtime_factor']:4.1f}x real time  "
               f"latency p50 {r['latency_p50_ms']:.2f} ms  p99 {r['latency_p99_ms']:.2f} ms  "
               f"deadline misses {r['deadline_misses']}/{r['ticks']}  inference p50 {r['inference_ms']['p50_ms']:.3f} ms")
