@@ -53,3 +53,15 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
     return str(v)
+
+
+def decode_command(node: Node, msg, names: list[str]):
+    """A joint_commands message as a JointCommand in canonical order, or None (logged) if its
+    layout is wrong. Every backend node obeys commands through this one door."""
+    from lucid_ros.nodes import convert
+
+    try:
+        return convert.joint_command(msg, names)
+    except convert.MessageError as exc:
+        node.get_logger().error(f"joint_commands refused: {exc}", throttle_duration_sec=1.0)
+        return None

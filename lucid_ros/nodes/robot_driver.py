@@ -28,7 +28,7 @@ from lucid_ros.hardware import BACKENDS, ActivationRefused, make_driver
 from lucid_ros.hardware.go1.remote import RemoteMapper, decode_remote
 from lucid_ros.hardware.loop import PeriodicLoop
 from lucid_ros.nodes import convert, qos
-from lucid_ros.nodes.common import Diagnostics, param
+from lucid_ros.nodes.common import Diagnostics, decode_command, param
 from lucid_ros.robots import load_robot
 
 # Backend options read from parameters (absent ones keep the driver's defaults).
@@ -111,11 +111,9 @@ class RobotDriverNode(Node):
 
     # ---- data path ------------------------------------------------------------------------------
     def _on_command(self, msg: JointTrajectory) -> None:
-        try:
-            cmd = convert.joint_command(msg, self.names)
-        except convert.MessageError as exc:
+        cmd = decode_command(self, msg, self.names)
+        if cmd is None:
             self.rejected_commands += 1
-            self.get_logger().error(f"joint_commands refused: {exc}", throttle_duration_sec=1.0)
             return
         self.driver.write(cmd)  # non-finite commands are dropped there: the watchdog damps
 

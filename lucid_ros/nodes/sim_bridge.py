@@ -17,7 +17,7 @@ from sensor_msgs.msg import Imu, JointState
 from trajectory_msgs.msg import JointTrajectory
 
 from lucid_ros.nodes import convert, qos
-from lucid_ros.nodes.common import Diagnostics, param
+from lucid_ros.nodes.common import Diagnostics, decode_command, param
 from lucid_ros.robots import load_robot
 from lucid_ros.sim.courses import load_course
 from lucid_ros.sim.lockstep import Lockstep
@@ -66,11 +66,9 @@ class SimBridgeNode(Node):
             self._thread.join(timeout=5.0)
 
     def _on_command(self, msg: JointTrajectory) -> None:
-        try:
-            cmd = convert.joint_command(msg, self.names)
-        except convert.MessageError as exc:
+        cmd = decode_command(self, msg, self.names)
+        if cmd is None:
             self.rejected_commands += 1
-            self.get_logger().error(f"joint_commands refused: {exc}", throttle_duration_sec=1.0)
             return
         if not cmd.is_finite():
             # The supervisor never sends this; a foreign publisher might. Damp rather than obey.
