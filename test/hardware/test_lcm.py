@@ -10,17 +10,9 @@ import time
 
 import numpy as np
 import pytest
+from hw_tools import importable
 
 from lucid_ros.hardware.lcm import types as T
-
-
-def _importable(module: str) -> bool:
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
-
 
 SIZES = {"leg_control_data_lcmt": 272, "pd_tau_targets_lcmt": 544, "state_estimator_lcmt": 160, "rc_command_lcmt": 46}
 
@@ -37,7 +29,7 @@ def _lcm_source(t: T.LcmType) -> str:
 
 
 @pytest.mark.skipif(
-    not _importable("lcm") or (shutil.which("lcm-gen") is None and not os.path.exists(os.path.join(os.path.dirname(sys.executable), "lcm-gen"))),
+    not importable("lcm") or (shutil.which("lcm-gen") is None and not os.path.exists(os.path.join(os.path.dirname(sys.executable), "lcm-gen"))),
     reason="lcm / lcm-gen not installed (pip install lcm)",
 )
 def test_fingerprints_match_lcm_gen(tmp_path):
@@ -80,7 +72,7 @@ def test_round_trip_and_rejections():
         T.LEG_CONTROL_DATA.decode(T.LEG_CONTROL_DATA.encode({})[:8][::-1] + bytes(264))
 
 
-needs_lcm = pytest.mark.skipif(not _importable("lcm"), reason="lcm not installed (pip install lcm)")
+needs_lcm = pytest.mark.skipif(not importable("lcm"), reason="lcm not installed (pip install lcm)")
 from lucid_ros.hardware.lcm.driver import LcmDriver  # noqa: E402
 from lucid_ros.hardware.lcm.fake import FakeLcmRobot  # noqa: E402
 from lucid_ros.robots import load_robot  # noqa: E402

@@ -17,15 +17,7 @@ import time
 
 import numpy as np
 import pytest
-
-
-def _importable(module: str) -> bool:
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
-
+from hw_tools import importable
 
 pytest.importorskip("rclpy")
 
@@ -55,8 +47,8 @@ def _backend_args(backend):
 
 BACKENDS = [
     "go1_udp",
-    pytest.param("unitree_sdk2", marks=pytest.mark.skipif(not _importable("cyclonedds"), reason="cyclonedds 0.10.2 not installed")),
-    pytest.param("mini_cheetah_lcm", marks=pytest.mark.skipif(not _importable("lcm"), reason="lcm not installed")),
+    pytest.param("unitree_sdk2", marks=pytest.mark.skipif(not importable("cyclonedds"), reason="cyclonedds 0.10.2 not installed")),
+    pytest.param("mini_cheetah_lcm", marks=pytest.mark.skipif(not importable("lcm"), reason="lcm not installed")),
 ]
 
 

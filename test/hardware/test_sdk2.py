@@ -9,17 +9,10 @@ from types import SimpleNamespace as NS
 
 import numpy as np
 import pytest
+from hw_tools import importable
 
 from lucid_ros.hardware.crc import crc32_words
 from lucid_ros.hardware.sdk2 import codec
-
-
-def _importable(module: str) -> bool:
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
 
 
 def _go_cmd():
@@ -71,7 +64,7 @@ def test_crc_covers_every_field_but_itself():
 
 
 # ---- over DDS --------------------------------------------------------------------------------
-needs_dds = pytest.mark.skipif(not _importable("cyclonedds"), reason="cyclonedds 0.10.2 not installed (docker/build_cyclonedds.sh builds it)")
+needs_dds = pytest.mark.skipif(not importable("cyclonedds"), reason="cyclonedds 0.10.2 not installed (docker/build_cyclonedds.sh builds it)")
 from lucid_ros.hardware.sdk2.driver import Sdk2Driver  # noqa: E402
 from lucid_ros.hardware.sdk2.fake import FakeSdk2Robot  # noqa: E402
 from lucid_ros.robots import load_robot  # noqa: E402
