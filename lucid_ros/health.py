@@ -26,6 +26,14 @@ class RateMeter:
         return (len(self._times) - 1) / (self._times[-1] - self._times[0])
 
 
+def percentiles_ms(seconds, ps: tuple[float, ...] = (50, 99)) -> dict[str, float]:
+    """p50/p99/max in milliseconds of samples in seconds; NaN when there are none."""
+    a = np.asarray(seconds, dtype=np.float64) * 1e3
+    if a.size == 0:
+        return {f"p{int(p)}_ms": float("nan") for p in ps} | {"max_ms": float("nan")}
+    return {f"p{int(p)}_ms": float(np.percentile(a, p)) for p in ps} | {"max_ms": float(a.max())}
+
+
 class LatencyStats:
     """Keeps the last `window` samples (seconds) and reports percentiles in milliseconds."""
 
@@ -38,12 +46,7 @@ class LatencyStats:
         self.total += 1
 
     def percentiles_ms(self, ps: tuple[float, ...] = (50, 99)) -> dict[str, float]:
-        if not self._samples:
-            return {f"p{int(p)}_ms": float("nan") for p in ps} | {"max_ms": float("nan")}
-        a = np.fromiter(self._samples, dtype=np.float64) * 1e3
-        out = {f"p{int(p)}_ms": float(np.percentile(a, p)) for p in ps}
-        out["max_ms"] = float(a.max())
-        return out
+        return percentiles_ms(self.samples(), ps)
 
     def samples(self) -> np.ndarray:
         return np.fromiter(self._samples, dtype=np.float64)

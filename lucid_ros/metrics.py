@@ -5,12 +5,11 @@ Pure bookkeeping fed by the run monitor; `summary()` is what `lucid-ros sim --su
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from lucid_ros.mathutil import quat_rotate_inverse, quat_to_rpy
+from lucid_ros.mathutil import quat_to_rpy
 
 
 @dataclass
@@ -105,10 +104,3 @@ class RunMetrics:
             }
         return out
 
-
-def body_velocity(quat: np.ndarray, lin_vel_world: np.ndarray) -> np.ndarray:
-    return quat_rotate_inverse(quat, lin_vel_world)
-
-
-def finite_or_none(x: float) -> float | None:
-    return None if x is None or not math.isfinite(x) else x

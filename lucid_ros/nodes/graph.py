@@ -25,7 +25,6 @@ from lucid_ros import paths
 from lucid_ros.errors import ConfigError
 from lucid_ros.metrics import RunMetrics
 from lucid_ros.nodes import convert, qos
-from lucid_ros.nodes.common import now_s
 from lucid_ros.nodes.inprocess import InProcessGraph, parameters
 
 NODE_NAMES = ("sim_bridge", "proprioception", "policy_runner", "safety_supervisor")
@@ -205,6 +204,3 @@ class SimGraph(InProcessGraph):
         """The first safety event into `state` (from safety/event), waiting for it to arrive."""
         found = self.wait_until(lambda: any(e["state"] == state for e in self.monitor.metrics.events), wall_timeout)
         return next(e for e in self.monitor.metrics.events if e["state"] == state) if found else None
-
-    def node_time(self) -> float:
-        return now_s(self.monitor)

@@ -16,6 +16,7 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Imu, JointState
 from trajectory_msgs.msg import JointTrajectory
 
+from lucid_ros.health import percentiles_ms
 from lucid_ros.nodes import convert, qos
 from lucid_ros.nodes.common import Diagnostics, decode_command, param
 from lucid_ros.robots import load_robot
@@ -106,9 +107,7 @@ class SimBridgeNode(Node):
                 fn(t, self.sim)
 
     def _report(self) -> None:
-        lat = sorted(self.lockstep.latencies[-500:])
-        p50 = lat[len(lat) // 2] * 1e3 if lat else float("nan")
-        p99 = lat[int(len(lat) * 0.99)] * 1e3 if lat else float("nan")
+        lat = percentiles_ms(self.lockstep.latencies[-500:])
         level = "WARN" if self.lockstep.timeouts or self.rejected_commands or self.muted else "OK"
         self.diag.publish(
             level,
@@ -118,8 +117,8 @@ class SimBridgeNode(Node):
                 "ticks": self.lockstep.ticks,
                 "deadline_misses": self.lockstep.misses,
                 "lockstep_timeouts": self.lockstep.timeouts,
-                "latency_p50_ms": p50,
-                "latency_p99_ms": p99,
+                "latency_p50_ms": lat["p50_ms"],
+                "latency_p99_ms": lat["p99_ms"],
                 "rejected_commands": self.rejected_commands,
                 "muted": ",".join(sorted(self.muted)) or "none",
             },

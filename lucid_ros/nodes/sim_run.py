@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from lucid_ros.cli import default_policy, resolve_policy
+from lucid_ros.health import percentiles_ms
 from lucid_ros.robots import load_robot
 from lucid_ros.sim.courses import load_course
 
@@ -70,10 +71,7 @@ def run_sim(args) -> int:
 
 def build_summary(graph, args, policy: Path, cmd, wall: float) -> dict:
     sim = graph.sim
-    lat = sorted(sim.lockstep.latencies)
-
-    def pct(p: float) -> float | None:
-        return round(lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1e3, 3) if lat else None
+    lat = {k: (round(v, 3) if v == v else None) for k, v in percentiles_ms(sim.lockstep.latencies).items()}  # NaN -> null in JSON
 
     runner = graph.nodes["policy_runner"]
     out = {
@@ -86,7 +84,7 @@ def build_summary(graph, args, policy: Path, cmd, wall: float) -> dict:
         "wall_time_s": round(wall, 3),
         **graph.monitor.metrics.summary(),
         "final_state": graph.state,
-        "latency_ms": {"joint_states_to_joint_commands_p50": pct(50), "joint_states_to_joint_commands_p99": pct(99)},
+        "latency_ms": {"joint_states_to_joint_commands_p50": lat["p50_ms"], "joint_states_to_joint_commands_p99": lat["p99_ms"]},
         "deadline_misses": sim.lockstep.misses,
         "ticks": sim.lockstep.ticks,
         "policy_inference_ms": runner.inference.percentiles_ms(),
