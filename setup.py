@@ -59,13 +59,16 @@ setup(
         # matplotlib for the report tests.
         # The Go1 vendor binding and lcm let the hardware tests cross-check our wire codecs.
         "test": ["pytest>=7", "pytest-timeout", "onnx>=1.15", "rosbags>=0.10", "matplotlib>=3.7", "lcm>=1.5",
-                 "unitree-legged-sdk; platform_machine == 'x86_64' and python_version == '3.11'"],
+                 "unitree-legged-sdk; platform_machine == 'x86_64' and python_version == '3.11'",
+                 # librealsense's software_device lets the RealSense source be tested with injected frames.
+                 "pyrealsense2; platform_machine == 'x86_64'"],
         # Training tools only: torch stays out of the runtime install.
         "train": ["torch==2.13.0", "onnx>=1.15", "matplotlib"],
         # Hardware backends (lucid_ros/hardware; docs/hardware.md).
         "go1": ["unitree-legged-sdk"],  # vendor binding: only for cross-checking our Go1 codec
         "lcm": ["lcm>=1.5"],
         "dds": ["cyclonedds==0.10.2"],  # builds from source: docker/build_cyclonedds.sh
+        "realsense": ["pyrealsense2"],  # Intel RealSense cameras (lucid_ros/vision/realsense.py)
     },
     python_requires=">=3.10",
     zip_safe=False,
@@ -81,6 +84,8 @@ setup(
             "camera = lucid_ros.nodes.camera:main",
             "safety_supervisor = lucid_ros.nodes.safety_supervisor:main",
             "robot_driver = lucid_ros.nodes.robot_driver:main",
+            "monitor = lucid_ros.nodes.monitor:main",
+            "teleop = lucid_ros.nodes.teleop:main",
         ],
     },
 )
