@@ -44,6 +44,8 @@ def terms_dim(terms: Sequence[dict[str, Any]], n_act: int, n_feet: int, history:
             total += n_act
         elif size == "feet":
             total += len(t["feet"]) if "feet" in t else n_feet
+        elif size == "grid":
+            total += int(np.prod([round((b - a) / step) + 1 for a, b, step in (t["x"], t["y"])]))
         else:
             total += int(size)
     return total * history

@@ -38,6 +38,7 @@ class ObsInputs:
     command: np.ndarray | None = None  # (B, 3) vx, vy, yaw rate
     last_action: np.ndarray | None = None  # (B, n_act)
     phase_time: np.ndarray | None = None  # (B,) s since RUNNING
+    height_scan: np.ndarray | None = None  # (B, N) base height above the terrain at the term's scan_points() (sim only)
 
     @classmethod
     def from_state(cls, state: ProprioState, command: np.ndarray) -> ObsInputs:
@@ -56,6 +57,20 @@ class ObsInputs:
             contacts=b(state.contacts),
             command=b(command),
         )
+
+
+def height_scan(points: np.ndarray, base_pos: np.ndarray, yaw: np.ndarray, terrain_height: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """The `height_scan` input: base height above the terrain at yaw-frame `points` (N, 2) around
+    each base (B, 3) with heading `yaw` (B,); `terrain_height(xy (M, 2)) -> (M,)` is the course's
+    height map. Training and the sim bridge both call this, so the grid's orientation, order and
+    sign are one definition. Returns (B, N)."""
+    base_pos = np.asarray(base_pos, dtype=np.float64).reshape(-1, 3)
+    c, s = np.cos(np.asarray(yaw, dtype=np.float64)).reshape(-1, 1), np.sin(np.asarray(yaw, dtype=np.float64)).reshape(-1, 1)
+    px, py = points[:, 0][None, :], points[:, 1][None, :]
+    wx = base_pos[:, :1] + c * px - s * py
+    wy = base_pos[:, 1:2] + s * px + c * py
+    ground = np.asarray(terrain_height(np.stack([wx.ravel(), wy.ravel()], axis=-1)), dtype=np.float64).reshape(wx.shape)
+    return base_pos[:, 2:3] - ground
 
 
 def roll_pitch_from_gravity(g: np.ndarray) -> np.ndarray:
@@ -180,4 +195,6 @@ class ObservationBuilder:
                 return np.stack([np.sin(w * t), np.cos(w * t)], axis=-1)
 
             return phase, {"phase_time"}
+        if name == "height_scan":
+            return (lambda x: self._get(x, "height_scan", term.size)), {"height_scan"}
         raise ValueError(f"observation term '{name}' has no reader")  # spec.TERM_SIZES and this list disagree

@@ -38,9 +38,12 @@ TERM_SIZES: dict[str, int | str] = {
     "last_action": "n",
     "foot_contacts": "feet",
     "gait_phase": 2,
+    "height_scan": "grid",
 }
+# Terms no robot sensor provides: only the simulator (a teacher policy in training and in sim).
+PRIVILEGED_TERMS = frozenset({"height_scan"})
 _TERM_OPTIONS = {"name", "scale", "offset", "clip"}
-_EXTRA_OPTIONS = {"foot_contacts": {"feet"}, "gait_phase": {"frequency"}}
+_EXTRA_OPTIONS = {"foot_contacts": {"feet"}, "gait_phase": {"frequency"}, "height_scan": {"x", "y"}}
 _TOP_KEYS = {"format", "name", "robot", "onnx", "sha256", "rate_hz", "joint_order", "gains", "action", "observation", "inputs", "outputs", "training"}
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
@@ -56,6 +59,20 @@ class TermSpec:
     clip: float | None
     frequency: float | None = None  # gait_phase only (Hz)
     feet: tuple[str, ...] | None = None  # foot_contacts only; None = the robot's `feet:` order
+    grid: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None  # height_scan: (start, stop, step) in x, y
+
+    def scan_points(self) -> np.ndarray:
+        """height_scan only: the (size, 2) sample points (x, y) in the base's yaw frame, x-major
+        (x varies slowest), stop inclusive. The order the network sees."""
+        if self.grid is None:
+            raise ValueError(f"term '{self.name}' has no scan grid")
+        xs, ys = (np.linspace(a, b, _grid_count(a, b, step)) for a, b, step in self.grid)
+        gx, gy = np.meshgrid(xs, ys, indexing="ij")
+        return np.stack([gx.ravel(), gy.ravel()], axis=-1)
+
+
+def _grid_count(start: float, stop: float, step: float) -> int:
+    return int(round((stop - start) / step)) + 1
 
 
 @dataclass(frozen=True)
@@ -315,7 +332,11 @@ def _term(t: Fields, n: int, n_feet: int | None) -> TermSpec:
     size = TERM_SIZES[name]
     feet = None
     frequency = None
-    if size == "n":
+    grid = None
+    if size == "grid":
+        grid = (_scan_axis(t, "x"), _scan_axis(t, "y"))
+        size = _grid_count(*grid[0]) * _grid_count(*grid[1])
+    elif size == "n":
         size = n
     elif size == "feet":
         if t.has("feet"):
@@ -337,7 +358,22 @@ def _term(t: Fields, n: int, n_feet: int | None) -> TermSpec:
         clip=_optional_clip(t, "clip"),
         frequency=frequency,
         feet=feet,
+        grid=grid,
     )
+
+
+def _scan_axis(t: Fields, key: str) -> tuple[float, float, float]:
+    """[start, stop, step] metres, stop reached by whole steps (1 cm slack), at most 64 samples."""
+    v = t.raw(key)
+    if not isinstance(v, list) or len(v) != 3 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
+        raise t.error(key, f"expected [start, stop, step] in metres, got {v!r}")
+    start, stop, step = (float(x) for x in v)
+    if not (step > 0 and stop >= start):
+        raise t.error(key, f"expected start <= stop and step > 0, got {v!r}")
+    n = (stop - start) / step
+    if abs(n - round(n)) * step > 0.01 or round(n) + 1 > 64:
+        raise t.error(key, f"(stop - start) must be a whole number (< 64) of steps, got {v!r}")
+    return start, stop, step
 
 
 def _image(i: Fields) -> ImageInput:

@@ -215,3 +215,34 @@ def test_from_state_makes_batch_one_inputs(tmp_path, go1):
     x.last_action = np.zeros((1, 12))
     obs = _builder(tmp_path, go1)[1].build(x)[0]
     np.testing.assert_allclose(obs[[0, 6, 9, 21]], [0.1, 2.0, 0.1, 0.05], rtol=1e-6)
+
+
+SCAN = {"name": "height_scan", "x": [-0.3, 0.6, 0.3], "y": [-0.3, 0.3, 0.3], "offset": -0.3, "scale": 5.0, "clip": 1.0}
+
+
+def test_height_scan_grid_order_size_and_frame(tmp_path, go1):
+    from lucid_ros.policy.observations import height_scan
+
+    spec, b = _builder(tmp_path, go1, terms=[{"name": "base_ang_vel"}, SCAN])
+    term = spec.observation.terms[1]
+    pts = term.scan_points()
+    assert term.size == 12 and pts.shape == (12, 2)
+    assert np.allclose(pts[:3], [[-0.3, -0.3], [-0.3, 0.0], [-0.3, 0.3]])  # x-major: x varies slowest
+    # A step 0.1 m high whose edge is at world x = 1.0 (terrain rises ahead of the robot).
+    step = lambda xy: np.where(xy[:, 0] >= 1.0, 0.1, 0.0)  # noqa: E731
+    base = np.array([[0.7, 0.0, 0.3]])
+    fwd = height_scan(pts, base, np.array([0.0]), step)
+    assert np.allclose(fwd[0].reshape(4, 3)[:, 0], [0.3, 0.3, 0.2, 0.2])  # points at x = 0.4, 0.7 see ground; 1.0, 1.3 the step
+    back = height_scan(pts, base, np.array([np.pi]), step)  # turned around: the step is behind
+    assert np.allclose(back[0].reshape(4, 3)[:, 0], [0.2, 0.3, 0.3, 0.3])
+    obs = b.build(_inputs(go1, height_scan=fwd))
+    assert np.allclose(obs[0, 3:], np.clip((fwd[0] - 0.3) * 5.0, -1, 1), atol=1e-6)
+
+
+def test_height_scan_is_refused_without_a_whole_grid(tmp_path, go1):
+    from lucid_ros.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"terms\[0\]\.x"):
+        _builder(tmp_path, go1, terms=[dict(SCAN, x=[0.0, 1.0, 0.3])], obs_dim=10)
+    with pytest.raises(ConfigError, match=r"terms\[0\]\.y"):
+        _builder(tmp_path, go1, terms=[dict(SCAN, y=[0.3, -0.3, 0.1])], obs_dim=10)
