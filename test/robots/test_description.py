@@ -41,6 +41,9 @@ H1_VENDOR = {
 }  # fmt: skip
 
 
+ROBOTS = ["go1", "go2", "h1"]
+
+
 @pytest.fixture(scope="module")
 def go1() -> RobotDescription:
     return load_robot("go1")
@@ -82,13 +85,26 @@ def test_go1_vendor_order_is_canonical_order(go1):
     np.testing.assert_array_equal(go1.vendor_index, np.arange(12))
 
 
+def test_go2_matches_sdk2_motor_order_and_published_limits():
+    # SDK2 unitree_go motor_cmd: FR 0-2, FL 3-5, RR 6-8, RL 9-11; hip, thigh, calf (as the Go1)
+    go2 = load_robot("go2")
+    assert go2.joint_names == GO1_JOINTS and go2.vendor_motor_slots == 20
+    np.testing.assert_array_equal(go2.vendor_index, np.arange(12))
+    np.testing.assert_allclose(go2.effort_limit, np.tile([23.7, 23.7, 45.43], 4))
+    # front thighs -90..200 deg, rear -30..260 deg; knee -156..-48 deg
+    np.testing.assert_allclose(go2.lower[1::3], [-1.5708, -1.5708, -0.5236, -0.5236])
+    np.testing.assert_allclose(go2.upper[2::3], np.full(4, -0.83776))
+    m = mujoco.MjModel.from_xml_path(str(go2.mjcf_path))
+    assert float(m.body_mass.sum()) == pytest.approx(6.921 + 4 * (0.678 + 1.152 + 0.241), abs=1e-6)  # 15.2 kg
+
+
 def test_h1_vendor_index_matches_wire_order(h1):
     assert {n: int(v) for n, v in zip(h1.joint_names, h1.vendor_index)} == H1_VENDOR
     used = sorted(h1.vendor_index.tolist())
     assert used == [i for i in range(20) if i != 9]
 
 
-@pytest.mark.parametrize("name", ["go1", "h1"])
+@pytest.mark.parametrize("name", ROBOTS)
 def test_vendor_index_is_a_permutation_into_the_slots(name):
     r = load_robot(name)
     idx = r.vendor_index
@@ -100,7 +116,7 @@ def test_vendor_index_is_a_permutation_into_the_slots(name):
     np.testing.assert_array_equal(wire[idx], np.arange(r.n_joints))
 
 
-@pytest.mark.parametrize("name", ["go1", "h1"])
+@pytest.mark.parametrize("name", ROBOTS)
 def test_arrays_are_consistent(name):
     r = load_robot(name)
     for arr in (r.default_pose, r.kp, r.kd, r.lower, r.upper, r.velocity_limit, r.effort_limit):
@@ -220,7 +236,7 @@ def _mjcf_at(robot: RobotDescription, q: np.ndarray) -> tuple[mujoco.MjModel, mu
     return m, d
 
 
-@pytest.mark.parametrize("name", ["go1", "h1"])
+@pytest.mark.parametrize("name", ROBOTS)
 def test_urdf_and_mjcf_agree(name):
     r = load_robot(name)
     urdf = UrdfTree(r.urdf_path)
@@ -262,7 +278,7 @@ def test_urdf_and_mjcf_agree(name):
     assert sum(urdf.mass.values()) == pytest.approx(float(m.body_mass.sum()), abs=1e-6)
 
 
-@pytest.mark.parametrize("name", ["go1", "h1"])
+@pytest.mark.parametrize("name", ROBOTS)
 def test_mjcf_actuators_sensors_and_camera(name):
     r = load_robot(name)
     m = mujoco.MjModel.from_xml_path(str(r.mjcf_path))
@@ -346,7 +362,7 @@ class Stand:
         return 1 - 2 * (x * x + y * y)  # z of the base z axis in the world
 
 
-@pytest.mark.parametrize("name", ["go1", "h1"])
+@pytest.mark.parametrize("name", ROBOTS)
 def test_stands_at_default_pose(name):
     r = load_robot(name)
     sim = Stand(r, r.default_pose)
