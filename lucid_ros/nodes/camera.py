@@ -26,6 +26,7 @@ from lucid_ros.errors import ConfigError
 from lucid_ros.health import LatencyStats, RateMeter
 from lucid_ros.nodes import convert, qos
 from lucid_ros.nodes.common import Diagnostics, now_s, param
+from lucid_ros.operator import policy_image
 from lucid_ros.policy.spec import load_spec
 from lucid_ros.robots import load_robot
 from lucid_ros.vision.bus import bus_for
@@ -42,6 +43,16 @@ def image_msg(frame: Frame) -> Image:
     msg.header.stamp = convert.to_time(frame.stamp)
     msg.header.frame_id = frame.frame_id
     msg.data = frame.data.tobytes()
+    return msg
+
+
+def array_image_msg(pixels, encoding: str, stamp: float, frame_id: str) -> Image:
+    """A 32FC1 (h, w) float32 or rgb8 (h, w, 3) uint8 array as an Image."""
+    h, w = pixels.shape[:2]
+    msg = Image(height=h, width=w, encoding=encoding, is_bigendian=int(sys.byteorder == "big"), step=w * pixels.itemsize * (pixels.shape[2] if pixels.ndim == 3 else 1))
+    msg.header.stamp = convert.to_time(stamp)
+    msg.header.frame_id = frame_id
+    msg.data = pixels.tobytes()
     return msg
 
 
@@ -129,6 +140,8 @@ class CameraNode(Node):
         sensor = qos.SENSOR
         self.image_pub = {s: self.create_publisher(Image, f"camera/{s}/image_raw", sensor) for s in self.streams}
         self.info_pub = {s: self.create_publisher(CameraInfo, f"camera/{s}/camera_info", sensor) for s in self.streams}
+        # what the policy receives, for operators (rviz): camera/policy/<input>/image at publish_rate
+        self.policy_image_pub = {img.input: self.create_publisher(Image, policy_image.topic_for(img.input), sensor) for img, _ in self.inputs}
         self.diag = Diagnostics(self)
         self.source = None
         kind = param(self, "source", "sim")
@@ -155,9 +168,14 @@ class CameraNode(Node):
         for img, hist in self.inputs:
             if img.stream == frame.stream and hist.due(frame.stamp, self._slack[frame.stream])[0]:
                 hist.push(frame.data, frame.stamp)
-                self.bus.put_tensor(img.input, hist.tensor(), float(hist.shown_stamps()[0, -1]))
+                tensor, shown = hist.tensor(), float(hist.shown_stamps()[0, -1])
+                self.bus.put_tensor(img.input, tensor, shown)
                 self.tensor_latency.add(time.monotonic() - frame.wall)
                 self.tensors += 1
+                if frame_due(self._published.get(f"policy:{img.input}"), frame.stamp, self.publish_rate):
+                    self._published[f"policy:{img.input}"] = frame.stamp
+                    enc, pixels = policy_image.newest_frame(tensor, hist.pre)
+                    self.policy_image_pub[img.input].publish(array_image_msg(pixels, enc, shown, frame.frame_id))
         info = camera_info_msg(frame)
         if frame.stream == "depth":
             self.info_pub["depth"].publish(info)

@@ -1,0 +1,1 @@
+"""What an operator sees (rviz markers, policy images): plain data, no rclpy."""
