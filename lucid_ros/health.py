@@ -20,10 +20,17 @@ class RateMeter:
     def count(self) -> int:
         return len(self._times)
 
-    def rate(self) -> float:
-        if len(self._times) < 2 or self._times[-1] <= self._times[0]:
+    def rate(self, now: float | None = None, horizon: float | None = None) -> float:
+        """Over the whole window; with `now` and `horizon`, over the events of the last `horizon`
+        seconds, ending now, so a stream that stopped decays to 0 Hz instead of keeping the rate it
+        had when it stopped (what a window of arrival times alone would report)."""
+        times = list(self._times)
+        if now is not None and horizon is not None:
+            times = [t for t in times if now - horizon < t <= now + 1e-9]
+        if len(times) < 2:
             return 0.0
-        return (len(self._times) - 1) / (self._times[-1] - self._times[0])
+        end = times[-1] if now is None else max(now, times[-1])
+        return (len(times) - 1) / (end - times[0]) if end > times[0] else 0.0
 
 
 def percentiles_ms(seconds, ps: tuple[float, ...] = (50, 99)) -> dict[str, float]:

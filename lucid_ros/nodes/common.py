@@ -8,6 +8,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
+from lucid_ros.diagnostics import Report
 from lucid_ros.errors import ConfigError
 from lucid_ros.nodes import qos
 
@@ -47,6 +48,10 @@ class Diagnostics:
         status.values = [KeyValue(key=str(k), value=_fmt(v)) for k, v in values.items()]
         msg.status = [status]
         self.pub.publish(msg)
+
+    def report(self, report: Report) -> None:
+        """Publish what lucid_ros.diagnostics decided (level, operator message, values)."""
+        self.publish(report.level, report.message, report.values)
 
 
 def _fmt(v: Any) -> str:
