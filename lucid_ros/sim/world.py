@@ -15,7 +15,7 @@ import numpy as np
 from lucid_ros.errors import ConfigError
 from lucid_ros.mathutil import rpy_to_quat
 from lucid_ros.robots.description import RobotDescription
-from lucid_ros.sim.courses import Course, randomize, terrain_heights
+from lucid_ros.sim.courses import Course, Texture, randomize, terrain_heights
 
 PREFIX = "course_"  # every element the course adds is named course_*, never clashing with the robot's
 _IMU_SENSORS = (
@@ -63,7 +63,7 @@ def build_model(robot: RobotDescription, course: Course, seed: int = 0) -> tuple
     except Exception as exc:  # noqa: BLE001 - MjSpec raises ValueError with the parser's message
         raise ConfigError(robot.mjcf_path, None, f"MuJoCo cannot load the model: {exc}") from exc
     spec.option.timestep = robot.physics_dt
-    _add_visuals(spec, robot)
+    _add_visuals(spec, robot, course)
     _add_course(spec, course, _collision_bits(spec))
     try:
         model = spec.compile()
@@ -72,25 +72,55 @@ def build_model(robot: RobotDescription, course: Course, seed: int = 0) -> tuple
     return model, index_world(model, robot, course)
 
 
-def _add_visuals(spec: mujoco.MjSpec, robot: RobotDescription) -> None:
-    """A light, a gradient sky and a checker floor texture: cheap, and images need some contrast."""
+def _add_visuals(spec: mujoco.MjSpec, robot: RobotDescription, course: Course) -> None:
+    """A light, a gradient sky and a checker floor texture: cheap, and images need some contrast.
+
+    A course variant may change the light and the textures (course.lighting, *.texture); those
+    only touch materials, lights and the headlight, never a collision property.
+    """
     streams = [s for c in robot.cameras.values() for s in (c.depth, c.color) if s is not None]
     g = spec.visual.global_
     g.offwidth = max([g.offwidth, _MIN_OFFSCREEN[0]] + [s.width for s in streams])
     g.offheight = max([g.offheight, _MIN_OFFSCREEN[1]] + [s.height for s in streams])
+    light = course.lighting
     spec.worldbody.add_light(
-        name=PREFIX + "sun", type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL, pos=[0, 0, 5], dir=[0.3, 0.2, -1], diffuse=[0.7, 0.7, 0.7]
-    )
+        name=PREFIX + "sun", type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL, pos=[0, 0, 5], dir=list(light.sun_dir),
+        diffuse=[light.sun_diffuse] * 3, ambient=[light.ambient] * 3,
+    )  # fmt: skip
+    spec.visual.headlight.diffuse = [light.headlight] * 3
     spec.add_texture(
         name=PREFIX + "sky", type=mujoco.mjtTexture.mjTEXTURE_SKYBOX, builtin=mujoco.mjtBuiltin.mjBUILTIN_GRADIENT,
         rgb1=[0.55, 0.7, 0.9], rgb2=[0.1, 0.15, 0.25], width=64, height=64,
     )  # fmt: skip
-    spec.add_texture(
-        name=PREFIX + "grid", type=mujoco.mjtTexture.mjTEXTURE_2D, builtin=mujoco.mjtBuiltin.mjBUILTIN_CHECKER,
-        rgb1=[0.3, 0.32, 0.36], rgb2=[0.42, 0.44, 0.48], width=128, height=128,
-    )  # fmt: skip
+    tex = course.ground.texture
+    if tex is None:
+        spec.add_texture(
+            name=PREFIX + "grid", type=mujoco.mjtTexture.mjTEXTURE_2D, builtin=mujoco.mjtBuiltin.mjBUILTIN_CHECKER,
+            rgb1=[0.3, 0.32, 0.36], rgb2=[0.42, 0.44, 0.48], width=128, height=128,
+        )  # fmt: skip
+    else:
+        _texture(spec, PREFIX + "grid", tex, 128)
     mat = spec.add_material(name=PREFIX + "ground", texrepeat=[1, 1], texuniform=True)
     mat.textures[mujoco.mjtTextureRole.mjTEXROLE_RGB] = PREFIX + "grid"
+    for box in course.boxes:
+        if box.texture is not None:
+            _texture(spec, PREFIX + box.name + "_tex", box.texture, 64)
+            m = spec.add_material(name=PREFIX + box.name, texrepeat=[box.texture.repeat] * 2, texuniform=True)
+            m.textures[mujoco.mjtTextureRole.mjTEXROLE_RGB] = PREFIX + box.name + "_tex"
+
+
+_BUILTINS = {"checker": mujoco.mjtBuiltin.mjBUILTIN_CHECKER, "gradient": mujoco.mjtBuiltin.mjBUILTIN_GRADIENT}
+
+
+def _texture(spec: mujoco.MjSpec, name: str, tex: Texture, size: int) -> None:
+    t = spec.add_texture(
+        name=name, type=mujoco.mjtTexture.mjTEXTURE_2D, builtin=_BUILTINS.get(tex.kind, mujoco.mjtBuiltin.mjBUILTIN_FLAT),
+        rgb1=list(tex.rgb1), rgb2=list(tex.rgb2), width=size, height=size,
+    )  # fmt: skip
+    if tex.kind == "noise":
+        t.mark = mujoco.mjtMark.mjMARK_RANDOM
+        t.markrgb = list(tex.rgb2)
+        t.random = tex.dots
 
 
 def _collision_bits(spec: mujoco.MjSpec) -> tuple[int, int]:
@@ -111,9 +141,10 @@ def _add_course(spec: mujoco.MjSpec, course: Course, bits: tuple[int, int]) -> N
     if gr.kind == "plane":
         spec.worldbody.add_geom(
             name=PREFIX + "ground", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[gr.extent[0] / 2, gr.extent[1] / 2, 0.05],
-            pos=[cx, cy, 0.0], material=PREFIX + "ground", rgba=list(gr.rgba), **common,
+            pos=[cx, cy, gr.z], material=PREFIX + "ground", rgba=list(gr.rgba), **common,
         )  # fmt: skip
-        spec.materials[-1].texrepeat = [gr.extent[0] / 2, gr.extent[1] / 2]
+        nominal = [gr.extent[0] / 2, gr.extent[1] / 2]
+        spec.material(PREFIX + "ground").texrepeat = nominal if gr.texture is None else [gr.texture.repeat] * 2
     else:
         h = terrain_heights(gr)
         lo, hi = float(h.min()), float(h.max())
@@ -123,12 +154,13 @@ def _add_course(spec: mujoco.MjSpec, course: Course, bits: tuple[int, int]) -> N
         field.userdata = ((h - lo) / span).ravel().tolist()  # MuJoCo maps [0, 1] to [pos.z, pos.z + span]
         spec.worldbody.add_geom(
             name=PREFIX + "ground", type=mujoco.mjtGeom.mjGEOM_HFIELD, hfieldname=PREFIX + "terrain",
-            pos=[cx, cy, lo], rgba=list(gr.rgba), **common,
+            pos=[cx, cy, gr.z + lo], rgba=list(gr.rgba), **common,
         )  # fmt: skip
     for box in course.boxes:
+        look = dict(material=PREFIX + box.name, rgba=[1.0, 1.0, 1.0, 1.0]) if box.texture is not None else dict(rgba=list(box.rgba))
         spec.worldbody.add_geom(
             name=PREFIX + box.name, type=mujoco.mjtGeom.mjGEOM_BOX, size=[s / 2 for s in box.size],
-            pos=list(box.pos), quat=list(box.quat), rgba=list(box.rgba), **common,
+            pos=list(box.pos), quat=list(box.quat), **look, **common,
         )  # fmt: skip
 
 
