@@ -32,3 +32,13 @@ def test_every_launched_executable_is_a_console_script():
     sim = (Path(__file__).resolve().parent.parent / "launch" / "sim.launch.py").read_text()
     for exe in re.findall(r'executable="([a-z0-9_]+)"', sim):
         assert exe in scripts, f"sim.launch.py starts '{exe}', which setup.py does not install"
+
+
+def test_monitor_launch_starts_installed_lucid_ros_executables():
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    scripts = set(re.findall(r'"([a-z0-9_\-]+) = lucid_ros', (root / "setup.py").read_text()))
+    text = (root / "launch" / "monitor.launch.py").read_text()
+    ours = re.findall(r'package="lucid_ros",\s*executable="([a-z0-9_]+)"', text)
+    assert ours == ["monitor"] and set(ours) <= scripts
