@@ -1,5 +1,5 @@
-"""Camera sources: where frames come from (MuJoCo today; a RealSense driver implements the same
-interface next).
+"""Camera sources: where frames come from (MuJoCo in sim; Intel RealSense on a robot,
+lucid_ros.vision.realsense).
 
 A source delivers `Frame`s: depth as float32 metres (z-depth along the optical axis, 0 = no
 measurement, as a RealSense reports it) or colour as RGB uint8 (H, W, 3), each with its capture
@@ -8,7 +8,7 @@ time on the graph clock and a per-stream sequence number that only grows. Consum
 A failure (a render error, a USB drop) is counted in `health()`, never raised into the thread
 that produces frames; the safety supervisor sees the silence through camera staleness.
 
-Seam for the RealSense issue: subclass `CameraSource`, implement `open`/`close` (start/stop a
+Seam for hardware drivers (RealSense is one): subclass `CameraSource`, implement `open`/`close` (start/stop a
 pipeline whose frame callback calls `self._emit(Frame(...))` with the stamp converted to the graph
 clock and the device's real intrinsics), and register it with `register_source("realsense", cls)`.
 The camera node opens non-sim sources itself (`open_source`); nothing downstream changes.
@@ -84,6 +84,7 @@ class SourceHealth:
     errors: int
     last_error: str
     capture_ms: dict[str, float]  # p50 time spent producing a frame (render, decode)
+    checks: dict[str, int] = field(default_factory=dict)  # source-specific anomaly counts (RealSense: stamps backwards, stalls, frame gaps)
 
 
 class CameraSource(ABC):
@@ -154,11 +155,20 @@ class CameraSource(ABC):
                 errors=self.errors,
                 last_error=self.last_error,
                 capture_ms={s: c.percentiles_ms((50,))["p50_ms"] for s, c in self._capture.items()},
+                checks=self._checks(),
             )
 
+    def _checks(self) -> dict[str, int]:
+        """Anomaly counters a subclass wants operators to see (called under the lock)."""
+        return {}
+
     # ---- producers ----------------------------------------------------------------------------
-    def _emit(self, stream: str, stamp: float, data: np.ndarray, capture_s: float = 0.0) -> Frame:
+    def _emit(self, stream: str, stamp: float, data: np.ndarray, capture_s: float = 0.0, intrinsics: Intrinsics | None = None) -> Frame:
+        """Publish one frame. `intrinsics`: the device's own (e.g. after decimation or alignment); they
+        replace the nominal ones from the robot YAML for this and later frames."""
         with self._cond:
+            if intrinsics is not None:
+                self.intrinsics[stream] = intrinsics
             self._seq[stream] += 1
             frame = Frame(self.mount.name, stream, float(stamp), self._seq[stream], data, self.intrinsics[stream], self.mount.frame)
             self._latest[stream] = frame
@@ -273,11 +283,37 @@ def release_gl_context() -> None:
 
 # ---- hardware sources: the seam ------------------------------------------------------------------
 _REGISTRY: dict[str, Callable[..., CameraSource]] = {}
+_PARAMETERS: dict[str, tuple[str, ...]] = {}
+# Drivers imported on first use, so the camera node needs no import per driver and a robot without
+# pyrealsense2 still runs the sim source.
+_DRIVERS = {"realsense": "lucid_ros.vision.realsense"}
 
 
-def register_source(kind: str, factory: Callable[..., CameraSource]) -> None:
-    """factory(robot, camera, **options) -> CameraSource. The RealSense driver registers 'realsense'."""
+def register_source(kind: str, factory: Callable[..., CameraSource], parameters: tuple[str, ...] = ()) -> None:
+    """factory(robot, camera, **options) -> CameraSource. The RealSense driver registers 'realsense'.
+    `parameters`: option names the camera node reads as string parameters `<kind>.<name>` and passes
+    on when set (the factory parses and validates them)."""
     _REGISTRY[kind] = factory
+    _PARAMETERS[kind] = tuple(parameters)
+
+
+def _load_driver(kind: str) -> None:
+    module = _DRIVERS.get(kind)
+    if module and kind not in _REGISTRY:
+        import importlib
+
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigError(None, "camera.source", f"camera source '{kind}' needs {exc.name or exc} (pip install pyrealsense2)") from exc
+
+
+def source_parameters(kind: str) -> tuple[str, ...]:
+    """Option names of source `kind` that the camera node exposes as `<kind>.<name>` parameters."""
+    if kind == "sim":
+        return ()
+    _load_driver(kind)
+    return _PARAMETERS.get(kind, ())
 
 
 def open_source(kind: str, robot: RobotDescription, camera: str, **options: Any) -> CameraSource:
@@ -287,10 +323,11 @@ def open_source(kind: str, robot: RobotDescription, camera: str, **options: Any)
         raise ConfigError(
             None, "camera.source", "a 'sim' source is created by the sim bridge (parameter `cameras: true`), not opened by the camera node"
         )
+    _load_driver(kind)
     factory = _REGISTRY.get(kind)
     if factory is None:
-        known = sorted(["sim", *_REGISTRY])
-        raise ConfigError(None, "camera.source", f"no camera source '{kind}' (known: {known}; the RealSense driver arrives with its issue)")
+        known = sorted({"sim", *_REGISTRY, *_DRIVERS})
+        raise ConfigError(None, "camera.source", f"no camera source '{kind}' (known: {known})")
     source = factory(robot, camera, **options)
     source.open()
     return source
