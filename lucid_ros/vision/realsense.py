@@ -271,7 +271,11 @@ class StampCheck:
             if not self.stalled and (wall - self.advanced_wall) * 1e3 > self.stall_frames * self.period_ms:
                 self.stalled = True
                 self.stalls += 1
-                return False, "stall", f"{self.stream}: timestamp stalled at {ts_ms:.3f} ms for more than {self.stall_frames} frame intervals (frames dropped)"
+                return (
+                    False,
+                    "stall",
+                    f"{self.stream}: timestamp stalled at {ts_ms:.3f} ms for more than {self.stall_frames} frame intervals (frames dropped)",
+                )
             return False, "repeat", ""
         self.stalled = False
         self.advanced_wall = wall
@@ -499,7 +503,12 @@ class RealSenseSource(CameraSource):
     def _checks(self) -> dict[str, int]:
         out: dict[str, int] = {"reconnects": self.reconnects, "unaligned_depth_dropped": self._checks_dropped}
         for s, c in self.checks.items():
-            out |= {f"{s}_stamp_backwards": c.backwards, f"{s}_stamp_stalls": c.stalls, f"{s}_stamp_repeats": c.repeated, f"{s}_frame_gaps": c.frame_gaps}
+            out |= {
+                f"{s}_stamp_backwards": c.backwards,
+                f"{s}_stamp_stalls": c.stalls,
+                f"{s}_stamp_repeats": c.repeated,
+                f"{s}_frame_gaps": c.frame_gaps,
+            }
         return out
 
 
@@ -507,4 +516,6 @@ def _factory(robot: RobotDescription, camera: str, **options: Any) -> RealSenseS
     return RealSenseSource(robot, camera, options.pop("streams", None), **options)
 
 
-register_source("realsense", _factory, parameters=("serial", "depth", "color", "filters", "align", "device_provider", "stall_frames", "lost_after", "retry"))
+register_source(
+    "realsense", _factory, parameters=("serial", "depth", "color", "filters", "align", "device_provider", "stall_frames", "lost_after", "retry")
+)

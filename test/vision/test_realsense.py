@@ -273,5 +273,3 @@ def test_open_source_builds_it_by_name_with_node_style_string_options(cam):
         assert isinstance(src, RealSenseSource) and src.options.stall_frames == 2 and src.serial == "SW0001"
     finally:
         src.close()
-
-
