@@ -247,7 +247,7 @@ def _variants(v: Fields, course: Course) -> Variants:
             raise v.error(field, f"no track segment named '{seg}' (segments: {known})")
         if param not in variable_params(match.kind):
             raise v.error(field, f"'{param}' is not a variable number of a {match.kind} segment (expected one of {variable_params(match.kind)})")
-        lo, hi = _range(v, field)
+        lo, hi = _range(Fields({"r": v.sub("geometry").data[key]}, v.path, v._name(field)), "r", whole=True)
         for end in (lo, hi):
             check_value(match.kind, param, end, v.path, f"variants.{field}")
         if is_int(match.kind, param) and (lo != int(lo) or hi != int(hi)):
@@ -272,10 +272,17 @@ def _variants(v: Fields, course: Course) -> Variants:
     return Variants(tuple(geometry), friction, v.bool("textures", default=False), tuple(lighting))
 
 
-def _range(f: Fields, key: str) -> tuple[float, float]:
-    lo, hi = f.float_list(key, length=2)
+def _range(f: Fields, key: str, whole: bool = False) -> tuple[float, float]:
+    """[min, max]; whole=True: `f` wraps the one value under `key` and its prefix is the field name."""
+    err = (lambda k, m: ConfigError(f.path, f.prefix, m)) if whole else f.error
+    value = f.raw(key)
+    ok = isinstance(value, list) and len(value) == 2
+    ok = ok and all(isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) for c in value)
+    if not ok:
+        raise err(key, f"expected [min, max] (two numbers), got {value!r}")
+    lo, hi = float(value[0]), float(value[1])
     if lo > hi:
-        raise f.error(key, f"min {lo} is greater than max {hi}")
+        raise err(key, f"min {lo} is greater than max {hi}")
     return lo, hi
 
 
@@ -535,11 +542,12 @@ def lay(segments: tuple[Segment, ...], values: dict, start_x: float, floor: floa
         elif seg.kind == "blocks":
             if level <= floor + 1e-6:
                 raise ConfigError(source, where, f"stepping blocks need a pit: ground.z ({floor}) must be below the track level ({level})")
-            for k in range(n):
-                x0 = x + p["gap"] + k * (p["depth"] + p["gap"])
-                cy = jitter(p["lateral"])
-                box(f"{seg.name}_{k}", x0, x0 + p["depth"], cy, p["width"], level)
-                obstacles.append(Obstacle(f"{seg.name}_{k}", x0, x0 + p["depth"], cy - p["width"] / 2, cy + p["width"] / 2))
+            half = p["width"] / 2 + p["lateral"]
+            for k in range(n + 1):  # n blocks, n + 1 gaps (the last one before the next segment): the gaps are the obstacles
+                g0 = x + k * (p["depth"] + p["gap"])
+                obstacles.append(Obstacle(f"{seg.name}_gap_{k}", g0, g0 + p["gap"], -half, half))
+                if k < n:
+                    box(f"{seg.name}_{k}", g0 + p["gap"], g0 + p["gap"] + p["depth"], jitter(p["lateral"]), p["width"], level)
             x = obstacles[-1].x1
         elif seg.kind == "stairs":
             sign = 1.0 if p["direction"] == "up" else -1.0
