@@ -148,7 +148,16 @@ class CameraNode(Node):
         self.bus.request(self.get_fully_qualified_name(), self.camera, self.streams)
         self.bus.subscribe(self.camera, self._on_frame)
         if kind != "sim":
-            self.source = open_source(kind, self.robot, self.camera)
+            from rcl_interfaces.msg import ParameterDescriptor
+
+            from lucid_ros.vision.sources import source_parameters
+
+            options = {}  # the driver's own options as `<kind>.<name>` parameters (any type; the driver validates)
+            for name in source_parameters(kind):
+                value = self.declare_parameter(f"{kind}.{name}", "", ParameterDescriptor(dynamic_typing=True)).value
+                if value not in ("", None):
+                    options[name] = value
+            self.source = open_source(kind, self.robot, self.camera, streams=tuple(self.streams), clock=lambda: now_s(self), **options)
             self.source.add_listener(self.bus.put_frame)
         self.create_timer(1.0, self._report)
         names = ", ".join(f"{img.input} {h.pre.output_shape} @ {h.pre.rate_hz:g} Hz" for img, h in self.inputs) or "none"

@@ -4,6 +4,7 @@ alignment and timestamp code that runs on a robot, only the device is one we inj
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 
 import numpy as np
@@ -273,3 +274,60 @@ def test_open_source_builds_it_by_name_with_node_style_string_options(cam):
         assert isinstance(src, RealSenseSource) and src.options.stall_frames == 2 and src.serial == "SW0001"
     finally:
         src.close()
+
+
+def test_injected_frames_reach_the_policy_preprocessed_and_an_unplugged_camera_damps_the_robot(tmp_path):
+    """The camera node with source 'realsense' (a software device) in the whole sim graph: the
+    runner's image tensor is the spec's preprocessing of the injected depth, and when the device
+    disappears the supervisor goes to DAMPING within camera_timeout, naming the camera."""
+    from lucid_ros.nodes.graph import SimGraph
+    from lucid_ros.policy.fixtures import make_mlp_policy, write_spec
+    from lucid_ros.policy.spec import load_spec
+    from lucid_ros.vision.bus import bus_for
+    from lucid_ros.vision.preprocess import from_spec
+
+    pre = {"input_size": [60, 106], "vfov_deg": 56.19, "crop": [0, 2, 4, 4], "resize": [58, 87], "interpolation": "bicubic",
+           "depth": {"clip": [0.0, 2.0], "normalize": "far"}, "rate_hz": 10, "stack": 2}  # fmt: skip
+    onnx = make_mlp_policy(tmp_path / "vision.onnx", 9 + 3 * ROBOT.n_joints, ROBOT.n_joints, extra_inputs={"depth": [1, 2, 58, 87]})
+    spec_path = write_spec(tmp_path / "vision.yaml", onnx, ROBOT, images=[{"input": "depth", "camera": "ego", "stream": "depth", "preprocess": pre}])
+    cam = SoftwareCamera(serial="SWGRAPH", depth=(106, 60, 10), color=(80, 45, 10))
+    register_device_provider("test-graph", lambda: cam)
+    z = depth_counts()
+    expected = from_spec(load_spec(spec_path, ROBOT), 0).transform(z.astype(np.float32) * UNITS)
+    overrides = {
+        "sim_bridge": {"cameras": False},
+        "camera": {"source": "realsense", "realsense.device_provider": "test-graph", "realsense.lost_after": 0.3},
+    }
+    stop, unplugged = threading.Event(), threading.Event()
+    with SimGraph(robot="go1", policy=spec_path, overrides=overrides) as g:
+
+        def feed():  # a 10 Hz camera on the sim clock: device time = sim time (ms), as a hardware clock would tick
+            n, next_t = 0, 0.0
+            while not stop.is_set():
+                t = g.sim_time
+                if t >= next_t and not unplugged.is_set():
+                    cam.inject("depth", z, t * 1000.0, n)
+                    n, next_t = n + 1, t + 0.1
+                time.sleep(0.002)
+
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+        try:
+            assert g.wait_for_state("RUNNING", wall_timeout=30), g.monitor.events
+            g.run_for(1.0, wall_timeout=20)
+            t = bus_for(g.context).tensor("depth")
+            assert t is not None and t.data.shape == (1, 2, 58, 87)
+            np.testing.assert_allclose(t.data[0, -1], expected[0], atol=1e-6)  # the spec's crop/resize/clip/normalise of what was injected
+            assert g.nodes["camera"].source.health().open
+            t_unplug = g.sim_time
+            unplugged.set()
+            cam.unplug(notify=False)
+            assert g.wait_for_state("DAMPING", wall_timeout=10), g.monitor.events
+            damp = next(e for e in g.monitor.metrics.events if e["state"] == "DAMPING")
+            assert "camera" in damp["cause"], damp
+            assert damp["time"] - t_unplug <= ROBOT.safety.camera_timeout + 0.1 + 2 / ROBOT.rate_hz + 1e-6
+            assert wait_until(lambda: not g.nodes["camera"].source.health().open, timeout=2.0)
+            assert "SWGRAPH" in g.nodes["camera"].source.health().last_error
+        finally:
+            stop.set()
+            feeder.join(timeout=2)
