@@ -21,6 +21,9 @@ from lucid_ros.health import LatencyStats, RateMeter
 
 OK, WARN, ERROR = "OK", "WARN", "ERROR"
 _RANK = {OK: 0, WARN: 1, ERROR: 2}
+# A latency of exactly its budget is within it: the sim's graph clock moves in whole ticks, so "one
+# tick late" arrives as 20 ms plus float noise, not as a miss.
+BUDGET_SLACK_MS = 1e-6
 
 
 @dataclass(frozen=True)
@@ -155,8 +158,11 @@ class NodeHealth:
         with self._lock:
             out: dict[str, Any] = dict(values or {})
             problems = list(extra)
-            for s in self.streams.values():
-                problems += self._judge_stream(s, now, out)
+            judged = {s.name: self._judge_stream(s, now, out) for s in self.streams.values()}
+            inputs_bad = any(judged[s.name] for s in self.streams.values() if s.kind == "in")
+            for s in self.streams.values():  # a slow output with a bad input is the input's fault: name only the input
+                if s.kind == "in" or not inputs_bad:
+                    problems += judged[s.name]
             for f in self.faults.values():
                 out[f.name] = f.count
                 new = f.count - f.reported
@@ -169,7 +175,7 @@ class NodeHealth:
                 if lat.budget_s is not None:
                     out[f"{lat.name}_budget_ms"] = lat.budget_s * 1e3
                     q = pct[self.rules.latency_quantile]
-                    if q > lat.budget_s * 1e3:  # NaN (no samples yet) compares False
+                    if q > lat.budget_s * 1e3 + BUDGET_SLACK_MS:  # NaN (no samples yet) compares False
                         problems.append(Problem(WARN, f"{lat.name} {self.rules.latency_quantile[:-3]} {q:.1f} ms > budget "
                                                       f"{lat.budget_s * 1e3:.1f} ms: {lat.hint}"))
         problems.sort(key=lambda p: -_RANK[p.level])

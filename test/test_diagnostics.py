@@ -160,3 +160,13 @@ def test_capture_to_action_uses_the_oldest_input_image():
         capture_to_action(1.0, [])
     with pytest.raises(ValueError, match="non-finite"):
         capture_to_action(1.0, [float("nan")])
+
+
+def test_a_bad_input_is_named_instead_of_the_outputs_it_starves():
+    h = node()
+    h.output("odom", 50.0, "see the inputs")
+    t = feed(h, "joint_states", 0.0, 3.0, 50.0)
+    feed(h, "odom", 0.0, 3.0, 50.0)
+    r = h.evaluate(t + 1.0)
+    assert r.level == ERROR and r.message.startswith("joint_states stale") and "odom" not in r.message
+    assert r.values["odom_rate_hz"] < 40  # still reported

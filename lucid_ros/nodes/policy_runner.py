@@ -9,15 +9,18 @@ A policy that fails validation is refused: `policy/status` says why and no targe
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
-from std_msgs.msg import String
+from std_msgs.msg import Float64, String
 from trajectory_msgs.msg import JointTrajectory
 
 from lucid_ros import paths
+from lucid_ros.diagnostics import ERROR, WARN, NodeHealth, Problem, capture_to_action
 from lucid_ros.errors import ConfigError
 from lucid_ros.health import LatencyStats
 from lucid_ros.nodes import convert, qos
@@ -27,8 +30,10 @@ from lucid_ros.policy.runner import PolicyRuntime
 from lucid_ros.proprio.sync import StampSync
 from lucid_ros.robots import load_robot
 from lucid_ros.types import JointCommand
-from lucid_ros.vision.bus import bus_for
+from lucid_ros.vision.bus import ImageTensor, bus_for
 from lucid_ros.vision.preprocess import check_image_inputs
+
+INPUT_TOPICS = {"joints": "proprioception/joint_states", "odom": "odom", "feet": "proprioception/feet"}
 
 
 class PolicyRunnerNode(Node):
@@ -50,12 +55,14 @@ class PolicyRunnerNode(Node):
             if not policy:
                 raise ConfigError(None, "policy_runner.policy", "no policy given")
             runtime = PolicyRuntime(paths.resolve("policies", policy), self.robot)
-            check_image_inputs(runtime.spec, self.robot, {i.name: i.shape for i in runtime.policy.session.get_inputs()})
+            pres = check_image_inputs(runtime.spec, self.robot, {i.name: i.shape for i in runtime.policy.session.get_inputs()})
+            self.image_rates = {img.input: pre.rate_hz for img, pre in zip(runtime.spec.images, pres, strict=True)}
             self.runtime = runtime
         except ConfigError as exc:
             self.refusal = str(exc)
             self.get_logger().error(f"policy refused, the robot will not be handed to it: {exc}")
             self.status_pub.publish(String(data=f"REFUSED: {exc}"))
+        self.health = NodeHealth("policy_runner", started=now_s(self))
         self.create_timer(1.0, self._report)
         if self.runtime is None:
             return
@@ -64,6 +71,9 @@ class PolicyRunnerNode(Node):
         self.status_pub.publish(String(data=f"READY {spec.name} sha256={spec.sha256[:12]} {self.runtime.provider_report}"))
         self.policy_period = 1.0 / spec.rate_hz
         self.vision = bus_for(self.context) if spec.images else None  # tensors from the camera node, in process
+        self.camera_latency_pub = self.create_publisher(Float64, "policy/camera_latency", qos.SENSOR) if spec.images else None
+        self._tensor_seq: dict[str, int] = {}
+        self._declare_health(self.health)
         self.sync = StampSync(["joints", "odom", "feet"])
         self.command = np.zeros(3)
         self.command_stamp: float | None = None
@@ -76,9 +86,33 @@ class PolicyRunnerNode(Node):
         self.create_subscription(Twist, "cmd_vel", self._on_cmd, qos.STATE)
         self.create_subscription(String, "safety/state", self._on_state, qos.LATCHED)
 
+    def _declare_health(self, h: NodeHealth) -> None:
+        """What the runner is judged by (docs/diagnostics.md)."""
+        hz, lim, spec = self.robot.rate_hz, self.robot.safety, self.runtime.spec
+        upstream = "is the proprioception node running? (it needs joint_states and imu/data)"
+        h.input("proprioception/joint_states", hz, lim.joint_states_timeout, upstream)
+        h.input("odom", hz, lim.imu_timeout, upstream)
+        h.input("proprioception/feet", hz, lim.joint_states_timeout, upstream)
+        h.input("cmd_vel", None, self.cmd_timeout, "no teleop: the policy is commanded to stand still", required=False)
+        for name, rate in self.image_rates.items():
+            h.input(f"images/{name}", rate, lim.camera_timeout, "is the camera node running in this process? see its diagnostics")
+        h.output("policy/joint_targets", hz, "no joined proprioception inputs, or no camera images yet: see the inputs")
+        h.latency("inference", 1.0 / spec.rate_hz, "the network is too slow for the policy rate: check the provider and CPU load")
+        h.latency("step", 1.0 / hz, "observation + network + mapping take longer than a tick: CPU load?")
+        h.latency("joint_states_to_target", 1.0 / hz, "targets leave later than a tick after the joints were measured: "
+                                                      "check upstream latency and CPU load")
+        if spec.images:
+            h.latency("capture_to_action", lim.camera_timeout, "the policy acts on old images: check the camera node's "
+                                                               "capture_to_tensor latency and the camera's frame rate")
+        h.fault("nonfinite_outputs", ERROR, "the observation or the network's action was NaN/inf (the supervisor damps): "
+                                            "check the inputs, the spec's scales and clips, and the ONNX export")
+        h.fault("dropped_malformed", WARN, "proprioception/joint_states did not match the robot's joints: same robot YAML everywhere?")
+        h.fault("dropped_unmatched", WARN, "inputs without partners of the same stamp: is the proprioception node stamping by tick?")
+
     def _on_cmd(self, msg: Twist) -> None:
         self.command = np.array([msg.linear.x, msg.linear.y, msg.angular.z], dtype=float)
         self.command_stamp = now_s(self)
+        self.health.seen("cmd_vel", self.command_stamp)
 
     def _on_state(self, msg: String) -> None:
         running = msg.data == "RUNNING"
@@ -88,7 +122,9 @@ class PolicyRunnerNode(Node):
         self.running = running
 
     def _push(self, key: str, msg) -> None:
-        joined = self.sync.push(key, convert.from_time(msg.header.stamp), msg)
+        stamp = convert.from_time(msg.header.stamp)
+        self.health.seen(INPUT_TOPICS[key], stamp)
+        joined = self.sync.push(key, stamp, msg)
         if joined is not None:
             self._step(joined)
 
@@ -98,7 +134,13 @@ class PolicyRunnerNode(Node):
         return self.command
 
     def _step(self, joined: dict) -> None:
-        js = convert.joint_sample(joined["joints"], self.names)
+        t0 = time.perf_counter()
+        try:
+            js = convert.joint_sample(joined["joints"], self.names)
+        except convert.MessageError as exc:
+            self.health.count("dropped_malformed")
+            self.get_logger().error(f"proprioception/joint_states dropped: {exc}", throttle_duration_sec=1.0)
+            return
         odom = convert.odometry_arrays(joined["odom"])
         stamp = js.stamp
         due = self.last_policy_stamp is None or stamp - self.last_policy_stamp >= self.policy_period - 1e-6
@@ -108,29 +150,58 @@ class PolicyRunnerNode(Node):
                 q=js.q[None], dq=js.dq[None], quat=odom["quat"][None], ang_vel=odom["ang_vel"][None], lin_vel=odom["lin_vel"][None],
                 contacts=feet[None] if feet.size else None, command=self._current_command(now_s(self))[None],
             )
-            images = self.vision.images(self.runtime.spec.images) if self.vision is not None else None
-            if self.vision is not None and images is None:  # no camera tensor yet: no target (a blind policy gets no robot)
+            tensors = self._tensors() if self.vision is not None else None
+            if self.vision is not None and tensors is None:  # no camera tensor yet: no target (a blind policy gets no robot)
                 self.get_logger().warn("waiting for the first camera images", throttle_duration_sec=2.0)
                 return
+            images = {t.name: t.data for t in tensors} if tensors is not None else None
             q, kp, kd, _raw = self.runtime.step(inputs, stamp, images)
             self.inference.add(self.runtime.inference_ms * 1e-3)
+            self.health.took("inference", self.runtime.inference_ms * 1e-3)
             self.steps += 1
             if not self.runtime.last_step_finite:
                 self.nonfinite_steps += 1
+                self.health.count("nonfinite_outputs")
                 self.get_logger().error("policy output is not finite; the safety supervisor will damp", throttle_duration_sec=1.0)
             self.last_policy_stamp = stamp
             n = self.robot.n_joints
             self.held = JointCommand(stamp, q, np.zeros(n), np.zeros(n), kp, kd, "position")
         self.held.stamp = stamp
         self.target_pub.publish(convert.command_msg(self.held, self.names))
+        published = max(now_s(self), stamp)  # an answer to tick `stamp` cannot leave before it (clock message order)
+        self.health.seen("policy/joint_targets", stamp)
+        self.health.took("joint_states_to_target", published - stamp)
+        if due:
+            self.health.took("step", time.perf_counter() - t0)
+            if tensors is not None:
+                latency = capture_to_action(published, [t.stamp for t in tensors])
+                self.health.took("capture_to_action", latency)
+                self.camera_latency_pub.publish(Float64(data=latency))
+
+    def _tensors(self) -> list[ImageTensor] | None:
+        """The newest tensor of every image input (None until each has one); a new tensor marks
+        its input as fresh, stamped with the capture time of its newest frame."""
+        out = []
+        for img in self.runtime.spec.images:
+            t = self.vision.tensor(img.input)
+            if t is None:
+                return None
+            if self._tensor_seq.get(img.input) != t.seq:
+                self._tensor_seq[img.input] = t.seq
+                self.health.seen(f"images/{img.input}", t.stamp)
+            out.append(t)
+        return out
 
     def _report(self) -> None:
+        now = now_s(self)
         if self.runtime is None:
-            self.diag.publish("ERROR", f"policy refused: {self.refusal}", {"status": "REFUSED"})
+            refused = Problem(ERROR, f"policy refused: {self.refusal}: fix the policy or its spec (lucid-ros check-policy); the robot stays PASSIVE")
+            self.diag.report(self.health.evaluate(now, [refused], values={"status": "REFUSED"}))
             return
-        values = {"policy": self.runtime.spec.name, "provider": self.runtime.provider_report, "steps": self.steps,
-                  "nonfinite_steps": self.nonfinite_steps, **{f"inference_{k}": v for k, v in self.inference.percentiles_ms().items()}}
-        self.diag.publish("ERROR" if self.nonfinite_steps else "OK", "running" if self.running else "ready", values)
+        self.health.set_count("dropped_unmatched", self.sync.dropped)
+        values = {"status": "READY", "policy": self.runtime.spec.name, "provider": self.runtime.provider_report, "steps": self.steps,
+                  "running": self.running}
+        self.diag.report(self.health.evaluate(now, ok_message="running" if self.running else "ready", values=values))
 
 
 def main(args=None) -> None:

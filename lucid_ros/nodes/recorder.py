@@ -24,6 +24,7 @@ from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from lucid_ros.diagnostics import ERROR, WARN, NodeHealth, Problem
 from lucid_ros.errors import ConfigError
 from lucid_ros.nodes.common import Diagnostics, param
 from lucid_ros.recording import TOPICS, Recorder, offered_qos
@@ -73,6 +74,8 @@ class RecorderNode(Node):
         except (ValueError, KeyError, OSError) as exc:
             raise ConfigError(path, node_name, f"cannot record: {exc}") from exc
         self._clock = self.get_clock()
+        self.health = NodeHealth(node_name, started=time.monotonic())  # wall clock: the recorder must report when the sim stops
+        self.health.fault("dropped", WARN, "the writer cannot keep up and dropped messages: a slow disk? try compression lz4 or none")
         self.subscribed: dict[str, str] = {}
         self._subs: dict = {}
         wanted = [self._resolve(p) for p in self.patterns]
@@ -105,9 +108,11 @@ class RecorderNode(Node):
         self.recorder.add_topic(topic, type_name, offered_qos(reliable=not best_effort, transient_local=latched))
         self._subs[topic] = self.create_subscription(message_class(type_name), topic, functools.partial(self._on_raw, topic), profile, raw=True)
         self.subscribed[topic] = type_name
+        self.health.input(topic, None, None, "", required=False)  # rates are shown, not judged: any topic may be quiet
 
     def _on_raw(self, topic: str, raw: bytes) -> None:
         self.recorder.put(topic, self._clock.now().nanoseconds, raw)
+        self.health.seen(topic, time.monotonic())
 
     def _discover(self) -> None:
         """Topics named by pattern or missing from the table: subscribe once a publisher shows
@@ -144,10 +149,10 @@ class RecorderNode(Node):
 
     def _report(self) -> None:
         s = self.recorder.stats()
-        level = "ERROR" if self.recorder.error else ("WARN" if s["dropped"] else "OK")
-        self.diag.publish(
-            level, self.recorder.error or f"{s['mode']}: {s['processed']} messages, {s['files']} file(s)", {**s, "topics": len(self.subscribed)}
-        )
+        self.health.set_count("dropped", s.pop("dropped"))
+        extra = [Problem(ERROR, f"recording stopped: {self.recorder.error}: check the disk (space, permissions) and restart")] if self.recorder.error else []
+        ok = f"{s['mode']}: {s['processed']} messages, {s['files']} file(s)"
+        self.diag.report(self.health.evaluate(time.monotonic(), extra, ok, values={**s, "topics": len(self.subscribed)}))
 
     def destroy_node(self) -> None:
         """Finish the files (summary and footer) before the node goes."""

@@ -8,17 +8,26 @@ so a backend's dead-man watchdog never fires because of us.
 
 from __future__ import annotations
 
+import time
+
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Imu, JointState
 from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
+from lucid_ros.diagnostics import ERROR, WARN, NodeHealth, Problem
 from lucid_ros.nodes import convert, qos
 from lucid_ros.nodes.common import Diagnostics, now_s, param
 from lucid_ros.proprio.sync import StampSync
 from lucid_ros.robots import load_robot
 from lucid_ros.safety import AutoSequence, SafetyState, Supervisor
+
+CAMERA_TOPIC = "camera/depth/camera_info"
+RECOVERY = {
+    SafetyState.DAMPING: "fix the cause (its input or the policy), then call safety/reset and safety/stand",
+    SafetyState.ESTOP: "release the e-stop's cause, then call safety/reset (refused while inputs are stale or joints move)",
+}
 
 
 class SafetySupervisorNode(Node):
@@ -35,6 +44,7 @@ class SafetySupervisorNode(Node):
         self._answered = float("-inf")
         self._last_state = None
         self._last_publish = None
+        self._next_report: float | None = None
         self.policy_ready = not self.auto  # auto-sequence waits for a READY policy
 
         self.cmd_pub = self.create_publisher(JointTrajectory, "joint_commands", qos.COMMAND)
@@ -42,13 +52,14 @@ class SafetySupervisorNode(Node):
         self.event_pub = self.create_publisher(String, "safety/event", qos.EVENTS)
         self._events_sent = 0
         self.diag = Diagnostics(self)
+        self.health = self._health(require_camera)
         self.create_subscription(JointState, "joint_states", self._on_joints, qos.STATE)
         self.create_subscription(Imu, "imu/data", self._on_imu, qos.STATE)
         self.create_subscription(JointTrajectory, "policy/joint_targets", self._on_target, qos.STATE)
         self.create_subscription(Bool, "safety/estop", self._on_estop, qos.ESTOP)
         self.create_subscription(String, "policy/status", self._on_policy_status, qos.LATCHED)
         if require_camera:
-            self.create_subscription(CameraInfo, "camera/depth/camera_info", self._on_camera, qos.SENSOR)
+            self.create_subscription(CameraInfo, CAMERA_TOPIC, self._on_camera, qos.SENSOR)
         for name in ("stand", "run", "damp", "reset"):
             self.create_service(Trigger, f"safety/{name}", self._service(name))
         self.create_timer(self.period, self._heartbeat)
@@ -59,8 +70,10 @@ class SafetySupervisorNode(Node):
         try:
             sample = convert.joint_sample(msg, self.names)
         except convert.MessageError as exc:
+            self.health.count("dropped_malformed")
             self.get_logger().error(str(exc), throttle_duration_sec=1.0)
             return
+        self.health.seen("joint_states", sample.stamp)
         self.sup.on_joints(sample)
         if self.sup.state == SafetyState.RUNNING:
             if self._join.push("state", sample.stamp, sample) is not None:
@@ -69,20 +82,26 @@ class SafetySupervisorNode(Node):
             self._command(sample.stamp)
 
     def _on_imu(self, msg: Imu) -> None:
-        self.sup.on_imu(convert.imu_sample(msg))
+        sample = convert.imu_sample(msg)
+        self.health.seen("imu/data", sample.stamp)
+        self.sup.on_imu(sample)
 
     def _on_target(self, msg: JointTrajectory) -> None:
         try:
             cmd = convert.joint_command(msg, self.names)
         except convert.MessageError as exc:
+            self.health.count("dropped_malformed")
             self.get_logger().error(f"policy/joint_targets refused: {exc}", throttle_duration_sec=1.0)
             return
+        self.health.seen("policy/joint_targets", cmd.stamp)
         self.sup.on_policy_target(cmd.stamp, cmd.q, cmd.kp, cmd.kd)
         if self.sup.state == SafetyState.RUNNING and self._join.push("target", cmd.stamp, cmd) is not None:
             self._command(cmd.stamp)
 
     def _on_camera(self, msg: CameraInfo) -> None:
-        self.sup.on_camera(convert.from_time(msg.header.stamp))
+        stamp = convert.from_time(msg.header.stamp)
+        self.health.seen(CAMERA_TOPIC, stamp)
+        self.sup.on_camera(stamp)
 
     def _on_estop(self, msg: Bool) -> None:
         if msg.data:
@@ -113,8 +132,11 @@ class SafetySupervisorNode(Node):
             return
         if self.sequence is not None and self.policy_ready:
             self.sequence.step(stamp)
+        t0 = time.perf_counter()
         cmd = self.sup.tick(stamp)
         self.cmd_pub.publish(convert.command_msg(cmd, self.names))
+        self.health.took("tick", time.perf_counter() - t0)
+        self.health.seen("joint_commands", stamp)
         self._answered = max(self._answered, stamp)
         self._last_publish = now_s(self)
         self._publish_state()
@@ -126,11 +148,38 @@ class SafetySupervisorNode(Node):
         tripping = self.sup.state in (SafetyState.STANDING, SafetyState.RUNNING) and self.sup.check(now)
         if tripping or self._last_publish is None or now - self._last_publish > 1.5 * self.period:
             self._command(max(now, self._answered), force=True)
-        self.diag.publish(
-            "ERROR" if self.sup.state in (SafetyState.DAMPING, SafetyState.ESTOP) else ("WARN" if self.sup.faults else "OK"),
-            f"{self.sup.state.value}" + (f": {self.sup.last_cause}" if self.sup.last_cause else ""),
-            {"state": self.sup.state.value, "faults": "; ".join(self.sup.faults) or "none", "last_cause": self.sup.last_cause or ""},
-        )
+        if self._next_report is None or now >= self._next_report or now < self._next_report - 2.0:  # 1 Hz (clock may jump back)
+            self._next_report = now + 1.0
+            self._report(now)
+
+    def _health(self, require_camera: bool) -> NodeHealth:
+        """What the supervisor is judged by (docs/diagnostics.md); timeouts are the robot YAML's."""
+        h = NodeHealth("safety_supervisor", started=now_s(self))
+        hz, lim = self.robot.rate_hz, self.robot.safety
+        source = "is the robot driver (lucid-ros robot) or the sim bridge (lucid-ros sim) running?"
+        h.input("joint_states", hz, lim.joint_states_timeout, source)
+        h.input("imu/data", hz, lim.imu_timeout, source)
+        h.input("policy/joint_targets", hz, lim.policy_timeout, "is the policy runner running and READY (policy/status)? "
+                                                                 "see its diagnostics", required=False)
+        if require_camera:
+            cam = next(iter(self.robot.cameras.values()), None)
+            rate = cam.depth.rate_hz if cam is not None and cam.depth is not None else None
+            h.input(CAMERA_TOPIC, rate, lim.camera_timeout, "is the camera node running? see its diagnostics")
+        h.output("joint_commands", hz, "no ticks to answer: see the inputs")
+        h.latency("tick", 1.0 / hz, "the supervisor's tick takes longer than a control period: CPU load?")
+        h.fault("dropped_malformed", WARN, "joint_states or policy/joint_targets with joints other than the robot YAML's were dropped")
+        return h
+
+    def _report(self, now: float) -> None:
+        state = self.sup.state
+        self.health.require("policy/joint_targets", state == SafetyState.RUNNING)
+        extra = []
+        if state in (SafetyState.DAMPING, SafetyState.ESTOP):
+            extra.append(Problem(ERROR, f"{state.value}: {self.sup.last_cause}: {RECOVERY[state]}"))
+        elif self.sup.faults:
+            extra.append(Problem(WARN, f"{state.value}, stand/run would be refused: {'; '.join(self.sup.faults)}"))
+        values = {"state": state.value, "faults": "; ".join(self.sup.faults) or "none", "last_cause": self.sup.last_cause or ""}
+        self.diag.report(self.health.evaluate(now, extra, ok_message=state.value, values=values))
 
     def _publish_state(self, force: bool = False) -> None:
         for ev in self.sup.events[self._events_sent :]:
@@ -145,6 +194,7 @@ class SafetySupervisorNode(Node):
                 cause = self.sup.last_cause or ""
                 self.get_logger().info(f"safety state {self._last_state.value} -> {text}" + (f" ({cause})" if cause else ""))
             self._last_state = state
+            self._report(self._now())  # a trip is on diagnostics at once, not at the next 1 Hz report
 
 
 def main(args=None) -> None:

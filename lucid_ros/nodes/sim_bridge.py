@@ -16,7 +16,7 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Imu, JointState
 from trajectory_msgs.msg import JointTrajectory
 
-from lucid_ros.health import percentiles_ms
+from lucid_ros.diagnostics import WARN, NodeHealth, Problem
 from lucid_ros.nodes import convert, qos
 from lucid_ros.nodes.common import Diagnostics, decode_command, param
 from lucid_ros.robots import load_robot
@@ -24,6 +24,9 @@ from lucid_ros.sim.courses import load_course
 from lucid_ros.sim.lockstep import Lockstep
 from lucid_ros.sim.robot_sim import SimRobot
 from lucid_ros.types import JointCommand
+
+COMMAND_DEADLINE = qos.COMMAND.deadline.nanoseconds * 1e-9  # s: joint_commands older than this are stale
+REALTIME_FACTOR_WARN = 0.9  # realtime mode: the sim falling below this fraction of wall time is a WARN
 
 
 class SimBridgeNode(Node):
@@ -36,7 +39,8 @@ class SimBridgeNode(Node):
         self.sim.reset(param(self, "start_pose", "default"))
         self.tick_dt = 1.0 / self.robot.rate_hz
         self.substeps = max(1, round(self.tick_dt / self.robot.physics_dt))
-        self.lockstep = Lockstep(self.tick_dt, realtime=bool(param(self, "realtime", False)), timeout=float(param(self, "lockstep_timeout", 0.5)))
+        self.realtime = bool(param(self, "realtime", False))
+        self.lockstep = Lockstep(self.tick_dt, realtime=self.realtime, timeout=float(param(self, "lockstep_timeout", 0.5)))
         self.names = self.robot.joint_names
         self.muted: set[str] = set()  # fault injection for tests: topics the sim stops publishing
         self.on_tick = []  # callables(t, sim) run in the sim thread after each tick (pushes, metrics)
@@ -55,7 +59,10 @@ class SimBridgeNode(Node):
         self.gt_pub = self.create_publisher(Odometry, "sim/ground_truth/odom", qos.STATE)
         self.create_subscription(JointTrajectory, "joint_commands", self._on_command, qos.COMMAND)
         self.diag = Diagnostics(self)
-        self.create_timer(1.0, self._report)
+        self.health = self._health()
+        self._answers_seen = 0
+        self._rtf_mark = (time.monotonic(), self.sim.time)
+        self.create_timer(1.0, self._report)  # wall timer: this node owns the sim clock
         self._thread = threading.Thread(target=self._loop, name="sim_bridge", daemon=True)
 
     def start(self) -> None:
@@ -70,14 +77,17 @@ class SimBridgeNode(Node):
         cmd = decode_command(self, msg, self.names)
         if cmd is None:
             self.rejected_commands += 1
+            self.health.count("rejected_commands")
             return
         if not cmd.is_finite():
             # The supervisor never sends this; a foreign publisher might. Damp rather than obey.
             self.rejected_commands += 1
+            self.health.count("rejected_commands")
             self.get_logger().error("joint_commands refused: non-finite values; damping", throttle_duration_sec=1.0)
             cmd = JointCommand.damping(self.sim.joint_sample().q, self.robot.safety.damping_kd, cmd.stamp)
         with self._cmd_lock:
             self._cmd = cmd
+        self.health.seen("joint_commands", cmd.stamp)
         self.lockstep.answered(cmd.stamp)
 
     def _publish(self, t: float) -> None:
@@ -85,8 +95,10 @@ class SimBridgeNode(Node):
         self.clock_pub.publish(Clock(clock=stamp))
         if "joint_states" not in self.muted:
             self.js_pub.publish(convert.joint_state_msg(self.sim.joint_sample(), self.names))
+            self.health.seen("joint_states", t)
         if "imu/data" not in self.muted:
             self.imu_pub.publish(convert.imu_msg(self.sim.imu_sample(), self.robot.imu_frame))
+            self.health.seen("imu/data", t)
         gt = self.sim.ground_truth()
         self.gt_pub.publish(convert.odometry_msg(t, "world", self.robot.base_body, gt.pos, gt.quat, gt.lin_vel_body, gt.ang_vel_body))
 
@@ -101,28 +113,53 @@ class SimBridgeNode(Node):
                 self.lockstep.wait(t)
             with self._cmd_lock:
                 cmd = self._cmd
+            t0 = time.perf_counter()
             self.sim.apply(cmd)
             self.sim.step(self.substeps)
+            self.health.took("step", time.perf_counter() - t0)
+            answers = self.lockstep.latencies
+            for x in answers[self._answers_seen : len(answers)]:
+                self.health.took("answer", x)
+            self._answers_seen = len(answers)
             for fn in list(self.on_tick):
                 fn(t, self.sim)
 
+    def _health(self) -> NodeHealth:
+        """What the bridge is judged by (docs/diagnostics.md). Rates and ages are in sim time; in
+        lockstep a slow graph slows the world, so only realtime runs judge timing."""
+        h = NodeHealth("sim_bridge", started=self.sim.time)
+        hz = self.robot.rate_hz
+        h.input("joint_commands", hz, COMMAND_DEADLINE, "is the safety supervisor running? It is the only publisher of joint_commands")
+        for topic in ("joint_states", "imu/data"):
+            h.output(topic, hz, f"is {topic} muted (fault injection) or the sim thread stalled?")
+        budget = self.tick_dt if self.realtime else None
+        h.latency("step", budget, "physics cannot keep up with the tick in real time: a lighter course/model or a faster machine")
+        h.latency("answer", budget, "the graph answers late: check the policy runner's and supervisor's latencies and CPU load")
+        h.fault("rejected_commands", WARN, "joint_commands refused (wrong layout or non-finite; the sim damped): "
+                                           "is something other than the safety supervisor publishing joint_commands?")
+        h.fault("lockstep_timeouts", WARN, "a tick went unanswered for lockstep_timeout: is the safety supervisor alive?")
+        if self.realtime:
+            h.fault("deadline_misses", WARN, "commands arrived after their tick ended: the graph is too slow for real time")
+        return h
+
     def _report(self) -> None:
-        lat = percentiles_ms(self.lockstep.latencies[-500:])
-        level = "WARN" if self.lockstep.timeouts or self.rejected_commands or self.muted else "OK"
-        self.diag.publish(
-            level,
-            f"sim t={self.sim.time:.2f}s",
-            {
-                "sim_time": self.sim.time,
-                "ticks": self.lockstep.ticks,
-                "deadline_misses": self.lockstep.misses,
-                "lockstep_timeouts": self.lockstep.timeouts,
-                "latency_p50_ms": lat["p50_ms"],
-                "latency_p99_ms": lat["p99_ms"],
-                "rejected_commands": self.rejected_commands,
-                "muted": ",".join(sorted(self.muted)) or "none",
-            },
-        )
+        h = self.health
+        now_wall, now_sim = time.monotonic(), self.sim.time
+        wall0, sim0 = self._rtf_mark
+        rtf = (now_sim - sim0) / (now_wall - wall0) if now_wall > wall0 else float("nan")
+        self._rtf_mark = (now_wall, now_sim)
+        h.set_count("lockstep_timeouts", self.lockstep.timeouts)
+        if self.realtime:
+            h.set_count("deadline_misses", self.lockstep.misses)
+        extra = []
+        if self.muted:
+            extra.append(Problem(WARN, f"fault injection: muted {', '.join(sorted(self.muted))}"))
+        if self.realtime and rtf < REALTIME_FACTOR_WARN:
+            extra.append(Problem(WARN, f"sim runs at {rtf:.2f}x real time (realtime mode): the machine cannot keep up"))
+        values = {"sim_time": now_sim, "mode": "realtime" if self.realtime else "lockstep", "real_time_factor": rtf,
+                  "ticks": self.lockstep.ticks, "deadline_misses": self.lockstep.misses, "muted": ",".join(sorted(self.muted)) or "none"}
+        mode = "realtime" if self.realtime else "lockstep"
+        self.diag.report(h.evaluate(now_sim, extra, f"sim t={now_sim:.2f}s, {mode}, {rtf:.2f}x real time", values))
 
 
 def main(args=None) -> None:
