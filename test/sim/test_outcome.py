@@ -31,7 +31,7 @@ def test_falling_into_a_gap_fails_with_the_obstacles_crossed_so_far():
     assert out.status == "fell" and "pit" in out.reason
     assert out.obstacles_crossed == 1 and out.fraction_crossed == pytest.approx(1 / 6)
     first_below = np.argmax(pos[:, 2] < gaps.fall_z)
-    assert out.distance_m == pytest.approx(pos[first_below, 0]) and out.time_s == pytest.approx(t[first_below])
+    assert out.distance_m == pytest.approx(pos[first_below - 1, 0]) and out.time_s == pytest.approx(t[first_below])
 
 
 def test_tipping_over_and_callers_signal_are_falls():
