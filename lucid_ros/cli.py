@@ -74,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
         from lucid_ros.hardware.options import add_arguments
 
         add_arguments(h, fake=name == "fake-robot")
+
+    t = sub.add_parser("teleop", help="drive the robot: keyboard (this terminal) or a gamepad, to cmd_vel and the safety services")
+    t.add_argument("--gamepad", default="", metavar="/dev/input/eventN", help="a gamepad's evdev device (default: the keyboard)")
+    t.add_argument("--config", default="", metavar="YAML", help="key/button mapping (default: config/teleop/{keyboard,gamepad}.yaml)")
+    t.add_argument("--rate", type=float, default=20.0, help="cmd_vel rate while commanding, Hz (default: 20)")
     return p
 
 
@@ -91,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "check-policy":
             return check_policy_cmd(args)
+        if args.command == "teleop":
+            from lucid_ros.nodes.teleop import run as run_teleop
+
+            return run_teleop(overrides={"device": args.gamepad, "config": args.config, "rate": args.rate})
         from lucid_ros.nodes.robot_run import run_fake_robot, run_robot
 
         return run_robot(args) if args.command == "robot" else run_fake_robot(args)
