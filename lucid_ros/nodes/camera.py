@@ -212,7 +212,10 @@ class CameraNode(Node):
         values["bus_listener_errors"] = self.bus.listener_errors
         if self.source is not None:
             h = self.source.health()
-            values |= {"source_errors": h.errors, "source_last_error": h.last_error or "none"}
+            values |= {"source_errors": h.errors, "source_last_error": h.last_error or "none", "source_open": h.open}
+            values |= {f"source_{k}": v for k, v in h.checks.items()}
+            if not h.open and level == "OK":
+                level, message = "ERROR", f"camera source closed: {h.last_error or 'not open'} (retrying)"
         if self.refusal:
             level, message = "ERROR", f"policy images refused: {self.refusal}"
         self.diag.publish(level, message, values)

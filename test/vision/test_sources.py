@@ -134,5 +134,5 @@ def test_unknown_camera_and_the_hardware_seam():
         SimCameraSource(GO1, "chin")
     with pytest.raises(ConfigError, match="sim bridge"):
         open_source("sim", GO1, "ego")
-    with pytest.raises(ConfigError, match="no camera source 'realsense'"):
-        open_source("realsense", GO1, "ego")
+    with pytest.raises(ConfigError, match="no camera source 'kinect'"):
+        open_source("kinect", GO1, "ego")
