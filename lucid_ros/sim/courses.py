@@ -100,6 +100,7 @@ class Course:
     goal_after: float | None = None
     variants: Variants = Variants()
     variant: int = 0  # the seed this concrete course was drawn with; 0 = as written
+    drawn: tuple[tuple[str, float], ...] = ()  # the variant's numbers: ('hurdles.height', 0.21), ('friction', 0.8), ...
 
     @property
     def last_obstacle_x(self) -> float | None:
@@ -152,7 +153,7 @@ def parse_course(raw: object, path: str | Path | None) -> Course:
         course = replace(course, obstacles=tuple(_box_obstacle(b) for b in course.boxes))
     if f.has("variants"):
         course = replace(course, variants=_variants(f.sub("variants"), course))
-        for end, pick in (("min", 2), ("max", 3)):  # the track must still build with every range at its min, and at its max
+        for end, pick in (("min", 2), ("max", 3)) if course.segments else ():  # the track must still build with every range at its min, and at its max
             try:
                 _lay_track(course, {(g[0], g[1]): float(g[pick]) for g in course.variants.geometry}, None)
             except ConfigError as exc:
@@ -189,6 +190,8 @@ def randomize(course: Course, seed: int) -> Course:
         out = _lay_track(out, values, np.random.default_rng(rng.integers(2**63)))
     if v.friction is not None:
         out = replace(out, friction=float(rng.uniform(*v.friction)))
+    drawn = [(f"{seg}.{param}", value) for (seg, param), value in values.items()] + ([("friction", out.friction)] if v.friction else [])
+    out = replace(out, drawn=tuple(drawn))
     if v.textures:
         out = replace(
             out,
