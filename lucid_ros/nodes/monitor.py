@@ -124,3 +124,7 @@ def main(args=None) -> None:
     from lucid_ros.nodes.run import spin_single
 
     spin_single(MonitorNode, args)
+
+
+if __name__ == "__main__":
+    main()

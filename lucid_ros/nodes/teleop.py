@@ -97,7 +97,8 @@ class TeleopNode(Node):
         future.add_done_callback(done)
 
     def destroy_node(self) -> None:
-        self.publish_cmd((0.0, 0.0, 0.0))  # leaving: the last word is stop
+        if self.context.ok():
+            self.publish_cmd((0.0, 0.0, 0.0))  # leaving: the last word is stop
         self.source.close()
         super().destroy_node()
 
@@ -107,11 +108,13 @@ def run(args=None, overrides: dict | None = None) -> int:
     `overrides`: parameter values (the `lucid-ros teleop` options)."""
     import rclpy
     from rclpy.executors import ExternalShutdownException
+    from rclpy.signals import SignalHandlerOptions
 
     from lucid_ros.errors import ConfigError
     from lucid_ros.teleop.terminal import raw_terminal
 
-    rclpy.init(args=args)
+    # Ctrl-C as KeyboardInterrupt with the context still valid, so the zero twist goes out
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     node = None
     try:
         with raw_terminal():
@@ -138,3 +141,7 @@ def run(args=None, overrides: dict | None = None) -> int:
 
 def main(args=None) -> None:
     sys.exit(run(args))
+
+
+if __name__ == "__main__":
+    main()
