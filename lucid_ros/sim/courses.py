@@ -153,7 +153,8 @@ def parse_course(raw: object, path: str | Path | None) -> Course:
         course = replace(course, obstacles=tuple(_box_obstacle(b) for b in course.boxes))
     if f.has("variants"):
         course = replace(course, variants=_variants(f.sub("variants"), course))
-        for end, pick in (("min", 2), ("max", 3)) if course.segments else ():  # the track must still build with every range at its min, and at its max
+        # the track must still build with every range at its min, and at its max
+        for end, pick in (("min", 2), ("max", 3)) if course.segments else ():
             try:
                 _lay_track(course, {(g[0], g[1]): float(g[pick]) for g in course.variants.geometry}, None)
             except ConfigError as exc:
@@ -241,7 +242,7 @@ def _box_obstacle(b: Box) -> Obstacle:
 def _variants(v: Fields, course: Course) -> Variants:
     _no_unknown(v, _VARIANT_KEYS)
     geometry = []
-    for key in (v.sub("geometry").data if v.has("geometry") else {}):
+    for key in v.sub("geometry").data if v.has("geometry") else {}:
         field = f"geometry.{key}"
         seg, _, param = str(key).partition(".")
         match = next((s for s in course.segments if s.name == seg), None)

@@ -199,8 +199,11 @@ def test_bad_variants_are_refused_with_file_and_field(tmp_path, variants, field,
     "mutate, field, words",
     [
         (lambda d: d["track"]["segments"].append({"type": "blocks", "count": 2, "depth": 1, "width": 1, "gap": 0.5}), "track.segments", "need a pit"),
-        (lambda d: d["track"]["segments"].append({"type": "stairs", "count": 2, "riser": 0.2, "tread": 0.3, "width": 1, "direction": "down"}),
-         "track.segments", "below the floor"),
+        (
+            lambda d: d["track"]["segments"].append({"type": "stairs", "count": 2, "riser": 0.2, "tread": 0.3, "width": 1, "direction": "down"}),
+            "track.segments",
+            "below the floor",
+        ),
         (lambda d: d["track"]["segments"][0].update(type="wall"), "track.segments[0].type", "expected one of"),
         (lambda d: d["track"]["segments"][0].update(heigth=0.2), "track.segments[0].heigth", "unknown field"),
         (lambda d: d["track"]["segments"][0].pop("height"), "track.segments[0].height", "missing"),

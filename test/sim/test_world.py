@@ -103,3 +103,85 @@ def test_named_poses(go1):
         named_pose(go1, "sitting")
     with pytest.raises(ValueError):
         named_pose(go1, np.zeros(3))
+
+
+# ---- the shipped courses and their variants in MuJoCo --------------------------------------------
+ALL_COURSES = ["flat", "rough", "hurdle", "gaps", "stairs_up", "stairs_down", "parkour"]
+
+
+@pytest.mark.parametrize("name", ALL_COURSES)
+@pytest.mark.parametrize("seed", [0, 4])
+def test_go1_spawns_standing_on_the_start_of_every_course(go1, name, seed):
+    from lucid_ros.sim.courses import load_course
+    from lucid_ros.sim.heights import course_height
+    from lucid_ros.sim.robot_sim import SimRobot
+    from lucid_ros.types import JointCommand
+
+    sim = SimRobot(go1, load_course(name), seed=seed)
+    m, d, ix = sim.model, sim.data, sim.index
+    mujoco.mj_forward(m, d)
+    geom = d.contact.geom[: d.ncon]
+    robot_vs_course = ix.robot_body[m.geom_bodyid[geom]].any(axis=1) & np.isin(geom, ix.course_geoms).any(axis=1)
+    assert np.all(d.contact.dist[: d.ncon][robot_vs_course] > -1e-4), "the robot starts inside the course"
+    feet = d.geom_xpos[ix.feet]
+    ground = course_height(sim.course, feet[:, :2])
+    gap = feet[:, 2] - m.geom_size[ix.feet, 0] - ground
+    # lowered until a foot touches; the default stance is not quite level
+    assert abs(gap).min() < 1e-3 and gap.max() < 0.015 + 2 * sim.course.ground.amplitude
+    spawn_top = course_height(sim.course, np.array(sim.course.spawn_xy))
+    n = go1.n_joints
+    sim.apply(JointCommand(0.0, go1.default_pose, np.zeros(n), np.zeros(n), np.array(go1.kp), np.array(go1.kd)))
+    sim.step(int(1.0 / m.opt.timestep))  # hold the stance for 1 s: it stays up, where it was put
+    gt = sim.ground_truth()
+    assert 0.2 < gt.pos[2] - spawn_top < 0.4 and np.linalg.norm(gt.pos[:2] - sim.course.spawn_xy) < 0.1
+    assert gt.quat[0] > np.cos(0.1 / 2)  # tilted less than 0.1 rad
+    sim.close()
+
+
+def _ego(go1, course, seed, depth=False):
+    from lucid_ros.sim.robot_sim import SimRobot
+
+    sim = SimRobot(go1, course, seed=seed)
+    try:
+        return sim.render("ego", depth=depth)
+    finally:
+        sim.close()
+
+
+def test_variants_change_what_the_camera_sees_and_a_seed_repeats_it(go1):
+    from lucid_ros.sim.courses import load_course
+
+    hurdle = load_course("hurdle")
+    a, b, a_again, nominal = _ego(go1, hurdle, 1), _ego(go1, hurdle, 2), _ego(go1, hurdle, 1), _ego(go1, hurdle, 0)
+    assert a.shape == b.shape and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, a_again)
+    for other in (b, nominal):
+        assert np.abs(a.astype(int) - other.astype(int)).mean() > 5.0
+
+
+def test_textures_and_light_change_the_image_but_not_the_depth(go1):
+    from lucid_ros.sim.courses import parse_course
+
+    course = parse_course({**COURSE, "variants": {"textures": True, "lighting": {"azimuth": [0, 360], "diffuse": [0.2, 1.0]}}}, "mem.yaml")
+    rgb = [_ego(go1, course, s) for s in (1, 2)]
+    depth = [_ego(go1, course, s, depth=True) for s in (1, 2)]
+    assert np.abs(rgb[0].astype(int) - rgb[1].astype(int)).mean() > 5.0
+    np.testing.assert_array_equal(depth[0], depth[1])
+
+
+def test_lucid_ros_sim_runs_a_course_variant():
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        summary = os.path.join(tmp, "s.json")
+        r = subprocess.run(
+            [sys.executable, "-m", "lucid_ros.cli", "sim", "--course", "hurdle", "--duration", "2", "--seed", "3", "--quiet", "--summary", summary],
+            capture_output=True, text=True, timeout=300, env=dict(os.environ),
+        )  # fmt: skip
+        assert r.returncode == 0, r.stdout[-1500:] + r.stderr[-1500:]  # the blind robot neither falls nor finishes: a run that worked
+        s = json.loads(open(summary).read())
+    assert s["course"] == "hurdle" and s["seed"] == 3 and s["falls"] == 0 and not s["failed"]
