@@ -18,7 +18,7 @@ import numpy as np
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Quaternion, Vector3
 from nav_msgs.msg import Odometry
-from sensor_msgs.msg import Imu, JointState
+from sensor_msgs.msg import Imu, JointState, PointCloud2, PointField
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from lucid_ros.types import MODES, ImuSample, JointCommand, JointSample
@@ -164,3 +164,14 @@ def odometry_arrays(msg: Odometry) -> dict[str, np.ndarray]:
         "lin_vel": np.array([lv.x, lv.y, lv.z]),
         "ang_vel": np.array([av.x, av.y, av.z]),
     }
+
+
+def cloud_msg(points: np.ndarray, frame_id: str, t: float) -> PointCloud2:
+    """(N, 3) points as an unorganised float32 x, y, z PointCloud2 (what rviz and the monitor read)."""
+    pts = np.ascontiguousarray(np.asarray(points, dtype="<f4").reshape(-1, 3))
+    msg = PointCloud2(height=1, width=len(pts), is_bigendian=False, point_step=12, row_step=12 * len(pts), is_dense=True)
+    msg.fields = [PointField(name=n, offset=4 * i, datatype=PointField.FLOAT32, count=1) for i, n in enumerate("xyz")]
+    msg.header.stamp = to_time(t)
+    msg.header.frame_id = frame_id
+    msg.data = pts.tobytes()
+    return msg

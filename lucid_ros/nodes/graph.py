@@ -132,7 +132,7 @@ class SimGraph(InProcessGraph):
         common = {"robot": robot}
         given = {
             "sim_bridge": {"course": course, "seed": seed, "realtime": realtime, "start_pose": start_pose},
-            "policy_runner": {"policy": str(policy) if policy else ""},
+            "policy_runner": {"policy": str(policy) if policy else "", "allow_privileged": True},
             "safety_supervisor": {"auto_sequence": auto_sequence},
         }
         classes = {

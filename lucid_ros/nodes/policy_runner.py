@@ -15,7 +15,7 @@ import numpy as np
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
-from sensor_msgs.msg import JointState
+from sensor_msgs.msg import JointState, PointCloud2
 from std_msgs.msg import Float64, String
 from trajectory_msgs.msg import JointTrajectory
 
@@ -26,6 +26,7 @@ from lucid_ros.health import LatencyStats
 from lucid_ros.nodes import convert, qos
 from lucid_ros.nodes.common import Diagnostics, now_s, param
 from lucid_ros.policy.observations import ObsInputs
+from lucid_ros.policy.privileged import check_privileged, privileged_terms, scan_points_base
 from lucid_ros.policy.runner import PolicyRuntime
 from lucid_ros.proprio.sync import StampSync
 from lucid_ros.robots import load_robot
@@ -55,6 +56,7 @@ class PolicyRunnerNode(Node):
             if not policy:
                 raise ConfigError(None, "policy_runner.policy", "no policy given")
             runtime = PolicyRuntime(paths.resolve("policies", policy), self.robot)
+            check_privileged(runtime.spec, bool(param(self, "allow_privileged", False)))  # the sim bringup allows it
             pres = check_image_inputs(runtime.spec, self.robot, {i.name: i.shape for i in runtime.policy.session.get_inputs()})
             self.image_rates = {img.input: pre.rate_hz for img, pre in zip(runtime.spec.images, pres, strict=True)}
             self.runtime = runtime
@@ -70,7 +72,12 @@ class PolicyRunnerNode(Node):
         self.get_logger().info(f"policy '{spec.name}' ({spec.n_act} actions, {spec.rate_hz:g} Hz): {self.runtime.provider_report}")
         self.status_pub.publish(String(data=f"READY {spec.name} sha256={spec.sha256[:12]} {self.runtime.provider_report}"))
         self.policy_period = 1.0 / spec.rate_hz
-        self.vision = bus_for(self.context) if spec.images else None  # tensors from the camera node, in process
+        self.scan_terms = privileged_terms(spec)  # a teacher: its terrain scan comes from the sim bridge
+        self.vision = bus_for(self.context) if spec.images or self.scan_terms else None  # in-process tensors
+        for term in self.scan_terms:
+            self.vision.request_scan(term.name, term.scan_points())
+        self.scan_pub = self.create_publisher(PointCloud2, "policy/height_scan", qos.STATE) if self.scan_terms else None
+        self._scan_shown = -1.0
         self.camera_latency_pub = self.create_publisher(Float64, "policy/camera_latency", qos.SENSOR) if spec.images else None
         self._tensor_seq: dict[str, int] = {}
         self._declare_health(self.health)
@@ -150,8 +157,10 @@ class PolicyRunnerNode(Node):
                 q=js.q[None], dq=js.dq[None], quat=odom["quat"][None], ang_vel=odom["ang_vel"][None], lin_vel=odom["lin_vel"][None],
                 contacts=feet[None] if feet.size else None, command=self._current_command(now_s(self))[None],
             )
-            tensors = self._tensors() if self.vision is not None else None
-            if self.vision is not None and tensors is None:  # no camera tensor yet: no target (a blind policy gets no robot)
+            if self.scan_terms and not self._add_scan(inputs, stamp, odom["quat"]):
+                return
+            tensors = self._tensors() if self.runtime.spec.images else None
+            if self.runtime.spec.images and tensors is None:  # no camera tensor yet: no target (a blind policy gets no robot)
                 self.get_logger().warn("waiting for the first camera images", throttle_duration_sec=2.0)
                 return
             images = {t.name: t.data for t in tensors} if tensors is not None else None
@@ -177,6 +186,20 @@ class PolicyRunnerNode(Node):
                 latency = capture_to_action(published, [t.stamp for t in tensors])
                 self.health.took("capture_to_action", latency)
                 self.camera_latency_pub.publish(Float64(data=latency))
+
+    def _add_scan(self, inputs: ObsInputs, stamp: float, quat: np.ndarray) -> bool:
+        """The sim bridge's scan for this tick into the inputs (False: not there yet, no target).
+        Operators get it on policy/height_scan at 5 Hz."""
+        term = self.scan_terms[0]
+        scan = self.vision.tensor(term.name)
+        if scan is None or abs(scan.stamp - stamp) > 1e-6:
+            self.get_logger().warn("waiting for the privileged height scan (only the sim bridge provides it)", throttle_duration_sec=2.0)
+            return False
+        inputs.height_scan = scan.data
+        if stamp - self._scan_shown >= 0.2:
+            self._scan_shown = stamp
+            self.scan_pub.publish(convert.cloud_msg(scan_points_base(term.scan_points(), scan.data[0], quat), self.robot.base_body, stamp))
+        return True
 
     def _tensors(self) -> list[ImageTensor] | None:
         """The newest tensor of every image input (None until each has one); a new tensor marks

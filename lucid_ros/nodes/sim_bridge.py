@@ -1,6 +1,7 @@
 """sim_bridge: MuJoCo behind the same topics a hardware backend offers.
 
-Publishes /clock, `joint_states`, `imu/data` and `sim/ground_truth/odom` once per tick; obeys only
+Publishes /clock, `joint_states`, `imu/data` and `sim/ground_truth/odom` once per tick (and, for a
+teacher policy, its privileged terrain scan on the in-process bus); obeys only
 `joint_commands`, applying the motor law every physics step (500 Hz). The stepping thread is not
 an executor callback, so a slow graph slows the world (lockstep) instead of dropping ticks.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
@@ -17,13 +19,17 @@ from sensor_msgs.msg import Imu, JointState
 from trajectory_msgs.msg import JointTrajectory
 
 from lucid_ros.diagnostics import WARN, NodeHealth, Problem
+from lucid_ros.mathutil import yaw_of
 from lucid_ros.nodes import convert, qos
 from lucid_ros.nodes.common import Diagnostics, decode_command, param
+from lucid_ros.policy.observations import height_scan
 from lucid_ros.robots import load_robot
 from lucid_ros.sim.courses import load_course
+from lucid_ros.sim.heights import CourseHeights
 from lucid_ros.sim.lockstep import Lockstep
 from lucid_ros.sim.robot_sim import SimRobot
 from lucid_ros.types import JointCommand
+from lucid_ros.vision.bus import bus_for
 
 COMMAND_DEADLINE = qos.COMMAND.deadline.nanoseconds * 1e-9  # s: joint_commands older than this are stale
 REALTIME_FACTOR_WARN = 0.9  # realtime mode: the sim falling below this fraction of wall time is a WARN
@@ -48,6 +54,8 @@ class SimBridgeNode(Node):
         self._cmd_lock = threading.Lock()
         self._stop = threading.Event()
         self.rejected_commands = 0
+        self.scans = bus_for(self.context)  # privileged height scans for a teacher policy (sim only)
+        self._heights: CourseHeights | None = None
         if bool(param(self, "cameras", False)):  # render camera mounts in this thread for the camera node
             from lucid_ros.nodes.camera import attach_sim_cameras
 
@@ -93,14 +101,26 @@ class SimBridgeNode(Node):
     def _publish(self, t: float) -> None:
         stamp = convert.to_time(t)
         self.clock_pub.publish(Clock(clock=stamp))
+        gt = self.sim.ground_truth()
+        self._answer_scans(t, gt)  # before the sensors: in lockstep the runner's tick finds its scan in place
         if "joint_states" not in self.muted:
             self.js_pub.publish(convert.joint_state_msg(self.sim.joint_sample(), self.names))
             self.health.seen("joint_states", t)
         if "imu/data" not in self.muted:
             self.imu_pub.publish(convert.imu_msg(self.sim.imu_sample(), self.robot.imu_frame))
             self.health.seen("imu/data", t)
-        gt = self.sim.ground_truth()
         self.gt_pub.publish(convert.odometry_msg(t, "world", self.robot.base_body, gt.pos, gt.quat, gt.lin_vel_body, gt.ang_vel_body))
+
+    def _answer_scans(self, t: float, gt) -> None:
+        """Privileged terrain scans a teacher policy asked for (lucid_ros.policy.privileged)."""
+        requests = self.scans.scan_requests()
+        if not requests:
+            return
+        if self._heights is None:
+            self._heights = CourseHeights(self.sim.course)
+        yaw = yaw_of(gt.quat)
+        for name, offsets in requests.items():
+            self.scans.put_tensor(name, height_scan(offsets, gt.pos[None], np.atleast_1d(yaw), self._heights), t)
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -47,6 +47,7 @@ class VisionBus:
         self._listeners: dict[str, list[FrameListener]] = {}
         self._tensors: dict[str, ImageTensor] = {}
         self._requests: dict[tuple[str, str], frozenset[str]] = {}
+        self._scans: dict[str, np.ndarray] = {}
         self.listener_errors = 0
         self.last_listener_error = ""
 
@@ -94,6 +95,16 @@ class VisionBus:
                 if cam == camera:
                     out |= streams
             return frozenset(out)
+
+    # ---- privileged terrain scans (sim only: lucid_ros.policy.privileged) ------------------------
+    def request_scan(self, name: str, offsets: np.ndarray) -> None:
+        """Ask the simulator for tensor `name`: base height above the terrain at yaw-frame offsets (N, 2)."""
+        with self._lock:
+            self._scans[name] = np.array(offsets, dtype=np.float64).reshape(-1, 2)
+
+    def scan_requests(self) -> dict[str, np.ndarray]:
+        with self._lock:
+            return dict(self._scans)
 
     # ---- tensors ------------------------------------------------------------------------------
     def put_tensor(self, name: str, data: np.ndarray, stamp: float) -> ImageTensor:
