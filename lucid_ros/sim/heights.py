@@ -67,6 +67,7 @@ class CourseHeights:
         self._half = np.array([b.size for b in boxes], dtype=np.float64).reshape(-1, 3) / 2
         reach = np.abs(self._rot[:, :2, :]) @ self._half[:, :, None]  # xy half-extent of each box's AABB
         self._lo = self._pos[:, :2] - reach[:, :, 0]
+        self._upright = np.abs(self._rot[:, 2, 2]) > 1 - 1e-12  # box z axis is world z: a flat top
         self._hi = self._pos[:, :2] + reach[:, :, 0]
         g = course.ground
         self._grid = None
@@ -104,25 +105,35 @@ class CourseHeights:
         return np.where(inside, z, -np.inf)
 
     def _boxes(self, p: np.ndarray) -> np.ndarray:
-        """Highest point of every box on the vertical line through each point (slab test, in box frames)."""
-        near = np.all((p[:, None, :] >= self._lo[None]) & (p[:, None, :] <= self._hi[None]), axis=-1)  # (N, M)
+        """Highest point of any box on the vertical line through each point.
+
+        One pass per box over the points in its xy bounding box: courses have tens of boxes and
+        training queries thousands of points, so the loop is short and each step is vectorised.
+        Upright boxes (only yawed) have a flat top; tilted ones (ramps) take a slab test in the box frame.
+        """
         out = np.full(len(p), -np.inf)
-        hit_pts, hit_box = np.nonzero(near)
-        if len(hit_pts) == 0:
-            return out
-        rot = self._rot[hit_box]  # (K, 3, 3), columns = box axes in world
-        rel = np.concatenate([p[hit_pts], np.zeros((len(hit_pts), 1))], axis=1) - self._pos[hit_box]
-        o = np.einsum("kji,kj->ki", rot, rel)  # line origin (at world z = 0) in the box frame
-        d = rot[:, 2, :]  # world +z in the box frame
-        half = self._half[hit_box]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t1, t2 = (-half - o) / d, (half - o) / d
-        parallel = np.abs(d) < 1e-12
-        lo = np.where(parallel, np.where(np.abs(o) <= half, -np.inf, np.inf), np.minimum(t1, t2))
-        hi = np.where(parallel, np.where(np.abs(o) <= half, np.inf, -np.inf), np.maximum(t1, t2))
-        tmin, tmax = lo.max(axis=1), hi.min(axis=1)
-        top = np.where(tmin <= tmax, tmax, -np.inf)  # t is the world z along the line
-        np.maximum.at(out, hit_pts, top)
+        for b in range(len(self._pos)):
+            lo, hi = self._lo[b], self._hi[b]
+            idx = np.flatnonzero((p[:, 0] >= lo[0]) & (p[:, 0] <= hi[0]) & (p[:, 1] >= lo[1]) & (p[:, 1] <= hi[1]))
+            if len(idx) == 0:
+                continue
+            rot, half = self._rot[b], self._half[b]
+            rel = p[idx] - self._pos[b, :2]
+            o = rel @ rot[:2, :]  # the line's origin (at world z = 0) in the box frame, up to the z offset below
+            o = o - self._pos[b, 2] * rot[2, :]
+            if self._upright[b]:
+                inside = (np.abs(o[:, 0]) <= half[0]) & (np.abs(o[:, 1]) <= half[1])
+                top = np.where(inside, self._pos[b, 2] + half[2], -np.inf)
+            else:
+                d = rot[2, :]  # world +z in the box frame; a tilted box has no zero component along its tilt
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    t1, t2 = (-half - o) / d, (half - o) / d
+                flat = np.abs(d) < 1e-12
+                inside_flat = np.abs(o) <= half
+                tlo = np.where(flat, np.where(inside_flat, -np.inf, np.inf), np.minimum(t1, t2)).max(axis=1)
+                thi = np.where(flat, np.where(inside_flat, np.inf, -np.inf), np.maximum(t1, t2)).min(axis=1)
+                top = np.where(tlo <= thi, thi, -np.inf)  # t is the world z along the line
+            out[idx] = np.maximum(out[idx], top)
         return out
 
 
