@@ -38,6 +38,16 @@ def _cmd_vel(text: str) -> tuple[float, float, float]:
     return parts  # type: ignore[return-value]
 
 
+def _latency_ms(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--camera-latency expects milliseconds, got {text!r}") from None
+    if not (value >= 0.0 and value < 10_000):
+        raise argparse.ArgumentTypeError(f"--camera-latency expects 0 <= MS < 10000, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lucid-ros", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -53,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="initial pose (default: lying for quadrupeds, which stand up through safety/stand; default for humanoids)")
     s.add_argument("--no-auto", action="store_true", help="do not walk PASSIVE -> STANDING -> RUNNING; wait for the safety services")
     s.add_argument("--realtime", action="store_true", help="pace the sim to the wall clock")
+    s.add_argument("--camera-latency", type=_latency_ms, default=0.0, metavar="MS",
+                   help="hold every camera frame back MS ms of sim time after its capture (robustness to camera delay)")
     s.add_argument("--summary", type=Path, default=None, metavar="FILE.json", help="write the run summary as JSON")
     s.add_argument("--record", type=Path, default=None, metavar="FILE.mcap", help="record every topic to MCAP (rosbag2 profile: ros2 bag, Foxglove)")
     s.add_argument("--black-box", type=float, default=None, metavar="SECONDS", help="keep the last SECONDS in memory; write them to a file when safety trips")

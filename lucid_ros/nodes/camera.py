@@ -83,7 +83,7 @@ def attach_sim_cameras(bridge) -> list[SimCameraSource]:
     bus = bus_for(bridge.context)
     sources = []
     for name in bridge.robot.cameras:
-        src = SimCameraSource(bridge.robot, name, wanted=lambda n=name: bus.requested(n))
+        src = SimCameraSource(bridge.robot, name, wanted=lambda n=name: bus.requested(n), latency=bridge.camera_latency)
         src.add_listener(bus.put_frame)
         src.open()
         sources.append(src)

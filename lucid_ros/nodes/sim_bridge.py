@@ -56,6 +56,7 @@ class SimBridgeNode(Node):
         self.rejected_commands = 0
         self.scans = bus_for(self.context)  # privileged height scans for a teacher policy (sim only)
         self._heights: CourseHeights | None = None
+        self.camera_latency = float(param(self, "camera_latency", 0.0))  # s from capture to delivery (robustness runs)
         if bool(param(self, "cameras", False)):  # render camera mounts in this thread for the camera node
             from lucid_ros.nodes.camera import attach_sim_cameras
 

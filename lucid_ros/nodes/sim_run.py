@@ -55,7 +55,8 @@ def run_sim(args) -> int:
     start_pose = args.start_pose or ("lying" if robot.kind == "quadruped" else "default")
     wall0 = time.monotonic()
     with SimGraph(robot=args.robot, policy=policy, course=args.course, seed=args.seed, realtime=args.realtime,
-                  start_pose=start_pose, auto_sequence=not args.no_auto, cmd_vel=cmd, recorders=recorders) as graph:
+                  start_pose=start_pose, auto_sequence=not args.no_auto, cmd_vel=cmd, recorders=recorders,
+                  overrides={"sim_bridge": {"camera_latency": args.camera_latency / 1000.0}}) as graph:
         t0 = graph.sim_time
         graph.run_until(t0 + args.duration, wall_timeout=max(120.0, 30 * args.duration),
                         progress=None if quiet else (lambda g: _progress(g, args.duration, t0, wall0)))

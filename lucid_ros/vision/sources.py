@@ -208,17 +208,29 @@ class SimCameraSource(CameraSource):
     streams of one mount may differ) and the near clip plane below the stream's `near`, then both
     are restored. `wanted()` (e.g. the bus's requested streams) limits rendering to streams someone
     consumes; `muted` stops frames altogether (fault injection).
+
+    `latency` (s of sim time) holds each frame back after its capture, as a USB camera and its
+    driver do (80-300 ms on Go1/Go2 setups, facts: parkour-courses.md): the frame keeps its
+    capture stamp and reaches the consumers `latency` later, so robustness to camera delay is
+    measured through the same graph (`lucid-ros sim --camera-latency`).
     """
 
     kind = "sim"
 
-    def __init__(self, robot: RobotDescription, camera: str = "ego", streams: tuple[str, ...] | None = None, wanted: Callable[[], Any] | None = None):
+    def __init__(
+        self, robot: RobotDescription, camera: str = "ego", streams: tuple[str, ...] | None = None, wanted: Callable[[], Any] | None = None,
+        latency: float = 0.0,
+    ):  # fmt: skip
         mount = robot.cameras.get(camera)
         if mount is None:
             raise ConfigError(robot.source, "cameras", f"robot '{robot.name}' has no camera '{camera}' (cameras: {sorted(robot.cameras)})")
         super().__init__(mount, streams)
         self.wanted = wanted
         self.muted = False
+        if not (math.isfinite(latency) and latency >= 0.0):
+            raise ConfigError(None, "camera_latency", f"expected a latency >= 0 s, got {latency!r}")
+        self.latency = float(latency)
+        self._pending: list[tuple[float, str, float, np.ndarray, float]] = []  # (release, stream, capture, data, render s)
         self._next = dict.fromkeys(self.streams, -math.inf)
 
     def open(self) -> None:
@@ -234,9 +246,9 @@ class SimCameraSource(CameraSource):
         return [s for s in wanted if t >= self._next[s] - _TIME_EPS]
 
     def on_tick(self, sim: Any) -> list[Frame]:
-        """Render every stream that is due at the sim's current time; returns the new frames."""
+        """Render every stream that is due at the sim's current time; emit the frames whose latency
+        has passed (all of them with no latency) and return those."""
         t = sim.time
-        frames = []
         for s in self.due(t):
             period = 1.0 / self.stream(s).rate_hz
             self._next[s] = (math.floor(t / period + _TIME_EPS) + 1) * period
@@ -246,7 +258,11 @@ class SimCameraSource(CameraSource):
             except Exception as exc:  # noqa: BLE001 - EGL/MuJoCo errors become a health fault, not a dead sim thread
                 self._fail(f"render {s}: {exc!r}")
                 continue
-            frames.append(self._emit(s, t, data, time.perf_counter() - t0))
+            self._pending.append((t + self.latency, s, t, data, time.perf_counter() - t0))
+        frames = []
+        while self._pending and self._pending[0][0] <= t + _TIME_EPS and not self.muted:
+            _release, s, stamp, data, took = self._pending.pop(0)
+            frames.append(self._emit(s, stamp, data, took))
         return frames
 
     def render(self, sim: Any, stream: str) -> np.ndarray:

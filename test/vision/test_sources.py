@@ -114,6 +114,26 @@ def test_frames_come_at_the_stream_rate_in_sim_time_with_growing_sequence_number
         s.close()
 
 
+def test_camera_latency_delivers_each_frame_later_with_its_capture_stamp():
+    s = SimRobot(GO1, "flat")
+    try:
+        delivered = []  # (sim time at delivery, frame)
+        src = SimCameraSource(GO1, "ego", wanted=lambda: {"depth"}, latency=0.06)
+        src.add_listener(lambda f: delivered.append((s.time, f)))
+        src.open()
+        substeps = round(1 / GO1.rate_hz / GO1.physics_dt)
+        for _ in range(int(GO1.rate_hz)):
+            s.step(substeps)
+            src.on_tick(s)
+        assert len(delivered) == 10  # the 11th capture (t = 1.0 s) is still in flight
+        for t, f in delivered:
+            assert t - f.stamp == pytest.approx(0.06, abs=1e-6)  # 3 ticks late, stamped when it was captured
+        with pytest.raises(ConfigError, match="camera_latency"):
+            SimCameraSource(GO1, "ego", latency=-0.1)
+    finally:
+        s.close()
+
+
 def test_render_failures_and_listener_bugs_are_health_not_exceptions():
     class Broken:
         time = 0.0
