@@ -4,6 +4,10 @@ A fake robot is the far end of a real driver's wire protocol: it decodes command
 robot would, applies the motor law every physics step (SimRobot), and answers with state. Fault
 injection for tests and rehearsals: `mute()` (the robot goes silent), `vendor_controller=True`
 (someone else's controller moves the joints whatever we send), `press()` (remote buttons).
+`ground_truth_path`: the MuJoCo world's true base motion, one CSV line per 20 ms, so a test can
+judge what the robot really did instead of trusting the stack's own estimate.
+`harness=True` (the default for humanoids): the robot hangs on a gantry until the stack has
+held it for a while, then is lowered onto its feet (lucid_ros/hardware/harness.py).
 """
 
 from __future__ import annotations
@@ -23,16 +27,25 @@ class FakeRobotBase:
     protocol = "fake"
 
     def __init__(self, robot: RobotDescription, course: str = "flat", start_pose: str = "lying", seed: int = 0,
-                 vendor_controller: bool = False, rate_hz: float = 500.0, settle_s: float = 3.0):  # fmt: skip
+                 vendor_controller: bool = False, rate_hz: float = 500.0, settle_s: float = 3.0,
+                 ground_truth_path: str | None = None, ground_truth_rate_hz: float = 50.0, harness: bool | None = None):  # fmt: skip
+        from lucid_ros.hardware.harness import Harness
         from lucid_ros.sim.robot_sim import SimRobot
 
         self.robot = robot
         self.sim = SimRobot(robot, course, seed=seed)
         self.sim.reset(start_pose)
-        # A robot waiting for its driver lies at rest, motors off: settle before the first packet.
-        self.sim.apply(JointCommand.passive(robot.n_joints))
-        self.sim.step(int(round(settle_s / robot.physics_dt)))
         self.substeps = max(1, round((1.0 / rate_hz) / robot.physics_dt))
+        if harness is None:
+            harness = robot.kind == "humanoid" and start_pose != "lying"
+        self.harness = Harness(self.sim) if harness else None
+        # A robot waiting for its driver rests (lying, or hanging in its harness), motors off:
+        # settle before the first packet.
+        self.sim.apply(JointCommand.passive(robot.n_joints))
+        for _ in range(int(round(settle_s / (self.substeps * robot.physics_dt)))):
+            if self.harness is not None:
+                self.harness.apply(False, self.substeps * robot.physics_dt)
+            self.sim.step(self.substeps)
         self.loop = PeriodicLoop(1.0 / rate_hz, name=f"fake_{self.protocol}")
         self.vendor_controller = vendor_controller
         self._home = self.sim.joint_sample().q.copy()
@@ -43,6 +56,10 @@ class FakeRobotBase:
         self.log: deque[tuple[float, str]] = deque(maxlen=20000)  # (monotonic time, command kind)
         self.last_command: JointCommand = JointCommand.passive(robot.n_joints)
         self._lock = threading.Lock()
+        self.ground_truth_path = ground_truth_path
+        self._gt_every = max(1, round(rate_hz / ground_truth_rate_hz))
+        self._gt_rows: list[str] = []
+        self._ticks = 0
 
     # ---- per protocol -----------------------------------------------------------------------
     def _open(self) -> None: ...
@@ -80,10 +97,31 @@ class FakeRobotBase:
         else:
             cmd = self.last_command
         self.sim.apply(cmd)
+        if self.harness is not None:
+            self.harness.apply(self.kind(cmd) == "position", self.substeps * self.robot.physics_dt)
         self.sim.step(self.substeps)
         if not self.muted:
             self._send_state()
             self.states_sent += 1
+        self._ticks += 1
+        if self.ground_truth_path and self._ticks % self._gt_every == 0:
+            self._gt_rows.append(self._gt_row())
+
+    GT_HEADER = "wall_time,sim_time,x,y,z,qw,qx,qy,qz,vx_body,vy_body,vz_body,wx_body,wy_body,wz_body,harness,command"
+
+    def _gt_row(self) -> str:
+        g = self.sim.ground_truth()
+        held = self.harness is not None and self.harness.attached
+        vals = [time.time(), g.stamp, *g.pos, *g.quat, *g.lin_vel_body, *g.ang_vel_body, float(held)]
+        return ",".join(f"{v:.6f}" for v in vals) + f",{self.kind(self.last_command)}"
+
+    def write_ground_truth(self) -> None:
+        """Write the ground-truth rows so far (also done by stop())."""
+        if not self.ground_truth_path:
+            return
+        rows = list(self._gt_rows)
+        with open(self.ground_truth_path, "w") as f:
+            f.write(self.GT_HEADER + "\n" + "".join(r + "\n" for r in rows))
 
     def start(self):
         self._open()
@@ -93,6 +131,7 @@ class FakeRobotBase:
     def stop(self) -> None:
         self.loop.stop()
         self._close()
+        self.write_ground_truth()
 
     def mute(self, muted: bool = True) -> None:
         self.muted = muted

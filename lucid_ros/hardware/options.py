@@ -10,6 +10,8 @@ def add_arguments(p, fake: bool) -> None:
         p.add_argument("--start-pose", default="lying", choices=("default", "crouch", "lying"))
         p.add_argument("--vendor-controller", action="store_true", help="simulate the vendor's controller still running (activation must refuse)")
         p.add_argument("--peer", default=None, metavar="HOST:PORT", help="go1_udp: stream LowState here before any command arrives")
+        p.add_argument("--ground-truth", dest="ground_truth", default=None, metavar="FILE.csv",
+                       help="write the simulated base's true pose and velocity (50 Hz) to FILE.csv when stopped")  # fmt: skip
     else:
         p.add_argument("--policy", default=None)
         p.add_argument("--arm", action="store_true", help="send commands to the robot (default: dry-run, nothing is sent)")
@@ -22,3 +24,5 @@ def add_arguments(p, fake: bool) -> None:
     p.add_argument("--port", type=int, default=None, help="go1_udp: robot UDP port (default 8007)")
     p.add_argument("--domain-id", dest="domain_id", type=int, default=None, help="unitree_sdk2: DDS domain (the robot uses 0)")
     p.add_argument("--lcm-url", dest="lcm_url", default=None, help="mini_cheetah_lcm: LCM URL")
+    p.add_argument("--flavor", default=None, choices=("go", "hg"),
+                   help="unitree_sdk2: message layout, unitree_go (Go2, B2, H1) or unitree_hg (G1, H1-2); default from the robot's motor slots")  # fmt: skip

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from geometry_msgs.msg import Twist
 from rclpy.node import Node
 from std_msgs.msg import String
 
@@ -25,15 +26,25 @@ NODE_NAMES = ("robot_driver", "proprioception", "policy_runner", "safety_supervi
 
 
 class StateMonitor(Node):
-    """Records safety/state transitions (with wall times) and safety/event lines; calls services."""
+    """Records safety/state transitions (with wall times) and safety/event lines; calls services.
+    With `cmd_vel` it also publishes that velocity command at 10 Hz (rehearsals against a fake robot)."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, cmd_vel: tuple[float, float, float] | None = None, **kwargs):
         super().__init__("robot_monitor", **kwargs)
         self.state = "UNKNOWN"
         self.states: list[tuple[float, str]] = []
         self.events: list[str] = []
+        self.cmd_vel = cmd_vel
         self.create_subscription(String, "safety/state", self._on_state, qos.LATCHED)
         self.create_subscription(String, "safety/event", lambda m: self.events.append(m.data), qos.EVENTS)
+        if cmd_vel is not None:
+            self.cmd_pub = self.create_publisher(Twist, "cmd_vel", qos.STATE)
+            self.create_timer(0.1, self._publish_cmd)
+
+    def _publish_cmd(self) -> None:
+        msg = Twist()
+        msg.linear.x, msg.linear.y, msg.angular.z = (float(v) for v in self.cmd_vel)
+        self.cmd_pub.publish(msg)
 
     def _on_state(self, msg: String) -> None:
         self.state = msg.data
@@ -45,7 +56,7 @@ class RobotGraph(InProcessGraph):
 
     def __init__(self, robot: str = "go1", backend: str = "go1_udp", policy: str | Path | None = None, arm: bool = False,
                  auto: bool = False, driver_options: dict[str, Any] | None = None, params_file: str | Path | None = None,
-                 overrides: dict[str, dict[str, Any]] | None = None):  # fmt: skip
+                 overrides: dict[str, dict[str, Any]] | None = None, cmd_vel: tuple[float, float, float] | None = None):  # fmt: skip
         from lucid_ros.nodes.policy_runner import PolicyRunnerNode
         from lucid_ros.nodes.proprioception import ProprioceptionNode
         from lucid_ros.nodes.robot_driver import RobotDriverNode
@@ -61,7 +72,7 @@ class RobotGraph(InProcessGraph):
                    "policy_runner": PolicyRunnerNode, "safety_supervisor": SafetySupervisorNode}  # fmt: skip
         specs = [(name, classes[name], {**params.get(name, {}), "robot": robot, **given.get(name, {}), **(overrides or {}).get(name, {})})
                  for name in NODE_NAMES]  # fmt: skip
-        self._bring_up(specs, lambda context: StateMonitor(context=context))
+        self._bring_up(specs, lambda context: StateMonitor(cmd_vel, context=context))
 
     @property
     def driver(self):
@@ -76,7 +87,7 @@ class RobotGraph(InProcessGraph):
 
 def driver_options(args) -> dict[str, Any]:
     out = {}
-    for key in ("host", "port", "local_ip", "local_port", "domain_id", "interface", "lcm_url"):
+    for key in ("host", "port", "local_ip", "local_port", "domain_id", "interface", "lcm_url", "flavor"):
         v = getattr(args, key, None)
         if v is not None:
             out[key] = v
@@ -129,7 +140,8 @@ def run_fake_robot(args) -> int:
     from lucid_ros.robots import load_robot
 
     robot = load_robot(args.robot)
-    opts: dict[str, Any] = {"start_pose": args.start_pose, "vendor_controller": args.vendor_controller, "course": args.course}
+    opts: dict[str, Any] = {"start_pose": args.start_pose, "vendor_controller": args.vendor_controller, "course": args.course,
+                            "ground_truth_path": args.ground_truth}  # fmt: skip
     if args.backend == "go1_udp":
         opts["port"] = args.port if args.port is not None else 8007
         if args.peer:
@@ -137,6 +149,8 @@ def run_fake_robot(args) -> int:
             opts["peer"] = (host or "127.0.0.1", int(port))
     elif args.backend == "unitree_sdk2":
         opts["domain_id"] = args.domain_id if args.domain_id is not None else 0
+        if args.flavor:
+            opts["flavor"] = args.flavor
     elif args.backend == "mini_cheetah_lcm" and args.lcm_url:
         opts["lcm_url"] = args.lcm_url
     fake = make_fake_robot(args.backend, robot, **opts)

@@ -8,41 +8,18 @@ The policy is a parameter: today the shipped go1_stand; a walking policy joins t
 """
 
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
-from hw_tools import importable
+from hw_tools import backend_args, importable, robot_priority
 
 pytest.importorskip("rclpy")
 
 POLICIES = [os.environ.get("LUCID_ROBOT_TEST_POLICY", "go1_stand")]
-_rng = random.Random(os.getpid())
-
-
-def _free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def _backend_args(backend):
-    """(fake-robot CLI args, driver options) for one backend on this machine only."""
-    if backend == "go1_udp":
-        port = _free_udp_port()
-        return ["--port", str(port)], {"host": "127.0.0.1", "port": port, "local_ip": "127.0.0.1", "local_port": 0}
-    if backend == "unitree_sdk2":
-        domain = _rng.randint(150, 230)
-        return ["--domain-id", str(domain)], {"domain_id": domain, "interface": "lo"}
-    url = f"udpm://239.255.76.67:{_rng.randint(7700, 7799)}?ttl=0"
-    return ["--lcm-url", url], {"lcm_url": url}
 
 
 BACKENDS = [
@@ -52,24 +29,15 @@ BACKENDS = [
 ]
 
 
-def _robot_priority():
-    """The fake robot stands in for hardware, which a busy test machine cannot starve: undo an
-    inherited `nice` when allowed (the tests' own process keeps its niceness)."""
-    try:
-        os.nice(-os.nice(0))
-    except OSError:
-        pass
-
-
 @pytest.fixture
 def fake_robot():
     procs = []
 
     def start(backend, robot="go1"):
-        cli_args, opts = _backend_args(backend)
+        cli_args, opts = backend_args(backend)
         proc = subprocess.Popen(
             [sys.executable, "-m", "lucid_ros.cli", "fake-robot", "--robot", robot, "--protocol", backend, *cli_args],
-            stderr=subprocess.PIPE, text=True, preexec_fn=_robot_priority,
+            stderr=subprocess.PIPE, text=True, preexec_fn=robot_priority,
         )  # fmt: skip
         procs.append(proc)
         line = proc.stderr.readline()

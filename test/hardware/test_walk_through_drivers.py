@@ -1,0 +1,183 @@
+"""The issue's must-show: for each protocol, the policy drives the simulated robot *through the
+real driver* for 20 s, and the robot does what it does in pure sim.
+
+Through the driver: `lucid-ros fake-robot` (its own process, the MuJoCo world behind the exact
+wire protocol) + the `lucid-ros robot` graph (driver node, proprioception, policy runner,
+supervisor) on the wall clock, armed, auto-sequenced, cmd_vel 0.5 m/s. Pure sim: SimGraph with
+the same robot, policy, command and start pose, in lockstep (computed once per case here).
+Velocity comes from each MuJoCo world's ground truth, never from the stack's estimate: the fake
+writes its true base motion to a CSV (--ground-truth).
+
+Cases: Go1 over go1_udp, over mini_cheetah_lcm and over unitree_sdk2 unitree_go (go1_walk; the
+Go2 is not yet used here, see CASES), H1 standing (h1_stand) over unitree_sdk2 unitree_hg: the
+fake H1 hangs in a gantry harness while the driver starts, then is lowered onto its feet.
+Accept: |mean vx_driver - mean vx_sim| <= 20 % of |mean vx_sim|, no fall, RUNNING throughout;
+H1: base height held (within 5 cm of the pure-sim stand) and no fall for 20 s.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from hw_tools import backend_args, importable, realtime_threads, robot_priority
+
+pytest.importorskip("rclpy")
+
+CMD = (0.5, 0.0, 0.0)
+WALK_S = 20.0
+SETTLE_S = 1.0  # after RUNNING (and after the harness let go) before anything is measured
+
+_dds = pytest.mark.skipif(not importable("cyclonedds"), reason="cyclonedds 0.10.2 not installed (docker/build_cyclonedds.sh)")
+_lcm = pytest.mark.skipif(not importable("lcm"), reason="lcm not installed")
+CASES = [
+    pytest.param("go1_udp", "go1", "go1_walk", None, id="go1-go1_udp"),
+    pytest.param("mini_cheetah_lcm", "go1", "go1_walk", None, id="go1-mini_cheetah_lcm", marks=_lcm),
+    # Go1 speaks the unitree_go layout here: the Go2 walks in pure sim (go2_walk) but through a fake
+    # robot its stand-up from lying under kp 20 pitches it ~0.6 rad nose-down and the first steps
+    # tip it past max_pitch (docs/hardware.md, "Go2"); until that is fixed the layout is shown with Go1.
+    pytest.param("unitree_sdk2", "go1", "go1_walk", "go", id="go1-unitree_go", marks=_dds),
+    pytest.param("unitree_sdk2", "h1", "h1_stand", "hg", id="h1_stand-unitree_hg", marks=_dds),
+]
+
+_reference: dict[tuple[str, str], dict] = {}
+
+
+class _Starved(Exception):
+    """A process of the test stalled past a staleness timeout: the shared machine, not the stack."""
+
+
+def _summary(vel: np.ndarray, pos: np.ndarray, quat: np.ndarray, nominal: float) -> dict:
+    from lucid_ros.metrics import FallDetector
+
+    det = FallDetector(nominal)
+    return {
+        "vx": float(vel[:, 0].mean()),
+        "vy": float(vel[:, 1].mean()),
+        "height": float(pos[:, 2].mean()),
+        "height_min": float(pos[:, 2].min()),
+        "fell": any(det.fallen(p, q) for p, q in zip(pos, quat, strict=True)),
+        "distance": float(np.linalg.norm(pos[-1, :2] - pos[0, :2])),
+    }
+
+
+def pure_sim(robot: str, policy: str) -> dict:
+    """SimGraph, lockstep: the same policy, command and start pose; once per (robot, policy)."""
+    from lucid_ros.nodes.graph import SimGraph
+    from lucid_ros.robots import load_robot
+
+    key = (robot, policy)
+    if key not in _reference:
+        r = load_robot(robot)
+        start = "lying" if r.kind == "quadruped" else "default"
+        cmd = CMD if "walk" in policy else (0.0, 0.0, 0.0)
+        with SimGraph(robot=robot, policy=policy, start_pose=start, cmd_vel=cmd) as g:
+            assert g.wait_for_state("RUNNING", wall_timeout=60)
+            g.run_for(SETTLE_S)
+            t0 = g.sim_time
+            g.run_until(t0 + WALK_S)
+            assert g.state == "RUNNING", g.monitor.events
+        m = g.monitor.metrics
+        t = np.array(m.t)
+        win = (t >= t0) & (t <= t0 + WALK_S)
+        _reference[key] = _summary(np.array(m.vel_body)[win], np.array(m.pos)[win], np.array(m.quat)[win], r.nominal_base_height)
+    return _reference[key]
+
+
+def _read_ground_truth(path) -> dict[str, np.ndarray]:
+    with open(path) as f:
+        header = f.readline().strip().split(",")
+        rows = [line.strip().split(",") for line in f if line.strip()]
+    cols = {h: np.array([float(r[i]) for r in rows]) for i, h in enumerate(header[:-1])}
+    cols["command"] = np.array([r[-1] for r in rows])
+    return cols
+
+
+def through_driver(tmp_path, backend: str, robot: str, policy: str, flavor: str | None) -> dict:
+    from lucid_ros.nodes.robot_run import RobotGraph
+    from lucid_ros.robots import load_robot
+
+    r = load_robot(robot)
+    gt_path = tmp_path / f"{robot}_{backend}_ground_truth.csv"
+    cli_args, opts = backend_args(backend)
+    start = "lying" if r.kind == "quadruped" else "default"
+    extra = ["--flavor", flavor] if flavor else []
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lucid_ros.cli", "fake-robot", "--robot", robot, "--protocol", backend, *cli_args, *extra,
+         "--start-pose", start, "--ground-truth", str(gt_path)],
+        stderr=subprocess.PIPE, text=True, preexec_fn=robot_priority,
+    )  # fmt: skip
+    try:
+        line = proc.stderr.readline()
+        assert "ready" in line, line
+        if flavor:
+            opts["flavor"] = flavor
+        cmd = CMD if "walk" in policy else (0.0, 0.0, 0.0)
+        overrides = {"robot_driver": {"remote_cmd_vel": False}}
+        with realtime_threads(), RobotGraph(robot, backend, policy, arm=True, auto=True, driver_options=opts, overrides=overrides, cmd_vel=cmd) as g:
+
+            def starved() -> None:
+                if g.driver.counters["silences"] or any("stale" in e for e in g.monitor.events):
+                    raise _Starved(f"load average {os.getloadavg()[0]:.1f}: {g.monitor.events[-1:]}")
+
+            assert g.wait_active(15.0), g.driver.refusal or g.driver.health().message
+            if not g.wait_for_state("RUNNING", 20.0):
+                starved()
+                raise AssertionError(g.monitor.events)
+            t_running = time.time()
+            harness_s = 0.0 if r.kind == "quadruped" else 4.0  # the harness lowers the humanoid after it stood
+            end = time.monotonic() + harness_s + SETTLE_S + WALK_S + 0.5
+            while time.monotonic() < end and g.state == "RUNNING":
+                time.sleep(0.1)
+            if g.state != "RUNNING":
+                starved()
+            assert g.state == "RUNNING", g.monitor.events
+            stats = g.driver.health().values
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    gt = _read_ground_truth(gt_path)
+    free = gt["wall_time"][gt["harness"] < 0.5]
+    t0 = max(t_running, free[0] if len(free) else np.inf) + SETTLE_S
+    win = (gt["wall_time"] >= t0) & (gt["wall_time"] <= t0 + WALK_S)
+    span = gt["sim_time"][win]
+    assert len(span) and span[-1] - span[0] > WALK_S - 0.5, f"only {span[-1] - span[0] if len(span) else 0:.1f} s of ground truth after RUNNING"
+    vel = np.stack([gt["vx_body"], gt["vy_body"], gt["wz_body"]], axis=1)[win]
+    pos = np.stack([gt["x"], gt["y"], gt["z"]], axis=1)[win]
+    quat = np.stack([gt["qw"], gt["qx"], gt["qy"], gt["qz"]], axis=1)[win]
+    out = _summary(vel, pos, quat, r.nominal_base_height)
+    out["send_period_p50_ms"] = stats.get("period_p50_ms")
+    out["send_period_p99_ms"] = stats.get("period_p99_ms")
+    out["watchdog_trips"] = stats.get("watchdog_trips")
+    return out
+
+
+@pytest.mark.parametrize("backend, robot, policy, flavor", CASES)
+def test_policy_through_the_driver_matches_pure_sim(tmp_path, backend, robot, policy, flavor):
+    ref = pure_sim(robot, policy)
+    try:
+        got = through_driver(tmp_path, backend, robot, policy, flavor)
+    except _Starved as exc:  # once: a shared machine can stall a wall-clock process past a timeout
+        print(f"retrying: {exc}")
+        try:
+            got = through_driver(tmp_path, backend, robot, policy, flavor)
+        except _Starved as again:
+            if os.getloadavg()[0] > 1.5 * (os.cpu_count() or 1):  # on an idle machine (CI) it fails
+                pytest.skip(f"machine overloaded, real-time run not checkable: {again}")
+            raise
+    print(f"\n{robot} {policy} over {backend}{'/' + flavor if flavor else ''}: pure sim {ref}\n  through the driver {got}")
+    assert not ref["fell"] and not got["fell"], (ref, got)
+    assert got["watchdog_trips"] == 0, got
+    if "walk" in policy:
+        assert ref["vx"] > 0.4, f"pure sim does not walk: {ref}"
+        assert abs(got["vx"] - ref["vx"]) <= 0.2 * abs(ref["vx"]), f"vx through {backend} {got['vx']:.3f} vs pure sim {ref['vx']:.3f} m/s"
+    else:
+        assert abs(got["height"] - ref["height"]) < 0.05, f"base height {got['height']:.3f} vs pure sim {ref['height']:.3f} m"
+        assert got["height_min"] > 0.9 * ref["height"], got
+        assert got["distance"] < 0.3, f"drifted {got['distance']:.2f} m while standing"
