@@ -61,16 +61,14 @@ class ObsInputs:
 
 def height_scan(points: np.ndarray, base_pos: np.ndarray, yaw: np.ndarray, terrain_height: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """The `height_scan` input: base height above the terrain at yaw-frame `points` (N, 2) around
-    each base (B, 3) with heading `yaw` (B,); `terrain_height(xy (M, 2)) -> (M,)` is the course's
-    height map. Training and the sim bridge both call this, so the grid's orientation, order and
-    sign are one definition. Returns (B, N)."""
+    each base (B, 3) with heading `yaw` (B,); `terrain_height(xy (..., 2)) -> (...)` is the course's
+    height map (lucid_ros.sim.heights.CourseHeights). Training and the sim bridge both call this,
+    so the grid's orientation, order and sign are one definition. Returns (B, N)."""
+    from lucid_ros.sim.heights import scan_points
+
     base_pos = np.asarray(base_pos, dtype=np.float64).reshape(-1, 3)
-    c, s = np.cos(np.asarray(yaw, dtype=np.float64)).reshape(-1, 1), np.sin(np.asarray(yaw, dtype=np.float64)).reshape(-1, 1)
-    px, py = points[:, 0][None, :], points[:, 1][None, :]
-    wx = base_pos[:, :1] + c * px - s * py
-    wy = base_pos[:, 1:2] + s * px + c * py
-    ground = np.asarray(terrain_height(np.stack([wx.ravel(), wy.ravel()], axis=-1)), dtype=np.float64).reshape(wx.shape)
-    return base_pos[:, 2:3] - ground
+    world = scan_points(base_pos, np.asarray(yaw, dtype=np.float64).reshape(-1), points)  # (B, N, 2)
+    return base_pos[:, 2:3] - np.asarray(terrain_height(world), dtype=np.float64).reshape(world.shape[:-1])
 
 
 def roll_pitch_from_gravity(g: np.ndarray) -> np.ndarray:

@@ -41,7 +41,7 @@ def _steps(lo: float, hi: float, step: float) -> tuple[float, ...]:
 DEFAULT_PATTERN = ScanPattern(_steps(-0.45, 1.2, 0.15), _steps(-0.75, 0.75, 0.15))
 
 
-def scan_points(base_pos: np.ndarray, yaw: np.ndarray | float, pattern: ScanPattern = DEFAULT_PATTERN) -> np.ndarray:
+def scan_points(base_pos: np.ndarray, yaw: np.ndarray | float, pattern: ScanPattern | np.ndarray = DEFAULT_PATTERN) -> np.ndarray:
     """World (x, y) of the pattern's points around the base, rotated by the base yaw only.
 
     Batched: base_pos (..., 2 or 3) and yaw (...) give (..., N, 2). Yaw only, not roll/pitch: the
@@ -50,7 +50,7 @@ def scan_points(base_pos: np.ndarray, yaw: np.ndarray | float, pattern: ScanPatt
     pos = np.asarray(base_pos, dtype=np.float64)[..., :2]
     yaw = np.asarray(yaw, dtype=np.float64)
     c, s = np.cos(yaw)[..., None], np.sin(yaw)[..., None]
-    off = pattern.offsets
+    off = pattern.offsets if isinstance(pattern, ScanPattern) else np.asarray(pattern, dtype=np.float64).reshape(-1, 2)
     x = pos[..., None, 0] + c * off[:, 0] - s * off[:, 1]
     y = pos[..., None, 1] + s * off[:, 0] + c * off[:, 1]
     return np.stack([x, y], axis=-1)

@@ -229,7 +229,7 @@ def test_height_scan_grid_order_size_and_frame(tmp_path, go1):
     assert term.size == 12 and pts.shape == (12, 2)
     assert np.allclose(pts[:3], [[-0.3, -0.3], [-0.3, 0.0], [-0.3, 0.3]])  # x-major: x varies slowest
     # A step 0.1 m high whose edge is at world x = 1.0 (terrain rises ahead of the robot).
-    step = lambda xy: np.where(xy[:, 0] >= 1.0, 0.1, 0.0)  # noqa: E731
+    step = lambda xy: np.where(xy[..., 0] >= 1.0, 0.1, 0.0)  # noqa: E731
     base = np.array([[0.7, 0.0, 0.3]])
     fwd = height_scan(pts, base, np.array([0.0]), step)
     assert np.allclose(fwd[0].reshape(4, 3)[:, 0], [0.3, 0.3, 0.2, 0.2])  # points at x = 0.4, 0.7 see ground; 1.0, 1.3 the step
