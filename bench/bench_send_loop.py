@@ -1,6 +1,11 @@
 """Send-loop timing of the Go1 driver against the fake Go1 on loopback (prints numbers).
 
     python bench/bench_send_loop.py [--seconds 5] [--separate]
+    python bench/bench_send_loop.py --graph [--seconds 30] [--protocols go1_udp,unitree_sdk2,mini_cheetah_lcm]
+
+--graph: the period of each driver's send loop *while the full graph runs*: the fake robot in
+its own process, and in this one the `lucid-ros robot` graph (driver, proprioception, policy
+runner, supervisor), armed, walking at 0.5 m/s (Go1 over each; SDK2 in the unitree_go layout).
 
 Measures the driver's 500 Hz send loop (absolute deadlines) start-to-start period p50/p99/max,
 the rate, deadline misses, and the fake robot's own loop. With --separate the fake robot runs
@@ -11,6 +16,8 @@ Also prints the per-packet cost of encoding a LowCmd and decoding a LowState.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -18,12 +25,85 @@ import timeit
 
 import numpy as np
 
+GRAPH_CASES = {"go1_udp": ("go1", "go1_walk"), "mini_cheetah_lcm": ("go1", "go1_walk"), "unitree_sdk2": ("go1", "go1_walk")}
+
+
+def _endpoint(backend: str) -> tuple[list[str], dict]:
+    """Fake-robot CLI args and driver options on this machine only."""
+    import random
+    import socket
+
+    if backend == "go1_udp":
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        return ["--port", str(port)], {"host": "127.0.0.1", "port": port, "local_ip": "127.0.0.1", "local_port": 0}
+    if backend == "unitree_sdk2":
+        domain = random.randint(150, 230)
+        return ["--domain-id", str(domain)], {"domain_id": domain, "interface": "lo"}
+    url = f"udpm://239.255.76.67:{random.randint(7700, 7799)}?ttl=0"
+    return ["--lcm-url", url], {"lcm_url": url}
+
+
+def bench_graph(backend: str, seconds: float) -> dict:
+    from lucid_ros.nodes.robot_run import RobotGraph
+
+    robot, policy = GRAPH_CASES[backend]
+    cli, opts = _endpoint(backend)
+    proc = subprocess.Popen([sys.executable, "-m", "lucid_ros.cli", "fake-robot", "--robot", robot, "--protocol", backend, *cli],
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert "ready" in proc.stderr.readline()
+        over = {"robot_driver": {"remote_cmd_vel": False}}
+        with RobotGraph(robot, backend, policy, arm=True, auto=True, driver_options=opts, overrides=over, cmd_vel=(0.5, 0.0, 0.0)) as g:
+            if not g.wait_active(15.0) or not g.wait_for_state("RUNNING", 20.0):
+                return {"backend": backend, "error": f"{g.driver.refusal or g.monitor.events[-1:]}"}
+            time.sleep(1.0)
+            d = g.driver
+            d.loop.intervals.clear()
+            d.loop.lateness.clear()
+            misses0, sent0 = d.loop.misses, d.counters["sent"]
+            time.sleep(seconds)
+            s = d.loop.stats()
+            iv = np.array(d.loop.intervals) * 1e3
+            return {
+                "backend": backend, "robot": robot, "policy": policy, "state": g.state, "p50": s["period_p50_ms"], "p99": s["period_p99_ms"],
+                "p999": float(np.percentile(iv, 99.9)), "max": s["period_max_ms"], "rate": s["rate_hz"], "misses": d.loop.misses - misses0,
+                "sent": d.counters["sent"] - sent0, "over_4ms": int((iv > 4.0).sum()), "load": os.getloadavg()[0],
+            }  # fmt: skip
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main_graph(seconds: float, protocols: list[str]) -> None:
+    rows = [bench_graph(b, seconds) for b in protocols]
+    print(f"\nsend-loop period while the full graph runs ({seconds:g} s each, target 2.000 ms = 500 Hz, cmd_vel 0.5 m/s; state = safety state at the end):")
+    print(
+        f"{'backend':<18}{'robot/policy':<18}{'p50 ms':>8}{'p99 ms':>8}{'p99.9':>8}{'max ms':>8}{'rate Hz':>9}{'misses':>8}{'>4 ms':>7}{'state':>9}{'load':>6}"
+    )
+    for r in rows:
+        if "error" in r:
+            print(f"{r['backend']:<18}error: {r['error']}")
+            continue
+        print(f"{r['backend']:<18}{r['robot'] + '/' + r['policy']:<18}{r['p50']:>8.3f}{r['p99']:>8.3f}{r['p999']:>8.3f}{r['max']:>8.2f}"
+              f"{r['rate']:>9.1f}{r['misses']:>8d}{r['over_4ms']:>7d}{r['state']:>9}{r['load']:>6.1f}")  # fmt: skip
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--separate", action="store_true", help="run the fake robot in its own process")
+    ap.add_argument("--graph", action="store_true", help="measure each driver inside the full walking graph")
+    ap.add_argument("--protocols", default="go1_udp,unitree_sdk2,mini_cheetah_lcm")
     args = ap.parse_args()
+    if args.graph:
+        main_graph(args.seconds, args.protocols.split(","))
+        return
 
     from lucid_ros.hardware.go1 import codec
     from lucid_ros.hardware.go1.driver import Go1UdpDriver
