@@ -38,6 +38,16 @@ def _cmd_vel(text: str) -> tuple[float, float, float]:
     return parts  # type: ignore[return-value]
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed expects an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"--seed must be >= 0 (0 = the course as written), got {value}")
+    return value
+
+
 def _latency_ms(text: str) -> float:
     try:
         value = float(text)
@@ -57,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--policy", default=None, help="policy spec name or YAML path (default: the robot's shipped policy)")
     s.add_argument("--course", default=DEFAULT_COURSE, help="course name or YAML path (default: flat)")
     s.add_argument("--duration", type=float, default=10.0, help="simulated seconds to run (default: 10)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=_seed, default=0, help="course variant: 0 = the course as written, N >= 1 = variant N (default: 0)")
     s.add_argument("--cmd-vel", type=_cmd_vel, default=None, metavar="VX,VY,WZ", help="velocity command (default: 0.5,0,0 for a walking policy)")
     s.add_argument("--start-pose", default=None, choices=("default", "crouch", "lying"),
                    help="initial pose (default: lying for quadrupeds, which stand up through safety/stand; default for humanoids)")
@@ -87,6 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
 
         add_arguments(h, fake=name == "fake-robot")
 
+    e = sub.add_parser("success-table", help="per-course success rates of policies over seeded course variants, through the whole graph")
+    e.add_argument("--robot", default=DEFAULT_ROBOT)
+    e.add_argument("--policies", default=None, metavar="P[,P...]", help="policy names or spec paths, LABEL=P to name a column (default: the robot's shipped policy)")
+    e.add_argument("--courses", default="hurdle,gaps,stairs_up,stairs_down,parkour", metavar="C[,C...]")
+    e.add_argument("--episodes", type=int, default=30, help="seeded variants per course and policy (default: 30)")
+    e.add_argument("--first-seed", type=_seed, default=1, help="variants FIRST_SEED .. FIRST_SEED + EPISODES - 1 (default: 1)")
+    e.add_argument("--cmd-vel", type=_cmd_vel, default=(0.5, 0.0, 0.0), metavar="VX,VY,WZ", help="forward command (default: 0.5,0,0)")
+    e.add_argument("--camera-latency", default="0", metavar="MS[,MS...]", help="added camera latency, one table per value (default: 0)")
+    e.add_argument("--out", type=Path, default=Path("success"), metavar="DIR", help="table.md and results.json go here (default: ./success)")
+
     t = sub.add_parser("teleop", help="drive the robot: keyboard (this terminal) or a gamepad, to cmd_vel and the safety services")
     t.add_argument("--gamepad", default="", metavar="/dev/input/eventN", help="a gamepad's evdev device (default: the keyboard)")
     t.add_argument("--config", default="", metavar="YAML", help="key/button mapping (default: config/teleop/{keyboard,gamepad}.yaml)")
@@ -108,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "check-policy":
             return check_policy_cmd(args)
+        if args.command == "success-table":
+            from lucid_ros.nodes.success_run import run_success_table
+
+            return run_success_table(args)
         if args.command == "teleop":
             from lucid_ros.nodes.teleop import run as run_teleop
 

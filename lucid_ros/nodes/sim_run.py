@@ -11,10 +11,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from lucid_ros.cli import default_policy, resolve_policy
 from lucid_ros.health import percentiles_ms
 from lucid_ros.robots import load_robot
 from lucid_ros.sim.courses import load_course
+from lucid_ros.sim.outcome import judge
 
 UNEXPECTED_STATES = ("DAMPING", "ESTOP")
 
@@ -90,6 +93,13 @@ def build_summary(graph, args, policy: Path, cmd, wall: float) -> dict:
         "ticks": sim.lockstep.ticks,
         "policy_inference_ms": runner.inference.percentiles_ms(),
     }
+    course = sim.sim.course
+    m = graph.monitor.metrics
+    if course.goal_x is not None and m.t:  # informational: a course not crossed is not a failed run (exit status unchanged)
+        n = min(len(m.t), len(m.pos), len(m.quat))
+        o = judge(course, np.asarray(m.t[:n]), np.asarray(m.pos[:n]), np.asarray(m.quat[:n]))
+        out["course_outcome"] = {"status": o.status, "distance_m": round(o.distance_m, 3), "obstacles_crossed": o.obstacles_crossed,
+                                 "obstacles_total": o.obstacles_total, "reason": o.reason}  # fmt: skip
     unexpected = [e for e in out.get("safety_events", []) if e["state"] in UNEXPECTED_STATES]
     out["failed"] = bool(out.get("falls")) or bool(unexpected)
     out["failure_reasons"] = ([f"{out['falls']} fall(s)"] if out.get("falls") else []) + [f"{e['state']} at {e['time']} s: {e['cause']}" for e in unexpected]
@@ -104,6 +114,9 @@ def format_summary(s: dict) -> str:
     vt = s.get("velocity_tracking")
     if vt:
         lines.append(f"velocity: mean vx {vt['mean_vx']:+.3f} m/s (|err| {vt['mean_abs_error_vx']:.3f}), mean wz {vt['mean_wz']:+.3f} rad/s (|err| {vt['mean_abs_error_wz']:.3f})")
+    if "course_outcome" in s:
+        o = s["course_outcome"]
+        lines.append(f"course: {o['status']} ({o['obstacles_crossed']}/{o['obstacles_total']} obstacles, {o['distance_m']:.2f} m): {o['reason']}")
     lines.append(f"falls {s.get('falls', 0)}; safety events: " + (", ".join(f"{e['time']:.2f}s {e['state']}" + (f" ({e['cause']})" if e['cause'] else "") for e in s.get("safety_events", [])) or "none"))
     lat = s["latency_ms"]
     lines.append(f"joint_states -> joint_commands latency p50 {lat['joint_states_to_joint_commands_p50']} ms, p99 {lat['joint_states_to_joint_commands_p99']} ms; "

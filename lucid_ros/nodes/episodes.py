@@ -1,0 +1,93 @@
+"""Seeded course episodes through the whole graph, judged by lucid_ros.sim.outcome.
+
+`lucid-ros success-table` runs these: for each (course, policy, seed) a fresh SimGraph (every
+node, real rclpy, the camera node in the loop for image policies) on course variant `seed`, the
+robot standing at the spawn, walked to RUNNING by the supervisor, then commanded forward until
+the outcome is decided (crossed, fell, stuck, bypassed) or the time limit passes. A safety trip
+(DAMPING/ESTOP) counts as a failure of its own, `tripped`: the stack stopped the robot.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from lucid_ros.evaluation.table import Episode
+from lucid_ros.nodes.graph import SimGraph
+from lucid_ros.sim.outcome import judge
+
+DECIDED = ("succeeded", "fell", "stuck", "bypassed")
+TRIPPED = ("DAMPING", "ESTOP")
+CHECK_EVERY_S = 0.5  # sim seconds between outcome checks while running
+
+
+def episode_time_limit(course, vx: float, slack: float = 2.0, margin: float = 10.0) -> float:
+    """Sim seconds of RUNNING allowed: twice the time the course takes at the commanded speed, plus 10 s."""
+    length = (course.goal_x if course.goal_x is not None else 10.0) - course.spawn_xy[0]
+    return slack * max(length, 0.0) / max(abs(vx), 0.1) + margin
+
+
+def run_episode(
+    robot: str, policy: str | Path, course: str, seed: int, cmd_vel: tuple[float, float, float] = (0.5, 0.0, 0.0),
+    camera_latency_ms: float = 0.0, label: str | None = None, max_time: float | None = None,
+) -> Episode:  # fmt: skip
+    wall0 = time.monotonic()
+    overrides = {"sim_bridge": {"camera_latency": camera_latency_ms / 1000.0}}
+    with SimGraph(robot=robot, policy=policy, course=course, seed=seed, start_pose="default", auto_sequence=True, cmd_vel=cmd_vel,
+                  overrides=overrides) as graph:  # fmt: skip
+        variant = graph.sim.sim.course  # the concrete variant this seed built
+        name = label or Path(str(policy)).stem
+        if not graph.wait_for_state("RUNNING", wall_timeout=60):
+            return Episode(name, course, seed, "tripped", f"never reached RUNNING (state {graph.state})", 0.0, 0.0, 0,
+                           len(variant.obstacles), time.monotonic() - wall0, camera_latency_ms)  # fmt: skip
+        m = graph.monitor
+        t_run = graph.sim_time
+        limit = t_run + (max_time if max_time is not None else episode_time_limit(variant, cmd_vel[0]))
+        last = [t_run]
+
+        def decided() -> bool:
+            if any(s in TRIPPED for t, s in list(m.states) if t >= t_run):
+                return True
+            if graph.sim_time - last[0] < CHECK_EVERY_S:
+                return False
+            last[0] = graph.sim_time
+            return _judge(m, variant, t_run).status in DECIDED
+
+        graph.run_until(limit, wall_timeout=max(120.0, 20.0 * (limit - t_run)), stop_when=decided)
+        outcome = _judge(m, variant, t_run)
+        trip = next(((t, s) for t, s in list(m.states) if t >= t_run and s in TRIPPED), None)
+        if trip is not None and not (outcome.status in DECIDED and outcome.time_s <= trip[0]):
+            cause = next((e.get("cause", "") for e in m.metrics.events if e.get("state") == trip[1]), "")
+            return Episode(name, course, seed, "tripped", f"safety {trip[1]} at {trip[0] - t_run:.1f} s: {cause}", trip[0] - t_run,
+                           outcome.distance_m, outcome.obstacles_crossed, outcome.obstacles_total, time.monotonic() - wall0,
+                           camera_latency_ms)  # fmt: skip
+    return Episode(name, course, seed, outcome.status, outcome.reason, outcome.time_s - t_run, outcome.distance_m, outcome.obstacles_crossed,
+                   outcome.obstacles_total, time.monotonic() - wall0, camera_latency_ms)  # fmt: skip
+
+
+def _judge(monitor, variant, t_run: float):
+    met = monitor.metrics
+    n = min(len(met.t), len(met.pos), len(met.quat))
+    t = np.asarray(met.t[:n])
+    keep = t >= t_run
+    if not keep.any():
+        keep[-1:] = True
+    return judge(variant, t[keep], np.asarray(met.pos[:n])[keep], np.asarray(met.quat[:n])[keep])
+
+
+def run_table(
+    robot: str, policies: list[tuple[str, str]], courses: list[str], seeds: list[int], cmd_vel: tuple[float, float, float],
+    latencies_ms: list[float], progress: Callable[[Episode, int, int], None] | None = None,
+) -> list[Episode]:  # fmt: skip
+    """Every (latency, course, policy, seed) episode; `policies` are (label, name-or-path)."""
+    jobs = [(lat, c, p, s) for lat in latencies_ms for c in courses for p in policies for s in seeds]
+    out = []
+    for k, (lat, course, (label, policy), seed) in enumerate(jobs, 1):
+        ep = run_episode(robot, policy, course, seed, cmd_vel, lat, label=label)
+        out.append(ep)
+        if progress is not None:
+            progress(ep, k, len(jobs))
+    return out

@@ -1,0 +1,65 @@
+"""Success-rate tables: cells, intervals, the markdown a reader compares, and the command end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from lucid_ros.evaluation.table import Episode, cells, failures, markdown, to_json, wilson
+
+
+def ep(policy, course, seed, status, crossed=0, total=5):
+    return Episode(policy, course, seed, status, "", 1.0, 1.0, crossed, total, 1.0)
+
+
+def test_cells_markdown_and_failures_say_what_happened():
+    eps = [ep("blind", "hurdle", s, "stuck", 0) for s in range(3)] + [ep("teacher", "hurdle", s, st, 5 if st == "succeeded" else 2)
+                                                                     for s, st in enumerate(["succeeded", "succeeded", "fell"])]  # fmt: skip
+    c = cells(eps)
+    assert c[("hurdle", "teacher")].successes == 2 and c[("hurdle", "teacher")].rate == pytest.approx(2 / 3)
+    assert c[("hurdle", "teacher")].mean_crossed == pytest.approx((1 + 1 + 0.4) / 3)
+    table = markdown(eps, ["hurdle", "gaps"], ["blind", "teacher"])
+    assert "| hurdle | 0% (0/3) | 67% (2/3) |" in table and "| gaps | — | — |" in table
+    assert "hurdle / blind: stuck 3" in failures(eps, ["hurdle"], ["blind", "teacher"])
+    assert "hurdle / teacher: fell 1" in failures(eps, ["hurdle"], ["blind", "teacher"])
+    j = to_json(eps)
+    assert len(j["episodes"]) == 6 and {x["policy"] for x in j["cells"]} == {"blind", "teacher"}
+
+
+def test_wilson_interval_is_wide_at_n30_and_sane_at_the_ends():
+    lo, hi = wilson(15, 30)
+    assert lo == pytest.approx(0.331, abs=0.002) and hi == pytest.approx(0.669, abs=0.002)
+    assert wilson(0, 30)[0] == 0.0 and wilson(0, 30)[1] > 0.05
+    assert wilson(30, 30)[1] == 1.0 and wilson(30, 30)[0] < 0.95
+
+
+def run_cli(*args, tmp_path):
+    env = dict(os.environ, ROS_DOMAIN_ID=os.environ.get("ROS_DOMAIN_ID", "0"))
+    return subprocess.run([sys.executable, "-m", "lucid_ros.cli", "success-table", *args, "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
+
+
+def test_success_table_runs_seeded_episodes_through_the_graph(tmp_path):
+    """The blind walking policy on the gaps course: it walks off the start platform into the pit
+    (or stops at its edge), so every episode is decided within seconds and the table says 0 %."""
+    r = run_cli("--courses", "gaps", "--episodes", "2", "--first-seed", "3", tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    table = (tmp_path / "out" / "table.md").read_text()
+    assert "| gaps | 0% (0/2) |" in table and "gaps / go1_walk: fell" in table
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [e["seed"] for e in results["episodes"]] == [3, 4]
+    assert {e["status"] for e in results["episodes"]} <= {"fell", "stuck"}
+    assert any(e["status"] == "fell" and e["distance_m"] > 1.0 for e in results["episodes"])  # it walked, then fell in
+    assert "[2/2] gaps" in r.stderr
+
+
+def test_success_table_refuses_an_unknown_policy_or_course_before_running(tmp_path):
+    r = run_cli("--policies", "no_such_policy", "--episodes", "1", tmp_path=tmp_path)
+    assert r.returncode == 2 and "no_such_policy" in r.stderr
+    r = run_cli("--courses", "hurdle,lava", "--episodes", "1", tmp_path=tmp_path)
+    assert r.returncode == 2 and "lava" in r.stderr
+    assert not (tmp_path / "out" / "table.md").exists()
