@@ -57,6 +57,8 @@ class FakeRobotBase:
         self.last_command: JointCommand = JointCommand.passive(robot.n_joints)
         self._lock = threading.Lock()
         self.ground_truth_path = ground_truth_path
+        self._gt_written = 0  # rows already in the file
+        self._gt_header_written = False
         self._gt_every = max(1, round(rate_hz / ground_truth_rate_hz))
         self._gt_rows: list[str] = []
         self._ticks = 0
@@ -106,6 +108,8 @@ class FakeRobotBase:
         self._ticks += 1
         if self.ground_truth_path and self._ticks % self._gt_every == 0:
             self._gt_rows.append(self._gt_row())
+            if len(self._gt_rows) - self._gt_written >= 50:  # about once a second: a killed fake keeps its record
+                self.write_ground_truth()
 
     GT_HEADER = "wall_time,sim_time,x,y,z,qw,qx,qy,qz,vx_body,vy_body,vz_body,wx_body,wy_body,wz_body,harness,command"
 
@@ -116,12 +120,17 @@ class FakeRobotBase:
         return ",".join(f"{v:.6f}" for v in vals) + f",{self.kind(self.last_command)}"
 
     def write_ground_truth(self) -> None:
-        """Write the ground-truth rows so far (also done by stop())."""
+        """Append the rows not yet on disk (the header first); stop() writes the rest."""
         if not self.ground_truth_path:
             return
         rows = list(self._gt_rows)
-        with open(self.ground_truth_path, "w") as f:
-            f.write(self.GT_HEADER + "\n" + "".join(r + "\n" for r in rows))
+        new = rows[self._gt_written :]
+        with open(self.ground_truth_path, "a" if self._gt_written or self._gt_header_written else "w") as f:
+            if not self._gt_header_written:
+                f.write(self.GT_HEADER + "\n")
+                self._gt_header_written = True
+            f.write("".join(r + "\n" for r in new))
+        self._gt_written = len(rows)
 
     def start(self):
         self._open()

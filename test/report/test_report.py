@@ -62,7 +62,7 @@ def test_report_of_a_normal_run(runs, tmp_path):
     assert s["complete"] and s["final_state"] == "RUNNING" and not s["trips"]
     assert s["joint_rms_rad"]["max"] < 0.5
     assert s["velocity_error"] is not None and s["velocity_error"]["vx"] < 0.1  # stands still as told
-    assert any(node == "sim_bridge" and key == "latency_p99_ms" for node, key, _ in s["timing"])
+    assert any(node == "sim_bridge" and key == "answer_p99_ms" for node, key, _ in s["timing"])
 
 
 def test_report_of_an_estop_run_names_the_trip_and_its_cause(runs, tmp_path):
