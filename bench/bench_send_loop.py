@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -28,33 +27,13 @@ import numpy as np
 GRAPH_CASES = {"go1_udp": ("go1", "go1_walk"), "mini_cheetah_lcm": ("go1", "go1_walk"), "unitree_sdk2": ("go1", "go1_walk")}
 
 
-def _endpoint(backend: str) -> tuple[list[str], dict]:
-    """Fake-robot CLI args and driver options on this machine only."""
-    import random
-    import socket
-
-    if backend == "go1_udp":
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        return ["--port", str(port)], {"host": "127.0.0.1", "port": port, "local_ip": "127.0.0.1", "local_port": 0}
-    if backend == "unitree_sdk2":
-        domain = random.randint(150, 230)
-        return ["--domain-id", str(domain)], {"domain_id": domain, "interface": "lo"}
-    url = f"udpm://239.255.76.67:{random.randint(7700, 7799)}?ttl=0"
-    return ["--lcm-url", url], {"lcm_url": url}
-
-
 def bench_graph(backend: str, seconds: float) -> dict:
+    from lucid_ros.hardware.loopback import fake_robot, loopback_link
     from lucid_ros.nodes.robot_run import RobotGraph
 
     robot, policy = GRAPH_CASES[backend]
-    cli, opts = _endpoint(backend)
-    proc = subprocess.Popen([sys.executable, "-m", "lucid_ros.cli", "fake-robot", "--robot", robot, "--protocol", backend, *cli],
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
-    try:
-        assert "ready" in proc.stderr.readline()
+    cli, opts = loopback_link(backend)
+    with fake_robot(robot, backend, cli):
         over = {"robot_driver": {"remote_cmd_vel": False}}
         with RobotGraph(robot, backend, policy, arm=True, auto=True, driver_options=opts, overrides=over, cmd_vel=(0.5, 0.0, 0.0)) as g:
             if not g.wait_active(15.0) or not g.wait_for_state("RUNNING", 20.0):
@@ -72,12 +51,6 @@ def bench_graph(backend: str, seconds: float) -> dict:
                 "p999": float(np.percentile(iv, 99.9)), "max": s["period_max_ms"], "rate": s["rate_hz"], "misses": d.loop.misses - misses0,
                 "sent": d.counters["sent"] - sent0, "over_4ms": int((iv > 4.0).sum()), "load": os.getloadavg()[0],
             }  # fmt: skip
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def main_graph(seconds: float, protocols: list[str]) -> None:

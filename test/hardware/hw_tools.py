@@ -1,10 +1,6 @@
 """Helpers the hardware tests share."""
 
 import os
-import random
-import socket
-
-_rng = random.Random(os.getpid())
 
 
 def importable(module: str) -> bool:
@@ -15,27 +11,6 @@ def importable(module: str) -> bool:
     except ImportError:
         return False
     return True
-
-
-def free_udp_port() -> int:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def backend_args(backend: str) -> tuple[list[str], dict]:
-    """(fake-robot CLI args, driver options) for one backend on this machine only: a free UDP
-    port, a private DDS domain on loopback, an LCM group with TTL 0."""
-    if backend == "go1_udp":
-        port = free_udp_port()
-        return ["--port", str(port)], {"host": "127.0.0.1", "port": port, "local_ip": "127.0.0.1", "local_port": 0}
-    if backend == "unitree_sdk2":
-        domain = _rng.randint(150, 230)
-        return ["--domain-id", str(domain)], {"domain_id": domain, "interface": "lo"}
-    url = f"udpm://239.255.76.67:{_rng.randint(7700, 7799)}?ttl=0"
-    return ["--lcm-url", url], {"lcm_url": url}
 
 
 def robot_priority() -> None:

@@ -9,13 +9,13 @@ The policy is a parameter: today the shipped go1_stand; a walking policy joins t
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
-from hw_tools import backend_args, importable, robot_priority
+from hw_tools import importable, robot_priority
+
+from lucid_ros.hardware.loopback import loopback_link, start_fake_robot, stop_fake_robot
 
 pytest.importorskip("rclpy")
 
@@ -34,23 +34,14 @@ def fake_robot():
     procs = []
 
     def start(backend, robot="go1"):
-        cli_args, opts = backend_args(backend)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "lucid_ros.cli", "fake-robot", "--robot", robot, "--protocol", backend, *cli_args],
-            stderr=subprocess.PIPE, text=True, preexec_fn=robot_priority,
-        )  # fmt: skip
+        cli_args, opts = loopback_link(backend)
+        proc = start_fake_robot(robot, backend, cli_args, preexec_fn=robot_priority)
         procs.append(proc)
-        line = proc.stderr.readline()
-        assert "ready" in line, line
         return proc, opts
 
     yield start
     for proc in procs:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_fake_robot(proc, timeout=5)
 
 
 class _Starved(Exception):

@@ -16,14 +16,13 @@ H1: base height held (within 5 cm of the pure-sim stand) and no fall for 20 s.
 """
 
 import os
-import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
-from hw_tools import backend_args, importable, realtime_threads, robot_priority
+from hw_tools import importable, realtime_threads, robot_priority
+
+from lucid_ros.hardware.loopback import fake_robot, loopback_link
 
 pytest.importorskip("rclpy")
 
@@ -107,17 +106,10 @@ def through_driver(tmp_path, backend: str, robot: str, policy: str, flavor: str 
 
     r = load_robot(robot)
     gt_path = tmp_path / f"{robot}_{backend}_ground_truth.csv"
-    cli_args, opts = backend_args(backend)
+    cli_args, opts = loopback_link(backend)
     start = "lying" if r.kind == "quadruped" else "default"
     extra = ["--flavor", flavor] if flavor else []
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lucid_ros.cli", "fake-robot", "--robot", robot, "--protocol", backend, *cli_args, *extra,
-         "--start-pose", start, "--ground-truth", str(gt_path)],
-        stderr=subprocess.PIPE, text=True, preexec_fn=robot_priority,
-    )  # fmt: skip
-    try:
-        line = proc.stderr.readline()
-        assert "ready" in line, line
+    with fake_robot(robot, backend, [*cli_args, *extra, "--start-pose", start, "--ground-truth", str(gt_path)], preexec_fn=robot_priority):
         if flavor:
             opts["flavor"] = flavor
         cmd = CMD if "walk" in policy else (0.0, 0.0, 0.0)
@@ -141,12 +133,6 @@ def through_driver(tmp_path, backend: str, robot: str, policy: str, flavor: str 
                 starved()
             assert g.state == "RUNNING", g.monitor.events
             stats = g.driver.health().values
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
     gt = _read_ground_truth(gt_path)
     free = gt["wall_time"][gt["harness"] < 0.5]
     t0 = max(t_running, free[0] if len(free) else np.inf) + SETTLE_S
