@@ -39,7 +39,8 @@ def check_privileged(spec: PolicySpec, allowed: bool) -> None:
 def scan_points_base(offsets: np.ndarray, heights: np.ndarray, quat: np.ndarray) -> np.ndarray:
     """The scan as points in the base frame for operators (rviz): offsets (N, 2) in the yaw frame,
     heights (N,) = base_z - terrain_z, quat (w, x, y, z) world-from-base. Returns (N, 3)."""
-    yaw = float(yaw_of(np.asarray(quat, dtype=np.float64)))
-    c, s = np.cos(yaw), np.sin(yaw)
-    rel = np.stack([c * offsets[:, 0] - s * offsets[:, 1], s * offsets[:, 0] + c * offsets[:, 1], -np.asarray(heights, dtype=np.float64)], axis=1)
+    from lucid_ros.sim.heights import scan_points
+
+    xy = scan_points(np.zeros(2), yaw_of(np.asarray(quat, dtype=np.float64)), offsets)  # the grid turned by the heading
+    rel = np.concatenate([xy, -np.asarray(heights, dtype=np.float64)[:, None]], axis=1)
     return quat_rotate_inverse(np.broadcast_to(np.asarray(quat, dtype=np.float64), (len(rel), 4)), rel)
