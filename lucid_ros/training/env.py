@@ -108,19 +108,7 @@ class WalkEnv:
         self.effort = robot.effort_limit
         self.default = robot.default_pose
         self.gait_frequency = next(t.frequency for t in spec.observation.terms if t.name == "gait_phase")
-        n_flat = int(round(n * cfg.flat_fraction))
-        flat = load_course("flat")
-        rough = load_course("rough")
-        rough = replace(rough, ground=replace(rough.ground, extent=(cfg.terrain_extent, cfg.terrain_extent)))
-        self.worlds: list[_World] = []
-        start = 0
-        for course, count in ((flat, n_flat), (rough, n - n_flat)):
-            if count == 0:
-                continue
-            model, index = build_model(robot, course)
-            b = mjbatch.Batch(model, count, nthread=nthread)
-            self.worlds.append(_World(model, index, Terrain(course), b, slice(start, start + count)))
-            start += count
+        self.worlds: list[_World] = self._make_worlds(nthread)
         w0 = self.worlds[0]
         m, ix = w0.model, w0.index
         self.feet_body = m.geom_bodyid[ix.feet]  # the calf bodies carrying the foot spheres
@@ -156,6 +144,25 @@ class WalkEnv:
         self.terrain_ids = np.zeros(n)
         for w in self.worlds:
             self.terrain_ids[w.sl] = float(w.terrain.rough)
+
+    def _make_worlds(self, nthread: int) -> list[_World]:
+        """flat_fraction of the envs on a plane, the rest on the enlarged rough course."""
+        cfg, n = self.cfg, self.n
+        n_flat = int(round(n * cfg.flat_fraction))
+        rough = load_course("rough")
+        rough = replace(rough, ground=replace(rough.ground, extent=(cfg.terrain_extent, cfg.terrain_extent)))
+        worlds, start = [], 0
+        for course, count in ((load_course("flat"), n_flat), (rough, n - n_flat)):
+            if count == 0:
+                continue
+            model, index = build_model(self.robot, course)
+            worlds.append(_World(model, index, Terrain(course), self._batch(model, count, nthread), slice(start, start + count)))
+            start += count
+        return worlds
+
+    @staticmethod
+    def _batch(model: mujoco.MjModel, count: int, nthread: int) -> mjbatch.Batch:
+        return mjbatch.Batch(model, count, nthread=nthread)
 
     # ---- state access ------------------------------------------------------------------------
 
@@ -224,13 +231,11 @@ class WalkEnv:
             k = len(sel)
             w.batch.reset(local, stage=mujoco.mjtStage.mjSTAGE_NONE.value)
             self._randomize(w, local, sel)
-            span = 0.3 * c.terrain_extent if w.terrain.rough else 5.0
-            xy = rng.uniform(-span, span, (k, 2))
-            yaw = rng.uniform(-np.pi, np.pi, k)
+            xy, yaw, z = self._spawn(w, k)
             rp = rng.uniform(-0.05, 0.05, (k, 2))
             qpos = w.qpos[local]
             qpos[:, ix.root_qpos : ix.root_qpos + 2] = xy
-            qpos[:, ix.root_qpos + 2] = w.terrain.height(xy[:, 0], xy[:, 1]) + 0.34
+            qpos[:, ix.root_qpos + 2] = z
             qpos[:, ix.root_qpos + 3 : ix.root_qpos + 7] = rpy_to_quat(np.column_stack([rp, yaw]))
             qpos[:, ix.joint_qpos] = self.default + rng.uniform(-c.init_joint_noise, c.init_joint_noise, (k, self.robot.n_joints))
             w.qpos[local] = qpos
@@ -256,6 +261,13 @@ class WalkEnv:
         self.motor.kp_scale = self.dr_kp[:, None]
         self.motor.kd_scale = self.dr_kd[:, None]
 
+    def _spawn(self, w: _World, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Where k envs of world w start: (xy (k, 2), yaw (k,), base z (k,)). Anywhere, any heading."""
+        span = 0.3 * self.cfg.terrain_extent if w.terrain.rough else 5.0
+        xy = self.rng.uniform(-span, span, (k, 2))
+        yaw = self.rng.uniform(-np.pi, np.pi, k)
+        return xy, yaw, w.terrain.height(xy[:, 0], xy[:, 1]) + 0.34
+
     def reset_all(self) -> tuple[np.ndarray, np.ndarray]:
         ids = np.arange(self.n)
         self._reset(ids)
@@ -280,6 +292,7 @@ class WalkEnv:
             command=self.command,
             last_action=self.last_action,
             phase_time=self.t,
+            **self._extra_inputs(s),
         )
         obs = self.builder.build(inputs)
         lin_body = quat_rotate_inverse(s["quat"], s["vel_w"])
@@ -303,6 +316,10 @@ class WalkEnv:
             ]
         ).astype(np.float32)
         return obs, priv
+
+    def _extra_inputs(self, s: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """More ObsInputs fields for specs with more terms (a teacher's height_scan)."""
+        return {}
 
     # ---- stepping ----------------------------------------------------------------------------
 
@@ -380,11 +397,8 @@ class WalkEnv:
         trunk_hit = np.linalg.norm(s["trunk_force"] - self.push_force, axis=1) > cfg.contact_threshold
         fell = (np.abs(rpy[:, 0]) > cfg.max_tilt) | (np.abs(rpy[:, 1]) > cfg.max_tilt) | (height < cfg.min_height) | trunk_hit
         fell |= ~np.isfinite(s["q"]).all(axis=1)
-        off = np.zeros(n, dtype=bool)
-        for w in self.worlds:
-            if w.terrain.rough:
-                half = 0.45 * self.cfg.terrain_extent
-                off[w.sl] = (np.abs(s["pos"][w.sl, 0]) > half) | (np.abs(s["pos"][w.sl, 1]) > half)
+        extra_fall, off = self._episode_ends(s)
+        fell |= extra_fall
         timeout = (self.t >= self.t_limit - 1e-9) | off
         done = fell | timeout
         info = {
@@ -405,6 +419,15 @@ class WalkEnv:
         self.state = s
         obs, priv = self._observe(s)
         return obs, priv, rew.astype(np.float32), fell, timeout & ~fell, info
+
+    def _episode_ends(self, s: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(fell, off) beyond the tilt/height/trunk checks: here, leaving the rough course (not a fall)."""
+        off = np.zeros(self.n, dtype=bool)
+        for w in self.worlds:
+            if w.terrain.rough:
+                half = 0.45 * self.cfg.terrain_extent
+                off[w.sl] = (np.abs(s["pos"][w.sl, 0]) > half) | (np.abs(s["pos"][w.sl, 1]) > half)
+        return np.zeros(self.n, dtype=bool), off
 
 
 def world_positions(env: WalkEnv) -> np.ndarray:

@@ -116,27 +116,35 @@ def plot_curve(history: list[dict], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def train(cfg: TrainConfig, out_prefix: Path, minutes: float, log_every: int, checkpoint: Path | None, command: str) -> int:
-    t_start = time.time()
-    torch.set_num_threads(1)
-    torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    robot = load_robot("go1")
-    work = Path(tempfile.mkdtemp(prefix="lucid_train_"))
-    env, model, spec = build(cfg, robot, work)
-    ppo = PPO(model, cfg.ppo, gen)
+def ppo_loop(
+    env,
+    model: ActorCritic,
+    ppo: PPO,
+    cfg: TrainConfig,
+    budget: float,
+    log_every: int,
+    tag: str,
+    snapshot=None,
+    t_start: float | None = None,
+    critic_only_iters: int = 0,
+) -> tuple[list[dict], int, int]:
+    """Collect and update until cfg.iterations or `budget` s; progress lines to stdout; `snapshot(it, steps)`
+    every 50 iterations. The first `critic_only_iters` iterations train the critic alone (a warm-started
+    actor keeps its behaviour while a fresh critic learns its values). Returns (history, iterations, steps)."""
+    t_start = time.time() if t_start is None else t_start
+    robot_joints = env.robot.n_joints
     n, T = env.n, cfg.ppo.steps_per_env
     obs, priv = env.reset_all()
-    buf = RolloutBuffer(T, n, obs.shape[1], priv.shape[1], robot.n_joints)
+    buf = RolloutBuffer(T, n, obs.shape[1], priv.shape[1], robot_joints)
     model.obs_norm.update(torch.from_numpy(obs))
     model.priv_norm.update(torch.from_numpy(np.concatenate([obs, priv], axis=1)))
-    budget = minutes * 60.0
+    actor_params = [*model.actor.parameters(), model.log_std]
     ep_ret, ep_len = np.zeros(n), np.zeros(n)
     history: list[dict] = []
     recent_ret, recent_len = [], []
     steps = 0
     print(
-        f"[train_walk] {n} envs x {T} steps/iter, obs {obs.shape[1]}, priv {priv.shape[1]}, budget {cfg.iterations} it / {minutes:g} min, "
+        f"[{tag}] {n} envs x {T} steps/iter, obs {obs.shape[1]}, priv {priv.shape[1]}, budget {cfg.iterations} it / {budget / 60:g} min, "
         f"seed {cfg.seed}",
         flush=True,
     )
@@ -172,6 +180,8 @@ def train(cfg: TrainConfig, out_prefix: Path, minutes: float, log_every: int, ch
             last_v = model.value(torch.from_numpy(obs), torch.from_numpy(priv))
         buf.finish(last_v, cfg.ppo.gamma, cfg.ppo.lam)
         t_up = time.time()
+        for prm in actor_params:
+            prm.requires_grad_(it >= critic_only_iters)
         stats = ppo.update(buf)
         t_up = time.time() - t_up
         flat_obs = buf.obs.reshape(-1, buf.obs.shape[-1])
@@ -203,14 +213,31 @@ def train(cfg: TrainConfig, out_prefix: Path, minutes: float, log_every: int, ch
                 flush=True,
             )
             print(f"      terms: {terms}", flush=True)
-        if checkpoint is not None and (it % 50 == 0 or it == cfg.iterations - 1):
+        if snapshot is not None and (it % 50 == 0 or it == cfg.iterations - 1):
+            snapshot(it, steps)
+        if elapsed >= budget:
+            print(f"[{tag}] time budget reached after {it + 1} iterations", flush=True)
+            break
+    return history, it, steps
+
+
+def train(cfg: TrainConfig, out_prefix: Path, minutes: float, log_every: int, checkpoint: Path | None, command: str) -> int:
+    t_start = time.time()
+    torch.set_num_threads(1)
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    robot = load_robot("go1")
+    work = Path(tempfile.mkdtemp(prefix="lucid_train_"))
+    env, model, spec = build(cfg, robot, work)
+    ppo = PPO(model, cfg.ppo, gen)
+
+    def snapshot(it: int, steps: int) -> None:
+        if checkpoint is not None:
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
             torch.save({"model": model.state_dict(), "it": it, "steps": steps, "cfg": cfg.as_dict()}, checkpoint)
-            snap = export_policy(model, robot, cfg, checkpoint.parent / "go1_walk_latest", {"iteration": it, "steps": steps})
-            del snap
-        if elapsed >= budget:
-            print(f"[train_walk] time budget reached after {it + 1} iterations", flush=True)
-            break
+            export_policy(model, robot, cfg, checkpoint.parent / "go1_walk_latest", {"iteration": it, "steps": steps})
+
+    history, it, steps = ppo_loop(env, model, ppo, cfg, minutes * 60.0, log_every, "train_walk", snapshot, t_start)
     wall = time.time() - t_start
     last = history[-20:]
     final = {k: round(float(np.mean([h[k] for h in last])), 4) for k in ("ep_return", "ep_len_s", "falls_per_min", "err_vx", "err_vy", "err_wz")}
@@ -222,7 +249,7 @@ def train(cfg: TrainConfig, out_prefix: Path, minutes: float, log_every: int, ch
         "wall_time_s": round(wall, 1),
         "iterations": it + 1,
         "env_steps": steps,
-        "n_envs": n,
+        "n_envs": env.n,
         "physics": f"MuJoCo {__import__('mujoco').__version__}, dt {robot.physics_dt} s, {env.substeps} physics steps per policy step, "
         "MotorModel(pd_torque) every physics step",
         "courses": {"flat_fraction": cfg.env.flat_fraction, "rough": f"config/courses/rough.yaml enlarged to {cfg.env.terrain_extent:g} m"},

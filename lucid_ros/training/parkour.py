@@ -1,0 +1,201 @@
+"""The teacher's world: WalkEnv on the shipped parkour courses, with privileged terrain heights.
+
+Same physics, motors, observation builder and action path as the walking policy (it is WalkEnv;
+only the worlds, spawns, commands and episode ends differ). The worlds are the courses in
+config/courses/ drawn at fixed difficulty levels: level 0 is the easy end of each course's
+`variants:` range for its difficulty number (hurdle height, gap width, riser), level 1 the hard
+end (the facts' scale); the other numbers (spacing, widths, friction) are drawn as the course's
+variants draw them. Every world is a mujoco.batch sub-batch, so a training step covers all levels.
+
+The teacher reads `height_scan` exactly as the runtime computes it for a privileged policy:
+`policy.observations.height_scan` over `sim.heights.scan_points`, from `sim.heights.CourseHeights`
+of the concrete course the world was built from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from lucid_ros.mathutil import quat_to_rpy
+from lucid_ros.policy.observations import height_scan
+from lucid_ros.policy.spec import PolicySpec
+from lucid_ros.robots.description import RobotDescription
+from lucid_ros.sim.courses import Course, load_course, randomize
+from lucid_ros.sim.heights import CourseHeights, ScanPattern
+from lucid_ros.sim.world import build_model
+from lucid_ros.training.config import EnvConfig, ObsConfig, spec_dict
+from lucid_ros.training.env import WalkEnv, _World
+from lucid_ros.training.rewards import RewardWeights
+
+# The number of each course that makes it hard; level l in [0, 1] fixes it at lo + l * (hi - lo)
+# of the course's own variants range.
+DIFFICULTY = {"hurdle": "hurdles.height", "gaps": "blocks.gap", "stairs_up": "stairs.riser", "stairs_down": "stairs.riser"}
+
+# Scan dots: 1.2 m ahead (a hurdle or gap two strides out at 0.5 m/s), 0.45 m behind and to the
+# sides (the hind feet; block edges on the gaps course). 12 x 7 = 84 points.
+SCAN_X = (-0.45, 1.2, 0.15)
+SCAN_Y = (-0.45, 0.45, 0.15)
+SCAN_TERM = {"name": "height_scan", "x": list(SCAN_X), "y": list(SCAN_Y), "offset": -0.3, "scale": 3.0, "clip": 1.5}
+
+
+def teacher_weights() -> RewardWeights:
+    """The walking weights, loosened where obstacles need it: climbing moves the base up and
+    pitches it, so vertical speed, tilt and height are penalised less."""
+    return replace(RewardWeights(), lin_vel_z=-0.5, orientation=-0.5, base_height=-5.0, ang_vel_xy=-0.02, stand_still=0.0)
+
+
+@dataclass
+class ParkourConfig:
+    levels: dict[str, tuple[float, ...]] = field(
+        default_factory=lambda: {
+            "hurdle": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
+            "stairs_up": (0.0, 0.25, 0.5, 0.75, 1.0),
+            "stairs_down": (0.0, 0.5, 1.0),
+            "gaps": (0.0, 0.33, 0.66, 1.0),
+        }
+    )
+    parkour_seeds: tuple[int, ...] = (1, 2)
+    vx: tuple[float, float] = (0.3, 0.8)
+    spawn_tries: int = 12
+
+
+def teacher_env_config(n_envs: int) -> EnvConfig:
+    return EnvConfig(
+        n_envs=n_envs, episode_s=30.0, p_zero_command=0.0, push_force=(0.0, 30.0), weights=teacher_weights(), max_tilt=1.0,
+    )  # fmt: skip
+
+
+def teacher_spec_dict(robot: RobotDescription, obs: ObsConfig, name: str) -> dict:
+    """The walking spec plus the privileged height scan (docs/policy-spec.md)."""
+    spec = spec_dict(robot, obs, name=name)
+    spec["observation"]["terms"].append(dict(SCAN_TERM))
+    return spec
+
+
+def level_course(course: Course, level: float, seed: int) -> Course:
+    """The course's variant `seed` with its difficulty number fixed at `level` of its range."""
+    key = DIFFICULTY.get(course.name)
+    if key is None:
+        return randomize(course, seed)
+    seg, param = key.split(".")
+    geom = []
+    for s, p, lo, hi in course.variants.geometry:
+        if (s, p) == (seg, param):
+            v = lo + float(level) * (hi - lo)
+            lo = hi = v
+        geom.append((s, p, lo, hi))
+    return randomize(replace(course, variants=replace(course.variants, geometry=tuple(geom))), seed)
+
+
+def training_courses(cfg: ParkourConfig, seed: int = 0) -> list[Course]:
+    out = []
+    k = 0
+    for name, levels in cfg.levels.items():
+        base = load_course(name)
+        for lv in levels:
+            k += 1
+            out.append(level_course(base, lv, 1000 * (seed + 1) + k))
+    parkour = load_course("parkour")
+    out += [randomize(parkour, s) for s in cfg.parkour_seeds]
+    return out
+
+
+class CourseTerrain:
+    """WalkEnv's terrain interface over a concrete course's exact height map."""
+
+    rough = False
+
+    def __init__(self, course: Course):
+        self.course = course
+        self.heights = CourseHeights(course)
+
+    def height(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        return self.heights(np.stack([x, y], axis=-1))
+
+
+class ParkourEnv(WalkEnv):
+    """WalkEnv over the parkour courses: spawn on level ground before the goal, forward commands,
+    episodes end at the goal (not a fall) or in a pit; `height_scan` is observed."""
+
+    def __init__(self, robot: RobotDescription, spec: PolicySpec, cfg: EnvConfig, pk: ParkourConfig, seed: int = 0, nthread: int = 2):
+        self.pk = pk
+        self.courses = training_courses(pk, seed)
+        super().__init__(robot, spec, cfg, seed=seed, nthread=nthread)
+        term = next(t for t in spec.observation.terms if t.name == "height_scan")
+        self.scan_offsets = term.scan_points()
+        self.pattern = ScanPattern(tuple(np.unique(self.scan_offsets[:, 0])), tuple(np.unique(self.scan_offsets[:, 1])))
+        self.world_course = np.zeros(self.n, dtype=int)
+        for i, w in enumerate(self.worlds):
+            self.world_course[w.sl] = i
+
+    def _make_worlds(self, nthread: int) -> list[_World]:
+        n, c = self.n, len(self.courses)
+        counts = [n // c + (1 if i < n % c else 0) for i in range(c)]
+        worlds, start = [], 0
+        for course, count in zip(self.courses, counts, strict=True):
+            if count == 0:
+                continue
+            model, index = build_model(self.robot, course)
+            worlds.append(_World(model, index, CourseTerrain(course), self._batch(model, count, nthread), slice(start, start + count)))
+            start += count
+        return worlds
+
+    # ---- episodes ----------------------------------------------------------------------------
+
+    def _spawn(self, w: _World, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """On level ground (the whole footprint within 1 cm) between the spawn and 1 m before the goal."""
+        course, rng = w.terrain.course, self.rng
+        x0 = course.spawn_xy[0]
+        x1 = max(x0, (course.goal_x if course.goal_x is not None else x0 + 3.0) - 1.0)
+        xy = np.tile(np.asarray(course.spawn_xy, dtype=np.float64), (k, 1))
+        ok = np.zeros(k, dtype=bool)
+        fx, fy = np.meshgrid(np.linspace(-0.35, 0.35, 6), np.linspace(-0.18, 0.18, 3), indexing="ij")
+        foot = np.stack([fx.ravel(), fy.ravel()], axis=-1)
+        for _ in range(self.pk.spawn_tries):
+            cand = np.column_stack([rng.uniform(x0, x1, k), course.spawn_xy[1] + rng.uniform(-0.1, 0.1, k)])
+            h = w.terrain.heights(cand[:, None, :] + foot[None])
+            good = (h.max(axis=1) - h.min(axis=1) < 0.01) & np.isfinite(h).all(axis=1) & ~ok
+            if course.fall_z is not None:
+                good &= h.min(axis=1) > course.fall_z
+            xy[good] = cand[good]
+            ok |= good
+        yaw = course.spawn_yaw + rng.uniform(-0.15, 0.15, k)
+        z = w.terrain.heights(xy[:, None, :] + foot[None]).max(axis=1) + 0.34
+        return xy, yaw, z
+
+    def _sample_commands(self, ids: np.ndarray) -> None:
+        k = len(ids)
+        if k == 0:
+            return
+        self.command[ids] = 0.0
+        self.command[ids, 0] = self.rng.uniform(*self.pk.vx, k)
+        self.cmd_timer[ids] = self.rng.uniform(*self.cfg.resample_s, k)
+
+    def _read(self) -> dict[str, np.ndarray]:
+        s = super()._read()
+        # the ground "under the robot" is the median of the ground under its feet: over a hurdle the
+        # ground right below the base is the hurdle top, and the robot is not 0.28 m too low
+        s["ground_base"] = np.median(s["ground_feet"], axis=1)
+        return s
+
+    def _episode_ends(self, s: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        fell = np.zeros(self.n, dtype=bool)
+        off = np.zeros(self.n, dtype=bool)
+        for w in self.worlds:
+            c = w.terrain.course
+            p = s["pos"][w.sl]
+            if c.fall_z is not None:
+                fell[w.sl] = p[:, 2] < c.fall_z
+            goal = c.goal_x if c.goal_x is not None else np.inf
+            off[w.sl] = (p[:, 0] > goal + 0.3) | (np.abs(p[:, 1] - c.spawn_xy[1]) > 2.0)
+        return fell, off
+
+    def _extra_inputs(self, s: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        yaw = quat_to_rpy(s["quat"])[:, 2]
+        out = np.empty((self.n, len(self.scan_offsets)))
+        for w in self.worlds:
+            out[w.sl] = height_scan(self.scan_offsets, s["pos"][w.sl], yaw[w.sl], w.terrain.heights)
+        return {"height_scan": out}
