@@ -115,6 +115,7 @@ class WalkEnv:
         self.foot_radius = m.geom_size[ix.feet, 0]
         names = [mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, i) or "" for i in range(m.nbody)]
         self.knee_bodies = np.array([i for i, s in enumerate(names) if s.endswith(("_thigh", "_hip"))])
+        self.trunk_contact_ends = True  # the trunk touching anything ends the episode as a fall
         self.hips = robot.index_of([j for j in robot.joint_names if j.endswith("hip_joint")])
         # per-env state
         z = lambda *s: np.zeros((n, *s))  # noqa: E731
@@ -395,7 +396,12 @@ class WalkEnv:
         # --- termination
         rpy = quat_to_rpy(quat)
         trunk_hit = np.linalg.norm(s["trunk_force"] - self.push_force, axis=1) > cfg.contact_threshold
-        fell = (np.abs(rpy[:, 0]) > cfg.max_tilt) | (np.abs(rpy[:, 1]) > cfg.max_tilt) | (height < cfg.min_height) | trunk_hit
+        fell = (
+            (np.abs(rpy[:, 0]) > cfg.max_tilt)
+            | (np.abs(rpy[:, 1]) > cfg.max_tilt)
+            | (height < cfg.min_height)
+            | (trunk_hit & self.trunk_contact_ends)
+        )
         fell |= ~np.isfinite(s["q"]).all(axis=1)
         extra_fall, off = self._episode_ends(s)
         fell |= extra_fall

@@ -63,7 +63,7 @@ class ParkourConfig:
 
 def teacher_env_config(n_envs: int) -> EnvConfig:
     return EnvConfig(
-        n_envs=n_envs, episode_s=30.0, p_zero_command=0.0, push_force=(0.0, 30.0), weights=teacher_weights(), max_tilt=1.0,
+        n_envs=n_envs, episode_s=30.0, p_zero_command=0.0, push_force=(0.0, 0.0), weights=teacher_weights(), max_tilt=1.0,
     )  # fmt: skip
 
 
@@ -124,6 +124,10 @@ class ParkourEnv(WalkEnv):
         self.pk = pk
         self.courses = training_courses(pk, seed)
         super().__init__(robot, spec, cfg, seed=seed, nthread=nthread)
+        # Touching a hurdle with the body is penalised as a collision, not ended as a fall: an episode
+        # that ends at the first touch gives the policy no time to find out how to get over.
+        self.trunk_contact_ends = False
+        self.knee_bodies = np.append(self.knee_bodies, self.worlds[0].index.base_body)
         term = next(t for t in spec.observation.terms if t.name == "height_scan")
         self.scan_offsets = term.scan_points()
         self.pattern = ScanPattern(tuple(np.unique(self.scan_offsets[:, 0])), tuple(np.unique(self.scan_offsets[:, 1])))
