@@ -182,7 +182,8 @@ class LowStateCheck:
         return out
 
     def values(self) -> dict:
-        return {"rx_rejected": self.rejected_total, **{f"rx_rejected_{k}": v for k, v in self.rejected.items()}}
+        """Diagnostics keys as the Go1 driver names them (rx_ok, rx_rejected_<reason>)."""
+        return {"rx_ok": self.accepted, **{f"rx_rejected_{k}": v for k, v in self.rejected.items()}}
 
     def summary(self) -> str:
         if not self.rejected_total:
