@@ -35,10 +35,7 @@ _lcm = pytest.mark.skipif(not importable("lcm"), reason="lcm not installed")
 CASES = [
     pytest.param("go1_udp", "go1", "go1_walk", None, id="go1-go1_udp"),
     pytest.param("mini_cheetah_lcm", "go1", "go1_walk", None, id="go1-mini_cheetah_lcm", marks=_lcm),
-    # Go1 speaks the unitree_go layout here: the Go2 walks in pure sim (go2_walk) but through a fake
-    # robot its stand-up from lying under kp 20 pitches it ~0.6 rad nose-down and the first steps
-    # tip it past max_pitch (docs/hardware.md, "Go2"); until that is fixed the layout is shown with Go1.
-    pytest.param("unitree_sdk2", "go1", "go1_walk", "go", id="go1-unitree_go", marks=_dds),
+    pytest.param("unitree_sdk2", "go2", "go2_walk", "go", id="go2-unitree_go", marks=_dds),
     # Not yet reliable on a 2-core machine: the fake H1 (500 Hz MuJoCo in real time) + its DDS link +
     # the graph stall past H1's 50 ms staleness timeouts (and past 100 ms when tried), so the
     # supervisor damps; issue #5 stays open on it. The unitree_hg wire format itself is covered
