@@ -1,7 +1,9 @@
 """A simulated walk-these-ways LCM robot (bridge + robot): publishes leg_control_data,
 state_estimator_data and rc_command at 500 Hz and obeys pd_plustau_targets.
 
-Loopback only: the URL must carry ttl=0, so nothing leaves this machine.
+Loopback only: the URL must carry ttl=0, so nothing leaves this machine. Fault injection beyond
+the base's mute(): `silence(channel)` stops one output channel (the estimator process dying
+while the leg controller runs on, a dead remote link).
 """
 
 from __future__ import annotations
@@ -27,6 +29,16 @@ class FakeLcmRobot(FakeRobotBase):
         self.endpoint = lcm_url
         self.vidx = robot.vendor_index
         self.lc = None
+        self.silenced: set[str] = set()
+
+    def silence(self, channel: str, silent: bool = True) -> None:
+        if channel not in ("leg_control_data", "state_estimator_data", "rc_command"):
+            raise ValueError(f"not a channel the fake publishes: {channel!r}")
+        (self.silenced.add if silent else self.silenced.discard)(channel)
+
+    def _publish(self, channel: str, data: bytes) -> None:
+        if channel not in self.silenced:
+            self.lc.publish(channel, data)
 
     def _open(self) -> None:
         import lcm
@@ -65,6 +77,6 @@ class FakeLcmRobot(FakeRobotBase):
             "omegaBody": imu.gyro, "omegaWorld": quat_rotate(imu.quat, imu.gyro), "quat": imu.quat,
             "contact_estimate": contact, "aBody": imu.acc, "aWorld": quat_rotate(imu.quat, imu.acc), "timestamp_us": now_us,
         }  # fmt: skip
-        self.lc.publish("state_estimator_data", T.STATE_ESTIMATOR.encode(est))
-        self.lc.publish("leg_control_data", T.LEG_CONTROL_DATA.encode({"q": q, "qd": qd, "tau_est": tau, "timestamp_us": now_us}))
-        self.lc.publish("rc_command", T.RC_COMMAND.encode({}))
+        self._publish("state_estimator_data", T.STATE_ESTIMATOR.encode(est))
+        self._publish("leg_control_data", T.LEG_CONTROL_DATA.encode({"q": q, "qd": qd, "tau_est": tau, "timestamp_us": now_us}))
+        self._publish("rc_command", T.RC_COMMAND.encode({}))

@@ -39,6 +39,15 @@ def _mix_str(v: int, s: str) -> int:
     return v
 
 
+class DecodeError(ValueError):
+    """A datagram that is not this message: `reason` is "length" or "fingerprint" (the LCM
+    equivalent of a wrong head: another type, or garbage, on the channel)."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
 @dataclass(frozen=True, eq=False)
 class LcmType:
     name: str
@@ -82,12 +91,12 @@ class LcmType:
         return self.struct.pack(*flat)
 
     def decode(self, data: bytes) -> dict:
-        """Raises ValueError on a wrong size or fingerprint (a different message on the channel)."""
+        """Raises DecodeError (a ValueError) on a wrong size or fingerprint (a different message on the channel)."""
         if len(data) != self.size:
-            raise ValueError(f"{self.name}: {len(data)} bytes, expected {self.size}")
+            raise DecodeError("length", f"{self.name}: {len(data)} bytes, expected {self.size}")
         vals = self.struct.unpack(data)
         if vals[0] != self.fingerprint:
-            raise ValueError(f"{self.name}: fingerprint {vals[0]:#018x} != {self.fingerprint:#018x}")
+            raise DecodeError("fingerprint", f"{self.name}: fingerprint {vals[0]:#018x} != {self.fingerprint:#018x}")
         out, i = {}, 1
         for fname, _t, n in self.fields:
             if n:
