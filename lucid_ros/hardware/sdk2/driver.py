@@ -8,7 +8,6 @@ Every command carries the CRC the robot checks. Release the vendor's sport mode 
 
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
@@ -21,6 +20,7 @@ from lucid_ros.robots.description import RobotDescription
 from lucid_ros.types import ImuSample, JointCommand, JointSample
 
 WEAK_H1 = ("ankle", "shoulder", "elbow")
+STATE_DEPTH = 32
 
 
 def motor_modes(robot: RobotDescription, flavor: str) -> np.ndarray:
@@ -34,6 +34,42 @@ def motor_modes(robot: RobotDescription, flavor: str) -> np.ndarray:
 
 def default_flavor(robot: RobotDescription) -> str:
     return "go" if robot.vendor_motor_slots <= codec.GO_MOTORS else "hg"
+
+
+class RawStateCheck(codec.LowStateCheck):
+    """codec.LowStateCheck's refusals and counters (undecodable, head, crc, nonfinite, quaternion), on
+    the raw CDR bytes: no cyclonedds sample is built. Returns the decoded arrays a Reading needs."""
+
+    def __init__(self, flavor: str, slots, layout):
+        super().__init__(flavor, slots)
+        self.L = layout
+        self._slots = np.asarray(self.slots, int)
+
+    def check(self, data: bytes):
+        L = self.L
+        buf = L.decodable(data)
+        if buf is None:
+            self._reject("undecodable", f"{len(data)} B, header {bytes(data[:4]).hex()}")
+            return None
+        if self.flavor == "go" and tuple(L.get(buf, "head")) != codec.HEAD:
+            self._reject("head")
+            return None
+        if L.crc(buf) != int(L.get(buf, "crc")[0]):
+            self._reject("crc")
+            return None
+        q, dq, tau = (L.get(buf, f"motor_state.{f}")[self._slots].astype(float) for f in ("q", "dq", "tau_est"))
+        quat, gyro, acc = (L.get(buf, f"imu_state.{f}").astype(float) for f in ("quaternion", "gyroscope", "accelerometer"))
+        if not (np.all(np.isfinite(q)) and np.all(np.isfinite(dq)) and np.all(np.isfinite(tau))
+                and np.all(np.isfinite(quat)) and np.all(np.isfinite(gyro)) and np.all(np.isfinite(acc))):  # fmt: skip
+            self._reject("nonfinite")
+            return None
+        if not 0.5 < float(np.linalg.norm(quat)) < 1.5:
+            self._reject("quaternion")
+            return None
+        self.accepted += 1
+        mode_machine = int(L.get(buf, "mode_machine")[0]) if self.flavor == "hg" else 0
+        remote = L.get(buf, "wireless_remote").tobytes()
+        return q, dq, tau, quat, gyro, acc, remote, int(L.get(buf, "tick")[0]), mode_machine
 
 
 class Sdk2Driver(LowLevelDriver):
@@ -62,15 +98,15 @@ class Sdk2Driver(LowLevelDriver):
         self.vidx = robot.vendor_index
         self.modes = motor_modes(robot, self.flavor)
         self.mode_machine = 0
-        self._queue: list = []
-        self._cv = threading.Condition()
         self.samples_received = 0
+        self.state_check: RawStateCheck | None = None  # set when the link opens
+        self.cmd_layout = None
 
     def _where(self) -> str:
         return f"DDS domain {self.domain_id} interface {self.interface or '(default)'} rt/lowstate"
 
     def _open(self) -> None:
-        from cyclonedds.core import Listener, Policy, Qos
+        from cyclonedds.core import InstanceState, Policy, Qos, ReadCondition, SampleState, ViewState, WaitSet
         from cyclonedds.pub import DataWriter
         from cyclonedds.sub import DataReader
         from cyclonedds.topic import Topic
@@ -78,75 +114,89 @@ class Sdk2Driver(LowLevelDriver):
         from lucid_ros.hardware.sdk2 import dds, idl
 
         StateType = idl.TYPES[self.flavor][1]
+        self.cmd_layout, self.state_layout = dds.Layout(self.CmdType), dds.Layout(StateType)
+        self.state_check = RawStateCheck(self.flavor, self.vidx, self.state_layout)
+        self._slots = np.asarray(self.vidx, int)
         self.dp, self._domain = dds.participant(self.domain_id, self.interface)
         qos = Qos(Policy.Reliability.BestEffort, Policy.History.KeepLast(1))
         self.writer = DataWriter(self.dp, Topic(self.dp, "rt/lowcmd", self.CmdType), qos=qos)
-
-        driver = self
-
-        class _OnState(Listener):
-            def on_data_available(self, reader):
-                if reader is None or driver._stop.is_set():
-                    return  # a callback racing close()
-                for s in reader.take(N=10):
-                    with driver._cv:
-                        driver._queue.append(s)
-                        driver._cv.notify()
-
-        self.reader = DataReader(self.dp, Topic(self.dp, "rt/lowstate", StateType), qos=qos, listener=_OnState())
+        # The reader keeps a burst (STATE_DEPTH): every sample is checked and a bad one counted, even
+        # when several arrive between two wake-ups; the newest valid one becomes state.
+        rqos = Qos(Policy.Reliability.BestEffort, Policy.History.KeepLast(STATE_DEPTH))
+        # No listener: its ctypes callback ran on a DDS thread for every sample and fought the graph for
+        # the GIL. The receive thread waits in C (GIL released) and takes the raw bytes itself.
+        self.reader = DataReader(self.dp, Topic(self.dp, "rt/lowstate", StateType), qos=rqos)
+        self._waitset = WaitSet(self.dp)
+        self._waitset.attach(ReadCondition(self.reader, SampleState.Any | ViewState.Any | InstanceState.Any))
 
     def _close(self) -> None:
-        for attr in ("reader", "writer", "dp"):
+        for attr in ("_waitset", "reader", "writer", "dp"):
             obj = getattr(self, attr, None)
             if obj is not None:
                 setattr(self, attr, None)
         self._domain = None
 
     def _receive(self) -> Reading | None:
-        with self._cv:
-            if not self._queue:
-                self._cv.wait(0.01)
-            if not self._queue:
-                return None
-            s = self._queue.pop(0)
-            del self._queue[:-8]  # never fall behind by more than a few samples
+        from cyclonedds.util import duration
+
+        from lucid_ros.hardware.sdk2 import dds
+
+        ws, reader = self._waitset, self.reader
+        if ws is None or reader is None:
+            time.sleep(0.01)
+            return None
+        ws.wait(duration(milliseconds=10))
+        newest = None
+        for data in dds.take_raw(reader, STATE_DEPTH):
+            got = self.state_check.check(data)
+            if got is not None:
+                newest = got
+        if newest is None:
+            return None
         stamp = time.time()
         self.samples_received += 1
+        q, dq, tau, quat, gyro, acc, remote, tick, mode_machine = newest
         if self.flavor == "hg":
-            self.mode_machine = int(s.mode_machine)
-        ms = [s.motor_state[i] for i in self.vidx]
-        q = np.array([m.q for m in ms])
-        dq = np.array([m.dq for m in ms])
-        tau = np.array([m.tau_est for m in ms])
-        imu = s.imu_state
-        joints = JointSample(stamp, q, dq, tau)
-        return Reading(stamp, joints, ImuSample(stamp, np.array(imu.quaternion, float), np.array(imu.gyroscope, float), np.array(imu.accelerometer, float)),
-                       bytes(s.wireless_remote), int(s.tick))  # fmt: skip
+            self.mode_machine = mode_machine
+        imu = ImuSample(stamp, quat, gyro, acc)
+        return Reading(stamp, JointSample(stamp, q, dq, tau), imu, remote, tick)
+
+    def encode(self, cmd: JointCommand) -> bytes:
+        """The LowCmd_ bytes (XCDR1, CRC filled in) for a canonical-order command."""
+        L, n = self.cmd_layout, self.n
+        buf = L.new()
+        if self.flavor == "hg":
+            L.put(buf, "mode_machine", [self.mode_machine])
+        z = np.zeros(n)
+        if cmd.mode == "position":
+            q = np.clip(cmd.q, self.robot.lower, self.robot.upper)
+            tau = np.clip(cmd.tau, -self.robot.effort_limit, self.robot.effort_limit)
+            fields = {"q": q, "dq": cmd.dq, "tau": tau, "kp": cmd.kp, "kd": cmd.kd}
+        elif cmd.mode == "damping":
+            fields = {"q": z, "dq": z, "tau": z, "kp": z, "kd": cmd.kd}
+        else:  # passive: enabled, zero gains, zero torque
+            fields = {"q": z, "dq": z, "tau": z, "kp": z, "kd": z}
+        L.put(buf, "motor_cmd.mode", self.modes, at=self._slots)
+        for name, values in fields.items():
+            L.put(buf, f"motor_cmd.{name}", values, at=self._slots)
+        return L.seal(buf)
 
     def build(self, cmd: JointCommand):
-        """The LowCmd_ (with CRC) for a canonical-order command."""
-        c = self.CmdType()
-        if self.flavor == "hg":
-            c.mode_machine = self.mode_machine
-        for k, slot in enumerate(self.vidx):
-            m = c.motor_cmd[int(slot)]
-            m.mode = int(self.modes[k])
-            if cmd.mode == "position":
-                lo, hi = self.robot.lower[k], self.robot.upper[k]
-                m.q = float(np.clip(cmd.q[k], lo, hi))
-                m.dq, m.tau = float(cmd.dq[k]), float(np.clip(cmd.tau[k], -self.robot.effort_limit[k], self.robot.effort_limit[k]))
-                m.kp, m.kd = float(cmd.kp[k]), float(cmd.kd[k])
-            elif cmd.mode == "damping":
-                m.kd = float(cmd.kd[k])
-            # passive: enabled, zero gains, zero torque
-        c.crc = codec.lowcmd_crc(c, self.flavor)
-        return c
+        """The LowCmd_ as a cyclonedds sample (tests and tools; the send loop writes encode()'s bytes)."""
+        if getattr(self, "cmd_layout", None) is None:
+            from lucid_ros.hardware.sdk2 import dds
+
+            self.cmd_layout, self._slots = dds.Layout(self.CmdType), np.asarray(self.vidx, int)
+        return self.CmdType.deserialize(self.encode(cmd))
 
     def _transmit(self, cmd: JointCommand, send: bool) -> None:
-        c = self.build(cmd)
+        from lucid_ros.hardware.sdk2 import dds
+
+        data = self.encode(cmd)
         if send and self.writer is not None:
-            self.writer.write(c)
+            dds.write_raw(self.writer, data)
 
     def _protocol_values(self) -> dict:
+        check = getattr(self, "state_check", None)
         return {"dds_domain": self.domain_id, "interface": self.interface or "(default)", "flavor": self.flavor,
-                "mode_machine": self.mode_machine, "samples": self.samples_received}  # fmt: skip
+                "mode_machine": self.mode_machine, "samples": self.samples_received, **(check.values() if check else {})}  # fmt: skip
