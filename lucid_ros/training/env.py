@@ -295,6 +295,7 @@ class WalkEnv:
             phase_time=self.t,
             **self._extra_inputs(s),
         )
+        self.last_inputs = inputs  # for a distillation env's second (student) observation builder
         obs = self.builder.build(inputs)
         lin_body = quat_rotate_inverse(s["quat"], s["vel_w"])
         contact = (s["foot_force"] > c.contact_threshold).astype(np.float64)

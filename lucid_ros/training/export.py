@@ -111,7 +111,7 @@ def write_spec(spec: dict[str, Any], onnx_path: str | Path, yaml_path: str | Pat
     order = ["format", "name", "robot", "onnx", "sha256", "rate_hz", "joint_order", "gains", "action", "observation", "inputs", "outputs", "training"]
     ordered = {k: out[k] for k in order if k in out}
     yaml_path.parent.mkdir(parents=True, exist_ok=True)
-    header = "# Go1 velocity-tracking walking policy. Written by lucid_ros.training (see docs/training.md);\n"
+    header = f"# Policy {ordered.get('name', '?')} for {ordered.get('robot', '?')}. Written by lucid_ros.training (see docs/training.md);\n"
     header += "# regenerate with the command in training.command, do not edit by hand (sha256 pins the ONNX).\n"
     yaml_path.write_text(header + yaml.safe_dump(ordered, sort_keys=False, default_flow_style=None, width=120))
     return yaml_path

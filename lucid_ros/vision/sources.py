@@ -268,19 +268,35 @@ class SimCameraSource(CameraSource):
     def render(self, sim: Any, stream: str) -> np.ndarray:
         """One image of `stream` from `sim` (a SimRobot) as the sensor reports it."""
         st = self.stream(stream)
-        m = sim.model
-        cid = sim.index.cameras[self.mount.name]
-        fovy, znear = float(m.cam_fovy[cid]), float(m.vis.map.znear)
-        m.cam_fovy[cid] = st.vfov_deg
-        if stream == "depth":
-            m.vis.map.znear = min(znear, 0.5 * st.near / max(m.stat.extent, 1e-9))
         try:
-            img = sim.render(self.mount.name, st.width, st.height, depth=stream == "depth")
+            return render_stream(
+                sim.model,
+                sim.index.cameras[self.mount.name],
+                st,
+                stream,
+                lambda: sim.render(self.mount.name, st.width, st.height, depth=stream == "depth"),
+            )
         finally:
-            m.cam_fovy[cid] = fovy
-            m.vis.map.znear = znear
             release_gl_context()
-        return depth_sensor_model(img, st) if stream == "depth" else np.ascontiguousarray(img, dtype=np.uint8)
+
+
+def render_stream(model: Any, cid: int, st: CameraStream, stream: str, render: Callable[[], np.ndarray], vfov_deg: float | None = None) -> np.ndarray:
+    """The camera `cid` of `model` rendered as `stream` reports it: the MuJoCo camera's fovy set
+    to the stream's (or `vfov_deg`, a training jitter), the near clip plane below the stream's
+    `near` for depth, both restored after `render()` (which draws the current scene); depth through
+    the sensor model. The sim camera source and training (lucid_ros.training.camera) both call
+    this, so a rendered frame is the same in both."""
+    m = model
+    fovy, znear = float(m.cam_fovy[cid]), float(m.vis.map.znear)
+    m.cam_fovy[cid] = st.vfov_deg if vfov_deg is None else vfov_deg
+    if stream == "depth":
+        m.vis.map.znear = min(znear, 0.5 * st.near / max(m.stat.extent, 1e-9))
+    try:
+        img = render()
+    finally:
+        m.cam_fovy[cid] = fovy
+        m.vis.map.znear = znear
+    return depth_sensor_model(img, st) if stream == "depth" else np.ascontiguousarray(img, dtype=np.uint8)
 
 
 def release_gl_context() -> None:

@@ -1,0 +1,330 @@
+"""Distil the privileged teacher into a depth student and an RGB student with DAgger, through the
+robot's own MuJoCo camera.
+
+    python -m lucid_ros.training.distill --minutes 60
+
+Both students train in one run on the same worlds (the teacher's courses at every level): half
+the envs are driven by the depth student and half by the RGB student (after a start where the
+teacher drives with probability beta, decaying to 0), so each student visits the states its own
+mistakes lead to; every step the teacher labels every env with its action and both students learn
+from all of them (DAgger). Frames come from `training.camera.EnvCamera` (the runtime's render
+function) through `vision.preprocess.ImageHistory` built from the student's own spec (the runtime's
+preprocessing); observations from an ObservationBuilder of the student's spec fed the env's inputs.
+
+Randomised per episode: camera latency 0-120 ms (a frame reaches the policy that much after its
+capture), camera position (+-1 cm), pitch (+-3 deg) and field of view (+-2 deg), and for colour
+the sun, ambient and head light and a tint on every material; per world, the course variant's
+textures. Writes <out>.onnx / <out>.yaml for each student (spec with `training:`) and a loss plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from lucid_ros.paths import config_dir
+from lucid_ros.policy.observations import ObservationBuilder
+from lucid_ros.policy.spec import PolicySpec, load_spec
+from lucid_ros.robots.description import RobotDescription, load_robot
+from lucid_ros.training.camera import EnvCamera, JitterRanges, SceneJitter
+from lucid_ros.training.config import TrainConfig, spec_dict
+from lucid_ros.training.export import write_spec
+from lucid_ros.training.parkour import ParkourConfig, ParkourEnv, teacher_env_config
+from lucid_ros.training.student import HIDDEN, Student, student_to_onnx
+from lucid_ros.training.train_walk import fmt_time, git_commit, trot_generator
+from lucid_ros.vision.preprocess import IMAGENET_MEAN, IMAGENET_STD, ImageHistory, Preprocessor, from_spec
+
+# Depth: the Go1 mount's 106x60 frame, area-resized to 80x45 (LucidSim's student size), clipped to
+# 2 m (what matters two strides ahead), d/2 - 0.5. Colour: the mount's 80x45 RGB, ImageNet-normalised.
+DEPTH_PREPROCESS = {
+    "input_size": [60, 106], "vfov_deg": 56.19, "resize": [45, 80], "interpolation": "area",
+    "depth": {"clip": [0.0, 2.0], "normalize": "far", "invalid": "far"}, "rate_hz": 10, "stack": 1,
+}  # fmt: skip
+COLOR_PREPROCESS = {
+    "input_size": [45, 80],
+    "vfov_deg": 42.61,
+    "color": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)},
+    "rate_hz": 10,
+    "stack": 1,
+}
+STUDENTS = (("depth", "go1_depth", DEPTH_PREPROCESS), ("color", "go1_rgb", COLOR_PREPROCESS))
+
+
+def student_spec_dict(robot: RobotDescription, cfg: TrainConfig, name: str, stream: str, preprocess: dict) -> dict:
+    """The walking spec (same proprioceptive terms) plus one camera input and the GRU state."""
+    spec = spec_dict(robot, cfg.obs, name=name)
+    spec["inputs"] = {
+        "observation": "obs",
+        "images": [{"input": "image", "camera": "ego", "stream": stream, "preprocess": json.loads(json.dumps(preprocess))}],
+        "recurrent": [{"input": "h_in", "output": "h_out", "shape": [1, 1, HIDDEN]}],
+    }
+    return spec
+
+
+class DistillEnv(ParkourEnv):
+    """ParkourEnv that also builds each student's observation and camera input, per env."""
+
+    def __init__(self, robot, teacher: PolicySpec, students: list[PolicySpec], cfg, pk, seed: int, nthread: int, latency_max_steps: int):
+        super().__init__(robot, teacher, cfg, pk, seed=seed, nthread=nthread)
+        self.students = students
+        self.student_builders = [ObservationBuilder(s, robot, batch=self.n) for s in students]
+        self.histories = [ImageHistory(from_spec(s, 0), self.n) for s in students]
+        self.streams = [s.images[0].stream for s in students]
+        self.camera = EnvCamera(robot, self.worlds, "ego", tuple(dict.fromkeys(self.streams)))
+        self.jitter = SceneJitter(self.n, self.camera.n_mat, JitterRanges(), self.rng)
+        self.latency_max = latency_max_steps
+        self.latency = np.zeros(self.n, dtype=int)
+        self.next_capture = np.zeros(self.n)
+        self.pending: list[list[tuple[float, float, list[np.ndarray]]]] = [[] for _ in range(self.n)]
+        self.world_of = np.zeros(self.n, dtype=int)
+        self.local_of = np.zeros(self.n, dtype=int)
+        for k, w in enumerate(self.worlds):
+            self.world_of[w.sl] = k
+            self.local_of[w.sl] = np.arange(w.sl.stop - w.sl.start)
+        self.renders = 0
+
+    def _reset(self, ids: np.ndarray) -> None:
+        super()._reset(ids)
+        if not hasattr(self, "student_builders"):
+            return
+        for b in self.student_builders:
+            b.reset(ids)
+        for h in self.histories:
+            h.reset(ids)
+        self.jitter.draw(ids)
+        self.latency[ids] = self.rng.integers(0, self.latency_max + 1, len(ids))
+        self.next_capture[ids] = 0.0
+        for i in ids:
+            self.pending[i] = []
+
+    def _observe(self, s):
+        obs, priv = super()._observe(s)
+        if hasattr(self, "student_builders"):
+            self.student_obs = [b.build(self.last_inputs) for b in self.student_builders]
+        return obs, priv
+
+    def images(self) -> list[np.ndarray]:
+        """Capture what is due (every 1/rate_hz of episode time), deliver frames whose latency has
+        passed into each student's ImageHistory, and return the network inputs (n, C, H, W)."""
+        t = self.t
+        period = self.histories[0].pre.period
+        due = np.flatnonzero(t >= self.next_capture - 1e-6)
+        for i in due:
+            frames = [self.camera.render(self.world_of[i], self.local_of[i], s, self.jitter, env=i) for s in self.streams]
+            self.pending[i].append((t[i] + self.latency[i] * self.dt, float(t[i]), frames))
+            self.next_capture[i] = (np.floor(t[i] / period + 1e-6) + 1) * period
+            self.renders += len(frames)
+        deliver: list[tuple[int, float, list[np.ndarray]]] = []
+        for i in range(self.n):
+            while self.pending[i] and self.pending[i][0][0] <= t[i] + 1e-6:
+                _, stamp, frames = self.pending[i].pop(0)
+                deliver.append((i, stamp, frames))
+        if deliver:
+            envs = np.array([d[0] for d in deliver])
+            stamps = np.full(self.n, np.nan)
+            stamps[envs] = [d[1] for d in deliver]
+            for k, h in enumerate(self.histories):
+                h.push(np.stack([d[2][k] for d in deliver]), stamps, envs)
+        return [h.tensor() for h in self.histories]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    pol = config_dir() / "policies"
+    p.add_argument("--teacher", type=Path, default=pol / "go1_teacher.yaml")
+    p.add_argument("--out-dir", type=Path, default=pol)
+    p.add_argument("--minutes", type=float, default=60.0)
+    p.add_argument("--envs", type=int, default=40)
+    p.add_argument("--steps", type=int, default=25, help="policy steps per collection (the truncated-BPTT chunk)")
+    p.add_argument("--beta-iters", type=int, default=60, help="iterations over which the teacher's share of driving decays to 0")
+    p.add_argument("--latency-ms", type=float, default=120.0, help="camera latency drawn per episode from 0 to this")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--log-every", type=int, default=5)
+    args = p.parse_args(argv)
+    command = "python -m lucid_ros.training.distill " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    t_start = time.time()
+    torch.set_num_threads(1)
+    torch.manual_seed(args.seed)
+    robot = load_robot("go1")
+    teacher = load_spec(args.teacher, robot)
+    cfg = TrainConfig(seed=args.seed, nthread=args.threads, env=teacher_env_config(args.envs))
+    work = Path(tempfile.mkdtemp(prefix="lucid_distill_"))
+    sess = ort.InferenceSession(str(teacher.onnx_path), providers=["CPUExecutionProvider"])
+    t_mean, t_std = teacher_normaliser(teacher.onnx_path)
+    specs, models = [], []
+    for stream, name, pre in STUDENTS:
+        raw = student_spec_dict(robot, cfg, name, stream, pre)
+        yaml_path, onnx_path = work / f"{name}.yaml", work / f"{name}.onnx"
+        obs_dim = 141  # go1_walk's observation; checked against the spec below
+        shape = Preprocessor(pre, stream).output_shape
+        model = Student(obs_dim, shape, robot.n_joints, t_mean[:obs_dim], t_std[:obs_dim], None)
+        student_to_onnx(model, onnx_path, "obs", "image", "h_in", "h_out")
+        write_spec(raw, onnx_path, yaml_path)
+        spec = load_spec(yaml_path, robot)
+        if spec.obs_dim != obs_dim:
+            raise RuntimeError(f"{name}: spec observation {spec.obs_dim} != {obs_dim}")
+        model.tg = trot_generator(spec, robot, cfg.obs)
+        specs.append(spec)
+        models.append(model)
+    pk = ParkourConfig()
+    env = DistillEnv(robot, teacher, specs, cfg.env, pk, seed=args.seed, nthread=args.threads, latency_max_steps=int(round(args.latency_ms / 20.0)))
+    opts = [torch.optim.Adam(m.parameters(), lr=args.lr) for m in models]
+    n, T = env.n, args.steps
+    driver = np.arange(n) % len(models)
+    rng = np.random.default_rng(args.seed)
+    obs, _priv = env.reset_all()
+    h = [torch.zeros(1, n, HIDDEN) for _ in models]
+    starts_next = np.ones(n, dtype=np.float32)
+    history: list[dict] = []
+    it = steps = 0
+    print(
+        f"[distill] {n} envs in {len(env.worlds)} worlds, {T} steps/iter, students {[s.name for s in specs]}, budget {args.minutes:g} min; workdir {work}",
+        flush=True,
+    )
+    while time.time() - t_start < args.minutes * 60.0:
+        t_it = time.time()
+        beta = max(0.0, 1.0 - it / max(args.beta_iters, 1))
+        buf_obs = [np.zeros((T, n, 141), np.float32) for _ in models]
+        buf_img = [np.zeros((T, n, *s.output_shape), np.float32) for s in (h_.pre for h_ in env.histories)]
+        buf_lab = np.zeros((T, n, robot.n_joints), np.float32)
+        buf_start = np.zeros((T, n), np.float32)
+        h0 = [x.clone() for x in h]
+        falls = np.zeros(len(models))
+        goals = np.zeros(len(models))
+        t_render = 0.0
+        for t in range(T):
+            t0 = time.time()
+            imgs = env.images()
+            t_render += time.time() - t0
+            label = sess.run([teacher.action_output], {teacher.obs_input: obs.astype(np.float32)})[0]
+            acts = []
+            with torch.no_grad():
+                for k, m in enumerate(models):
+                    a, h[k] = m.step(torch.from_numpy(env.student_obs[k]), torch.from_numpy(imgs[k]), h[k])
+                    acts.append(a.numpy())
+                    buf_obs[k][t], buf_img[k][t] = env.student_obs[k], imgs[k]
+            buf_lab[t], buf_start[t] = label, starts_next
+            act = np.choose(driver[:, None] * np.ones((1, robot.n_joints), dtype=int), acts)
+            use_teacher = rng.random(n) < beta
+            act = np.where(use_teacher[:, None], label, act).astype(np.float64)
+            x_before = env.state["pos"][:, 0].copy()
+            obs, _priv, _rew, fell, timeout, _info = env.step(act)
+            done = fell | timeout
+            goal_x = np.array([env.worlds[env.world_of[i]].terrain.course.goal_x or np.inf for i in range(n)])
+            for k in range(len(models)):
+                mine = (driver == k) & ~use_teacher
+                falls[k] += np.sum(fell & mine)
+                goals[k] += np.sum(timeout & mine & (x_before > goal_x - 0.2))
+            for k in range(len(models)):
+                h[k][:, done] = 0.0
+            starts_next = done.astype(np.float32)
+        steps += n * T
+        losses = []
+        t_up = time.time()
+        lab = torch.from_numpy(buf_lab)
+        for k, m in enumerate(models):
+            o, im, st = torch.from_numpy(buf_obs[k]), torch.from_numpy(buf_img[k]), torch.from_numpy(buf_start)
+            for _ in range(args.epochs):
+                pred = m.unroll(o, im, h0[k], st)
+                loss = torch.mean((pred - lab) ** 2)
+                opts[k].zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+                opts[k].step()
+            losses.append(float(loss))
+        t_up = time.time() - t_up
+        minutes_driven = n / len(models) * T * env.dt / 60.0 * (1 - beta)
+        rec = {
+            "it": it,
+            "steps": steps,
+            "time_s": time.time() - t_start,
+            "beta": beta,
+            "loss": losses,
+            "falls_per_min": (falls / max(minutes_driven, 1e-9)).tolist(),
+            "goals": goals.tolist(),
+        }
+        history.append(rec)
+        if it % args.log_every == 0:
+            el = time.time() - t_start
+            print(
+                f"it {it:4d} steps {steps / 1e6:5.2f}M beta {beta:.2f} loss depth {losses[0]:.4f} rgb {losses[1]:.4f} | falls/min {rec['falls_per_min'][0]:.2f} / "
+                f"{rec['falls_per_min'][1]:.2f} goals {int(goals[0])}/{int(goals[1])} | {n * T / (time.time() - t_it):.0f} steps/s (render {t_render:.1f}s upd {t_up:.1f}s) "
+                f"elapsed {fmt_time(el)} ETA {fmt_time(max(args.minutes * 60 - el, 0))}",
+                flush=True,
+            )
+        if it % 25 == 0:
+            for spec, m in zip(specs, models, strict=True):
+                export_student(m, spec, work / f"{spec.name}_latest", {"iteration": it})
+        it += 1
+    wall = time.time() - t_start
+    for (stream, _name, _pre), spec, m in zip(STUDENTS, specs, models, strict=True):
+        training = {
+            "tool": "lucid_ros.training.distill (DAgger from the privileged teacher through the MuJoCo camera)",
+            "command": command, "seed": args.seed, "git_commit": git_commit(), "wall_time_s": round(wall, 1), "iterations": it, "env_steps": steps,
+            "teacher": teacher.path.name, "teacher_sha256": teacher.sha256, "stream": stream, "camera_latency_ms": [0.0, args.latency_ms],
+            "scene_randomisation": json.loads(json.dumps(JitterRanges().__dict__)), "courses": [c.name for c in env.courses],
+            "final_loss_last_20": round(float(np.mean([r["loss"][STUDENTS.index((stream, _name, _pre))] for r in history[-20:]])), 5),
+        }  # fmt: skip
+        out = export_student(m, spec, args.out_dir / spec.name, training)
+        print(f"[distill] wrote {out.onnx_path} and {out.path}", flush=True)
+    plot_losses(history, args.out_dir / "go1_students_training.png")
+    (work / "history.json").write_text(json.dumps(history))
+    print(f"[distill] done in {fmt_time(wall)}, {steps} steps, {env.renders} renders; history {work / 'history.json'}", flush=True)
+    return 0
+
+
+def teacher_normaliser(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The teacher's observation mean/std (actor_to_onnx's norm_mean/norm_std): the students read
+    the same proprioceptive inputs first, normalised the same way."""
+    import onnx
+    from onnx import numpy_helper
+
+    inits = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
+    return inits["norm_mean"][0], inits["norm_std"][0]
+
+
+def export_student(model: Student, spec: PolicySpec, out_prefix: Path, training: dict) -> PolicySpec:
+    onnx_path = student_to_onnx(model, out_prefix.with_suffix(".onnx"), "obs", "image", "h_in", "h_out")
+    raw = student_spec_dict(load_robot(spec.robot), TrainConfig(), out_prefix.name, spec.images[0].stream, dict(spec.images[0].preprocess))
+    raw["training"] = training
+    write_spec(raw, onnx_path, out_prefix.with_suffix(".yaml"))
+    return load_spec(out_prefix.with_suffix(".yaml"))
+
+
+def plot_losses(history: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = np.array([h["steps"] for h in history]) / 1e6
+    fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+    for k, label in enumerate(("depth", "rgb")):
+        ax[0].plot(steps, [h["loss"][k] for h in history], label=label)
+        ax[1].plot(steps, [h["falls_per_min"][k] for h in history], label=label)
+    ax[0].set_title("action MSE to the teacher")
+    ax[0].set_yscale("log")
+    ax[1].set_title("falls per student-driven env-minute")
+    for a in ax:
+        a.set_xlabel("env steps (millions)")
+        a.legend()
+        a.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""The vision student: a small CNN on one camera input, fused with proprioception, through a GRU.
+
+    obs (B, 141) --normalise--------------------------\\
+    image (B, C, 45, 80) -> conv 5/2 -> conv 3/2 -> conv 3/2 -> linear 64 --> concat -> linear 256 -> GRU 256 -> 128 -> 12 (+ trot prior)
+
+The proprioceptive observation is go1_walk's (the same terms, scales and history), normalised with
+the teacher's fixed statistics for those inputs. The recurrent state is an explicit input and
+output (`h_in` / `h_out`, [1, batch, 256]), so the runtime keeps it between steps and zeroes it on
+a reset (docs/policy-spec.md, `inputs.recurrent`).
+
+`student_to_onnx` writes the graph node by node with onnx.helper (like export.actor_to_onnx): Conv,
+Elu, Gemm and the ONNX GRU operator with torch's gate layout converted (torch orders the gates
+r, z, n; ONNX z, r, h; torch's GRU is ONNX's `linear_before_reset = 1`).
+test/training/test_student.py checks ONNX Runtime against torch on random inputs and states.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from onnx import TensorProto, helper, numpy_helper
+from torch import nn
+
+from lucid_ros.training.export import IR_VERSION, OPSET, _trot_nodes
+
+HIDDEN = 256
+LATENT = 64
+
+
+class Student(nn.Module):
+    def __init__(
+        self, obs_dim: int, image_shape: tuple[int, int, int], n_act: int, norm_mean: np.ndarray, norm_std: np.ndarray, tg: nn.Module | None
+    ):
+        super().__init__()
+        c, h, w = image_shape
+        self.image_shape = image_shape
+        self.register_buffer("norm_mean", torch.as_tensor(np.asarray(norm_mean, dtype=np.float32)))
+        self.register_buffer("norm_std", torch.as_tensor(np.asarray(norm_std, dtype=np.float32)))
+        self.convs = nn.ModuleList([nn.Conv2d(c, 16, 5, stride=2), nn.Conv2d(16, 32, 3, stride=2), nn.Conv2d(32, 32, 3, stride=2)])
+        with torch.no_grad():
+            flat = self._conv(torch.zeros(1, c, h, w)).shape[1]
+        self.img_fc = nn.Linear(flat, LATENT)
+        self.fuse = nn.Linear(obs_dim + LATENT, HIDDEN)
+        self.gru = nn.GRU(HIDDEN, HIDDEN)
+        self.head = nn.Sequential(nn.Linear(HIDDEN, 128), nn.ELU(), nn.Linear(128, n_act))
+        self.tg = tg
+        with torch.no_grad():
+            self.head[-1].weight.mul_(0.1)
+
+    def _conv(self, x: torch.Tensor) -> torch.Tensor:
+        for conv in self.convs:
+            x = torch.nn.functional.elu(conv(x))
+        return x.flatten(1)
+
+    def step(self, obs: torch.Tensor, image: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One policy step for a batch: obs (B, obs_dim), image (B, C, H, W), h (1, B, HIDDEN)."""
+        o = torch.clamp((obs - self.norm_mean) / self.norm_std, -5.0, 5.0)
+        z = torch.nn.functional.elu(self.img_fc(self._conv(image)))
+        x = torch.nn.functional.elu(self.fuse(torch.cat([o, z], dim=1)))
+        y, h = self.gru(x[None], h)
+        out = self.head(y[0])
+        return (out if self.tg is None else out + self.tg(obs)), h
+
+    def unroll(self, obs: torch.Tensor, images: torch.Tensor, h0: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
+        """Actions over a chunk: obs (T, B, D), images (T, B, C, H, W), h0 (1, B, H) at the chunk's
+        start, starts (T, B) = 1 where an episode begins at that step (the state is zeroed first)."""
+        h, outs = h0, []
+        for t in range(obs.shape[0]):
+            h = h * (1.0 - starts[t])[None, :, None]
+            a, h = self.step(obs[t], images[t], h)
+            outs.append(a)
+        return torch.stack(outs)
+
+
+def student_to_onnx(model: Student, path: str | Path, obs_name: str, image_name: str, h_in: str, h_out: str, action_name: str = "actions") -> Path:
+    path = Path(path)
+    f32 = lambda t: t.detach().cpu().numpy().astype(np.float32)  # noqa: E731
+    inits = [
+        numpy_helper.from_array(f32(model.norm_mean)[None], "norm_mean"),
+        numpy_helper.from_array(f32(model.norm_std)[None], "norm_std"),
+        numpy_helper.from_array(np.array(-5.0, np.float32), "norm_lo"),
+        numpy_helper.from_array(np.array(5.0, np.float32), "norm_hi"),
+        numpy_helper.from_array(np.array([0], np.int64), "axis0"),
+    ]
+    nodes = [
+        helper.make_node("Sub", [obs_name, "norm_mean"], ["o_c"]),
+        helper.make_node("Div", ["o_c", "norm_std"], ["o_s"]),
+        helper.make_node("Clip", ["o_s", "norm_lo", "norm_hi"], ["o_n"]),
+    ]
+    x = image_name
+    for k, conv in enumerate(model.convs):
+        inits += [numpy_helper.from_array(f32(conv.weight), f"conv{k}_w"), numpy_helper.from_array(f32(conv.bias), f"conv{k}_b")]
+        kh, kw = conv.kernel_size
+        nodes += [
+            helper.make_node("Conv", [x, f"conv{k}_w", f"conv{k}_b"], [f"conv{k}"], kernel_shape=[kh, kw], strides=list(conv.stride)),
+            helper.make_node("Elu", [f"conv{k}"], [f"conv{k}_a"], alpha=1.0),
+        ]
+        x = f"conv{k}_a"
+    H = HIDDEN
+    W_ih, W_hh = f32(model.gru.weight_ih_l0), f32(model.gru.weight_hh_l0)
+    b_ih, b_hh = f32(model.gru.bias_ih_l0), f32(model.gru.bias_hh_l0)
+    zrh = lambda a: np.concatenate([a[H : 2 * H], a[:H], a[2 * H :]], axis=0)  # noqa: E731 - torch r,z,n -> ONNX z,r,h
+    inits += [
+        numpy_helper.from_array(f32(model.img_fc.weight), "img_w"), numpy_helper.from_array(f32(model.img_fc.bias), "img_b"),
+        numpy_helper.from_array(f32(model.fuse.weight), "fuse_w"), numpy_helper.from_array(f32(model.fuse.bias), "fuse_b"),
+        numpy_helper.from_array(zrh(W_ih)[None], "gru_W"), numpy_helper.from_array(zrh(W_hh)[None], "gru_R"),
+        numpy_helper.from_array(np.concatenate([zrh(b_ih), zrh(b_hh)])[None], "gru_B"),
+        numpy_helper.from_array(f32(model.head[0].weight), "head0_w"), numpy_helper.from_array(f32(model.head[0].bias), "head0_b"),
+        numpy_helper.from_array(f32(model.head[2].weight), "head1_w"), numpy_helper.from_array(f32(model.head[2].bias), "head1_b"),
+    ]  # fmt: skip
+    out = "net_out" if model.tg is not None else action_name
+    nodes += [
+        helper.make_node("Flatten", [x], ["img_flat"], axis=1),
+        helper.make_node("Gemm", ["img_flat", "img_w", "img_b"], ["img_z"], transB=1),
+        helper.make_node("Elu", ["img_z"], ["img_lat"], alpha=1.0),
+        helper.make_node("Concat", ["o_n", "img_lat"], ["fused_in"], axis=1),
+        helper.make_node("Gemm", ["fused_in", "fuse_w", "fuse_b"], ["fused_z"], transB=1),
+        helper.make_node("Elu", ["fused_z"], ["fused"], alpha=1.0),
+        helper.make_node("Unsqueeze", ["fused", "axis0"], ["gru_x"]),  # (1, B, H): a sequence of one step
+        helper.make_node("GRU", ["gru_x", "gru_W", "gru_R", "gru_B", "", h_in], ["gru_y", h_out], hidden_size=H, linear_before_reset=1),
+        helper.make_node("Squeeze", [h_out, "axis0"], ["gru_h"]),
+        helper.make_node("Gemm", ["gru_h", "head0_w", "head0_b"], ["head0"], transB=1),
+        helper.make_node("Elu", ["head0"], ["head0_a"], alpha=1.0),
+        helper.make_node("Gemm", ["head0_a", "head1_w", "head1_b"], [out], transB=1),
+    ]
+    if model.tg is not None:
+        _trot_nodes(model, obs_name, action_name, nodes, inits)
+    c, h, w = model.image_shape
+    n_act = model.head[2].out_features
+    graph = helper.make_graph(
+        nodes,
+        "lucid_ros_student",
+        [
+            helper.make_tensor_value_info(obs_name, TensorProto.FLOAT, ["batch", int(model.norm_mean.shape[0])]),
+            helper.make_tensor_value_info(image_name, TensorProto.FLOAT, ["batch", c, h, w]),
+            helper.make_tensor_value_info(h_in, TensorProto.FLOAT, [1, "batch", H]),
+        ],
+        [
+            helper.make_tensor_value_info(action_name, TensorProto.FLOAT, ["batch", n_act]),
+            helper.make_tensor_value_info(h_out, TensorProto.FLOAT, [1, "batch", H]),
+        ],
+        initializer=inits,
+    )
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="lucid_ros.training")
+    m.ir_version = IR_VERSION
+    onnx.checker.check_model(m)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(m.SerializeToString())
+    return path

@@ -1,0 +1,53 @@
+"""The student network's ONNX graph computes what torch trained, recurrent state included."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+ort = pytest.importorskip("onnxruntime")
+
+from lucid_ros.training.ppo import TrotGenerator  # noqa: E402
+from lucid_ros.training.student import HIDDEN, Student, student_to_onnx  # noqa: E402
+
+
+def make(channels: int, tg: bool) -> Student:
+    torch.manual_seed(1)
+    gen = TrotGenerator(139, [6, 7, 8], [2.0, 2.0, 0.25], [0.0, 0.7, -1.4] * 4, [1.0, -1.0, -1.0, 1.0] * 3, 10.0) if tg else None
+    rng = np.random.default_rng(0)
+    return Student(141, (channels, 45, 80), 12, rng.normal(size=141), rng.uniform(0.5, 2.0, 141), gen)
+
+
+@pytest.mark.parametrize("channels,tg", [(1, True), (3, False)])
+def test_onnx_matches_torch_over_several_recurrent_steps(tmp_path, channels, tg):
+    model = make(channels, tg)
+    path = student_to_onnx(model, tmp_path / "s.onnx", "obs", "image", "h_in", "h_out")
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(3)
+    h_t = torch.zeros(1, 2, HIDDEN)
+    h_o = np.zeros((1, 2, HIDDEN), np.float32)
+    for _ in range(4):
+        obs = rng.normal(size=(2, 141)).astype(np.float32)
+        img = rng.normal(size=(2, channels, 45, 80)).astype(np.float32)
+        with torch.no_grad():
+            a_t, h_t = model.step(torch.from_numpy(obs), torch.from_numpy(img), h_t)
+        a_o, h_o = sess.run(["actions", "h_out"], {"obs": obs, "image": img, "h_in": h_o})
+        np.testing.assert_allclose(a_o, a_t.numpy(), atol=2e-5, rtol=1e-4)
+        np.testing.assert_allclose(h_o, h_t.numpy(), atol=2e-5, rtol=1e-4)
+    assert np.abs(h_o).max() > 1e-3  # the state moved: the comparison covered the recurrence
+
+
+def test_unroll_zeroes_the_state_where_an_episode_starts():
+    model = make(1, False)
+    rng = np.random.default_rng(4)
+    obs = torch.from_numpy(rng.normal(size=(3, 2, 141)).astype(np.float32))
+    img = torch.from_numpy(rng.normal(size=(3, 2, 1, 45, 80)).astype(np.float32))
+    h0 = torch.from_numpy(rng.normal(size=(1, 2, HIDDEN)).astype(np.float32))
+    starts = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 0.0]])
+    with torch.no_grad():
+        out = model.unroll(obs, img, h0, starts)
+        fresh, _ = model.step(obs[1, :1], img[1, :1], torch.zeros(1, 1, HIDDEN))
+        carried, _ = model.step(obs[1, :1], img[1, :1], torch.ones(1, 1, HIDDEN))
+    np.testing.assert_allclose(out[1, 0].numpy(), fresh[0].numpy(), atol=1e-6)
+    assert not np.allclose(fresh.numpy(), carried.numpy(), atol=1e-4)
