@@ -69,15 +69,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--duration", type=float, default=10.0, help="simulated seconds to run (default: 10)")
     s.add_argument("--seed", type=_seed, default=0, help="course variant: 0 = the course as written, N >= 1 = variant N (default: 0)")
     s.add_argument("--cmd-vel", type=_cmd_vel, default=None, metavar="VX,VY,WZ", help="velocity command (default: 0.5,0,0 for a walking policy)")
-    s.add_argument("--start-pose", default=None, choices=("default", "crouch", "lying"),
-                   help="initial pose (default: lying for quadrupeds, which stand up through safety/stand; default for humanoids)")
+    s.add_argument(
+        "--start-pose",
+        default=None,
+        choices=("default", "crouch", "lying"),
+        help="initial pose (default: lying for quadrupeds, which stand up through safety/stand; default for humanoids)",
+    )
     s.add_argument("--no-auto", action="store_true", help="do not walk PASSIVE -> STANDING -> RUNNING; wait for the safety services")
     s.add_argument("--realtime", action="store_true", help="pace the sim to the wall clock")
-    s.add_argument("--camera-latency", type=_latency_ms, default=0.0, metavar="MS",
-                   help="hold every camera frame back MS ms of sim time after its capture (robustness to camera delay)")
+    s.add_argument(
+        "--camera-latency",
+        type=_latency_ms,
+        default=0.0,
+        metavar="MS",
+        help="hold every camera frame back MS ms of sim time after its capture (robustness to camera delay)",
+    )
     s.add_argument("--summary", type=Path, default=None, metavar="FILE.json", help="write the run summary as JSON")
     s.add_argument("--record", type=Path, default=None, metavar="FILE.mcap", help="record every topic to MCAP (rosbag2 profile: ros2 bag, Foxglove)")
-    s.add_argument("--black-box", type=float, default=None, metavar="SECONDS", help="keep the last SECONDS in memory; write them to a file when safety trips")
+    s.add_argument(
+        "--black-box", type=float, default=None, metavar="SECONDS", help="keep the last SECONDS in memory; write them to a file when safety trips"
+    )
     s.add_argument("--black-box-dir", type=Path, default=Path("blackbox"), metavar="DIR", help="where --black-box files go (default: ./blackbox)")
     s.add_argument("--quiet", action="store_true", help="no progress lines")
 
@@ -99,13 +110,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("success-table", help="per-course success rates of policies over seeded course variants, through the whole graph")
     e.add_argument("--robot", default=DEFAULT_ROBOT)
-    e.add_argument("--policies", default=None, metavar="P[,P...]", help="policy names or spec paths, LABEL=P to name a column (default: the robot's shipped policy)")
+    e.add_argument(
+        "--policies",
+        default=None,
+        metavar="P[,P...]",
+        help="policy names or spec paths, LABEL=P to name a column (default: the robot's shipped policy)",
+    )
     e.add_argument("--courses", default="hurdle,gaps,stairs_up,stairs_down,parkour", metavar="C[,C...]")
     e.add_argument("--episodes", type=int, default=30, help="seeded variants per course and policy (default: 30)")
     e.add_argument("--first-seed", type=_seed, default=1, help="variants FIRST_SEED .. FIRST_SEED + EPISODES - 1 (default: 1)")
     e.add_argument("--cmd-vel", type=_cmd_vel, default=(0.5, 0.0, 0.0), metavar="VX,VY,WZ", help="forward command (default: 0.5,0,0)")
     e.add_argument("--camera-latency", default="0", metavar="MS[,MS...]", help="added camera latency, one table per value (default: 0)")
     e.add_argument("--out", type=Path, default=Path("success"), metavar="DIR", help="table.md and results.json go here (default: ./success)")
+    e.add_argument("--jobs", type=int, default=1, help="episodes run in this many processes at once (default 1; one per core is the useful maximum)")
 
     t = sub.add_parser("teleop", help="drive the robot: keyboard (this terminal) or a gamepad, to cmd_vel and the safety services")
     t.add_argument("--gamepad", default="", metavar="/dev/input/eventN", help="a gamepad's evdev device (default: the keyboard)")
@@ -162,4 +179,3 @@ def check_policy_cmd(args) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

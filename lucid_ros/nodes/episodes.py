@@ -9,6 +9,7 @@ the outcome is decided (crossed, fell, stuck, bypassed) or the time limit passes
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -80,14 +81,43 @@ def _judge(monitor, variant, t_run: float):
 
 def run_table(
     robot: str, policies: list[tuple[str, str]], courses: list[str], seeds: list[int], cmd_vel: tuple[float, float, float],
-    latencies_ms: list[float], progress: Callable[[Episode, int, int], None] | None = None,
+    latencies_ms: list[float], progress: Callable[[Episode, int, int], None] | None = None, jobs: int = 1,
 ) -> list[Episode]:  # fmt: skip
-    """Every (latency, course, policy, seed) episode; `policies` are (label, name-or-path)."""
-    jobs = [(lat, c, p, s) for lat in latencies_ms for c in courses for p in policies for s in seeds]
-    out = []
-    for k, (lat, course, (label, policy), seed) in enumerate(jobs, 1):
-        ep = run_episode(robot, policy, course, seed, cmd_vel, lat, label=label)
-        out.append(ep)
-        if progress is not None:
-            progress(ep, k, len(jobs))
-    return out
+    """Every (latency, course, policy, seed) episode; `policies` are (label, name-or-path).
+
+    `jobs` > 1 runs episodes in that many worker processes, each on its own ROS domain (a graph
+    per process, as `lucid-ros sim` runs one): episodes are lockstep and seeded, so the table is
+    the same as with one job, only sooner. Results come back in the order of the job list."""
+    work = [(lat, c, p, s) for lat in latencies_ms for c in courses for p in policies for s in seeds]
+    out: list[Episode | None] = [None] * len(work)
+    if jobs <= 1:
+        for k, (lat, course, (label, policy), seed) in enumerate(work):
+            out[k] = run_episode(robot, policy, course, seed, cmd_vel, lat, label=label)
+            if progress is not None:
+                progress(out[k], k + 1, len(work))
+        return out  # type: ignore[return-value]
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    ctx = mp.get_context("spawn")
+    domains = ctx.Queue()
+    base = int(os.environ.get("ROS_DOMAIN_ID", "0") or 0)
+    for k in range(jobs):
+        domains.put((base + 1 + k) % 200)
+    done = 0
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_domain, initargs=(domains,)) as pool:
+        futures = {
+            pool.submit(run_episode, robot, policy, course, seed, cmd_vel, lat, label): k
+            for k, (lat, course, (label, policy), seed) in enumerate(work)
+        }
+        for f in as_completed(futures):
+            out[futures[f]] = f.result()
+            done += 1
+            if progress is not None:
+                progress(out[futures[f]], done, len(work))
+    return out  # type: ignore[return-value]
+
+
+def _worker_domain(domains) -> None:
+    """A worker process's own ROS domain, set before rclpy is first used in it."""
+    os.environ["ROS_DOMAIN_ID"] = str(domains.get())

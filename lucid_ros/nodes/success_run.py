@@ -44,6 +44,8 @@ def run_success_table(args) -> int:
         latencies = [float(x) for x in args.camera_latency.split(",") if x.strip()]
     except ValueError:
         raise ConfigError(None, "--camera-latency", f"expected MS[,MS...], got {args.camera_latency!r}") from None
+    if args.jobs < 1:
+        raise ConfigError(None, "--jobs", f"expected at least 1 worker process, got {args.jobs}")
     if args.episodes < 1 or not latencies or min(latencies) < 0:
         raise ConfigError(None, "--episodes/--camera-latency", "need at least one episode and latencies >= 0")
     seeds = list(range(args.first_seed, args.first_seed + args.episodes))
@@ -58,7 +60,7 @@ def run_success_table(args) -> int:
               f"{ep.obstacles_crossed}/{ep.obstacles_total} obstacles ({ep.wall_s:.0f} s; ~{eta / 60:.0f} min left)  {ep.reason}",
               file=sys.stderr, flush=True)  # fmt: skip
 
-    episodes = run_table(args.robot, policies, courses, seeds, tuple(args.cmd_vel), latencies, progress)
+    episodes = run_table(args.robot, policies, courses, seeds, tuple(args.cmd_vel), latencies, progress, jobs=args.jobs)
     labels = [lab for lab, _ in policies]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
