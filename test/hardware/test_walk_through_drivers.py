@@ -8,9 +8,9 @@ the same robot, policy, command and start pose, in lockstep (computed once per c
 Velocity comes from each MuJoCo world's ground truth, never from the stack's estimate: the fake
 writes its true base motion to a CSV (--ground-truth).
 
-Cases: Go1 over go1_udp, over mini_cheetah_lcm and over unitree_sdk2 unitree_go (go1_walk; the
-Go2 is not yet used here, see CASES), H1 standing (h1_stand) over unitree_sdk2 unitree_hg: the
-fake H1 hangs in a gantry harness while the driver starts, then is lowered onto its feet.
+Cases: Go1 over go1_udp and over mini_cheetah_lcm (go1_walk), Go2 over unitree_sdk2 unitree_go
+(go2_walk), H1 standing (h1_stand) over unitree_sdk2 unitree_hg: the fake H1 hangs in a gantry
+harness while the driver starts, then is lowered onto its feet.
 Accept: |mean vx_driver - mean vx_sim| <= 20 % of |mean vx_sim|, no fall, RUNNING throughout;
 H1: base height held (within 5 cm of the pure-sim stand) and no fall for 20 s.
 """
@@ -36,12 +36,7 @@ CASES = [
     pytest.param("go1_udp", "go1", "go1_walk", None, id="go1-go1_udp"),
     pytest.param("mini_cheetah_lcm", "go1", "go1_walk", None, id="go1-mini_cheetah_lcm", marks=_lcm),
     pytest.param("unitree_sdk2", "go2", "go2_walk", "go", id="go2-unitree_go", marks=_dds),
-    # Not yet reliable on a 2-core machine: the fake H1 (500 Hz MuJoCo in real time) + its DDS link +
-    # the graph stall past H1's 50 ms staleness timeouts (and past 100 ms when tried), so the
-    # supervisor damps; issue #5 stays open on it. The unitree_hg wire format itself is covered
-    # by test_sdk2.py (offsets, CRC, mode_machine) and the graph's robot-silence test.
-    pytest.param("unitree_sdk2", "h1", "h1_stand", "hg", id="h1_stand-unitree_hg",
-                 marks=[_dds, pytest.mark.skip(reason="fake H1 over unitree_hg cannot hold H1's 50 ms timeouts on 2 cores (issue #5)")]),
+    pytest.param("unitree_sdk2", "h1", "h1_stand", "hg", id="h1_stand-unitree_hg", marks=_dds),
 ]
 
 _reference: dict[tuple[str, str], dict] = {}
