@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--envs", type=int, default=504)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--critic-warmup", type=int, default=10)
+    p.add_argument("--resume", type=Path, default=None, help="a go1_teacher.pt checkpoint (from a run's workdir) to continue from")
     p.add_argument("--init-std", type=float, default=0.3)
     p.add_argument("--log-every", type=int, default=5)
     args = p.parse_args(argv)
@@ -111,9 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     if spec.obs_dim != obs_dim:
         raise RuntimeError(f"teacher spec observation {spec.obs_dim} != network input {obs_dim}")
     model.tg = trot_generator(spec, robot, cfg.obs)
-    n_old = warm_start(model, args.init, args.init_std)
+    if args.resume is not None:
+        model.load_state_dict(torch.load(args.resume, weights_only=True)["model"])
+        print(f"[train_teacher] resumed from {args.resume}; workdir {work}", flush=True)
+    else:
+        n_old = warm_start(model, args.init, args.init_std)
+        print(f"[train_teacher] warm start from {args.init}: {n_old} of {obs_dim} inputs carried over; workdir {work}", flush=True)
     spec = export_teacher(model, robot, cfg, work / "go1_teacher", {})
-    print(f"[train_teacher] warm start from {args.init}: {n_old} of {obs_dim} inputs carried over; workdir {work}", flush=True)
     pk = ParkourConfig()
     env = ParkourEnv(robot, spec, cfg.env, pk, seed=args.seed, nthread=args.threads)
     print(f"[train_teacher] {len(env.worlds)} worlds: " + ", ".join(f"{c.name}{dict(c.drawn).get(k, '')}" for c, k in _labels(env)), flush=True)
@@ -138,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         "iterations": it + 1,
         "env_steps": steps,
         "n_envs": env.n,
-        "init": str(args.init.name),
+        "init": str(args.init.name) if args.resume is None else f"resumed from {args.resume}",
         "courses": [f"{c.name} (variant {c.variant}: {dict(c.drawn)})" for c in env.courses],
         "final_metrics_last_20_iterations": final,
         "config": json.loads(json.dumps(cfg.as_dict())),
