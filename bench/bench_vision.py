@@ -18,7 +18,9 @@ graph: `SimGraph` with the student for `--seconds` of sim time per (policy, mode
 
 Policies: `--policy`, else config/policies/go1_depth.yaml and go1_rgb.yaml when they exist, else
 untrained stand-ins of the same architecture written by the trainer's own functions (needs torch):
-the network's time does not depend on its weights. Every number comes with the 1-minute load average.
+the network's time does not depend on its weights. `--baseline go1_walk` runs the same graph with the
+blind walking policy in each mode, so a realtime run's misses can be told apart from machine load.
+Every number comes with the 1-minute load average.
 """
 
 from __future__ import annotations
@@ -201,15 +203,8 @@ def bench_policy(args, robot, spec_path: Path) -> dict:
         tensor = hist.tensor()
         pre_t.append(time.perf_counter() - t0)
     images = {img.input: tensor}
-    inputs = ObsInputs(
-        q=robot.default_pose[None].copy(),
-        dq=np.zeros((1, robot.n_joints)),
-        quat=np.array([[1.0, 0, 0, 0]]),
-        ang_vel=np.zeros((1, 3)),
-        lin_vel=np.zeros((1, 3)),
-        contacts=np.ones((1, len(robot.feet))),
-        command=np.array([[0.5, 0.0, 0.0]]),
-    )
+    inputs = ObsInputs(q=robot.default_pose[None].copy(), dq=np.zeros((1, robot.n_joints)), quat=np.array([[1.0, 0, 0, 0]]), ang_vel=np.zeros((1, 3)),
+                       lin_vel=np.zeros((1, 3)), contacts=np.ones((1, len(robot.feet))), command=np.array([[0.5, 0.0, 0.0]]))  # fmt: skip
     rt.step(inputs, 0.0, images)
     obs = rt.last_obs[None].astype(np.float32)
     act_t = []
@@ -253,23 +248,18 @@ def bench_graph(args, spec_path: Path, realtime: bool, latency_ms: float) -> dic
     from lucid_ros.nodes.graph import SimGraph
 
     lock = threading.Lock()
-    samples: list[tuple[float, float]] = []  # (sim time when received, seconds)
+    samples: list[float] = []  # seconds, in arrival order
     diags: dict[str, dict[str, str]] = {}
     load0 = load1()
+    overrides = {"sim_bridge": {"camera_latency": latency_ms / 1000.0}}  # what `lucid-ros sim --camera-latency` sets
     with SimGraph(
-        robot="go1",
-        policy=spec_path,
-        course=args.course,
-        seed=args.seed,
-        realtime=realtime,
-        cmd_vel=tuple(args.cmd_vel),
-        overrides={"sim_bridge": {"camera_latency": latency_ms / 1000.0}},
+        robot="go1", policy=spec_path, course=args.course, seed=args.seed, realtime=realtime, cmd_vel=tuple(args.cmd_vel), overrides=overrides
     ) as g:
         m = g.monitor
 
         def on_latency(msg: Float64) -> None:
             with lock:
-                samples.append((g.sim_time, msg.data))
+                samples.append(msg.data)
 
         def on_diag(msg: DiagnosticArray) -> None:
             with lock:
@@ -281,18 +271,16 @@ def bench_graph(args, spec_path: Path, realtime: bool, latency_ms: float) -> dic
         if not g.wait_for_state("RUNNING", wall_timeout=60):
             raise TimeoutError(f"never reached RUNNING: {g.monitor.events}")
         ls = g.sim.lockstep
-        n0, misses0, t0, w0 = len(ls.latencies), ls.misses, g.sim_time, time.perf_counter()
+        n0, misses0, t0, w0, k0 = len(ls.latencies), ls.misses, g.sim_time, time.perf_counter(), len(samples)
         g.run_for(args.seconds, wall_timeout=4 * args.seconds + 60)
-        wall = time.perf_counter() - w0
-        g.wait_until(lambda: diags.get("policy_runner", {}).get("capture_to_action_p50_ms") is not None, 3.0)
-        t1 = g.sim_time
-        answers = list(ls.latencies[n0:])
-        misses = ls.misses - misses0
+        wall, t1, k1 = time.perf_counter() - w0, g.sim_time, len(samples)
+        answers, misses = list(ls.latencies[n0:]), ls.misses - misses0
+        g.wait_until(lambda: "step_p50_ms" in diags.get("policy_runner", {}), 3.0)  # the runner's first report, in a very short run
         render_ms = {s: round(v, 3) for src in getattr(g.sim, "camera_sources", []) for s, v in src.health().capture_ms.items() if v == v}
         state = g.state
-        events = [e for e in g.monitor.events]
+        events = list(g.monitor.events)
     with lock:
-        lat = [v for t, v in samples if t0 <= t <= t1]
+        lat = samples[k0:k1]
         runner, camera = dict(diags.get("policy_runner", {})), dict(diags.get("camera", {}))
     expected = int(round((t1 - t0) * load_robot("go1").rate_hz))
     a = percentiles_ms(answers)
@@ -311,7 +299,9 @@ def bench_graph(args, spec_path: Path, realtime: bool, latency_ms: float) -> dic
 
 # ---- summary -----------------------------------------------------------------------------------
 def fmt(x: float, w: int = 8, p: int = 2) -> str:
-    return f"{x:{w}.{p}f}" if x == x else f"{'-':>{w}}"
+    """Right-aligned in w characters (left-aligned for w < 0); '-' for NaN (nothing measured)."""
+    a, w = ("<" if w < 0 else ">"), abs(w)
+    return f"{x:{a}{w}.{p}f}" if x == x else f"{'-':{a}{w}}"
 
 
 def summary(res: dict) -> str:
@@ -337,18 +327,18 @@ def summary(res: dict) -> str:
             c, rd = r["capture_to_action_ms"], r["render_p50_ms"]
             render = max(rd.values()) if rd else float("nan")
             ct, st, an = r["camera_capture_to_tensor_ms"], r["runner_diag_step_ms"], r["answer_ms"]
-            out.append(f"  {r['policy']:<10}{r['mode']:<9}{r['camera_latency_ms']:6.0f}ms{c['p50_ms']:7.1f}{c['p99_ms']:7.1f}{c['max_ms']:7.1f}"
-                       f"{r['samples']:>6}/{r['policy_steps']:<4} |{fmt(render, 7)}{ct['p50_ms']:6.2f}/{ct['p99_ms']:<6.2f}"
-                       f"{st['p50_ms']:7.2f}/{st['p99_ms']:<6.2f}{an['p50_ms']:8.2f}/{an['p99_ms']:<7.2f}{r['realtime_factor']:6.2f}"
+            out.append(f"  {r['policy']:<10}{r['mode']:<9}{r['camera_latency_ms']:6.0f}ms{fmt(c['p50_ms'], 7, 1)}{fmt(c['p99_ms'], 7, 1)}"
+                       f"{fmt(c['max_ms'], 7, 1)}{r['samples']:>6}/{r['policy_steps']:<4} |{fmt(render, 7)}{fmt(ct['p50_ms'], 6)}/{fmt(ct['p99_ms'], -6)}"
+                       f"{fmt(st['p50_ms'], 7)}/{fmt(st['p99_ms'], -6)}{fmt(an['p50_ms'], 8)}/{fmt(an['p99_ms'], -7)}{r['realtime_factor']:6.2f}"
                        f"{r['deadline_misses']:6d}  {r['final_state']:<9}{r['load']:5.2f}")  # fmt: skip
         out += [
             "  ms throughout. p50/p99/max: capture of the image the action used -> action published, graph clock (sim time; in lockstep it",
             "  moves in 20 ms ticks, so it shows the frame's age: 10 Hz camera, 50 Hz policy, plus the configured latency). render: the",
             "  sim camera's p50 per frame (wall); cap->tensor: frame ready -> policy tensor (camera node, wall); step: the runner's step",
             "  (diagnostics, wall); answer: sensors out -> joint_commands in (sim bridge, wall); miss: answers later than their tick.",
-            "  The runner steps (and the latency is measured) whatever the safety state; runs that left RUNNING:",
-            *notes,
         ]
+        if notes:
+            out += ["  The runner steps (and the latency is measured) whatever the safety state; runs that left RUNNING:", *notes]
     return "\n".join(out)
 
 
@@ -364,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--graph-policies", choices=("mixed", "first", "all"), default="mixed",
                     help="graph runs: every latency for the first policy and the first latency for the others (mixed), the first policy only, "
                          "or every latency for every policy")  # fmt: skip
+    ap.add_argument("--baseline", default="go1_walk", help="a blind policy run in each mode beside the students: what the same graph costs "
+                                                              "without a camera at this load ('none' to skip)")  # fmt: skip
     ap.add_argument("--cmd-vel", type=lambda s: [float(x) for x in s.split(",")], default=[0.5, 0.0, 0.0])
     ap.add_argument("--policy", action="append", type=Path, help="a student spec (repeatable); default: see below")
     ap.add_argument("--ort-threads", type=int, default=1, help="ONNX Runtime intra-op threads (the runner uses 1)")
@@ -399,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
         grid = [latencies if i == 0 or args.graph_policies == "all" else latencies[:1] for i in range(len(policies))]
         n_graph = 1 if args.graph_policies == "first" else len(policies)
         runs = [(p, m, lat) for p, lats in list(zip(policies, grid, strict=True))[:n_graph] for m in modes for lat in lats]
+        if args.baseline != "none":
+            runs += [(paths.resolve("policies", args.baseline), m, 0.0) for m in modes]
         for k, (p, m, lat) in enumerate(runs):
             log(f"graph {k + 1}/{len(runs)}: {p.stem}, {m}, camera latency {lat:g} ms, {args.seconds:g} s of sim")
             try:
@@ -408,8 +402,9 @@ def main(argv: list[str] | None = None) -> int:
                 r = {"policy": p.stem, "mode": m, "camera_latency_ms": lat, "error": str(exc)}
                 res["graph"].append(r)
                 continue
-            c = r["capture_to_action_ms"]
-            log(f"  capture->action p50 {c['p50_ms']:.1f} ms p99 {c['p99_ms']:.1f} ms ({r['samples']} samples), {r['final_state']}, load {r['load']}")
+            c, a = r["capture_to_action_ms"], r["answer_ms"]
+            log(f"  capture->action p50 {c['p50_ms']:.1f} ms p99 {c['p99_ms']:.1f} ms ({r['samples']} samples); answer p50 {a['p50_ms']:.1f} ms "
+                f"p99 {a['p99_ms']:.1f} ms; {r['final_state']}, load {r['load']}")  # fmt: skip
             res["graph"].append(r)
     res["graph_failed"] = [r for r in res["graph"] if "error" in r]
     res["graph"] = [r for r in res["graph"] if "error" not in r]

@@ -47,8 +47,10 @@ def test_bench_vision_prints_a_summary_of_finite_numbers(tmp_path):
     for p in res["policy"]:
         assert [r["n"] for r in p["rows"]] == [20, 20, 20]
         assert all(_finite([r["p50_ms"], r["p99_ms"], r["max_ms"]]) and 0 < r["p50_ms"] < 1000 for r in p["rows"])
-    (g,) = res["graph"]
+    g, blind = res["graph"]  # the student, then the blind baseline
     assert res["graph_failed"] == []
+    assert blind["policy"] == "go1_walk" and blind["samples"] == 0 and math.isnan(blind["capture_to_action_ms"]["p50_ms"])
+    assert _finite([blind["answer_ms"]["p50_ms"], blind["runner_diag_step_ms"]["p50_ms"]])
     c = g["capture_to_action_ms"]
     assert g["samples"] >= 10 and _finite([c["p50_ms"], c["p99_ms"], c["max_ms"], g["load"], g["realtime_factor"]])
     # 100 ms of camera latency, then a 10 Hz frame's age at the 50 Hz policy (graph clock): 100..180 ms
