@@ -3,7 +3,8 @@ latency through the full sim graph, on this machine's CPU (MUJOCO_GL=egl).
 
     python bench/bench_vision.py [--course hurdle] [--seed 1] [--frames 300] [--steps 2000]
                                  [--seconds 20] [--modes lockstep,realtime] [--camera-latency 0,50,100]
-                                 [--policy SPEC ...] [--sections render,policy,graph] [--json OUT.json]
+                                 [--policy SPEC ...] [--graph-policies mixed|first|all] [--baseline go1_walk|none]
+                                 [--sections render,policy,graph] [--json OUT.json]
 
 render: one frame of the Go1 ego camera's depth (106x60) and colour (80x45) streams, through the
   sim camera source (`SimCameraSource.render`, what the sim bridge calls) and through the training
