@@ -114,6 +114,21 @@ class Layout:
                 c_pos += range(b, b + k)
         self._cdr_pos, self._c_pos = np.array(cdr_pos), np.array(c_pos)
         self._idx = {n: np.array(o)[:, None] + np.arange(self.dtype[n].itemsize) for n, o in self.cdr.items()}
+        self._self_check()
+
+    def _self_check(self) -> None:
+        """Every field written here must read back through cyclonedds' own decoder (a wrong offset is
+        a wrong joint on the robot): fill each field with distinct values and compare, once per type."""
+        buf = self.new()
+        for k, name in enumerate(self.cdr):
+            n, dt = len(self.cdr[name]), self.dtype[name]
+            vals = (np.arange(n) + 3 * k + 1) % (2 ** (8 * dt.itemsize - 1)) if dt.kind in "ui" else np.arange(n) + 0.25 * k + 0.5
+            self.put(buf, name, vals)
+        sample = self.cls.deserialize(buf.tobytes())
+        for name in self.cdr:
+            theirs = np.array(_field_values(sample, name.split(".")), dtype=self.dtype[name])
+            if not np.array_equal(theirs, self.get(buf, name)):
+                raise RuntimeError(f"{self.cls.__name__}.{name}: raw CDR layout disagrees with cyclonedds")
 
     def _place(self, cls, prefix: str, c_base: int) -> tuple[int, int]:
         """Lay out `cls` at C offset c_base (CDR continues at self._cdr_end); returns (C size, C alignment)."""
@@ -179,6 +194,17 @@ class Layout:
         if len(data) < self.size or data[:2] != CDR_LE:
             return None
         return np.frombuffer(data, np.uint8)
+
+
+def _field_values(obj, parts: list[str]) -> list:
+    """The values at a dotted path in a decoded sample, arrays flattened in order."""
+    if isinstance(obj, bytes | bytearray):  # cyclonedds decodes uint8 arrays to bytes
+        obj = list(obj)
+    if not parts:
+        return [v for x in obj for v in _field_values(x, [])] if isinstance(obj, list) else [obj]
+    if isinstance(obj, list):
+        return [v for x in obj for v in _field_values(x, parts)]
+    return _field_values(getattr(obj, parts[0]), parts[1:])
 
 
 def write_raw(writer, data: bytes) -> None:

@@ -101,6 +101,7 @@ class Sdk2Driver(LowLevelDriver):
         self.samples_received = 0
         self.state_check: RawStateCheck | None = None  # set when the link opens
         self.cmd_layout = None
+        self.reader = self.writer = self._waitset = None
 
     def _where(self) -> str:
         return f"DDS domain {self.domain_id} interface {self.interface or '(default)'} rt/lowstate"
