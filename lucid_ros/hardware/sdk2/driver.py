@@ -9,6 +9,8 @@ Every command carries the CRC the robot checks. Release the vendor's sport mode 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +20,9 @@ from lucid_ros.hardware.lowlevel import LowLevelDriver
 from lucid_ros.hardware.sdk2 import codec
 from lucid_ros.robots.description import RobotDescription
 from lucid_ros.types import ImuSample, JointCommand, JointSample
+
+if TYPE_CHECKING:
+    from lucid_ros.hardware.sdk2 import dds
 
 WEAK_H1 = ("ankle", "shoulder", "elbow")
 STATE_DEPTH = 32
@@ -40,12 +45,13 @@ class RawStateCheck(codec.LowStateCheck):
     """codec.LowStateCheck's refusals and counters (undecodable, head, crc, nonfinite, quaternion), on
     the raw CDR bytes: no cyclonedds sample is built. Returns the decoded arrays a Reading needs."""
 
-    def __init__(self, flavor: str, slots, layout):
+    def __init__(self, flavor: str, slots: Sequence[int], layout: dds.Layout):
         super().__init__(flavor, slots)
         self.L = layout
         self._slots = np.asarray(self.slots, int)
 
-    def check(self, data: bytes):
+    def check(self, data: bytes) -> tuple | None:
+        """(q, dq, tau_est, quat, gyro, acc, remote bytes, tick, mode_machine) of a valid sample, else None (counted)."""
         L = self.L
         buf = L.decodable(data)
         if buf is None:
