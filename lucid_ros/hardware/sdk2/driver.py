@@ -110,7 +110,10 @@ class Sdk2Driver(LowLevelDriver):
         self.reader = self.writer = self._waitset = None
 
     def _where(self) -> str:
-        return f"DDS domain {self.domain_id} interface {self.interface or '(default)'} rt/lowstate"
+        """Where state was expected, and what was refused there: a robot whose every sample fails
+        the CRC check is then named as such in the activation refusal, not just 'no valid state'."""
+        refused = self.state_check.summary() if self.state_check is not None else ""
+        return f"DDS domain {self.domain_id} interface {self.interface or '(default)'} rt/lowstate" + (f"; {refused}" if refused else "")
 
     def _open(self) -> None:
         from cyclonedds.core import InstanceState, Policy, Qos, ReadCondition, SampleState, ViewState, WaitSet
