@@ -59,6 +59,7 @@ class ParkourConfig:
     parkour_seeds: tuple[int, ...] = (1, 2)
     vx: tuple[float, float] = (0.3, 0.8)
     spawn_tries: int = 12
+    corridor: float = 0.5  # m of lateral offset from the track's line that ends an episode as a failure
 
 
 def teacher_env_config(n_envs: int) -> EnvConfig:
@@ -193,8 +194,11 @@ class ParkourEnv(WalkEnv):
             p = s["pos"][w.sl]
             if c.fall_z is not None:
                 fell[w.sl] = p[:, 2] < c.fall_z
+            # Leaving the track's corridor ends the episode as a failure: walking around a hurdle is
+            # not crossing it (sim.outcome calls it 'bypassed'), and it must not pay.
+            fell[w.sl] |= np.abs(p[:, 1] - c.spawn_xy[1]) > self.pk.corridor
             goal = c.goal_x if c.goal_x is not None else np.inf
-            off[w.sl] = (p[:, 0] > goal + 0.3) | (np.abs(p[:, 1] - c.spawn_xy[1]) > 2.0)
+            off[w.sl] = p[:, 0] > goal + 0.3
         return fell, off
 
     def _extra_inputs(self, s: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
