@@ -15,6 +15,7 @@ import numpy as np
 from lucid_ros.errors import ConfigError, PolicyMismatch
 from lucid_ros.policy.actions import ActionMapper
 from lucid_ros.policy.observations import ObservationBuilder, ObsInputs
+from lucid_ros.policy.privileged import privileged_terms
 from lucid_ros.policy.runner import OnnxPolicy, check_sha256, graph_problems, open_session
 from lucid_ros.policy.spec import PolicySpec, load_spec, spec_robot_name
 from lucid_ros.robots.description import RobotDescription, load_robot
@@ -74,6 +75,9 @@ def check_policy(spec_path: str | Path, robot: str | RobotDescription | None = N
         return report
     report = CheckReport(spec.path)
     _describe(report, spec, robot)
+    priv = [t.name for t in privileged_terms(spec)]
+    if priv:
+        report.warnings.append(f"reads privileged term(s) {priv}: runs in the simulator only (a teacher); `lucid-ros robot` refuses it")
     _check_onnx(report, spec, robot)
     return report
 
@@ -160,6 +164,7 @@ def _dry_run(r: CheckReport, policy: OnnxPolicy, robot: RobotDescription) -> Non
         command=np.zeros((1, 3)),
         last_action=np.zeros((1, spec.n_act)),
         phase_time=np.zeros(1),
+        height_scan=_flat_scan(spec, robot),
     )
     obs = ObservationBuilder(spec, robot).build(standing)
     raw = policy.act(obs, policy.zero_images())
@@ -173,3 +178,10 @@ def _dry_run(r: CheckReport, policy: OnnxPolicy, robot: RobotDescription) -> Non
     outside = [robot.joint_names[i] for i in np.flatnonzero((q < robot.lower) | (q > robot.upper))]
     if outside:
         r.warnings.append(f"standing targets outside joint limits (the safety limits will clip them): {outside}")
+
+
+def _flat_scan(spec: PolicySpec, robot: RobotDescription) -> np.ndarray | None:
+    """A privileged height scan of flat ground under a robot at its nominal height (None when the
+    spec reads none); the dry run of a teacher needs one, as the sim bridge gives it at runtime."""
+    term = next((t for t in spec.observation.terms if t.name == "height_scan"), None)
+    return None if term is None else np.full((1, term.size), robot.nominal_base_height)

@@ -119,3 +119,18 @@ def test_robot_mismatch_still_checks_the_onnx(tmp_path, go1):
     spec = make_policy(tmp_path, go1, joint_order=LEGGED_GYM_ORDER[:11] + ["RR_knee_joint"], n_act=10)
     report = check_policy(spec, go1)
     assert len(report.problems) == 2 and "RR_knee_joint" in report.problems[0] and "10 actions" in report.problems[1]
+
+
+def test_every_shipped_policy_passes_check_policy_and_a_teacher_is_flagged_sim_only():
+    """`lucid-ros check-policy` on each spec in config/policies: no problem, a dry run that ran
+    (a teacher's privileged height scan is given flat ground), and a teacher named sim-only."""
+    from lucid_ros.paths import config_dir
+
+    specs = sorted((config_dir() / "policies").glob("*.yaml"))
+    assert any(p.stem == "go1_teacher" for p in specs)
+    for path in specs:
+        report = check_policy(path)
+        assert report.ok, (path.name, report.problems)
+        assert any(line.startswith("dry run (standing") for line in report.lines), path.name
+        privileged = any("privileged" in w for w in report.warnings)
+        assert privileged == ("height_scan" in path.read_text()), path.name
