@@ -85,10 +85,8 @@ class DistillEnv(ParkourEnv):
         self.latency = np.zeros(self.n, dtype=int)
         self.next_capture = np.zeros(self.n)
         self.pending: list[list[tuple[float, float, list[np.ndarray]]]] = [[] for _ in range(self.n)]
-        self.world_of = np.zeros(self.n, dtype=int)
-        self.local_of = np.zeros(self.n, dtype=int)
-        for k, w in enumerate(self.worlds):
-            self.world_of[w.sl] = k
+        self.local_of = np.zeros(self.n, dtype=int)  # env -> row in its world (self.world_course: which world)
+        for w in self.worlds:
             self.local_of[w.sl] = np.arange(w.sl.stop - w.sl.start)
         self.renders = 0
 
@@ -119,7 +117,7 @@ class DistillEnv(ParkourEnv):
         period = self.histories[0].pre.period
         due = np.flatnonzero(t >= self.next_capture - 1e-6)
         for i in due:
-            frames = [self.camera.render(self.world_of[i], self.local_of[i], s, self.jitter, env=i) for s in self.streams]
+            frames = [self.camera.render(self.world_course[i], self.local_of[i], s, self.jitter, env=i) for s in self.streams]
             self.pending[i].append((t[i] + self.latency[i] * self.dt, float(t[i]), frames))
             self.next_capture[i] = (np.floor(t[i] / period + 1e-6) + 1) * period
             self.renders += len(frames)
@@ -183,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = [torch.optim.Adam(m.parameters(), lr=args.lr) for m in models]
     n, T = env.n, args.steps
     driver = np.arange(n) % len(models)
+    goal_x = np.array([env.worlds[k].terrain.course.goal_x or np.inf for k in env.world_course])
     rng = np.random.default_rng(args.seed)
     obs, _priv = env.reset_all()
     h = [torch.zeros(1, n, HIDDEN) for _ in models]
@@ -222,7 +221,6 @@ def main(argv: list[str] | None = None) -> int:
             x_before = env.state["pos"][:, 0].copy()
             obs, _priv, _rew, fell, timeout, _info = env.step(act)
             done = fell | timeout
-            goal_x = np.array([env.worlds[env.world_of[i]].terrain.course.goal_x or np.inf for i in range(n)])
             for k in range(len(models)):
                 mine = (driver == k) & ~use_teacher
                 falls[k] += np.sum(fell & mine)

@@ -152,18 +152,19 @@ class WalkEnv:
         n_flat = int(round(n * cfg.flat_fraction))
         rough = load_course("rough")
         rough = replace(rough, ground=replace(rough.ground, extent=(cfg.terrain_extent, cfg.terrain_extent)))
+        flat = load_course("flat")
+        return self._lay_worlds([(flat, n_flat, Terrain(flat)), (rough, n - n_flat, Terrain(rough))], nthread)
+
+    def _lay_worlds(self, plan: list, nthread: int) -> list[_World]:
+        """(course, env count, terrain) -> consecutive env slices, one compiled model and batch each."""
         worlds, start = [], 0
-        for course, count in ((load_course("flat"), n_flat), (rough, n - n_flat)):
+        for course, count, terrain in plan:
             if count == 0:
                 continue
             model, index = build_model(self.robot, course)
-            worlds.append(_World(model, index, Terrain(course), self._batch(model, count, nthread), slice(start, start + count)))
+            worlds.append(_World(model, index, terrain, mjbatch.Batch(model, count, nthread=nthread), slice(start, start + count)))
             start += count
         return worlds
-
-    @staticmethod
-    def _batch(model: mujoco.MjModel, count: int, nthread: int) -> mjbatch.Batch:
-        return mjbatch.Batch(model, count, nthread=nthread)
 
     # ---- state access ------------------------------------------------------------------------
 

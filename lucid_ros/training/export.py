@@ -64,6 +64,11 @@ def actor_to_onnx(model: ActorCritic, path: str | Path, input_name: str = "obs",
         [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["batch", n_act])],
         initializer=inits,
     )
+    return save_graph(graph, path)
+
+
+def save_graph(graph: onnx.GraphProto, path: Path) -> Path:
+    """The graph as a checked model at our opset and IR version (readable by older robot runtimes)."""
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="lucid_ros.training")
     m.ir_version = IR_VERSION
     onnx.checker.check_model(m)

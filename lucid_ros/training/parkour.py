@@ -23,8 +23,7 @@ from lucid_ros.policy.observations import height_scan
 from lucid_ros.policy.spec import PolicySpec
 from lucid_ros.robots.description import RobotDescription
 from lucid_ros.sim.courses import Course, load_course, randomize
-from lucid_ros.sim.heights import CourseHeights, ScanPattern
-from lucid_ros.sim.world import build_model
+from lucid_ros.sim.heights import CourseHeights
 from lucid_ros.training.config import EnvConfig, ObsConfig, spec_dict
 from lucid_ros.training.env import WalkEnv, _World
 from lucid_ros.training.rewards import RewardWeights
@@ -131,7 +130,6 @@ class ParkourEnv(WalkEnv):
         self.knee_bodies = np.append(self.knee_bodies, self.worlds[0].index.base_body)
         term = next(t for t in spec.observation.terms if t.name == "height_scan")
         self.scan_offsets = term.scan_points()
-        self.pattern = ScanPattern(tuple(np.unique(self.scan_offsets[:, 0])), tuple(np.unique(self.scan_offsets[:, 1])))
         self.world_course = np.zeros(self.n, dtype=int)
         for i, w in enumerate(self.worlds):
             self.world_course[w.sl] = i
@@ -139,14 +137,7 @@ class ParkourEnv(WalkEnv):
     def _make_worlds(self, nthread: int) -> list[_World]:
         n, c = self.n, len(self.courses)
         counts = [n // c + (1 if i < n % c else 0) for i in range(c)]
-        worlds, start = [], 0
-        for course, count in zip(self.courses, counts, strict=True):
-            if count == 0:
-                continue
-            model, index = build_model(self.robot, course)
-            worlds.append(_World(model, index, CourseTerrain(course), self._batch(model, count, nthread), slice(start, start + count)))
-            start += count
-        return worlds
+        return self._lay_worlds([(c, k, CourseTerrain(c)) for c, k in zip(self.courses, counts, strict=True)], nthread)
 
     # ---- episodes ----------------------------------------------------------------------------
 

@@ -19,12 +19,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
-from lucid_ros.training.export import IR_VERSION, OPSET, _trot_nodes
+from lucid_ros.training.export import _trot_nodes, save_graph
 
 HIDDEN = 256
 LATENT = 64
@@ -144,9 +143,4 @@ def student_to_onnx(model: Student, path: str | Path, obs_name: str, image_name:
         ],
         initializer=inits,
     )
-    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="lucid_ros.training")
-    m.ir_version = IR_VERSION
-    onnx.checker.check_model(m)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(m.SerializeToString())
-    return path
+    return save_graph(graph, path)
