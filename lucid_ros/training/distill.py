@@ -39,7 +39,7 @@ from lucid_ros.training.camera import EnvCamera, JitterRanges, SceneJitter
 from lucid_ros.training.config import TrainConfig, spec_dict
 from lucid_ros.training.export import write_spec
 from lucid_ros.training.parkour import ParkourConfig, ParkourEnv, teacher_env_config
-from lucid_ros.training.student import HIDDEN, Student, student_to_onnx
+from lucid_ros.training.student import HIDDEN, Student, student_from_onnx, student_to_onnx
 from lucid_ros.training.train_walk import fmt_time, git_commit, trot_generator
 from lucid_ros.vision.preprocess import IMAGENET_MEAN, IMAGENET_STD, ImageHistory, Preprocessor, from_spec
 
@@ -135,11 +135,109 @@ class DistillEnv(ParkourEnv):
         return [h.tensor() for h in self.histories]
 
 
+def build_students(
+    robot: RobotDescription, cfg: TrainConfig, teacher: PolicySpec, work: Path, init_dir: Path | None
+) -> tuple[list[PolicySpec], list[Student]]:
+    """Each student's spec (written to `work`) and network: fresh (normalised with the teacher's
+    statistics for the shared proprioceptive inputs), or the one in init_dir to continue from."""
+    t_mean, t_std = teacher_normaliser(teacher.onnx_path)
+    specs, models = [], []
+    for stream, name, pre in STUDENTS:
+        raw = student_spec_dict(robot, cfg, name, stream, pre)
+        yaml_path, onnx_path = work / f"{name}.yaml", work / f"{name}.onnx"
+        obs_dim = 141  # go1_walk's observation; checked against the spec below
+        shape = Preprocessor(pre, stream).output_shape
+        model = Student(obs_dim, shape, robot.n_joints, t_mean[:obs_dim], t_std[:obs_dim], None)
+        if init_dir is not None:
+            student_from_onnx(model, init_dir / f"{name}.onnx")
+            print(f"[distill] {name}: continuing from {init_dir / f'{name}.onnx'}", flush=True)
+        student_to_onnx(model, onnx_path, "obs", "image", "h_in", "h_out")
+        write_spec(raw, onnx_path, yaml_path)
+        spec = load_spec(yaml_path, robot)
+        if spec.obs_dim != obs_dim:
+            raise RuntimeError(f"{name}: spec observation {spec.obs_dim} != {obs_dim}")
+        model.tg = trot_generator(spec, robot, cfg.obs)
+        specs.append(spec)
+        models.append(model)
+    return specs, models
+
+
+class Dagger:
+    """The DAgger loop's state: who drives which env, the students' recurrent states and the
+    teacher's labels. `collect` runs one chunk of T steps; `update` fits each student to it."""
+
+    def __init__(self, env: DistillEnv, teacher: PolicySpec, models: list[Student], lr: float, seed: int):
+        self.env, self.teacher, self.models = env, teacher, models
+        self.sess = ort.InferenceSession(str(teacher.onnx_path), providers=["CPUExecutionProvider"])
+        self.opts = [torch.optim.Adam(m.parameters(), lr=lr) for m in models]
+        n = env.n
+        self.driver = np.arange(n) % len(models)
+        self.goal_x = np.array([env.worlds[k].terrain.course.goal_x or np.inf for k in env.world_course])
+        self.rng = np.random.default_rng(seed)
+        self.obs, _priv = env.reset_all()
+        self.h = [torch.zeros(1, n, HIDDEN) for _ in models]
+        self.starts_next = np.ones(n, dtype=np.float32)
+
+    def collect(self, T: int, beta: float) -> dict:
+        env, models, n, nj = self.env, self.models, self.env.n, self.env.robot.n_joints
+        buf = {
+            "obs": [np.zeros((T, n, 141), np.float32) for _ in models],
+            "img": [np.zeros((T, n, *h_.pre.output_shape), np.float32) for h_ in env.histories],
+            "label": np.zeros((T, n, nj), np.float32),
+            "start": np.zeros((T, n), np.float32),
+            "h0": [x.clone() for x in self.h],
+            "falls": np.zeros(len(models)),
+            "goals": np.zeros(len(models)),
+            "t_render": 0.0,
+        }
+        for t in range(T):
+            t0 = time.time()
+            imgs = env.images()
+            buf["t_render"] += time.time() - t0
+            label = self.sess.run([self.teacher.action_output], {self.teacher.obs_input: self.obs.astype(np.float32)})[0]
+            acts = []
+            with torch.no_grad():
+                for k, m in enumerate(models):
+                    a, self.h[k] = m.step(torch.from_numpy(env.student_obs[k]), torch.from_numpy(imgs[k]), self.h[k])
+                    acts.append(a.numpy())
+                    buf["obs"][k][t], buf["img"][k][t] = env.student_obs[k], imgs[k]
+            buf["label"][t], buf["start"][t] = label, self.starts_next
+            act = np.choose(self.driver[:, None] * np.ones((1, nj), dtype=int), acts)
+            use_teacher = self.rng.random(n) < beta
+            act = np.where(use_teacher[:, None], label, act).astype(np.float64)
+            x_before = env.state["pos"][:, 0].copy()
+            self.obs, _priv, _rew, fell, timeout, _info = env.step(act)
+            done = fell | timeout
+            for k in range(len(models)):
+                mine = (self.driver == k) & ~use_teacher
+                buf["falls"][k] += np.sum(fell & mine)
+                buf["goals"][k] += np.sum(timeout & mine & (x_before > self.goal_x - 0.2))
+                self.h[k][:, done] = 0.0
+            self.starts_next = done.astype(np.float32)
+        return buf
+
+    def update(self, buf: dict, epochs: int) -> list[float]:
+        """Truncated BPTT over the chunk from its start state, MSE to the teacher's actions."""
+        losses = []
+        lab, st = torch.from_numpy(buf["label"]), torch.from_numpy(buf["start"])
+        for k, m in enumerate(self.models):
+            o, im = torch.from_numpy(buf["obs"][k]), torch.from_numpy(buf["img"][k])
+            for _ in range(epochs):
+                loss = torch.mean((m.unroll(o, im, buf["h0"][k], st) - lab) ** 2)
+                self.opts[k].zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+                self.opts[k].step()
+            losses.append(float(loss))
+        return losses
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     pol = config_dir() / "policies"
     p.add_argument("--teacher", type=Path, default=pol / "go1_teacher.yaml")
     p.add_argument("--out-dir", type=Path, default=pol)
+    p.add_argument("--init-dir", type=Path, default=None, help="continue from the go1_depth.onnx / go1_rgb.onnx in this folder")
     p.add_argument("--minutes", type=float, default=60.0)
     p.add_argument("--envs", type=int, default=40)
     p.add_argument("--steps", type=int, default=25, help="policy steps per collection (the truncated-BPTT chunk)")
@@ -159,33 +257,11 @@ def main(argv: list[str] | None = None) -> int:
     teacher = load_spec(args.teacher, robot)
     cfg = TrainConfig(seed=args.seed, nthread=args.threads, env=teacher_env_config(args.envs))
     work = Path(tempfile.mkdtemp(prefix="lucid_distill_"))
-    sess = ort.InferenceSession(str(teacher.onnx_path), providers=["CPUExecutionProvider"])
-    t_mean, t_std = teacher_normaliser(teacher.onnx_path)
-    specs, models = [], []
-    for stream, name, pre in STUDENTS:
-        raw = student_spec_dict(robot, cfg, name, stream, pre)
-        yaml_path, onnx_path = work / f"{name}.yaml", work / f"{name}.onnx"
-        obs_dim = 141  # go1_walk's observation; checked against the spec below
-        shape = Preprocessor(pre, stream).output_shape
-        model = Student(obs_dim, shape, robot.n_joints, t_mean[:obs_dim], t_std[:obs_dim], None)
-        student_to_onnx(model, onnx_path, "obs", "image", "h_in", "h_out")
-        write_spec(raw, onnx_path, yaml_path)
-        spec = load_spec(yaml_path, robot)
-        if spec.obs_dim != obs_dim:
-            raise RuntimeError(f"{name}: spec observation {spec.obs_dim} != {obs_dim}")
-        model.tg = trot_generator(spec, robot, cfg.obs)
-        specs.append(spec)
-        models.append(model)
-    pk = ParkourConfig()
-    env = DistillEnv(robot, teacher, specs, cfg.env, pk, seed=args.seed, nthread=args.threads, latency_max_steps=int(round(args.latency_ms / 20.0)))
-    opts = [torch.optim.Adam(m.parameters(), lr=args.lr) for m in models]
+    specs, models = build_students(robot, cfg, teacher, work, args.init_dir)
+    latency_steps = int(round(args.latency_ms / 20.0))
+    env = DistillEnv(robot, teacher, specs, cfg.env, ParkourConfig(), seed=args.seed, nthread=args.threads, latency_max_steps=latency_steps)
+    dagger = Dagger(env, teacher, models, args.lr, args.seed)
     n, T = env.n, args.steps
-    driver = np.arange(n) % len(models)
-    goal_x = np.array([env.worlds[k].terrain.course.goal_x or np.inf for k in env.world_course])
-    rng = np.random.default_rng(args.seed)
-    obs, _priv = env.reset_all()
-    h = [torch.zeros(1, n, HIDDEN) for _ in models]
-    starts_next = np.ones(n, dtype=np.float32)
     history: list[dict] = []
     it = steps = 0
     print(
@@ -195,55 +271,13 @@ def main(argv: list[str] | None = None) -> int:
     while time.time() - t_start < args.minutes * 60.0:
         t_it = time.time()
         beta = max(0.0, 1.0 - it / max(args.beta_iters, 1))
-        buf_obs = [np.zeros((T, n, 141), np.float32) for _ in models]
-        buf_img = [np.zeros((T, n, *s.output_shape), np.float32) for s in (h_.pre for h_ in env.histories)]
-        buf_lab = np.zeros((T, n, robot.n_joints), np.float32)
-        buf_start = np.zeros((T, n), np.float32)
-        h0 = [x.clone() for x in h]
-        falls = np.zeros(len(models))
-        goals = np.zeros(len(models))
-        t_render = 0.0
-        for t in range(T):
-            t0 = time.time()
-            imgs = env.images()
-            t_render += time.time() - t0
-            label = sess.run([teacher.action_output], {teacher.obs_input: obs.astype(np.float32)})[0]
-            acts = []
-            with torch.no_grad():
-                for k, m in enumerate(models):
-                    a, h[k] = m.step(torch.from_numpy(env.student_obs[k]), torch.from_numpy(imgs[k]), h[k])
-                    acts.append(a.numpy())
-                    buf_obs[k][t], buf_img[k][t] = env.student_obs[k], imgs[k]
-            buf_lab[t], buf_start[t] = label, starts_next
-            act = np.choose(driver[:, None] * np.ones((1, robot.n_joints), dtype=int), acts)
-            use_teacher = rng.random(n) < beta
-            act = np.where(use_teacher[:, None], label, act).astype(np.float64)
-            x_before = env.state["pos"][:, 0].copy()
-            obs, _priv, _rew, fell, timeout, _info = env.step(act)
-            done = fell | timeout
-            for k in range(len(models)):
-                mine = (driver == k) & ~use_teacher
-                falls[k] += np.sum(fell & mine)
-                goals[k] += np.sum(timeout & mine & (x_before > goal_x - 0.2))
-            for k in range(len(models)):
-                h[k][:, done] = 0.0
-            starts_next = done.astype(np.float32)
+        buf = dagger.collect(T, beta)
         steps += n * T
-        losses = []
         t_up = time.time()
-        lab = torch.from_numpy(buf_lab)
-        for k, m in enumerate(models):
-            o, im, st = torch.from_numpy(buf_obs[k]), torch.from_numpy(buf_img[k]), torch.from_numpy(buf_start)
-            for _ in range(args.epochs):
-                pred = m.unroll(o, im, h0[k], st)
-                loss = torch.mean((pred - lab) ** 2)
-                opts[k].zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
-                opts[k].step()
-            losses.append(float(loss))
+        losses = dagger.update(buf, args.epochs)
         t_up = time.time() - t_up
         minutes_driven = n / len(models) * T * env.dt / 60.0 * (1 - beta)
+        falls, goals = buf["falls"], buf["goals"]
         rec = {
             "it": it,
             "steps": steps,
@@ -258,8 +292,8 @@ def main(argv: list[str] | None = None) -> int:
             el = time.time() - t_start
             print(
                 f"it {it:4d} steps {steps / 1e6:5.2f}M beta {beta:.2f} loss depth {losses[0]:.4f} rgb {losses[1]:.4f} | falls/min {rec['falls_per_min'][0]:.2f} / "
-                f"{rec['falls_per_min'][1]:.2f} goals {int(goals[0])}/{int(goals[1])} | {n * T / (time.time() - t_it):.0f} steps/s (render {t_render:.1f}s upd {t_up:.1f}s) "
-                f"elapsed {fmt_time(el)} ETA {fmt_time(max(args.minutes * 60 - el, 0))}",
+                f"{rec['falls_per_min'][1]:.2f} goals {int(goals[0])}/{int(goals[1])} | {n * T / (time.time() - t_it):.0f} steps/s "
+                f"(render {buf['t_render']:.1f}s upd {t_up:.1f}s) elapsed {fmt_time(el)} ETA {fmt_time(max(args.minutes * 60 - el, 0))}",
                 flush=True,
             )
         if it % 25 == 0:
@@ -267,13 +301,14 @@ def main(argv: list[str] | None = None) -> int:
                 export_student(m, spec, work / f"{spec.name}_latest", {"iteration": it})
         it += 1
     wall = time.time() - t_start
-    for (stream, _name, _pre), spec, m in zip(STUDENTS, specs, models, strict=True):
+    for k, ((stream, _name, _pre), spec, m) in enumerate(zip(STUDENTS, specs, models, strict=True)):
         training = {
             "tool": "lucid_ros.training.distill (DAgger from the privileged teacher through the MuJoCo camera)",
             "command": command, "seed": args.seed, "git_commit": git_commit(), "wall_time_s": round(wall, 1), "iterations": it, "env_steps": steps,
+            "init": str(args.init_dir / f"{spec.name}.onnx") if args.init_dir else "fresh",
             "teacher": teacher.path.name, "teacher_sha256": teacher.sha256, "stream": stream, "camera_latency_ms": [0.0, args.latency_ms],
             "scene_randomisation": json.loads(json.dumps(JitterRanges().__dict__)), "courses": [c.name for c in env.courses],
-            "final_loss_last_20": round(float(np.mean([r["loss"][STUDENTS.index((stream, _name, _pre))] for r in history[-20:]])), 5),
+            "final_loss_last_20": round(float(np.mean([r["loss"][k] for r in history[-20:]])), 5),
         }  # fmt: skip
         out = export_student(m, spec, args.out_dir / spec.name, training)
         print(f"[distill] wrote {out.onnx_path} and {out.path}", flush=True)

@@ -55,10 +55,39 @@ class ParkourConfig:
             "gaps": (0.0, 0.33, 0.66, 1.0),
         }
     )
+    # Relative share of the envs each level gets (same order as `levels`; parkour per seed). Most
+    # go to the frontier: the levels the teacher starts to fail at, where experience pays most.
+    shares: dict[str, tuple[float, ...]] = field(
+        default_factory=lambda: {
+            "hurdle": (1.0, 1.5, 2.0, 2.0, 1.0, 0.5),
+            "stairs_up": (0.75, 0.75, 1.5, 2.0, 1.5),
+            "stairs_down": (0.5, 0.5, 1.0),
+            "gaps": (0.5, 0.5, 0.5, 0.5),
+            "parkour": (0.5, 0.5),
+        }
+    )
     parkour_seeds: tuple[int, ...] = (1, 2)
     vx: tuple[float, float] = (0.3, 0.8)
     spawn_tries: int = 12
     corridor: float = 0.5  # m of lateral offset from the track's line that ends an episode as a failure
+    # No new progress for this long ends the episode as a failure, as sim.outcome's `stuck` fails a
+    # run: a teacher that may stand in front of a hurdle and keep collecting its gait rewards
+    # learns to stop there (the first teacher did, 18 of 30 hurdle runs); ending it makes trying free.
+    stuck_s: float = 5.0
+    stuck_m: float = 0.2
+
+    def world_shares(self) -> list[float]:
+        """One share per training course, in training_courses' order."""
+        out = []
+        for name, levels in self.levels.items():
+            sh = self.shares.get(name, (1.0,) * len(levels))
+            if len(sh) != len(levels):
+                raise ValueError(f"ParkourConfig.shares[{name!r}] has {len(sh)} entries for {len(levels)} levels")
+            out += list(sh)
+        sh = self.shares.get("parkour", (1.0,) * len(self.parkour_seeds))
+        if len(sh) != len(self.parkour_seeds):
+            raise ValueError(f"ParkourConfig.shares['parkour'] has {len(sh)} entries for {len(self.parkour_seeds)} seeds")
+        return out + list(sh)
 
 
 def teacher_env_config(n_envs: int) -> EnvConfig:
@@ -102,6 +131,19 @@ def training_courses(cfg: ParkourConfig, seed: int = 0) -> list[Course]:
     return out
 
 
+def split_envs(n: int, shares: list[float]) -> list[int]:
+    """n envs over worlds in proportion to `shares` (largest remainder); at least one each when
+    there are enough envs (with fewer, as in a smoke run, the smallest shares get none)."""
+    w = np.asarray(shares, dtype=np.float64)
+    if n < 1 or (w <= 0).any():
+        raise ValueError(f"cannot split {n} envs over shares {shares}: needs n >= 1 and positive shares")
+    floor = 1 if n >= len(w) else 0
+    exact = floor + (n - floor * len(w)) * w / w.sum()
+    counts = np.floor(exact).astype(int)
+    counts[np.argsort(counts - exact, kind="stable")[: n - counts.sum()]] += 1
+    return counts.tolist()
+
+
 class CourseTerrain:
     """WalkEnv's terrain interface over a concrete course's exact height map."""
 
@@ -133,10 +175,11 @@ class ParkourEnv(WalkEnv):
         self.world_course = np.zeros(self.n, dtype=int)
         for i, w in enumerate(self.worlds):
             self.world_course[w.sl] = i
+        self.best_x = np.full(self.n, -np.inf)  # furthest x so far (in steps of stuck_m) and when
+        self.best_t = np.zeros(self.n)
 
     def _make_worlds(self, nthread: int) -> list[_World]:
-        n, c = self.n, len(self.courses)
-        counts = [n // c + (1 if i < n % c else 0) for i in range(c)]
+        counts = split_envs(self.n, self.pk.world_shares())
         return self._lay_worlds([(c, k, CourseTerrain(c)) for c, k in zip(self.courses, counts, strict=True)], nthread)
 
     # ---- episodes ----------------------------------------------------------------------------
@@ -190,7 +233,19 @@ class ParkourEnv(WalkEnv):
             fell[w.sl] |= np.abs(p[:, 1] - c.spawn_xy[1]) > self.pk.corridor
             goal = c.goal_x if c.goal_x is not None else np.inf
             off[w.sl] = p[:, 0] > goal + 0.3
+        fell |= self._stuck(s["pos"][:, 0]) & ~off
         return fell, off
+
+    def _reset(self, ids: np.ndarray) -> None:
+        super()._reset(ids)
+        self.best_x[ids] = -np.inf
+        self.best_t[ids] = 0.0
+
+    def _stuck(self, x: np.ndarray) -> np.ndarray:
+        gained = x > self.best_x + self.pk.stuck_m
+        self.best_x[gained] = x[gained]
+        self.best_t[gained] = self.t[gained]
+        return self.t - self.best_t > self.pk.stuck_s
 
     def _extra_inputs(self, s: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         yaw = quat_to_rpy(s["quat"])[:, 2]

@@ -74,6 +74,36 @@ class Student(nn.Module):
         return torch.stack(outs)
 
 
+def _swap_gates(a: np.ndarray) -> np.ndarray:
+    """torch's GRU gate blocks r,z,n <-> ONNX's z,r,h along axis 0 (its own inverse)."""
+    return np.concatenate([a[HIDDEN : 2 * HIDDEN], a[:HIDDEN], a[2 * HIDDEN :]], axis=0)
+
+
+def student_from_onnx(model: Student, path: str | Path) -> None:
+    """Load a student_to_onnx file's weights (normaliser included) back into `model`, whose layout
+    must match: a shipped student is the start of a longer distillation (`distill --init-dir`)."""
+    import onnx
+
+    inits = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
+    W, R, B = inits["gru_W"][0], inits["gru_R"][0], inits["gru_B"][0]
+    pairs = [
+        (model.norm_mean, inits["norm_mean"][0]), (model.norm_std, inits["norm_std"][0]),
+        (model.img_fc.weight, inits["img_w"]), (model.img_fc.bias, inits["img_b"]),
+        (model.fuse.weight, inits["fuse_w"]), (model.fuse.bias, inits["fuse_b"]),
+        (model.gru.weight_ih_l0, _swap_gates(W)), (model.gru.weight_hh_l0, _swap_gates(R)),
+        (model.gru.bias_ih_l0, _swap_gates(B[: 3 * HIDDEN])), (model.gru.bias_hh_l0, _swap_gates(B[3 * HIDDEN :])),
+        (model.head[0].weight, inits["head0_w"]), (model.head[0].bias, inits["head0_b"]),
+        (model.head[2].weight, inits["head1_w"]), (model.head[2].bias, inits["head1_b"]),
+    ]  # fmt: skip
+    for k, conv in enumerate(model.convs):
+        pairs += [(conv.weight, inits[f"conv{k}_w"]), (conv.bias, inits[f"conv{k}_b"])]
+    with torch.no_grad():
+        for dst, src in pairs:
+            if tuple(dst.shape) != src.shape:
+                raise ValueError(f"{path}: a {src.shape} weight where this student has {tuple(dst.shape)}; not the same network")
+            dst.copy_(torch.from_numpy(np.ascontiguousarray(src)))
+
+
 def student_to_onnx(model: Student, path: str | Path, obs_name: str, image_name: str, h_in: str, h_out: str, action_name: str = "actions") -> Path:
     path = Path(path)
     f32 = lambda t: t.detach().cpu().numpy().astype(np.float32)  # noqa: E731
@@ -101,7 +131,7 @@ def student_to_onnx(model: Student, path: str | Path, obs_name: str, image_name:
     H = HIDDEN
     W_ih, W_hh = f32(model.gru.weight_ih_l0), f32(model.gru.weight_hh_l0)
     b_ih, b_hh = f32(model.gru.bias_ih_l0), f32(model.gru.bias_hh_l0)
-    zrh = lambda a: np.concatenate([a[H : 2 * H], a[:H], a[2 * H :]], axis=0)  # noqa: E731 - torch r,z,n -> ONNX z,r,h
+    zrh = _swap_gates
     inits += [
         numpy_helper.from_array(f32(model.img_fc.weight), "img_w"), numpy_helper.from_array(f32(model.img_fc.bias), "img_b"),
         numpy_helper.from_array(f32(model.fuse.weight), "fuse_w"), numpy_helper.from_array(f32(model.fuse.bias), "fuse_b"),

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
 from lucid_ros.training.ppo import TrotGenerator  # noqa: E402
-from lucid_ros.training.student import HIDDEN, Student, student_to_onnx  # noqa: E402
+from lucid_ros.training.student import HIDDEN, Student, student_from_onnx, student_to_onnx  # noqa: E402
 
 
 def make(channels: int, tg: bool) -> Student:
@@ -51,3 +51,26 @@ def test_unroll_zeroes_the_state_where_an_episode_starts():
         carried, _ = model.step(obs[1, :1], img[1, :1], torch.ones(1, 1, HIDDEN))
     np.testing.assert_allclose(out[1, 0].numpy(), fresh[0].numpy(), atol=1e-6)
     assert not np.allclose(fresh.numpy(), carried.numpy(), atol=1e-4)
+
+
+def test_a_written_student_loads_back_into_the_same_network(tmp_path):
+    """`distill --init-dir` continues from a shipped student: read back, it computes the same actions
+    (gate order and normaliser included); a different network is refused by name."""
+    model = make(1, False)
+    path = student_to_onnx(model, tmp_path / "s.onnx", "obs", "image", "h_in", "h_out")
+    torch.manual_seed(7)
+    fresh = Student(141, (1, 45, 80), 12, np.zeros(141), np.ones(141), None)
+    rng = np.random.default_rng(5)
+    obs = torch.from_numpy(rng.normal(size=(2, 141)).astype(np.float32))
+    img = torch.from_numpy(rng.normal(size=(2, 1, 45, 80)).astype(np.float32))
+    h = torch.from_numpy(rng.normal(size=(1, 2, HIDDEN)).astype(np.float32))
+    with torch.no_grad():
+        want, want_h = model.step(obs, img, h)
+        before, _ = fresh.step(obs, img, h)
+        student_from_onnx(fresh, path)
+        got, got_h = fresh.step(obs, img, h)
+    assert not np.allclose(before.numpy(), want.numpy(), atol=1e-3)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-6)
+    np.testing.assert_allclose(got_h.numpy(), want_h.numpy(), atol=1e-6)
+    with pytest.raises(ValueError, match="not the same network"):
+        student_from_onnx(Student(141, (3, 45, 80), 12, np.zeros(141), np.ones(141), None), path)

@@ -1,0 +1,60 @@
+"""The teacher's training world: how its envs are spread over the course levels, and how an
+episode that stops making progress ends (as a failure, like the success table's `stuck`)."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from lucid_ros.paths import config_dir
+from lucid_ros.policy.spec import load_spec
+from lucid_ros.robots.description import load_robot
+from lucid_ros.training.parkour import ParkourConfig, ParkourEnv, split_envs, teacher_env_config
+
+
+def test_envs_follow_the_shares_and_every_level_gets_one():
+    shares = ParkourConfig().world_shares()
+    counts = split_envs(504, shares)
+    assert sum(counts) == 504 and min(counts) >= 1
+    # the frontier levels (hurdle 0.18/0.22 m, riser 0.17 m) get about 4x the 0.6 m gaps' envs
+    assert counts[2] >= 3.5 * counts[-3]
+    small = split_envs(8, shares)
+    assert sum(small) == 8 and max(small) == 1  # a smoke run: 8 worlds of 20 get one env each
+    with pytest.raises(ValueError, match="positive"):
+        split_envs(10, [1.0, 0.0])
+    with pytest.raises(ValueError, match="shares\\['hurdle'\\] has 2 entries for 6 levels"):
+        replace(ParkourConfig(), shares={"hurdle": (1.0, 1.0)}).world_shares()
+
+
+@pytest.fixture(scope="module")
+def hurdle_env():
+    robot = load_robot("go1")
+    spec = load_spec(config_dir() / "policies" / "go1_teacher.yaml", robot)
+    pk = ParkourConfig(levels={"hurdle": (0.0,)}, shares={"hurdle": (1.0,)}, parkour_seeds=())
+    cfg = replace(teacher_env_config(4), latency_steps=(0, 0))
+    return ParkourEnv(robot, spec, cfg, pk, seed=3, nthread=1), pk
+
+
+def test_a_robot_that_stands_in_front_of_the_hurdles_is_ended_as_a_failure_after_the_stuck_window(hurdle_env):
+    env, pk = hurdle_env
+    env.reset_all()
+    hold = np.zeros((env.n, env.robot.n_joints))  # the default pose: it stands, it never walks
+    ended_at = np.full(env.n, np.nan)
+    for k in range(int((pk.stuck_s + 1.0) / env.dt)):
+        _obs, _priv, _rew, fell, timeout, _info = env.step(hold)
+        first = (fell | timeout) & np.isnan(ended_at)
+        assert not (timeout & first).any(), "a standing robot does not reach the goal"
+        ended_at[first] = (k + 1) * env.dt
+    assert np.all(np.abs(ended_at - pk.stuck_s) < 3 * env.dt), ended_at  # the window starts at the first step
+
+
+def test_progress_keeps_an_episode_going(hurdle_env):
+    env, pk = hurdle_env
+    env.reset_all()
+    stuck = []
+    for k in range(int(3 * pk.stuck_s / env.dt)):  # 0.1 m/s: 0.5 m per stuck window, slow but moving
+        env.t[:] = (k + 1) * env.dt
+        stuck.append(env._stuck(np.full(env.n, 0.1 * env.t[0])))
+    assert not np.any(stuck)
+    env.t[:] += pk.stuck_s + env.dt  # then it stops
+    assert env._stuck(np.full(env.n, 0.1 * (env.t[0] - pk.stuck_s - env.dt))).all()
