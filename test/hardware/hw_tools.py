@@ -1,6 +1,7 @@
 """Helpers the hardware tests share."""
 
 import os
+import time
 
 
 def importable(module: str) -> bool:
@@ -45,3 +46,72 @@ class realtime_threads:
     def __exit__(self, *exc):
         if self.old is not None:
             os.sched_setscheduler(0, self.old[0], self.old[1])
+
+
+# ---- what every driver's robustness tests do the same way -----------------------------------
+
+
+def hold(robot, q=None, kp_scale: float = 1.0):
+    """A position command holding `q` (default: the robot's default pose) with the robot's gains."""
+    import numpy as np
+
+    from lucid_ros.types import JointCommand
+
+    n = robot.n_joints
+    q = robot.default_pose if q is None else q
+    return JointCommand(time.time(), np.array(q), np.zeros(n), np.zeros(n), robot.kp * kp_scale, robot.kd)
+
+
+def wait_for(pred, timeout: float = 2.0) -> bool:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if pred():
+            return True
+        time.sleep(0.002)
+    return False
+
+
+def assert_watchdog_damps(drv, fake, last_command, slack: float) -> None:
+    """An active driver holding position gets its last command: its send loop must damp the robot
+    at the first 2 ms tick after the 100 ms dead-man timeout (+ `slack` for a loaded machine), and stay damping."""
+    t_last = time.monotonic()
+    drv.write(last_command)  # the supervisor's last word
+    assert wait_for(lambda: any(k == "damping" for _, k in fake.commands_since(t_last)), 1.0)  # the robot got damping
+    last_write, first_damping = drv.watchdog_fired
+    assert 0.100 <= first_damping - last_write <= 0.100 + slack, first_damping - last_write
+    assert drv.counters["watchdog_trips"] == 1 and "watchdog" in drv.health().message
+    time.sleep(0.05)
+    assert all(k == "damping" for _, k in fake.commands_since(first_damping + 0.02))  # and stays damping
+
+
+def assert_silence_reported(drv, fake, faults: list, slack: float) -> None:
+    """The fake robot goes quiet: a 'silence' fault within the 50 ms timeout (+ `slack`), no reading,
+    ERROR health; it speaks again: readings come back."""
+    t_mute = time.monotonic()
+    fake.mute()
+    assert wait_for(lambda: faults, 1.0)
+    assert faults[0][1] == "silence" and faults[0][0] - t_mute <= 0.050 + slack, faults[0][0] - t_mute
+    assert drv.read() is None
+    h = drv.health()
+    assert h.level == "ERROR" and "silent" in h.message
+    fake.mute(False)
+    assert wait_for(lambda: drv.read() is not None, 1.0)
+
+
+def assert_activation_refused(drv, fake) -> str:
+    """Activation must raise ActivationRefused naming vendor_index, leave the driver inactive in
+    ERROR, and stop its send loop (nothing more reaches the robot). Returns the message."""
+    import pytest
+
+    from lucid_ros.hardware import ActivationRefused
+
+    with pytest.raises(ActivationRefused) as exc:
+        drv.activate()
+    msg = str(exc.value)
+    assert "vendor_index" in msg
+    assert drv.state == "inactive" and drv.health().level == "ERROR"
+    time.sleep(0.05)  # a command already in flight may still land
+    n_before = fake.commands_received
+    time.sleep(0.05)
+    assert fake.commands_received == n_before  # the send loop stopped
+    return msg
