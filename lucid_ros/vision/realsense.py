@@ -17,297 +17,55 @@ Why it is built this way:
   does not advance is dropped and, after `stall_frames` intervals, reported as a stall (a frozen
   camera must look stale to the supervisor), frame-number gaps are counted. The device clock is
   mapped to the graph clock with a tracked offset (`ClockMap`).
+
+Where the parts live: device providers in `realsense_devices`, option parsing and the filter chain in
+`realsense_config`, timestamp checks and the clock map in `realsense_stamps`; this module holds the
+source itself (streaming, the worker thread with its reconnect logic) and re-exports the rest.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pyrealsense2 as rs
-import yaml
 
 from lucid_ros.errors import ConfigError
-from lucid_ros.robots.description import CameraMount, RobotDescription
+from lucid_ros.robots.description import RobotDescription
+from lucid_ros.vision.realsense_config import FILTERS, RealSenseOptions, StreamMode, build_filters, parse_filters, parse_options
+from lucid_ros.vision.realsense_devices import _PROVIDERS, DeviceProvider, UsbDevices, register_device_provider
+from lucid_ros.vision.realsense_stamps import ClockMap, StampCheck
 from lucid_ros.vision.sources import CameraSource, Intrinsics, register_source
+
+__all__ = [
+    "FILTERS",
+    "RS_FORMAT",
+    "RS_STREAM",
+    "ClockMap",
+    "DeviceProvider",
+    "RealSenseOptions",
+    "RealSenseSource",
+    "StampCheck",
+    "StreamMode",
+    "UsbDevices",
+    "build_filters",
+    "parse_filters",
+    "parse_options",
+    "register_device_provider",
+]
 
 log = logging.getLogger("lucid_ros.realsense")
 RS_STREAM = {"depth": rs.stream.depth, "color": rs.stream.color}
 RS_FORMAT = {"depth": rs.format.z16, "color": rs.format.rgb8}
 
 
-class DeviceProvider(Protocol):
-    """Where devices come from: USB on a robot, a software_device in tests."""
-
-    def serials(self) -> list[str]: ...
-
-    def get(self, serial: str) -> Any | None: ...  # an rs.device, or None when not connected
-
-    def watch(self, removed: Callable[[str], None]) -> None: ...  # removed(serial) when one disappears
-
-
-class UsbDevices:
-    """Real cameras through one rs.context; removals come from its devices-changed callback."""
-
-    def __init__(self) -> None:
-        self.ctx = rs.context()
-        self.handed_out: dict[str, Any] = {}
-
-    def serials(self) -> list[str]:
-        return [d.get_info(rs.camera_info.serial_number) for d in self.ctx.query_devices()]
-
-    def get(self, serial: str) -> Any | None:
-        for d in self.ctx.query_devices():
-            if d.get_info(rs.camera_info.serial_number) == serial:
-                self.handed_out[serial] = d
-                return d
-        return None
-
-    def watch(self, removed: Callable[[str], None]) -> None:
-        def changed(info: Any) -> None:  # librealsense's thread: only flag, the worker does the rest
-            for serial, dev in list(self.handed_out.items()):
-                if info.was_removed(dev):
-                    removed(serial)
-
-        self.ctx.set_devices_changed_callback(changed)
-
-
-_PROVIDERS: dict[str, Callable[[], DeviceProvider]] = {"usb": UsbDevices}
-
-
-def register_device_provider(name: str, factory: Callable[[], DeviceProvider]) -> None:
-    """Named providers for the camera node's `realsense.device_provider` parameter (tests, replay)."""
-    _PROVIDERS[name] = factory
-
-
-# ---- options ---------------------------------------------------------------------------------------
-# Friendly option names per filter -> the rs.option each sets, with the librealsense defaults.
-FILTERS: dict[str, dict[str, str]] = {
-    "decimation": {"magnitude": "filter_magnitude"},
-    "threshold": {"min": "min_distance", "max": "max_distance"},
-    "disparity": {},  # depth -> disparity; spatial/temporal work best there (librealsense's order)
-    "spatial": {"alpha": "filter_smooth_alpha", "delta": "filter_smooth_delta", "magnitude": "filter_magnitude", "holes_fill": "holes_fill"},
-    "temporal": {"alpha": "filter_smooth_alpha", "delta": "filter_smooth_delta", "persistence": "holes_fill"},
-    "depth": {},  # disparity -> depth
-    "hole_filling": {"mode": "holes_fill"},
-}
-_FIELD = "camera.realsense"
-
-
-@dataclass(frozen=True)
-class StreamMode:
-    width: int
-    height: int
-    fps: int
-
-
-@dataclass(frozen=True)
-class RealSenseOptions:
-    serial: str
-    streams: dict[str, StreamMode]
-    filters: list[tuple[str, dict[str, float]]]  # (name, {rs.option name: value}) in order
-    align: bool
-    device_provider: Any
-    stall_frames: int
-    lost_after_s: float
-    retry_s: float
-
-
-def _yaml(name: str, value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    try:
-        return yaml.safe_load(value)
-    except yaml.YAMLError as exc:
-        raise ConfigError(None, f"{_FIELD}.{name}", f"not YAML: {value!r} ({exc})") from exc
-
-
-def _mode(mount: CameraMount, stream: str, value: Any) -> StreamMode:
-    st = getattr(mount, stream)
-    default = {"width": st.width, "height": st.height, "fps": int(round(st.rate_hz))}
-    value = _yaml(stream, value)
-    if isinstance(value, str) or isinstance(value, (int, float)):  # "848x480@30"
-        try:
-            size, fps = str(value).split("@")
-            w, h = size.split("x")
-            value = {"width": int(w), "height": int(h), "fps": int(fps)}
-        except ValueError:
-            raise ConfigError(None, f"{_FIELD}.{stream}", f"expected WIDTHxHEIGHT@FPS (e.g. 848x480@30) or a mapping, got {value!r}") from None
-    value = value or {}
-    if not isinstance(value, dict) or set(value) - set(default):
-        raise ConfigError(None, f"{_FIELD}.{stream}", f"expected a mapping with {sorted(default)}, got {value!r}")
-    merged = {**default, **value}
-    for k, v in merged.items():
-        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-            raise ConfigError(None, f"{_FIELD}.{stream}.{k}", f"expected a positive integer, got {v!r}")
-    return StreamMode(**merged)
-
-
-def parse_filters(value: Any) -> list[tuple[str, dict[str, float]]]:
-    """`[decimation: {magnitude: 2}, hole_filling]` (a list, or the same as a YAML string) → the
-    chain, validated: known names and options, numbers, disparity/depth paired as librealsense needs."""
-    value = _yaml("filters", value) or []
-    if not isinstance(value, list):
-        raise ConfigError(None, f"{_FIELD}.filters", f"expected a list of filters (in order), got {value!r}")
-    chain, domain = [], "depth"
-    for i, item in enumerate(value):
-        name, opts = (item, {}) if isinstance(item, str) else next(iter(item.items())) if isinstance(item, dict) and len(item) == 1 else (None, None)
-        where = f"{_FIELD}.filters[{i}]"
-        if name not in FILTERS:
-            raise ConfigError(None, where, f"unknown filter {item!r}; expected one of {list(FILTERS)}")
-        opts = opts or {}
-        if not isinstance(opts, dict):
-            raise ConfigError(None, f"{where}.{name}", f"expected a mapping of options, got {opts!r}")
-        bad = set(opts) - set(FILTERS[name])
-        if bad:
-            raise ConfigError(None, f"{where}.{name}", f"unknown option(s) {sorted(bad)}; '{name}' takes {sorted(FILTERS[name])}")
-        for k, v in opts.items():
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
-                raise ConfigError(None, f"{where}.{name}.{k}", f"expected a number, got {v!r}")
-        if name in ("disparity", "depth"):
-            if domain == name:
-                raise ConfigError(None, where, f"'{name}' given twice in a row: the chain is already in the {name} domain")
-            domain = name
-        elif name not in ("spatial", "temporal") and domain == "disparity":
-            raise ConfigError(None, where, f"'{name}' works on depth: put 'depth' (disparity -> depth) before it")
-        chain.append((name, {FILTERS[name][k]: float(v) for k, v in opts.items()}))
-    if domain == "disparity":
-        raise ConfigError(None, f"{_FIELD}.filters", "the chain ends in disparity: add 'depth' after the spatial/temporal filters")
-    return chain
-
-
-def _number(options: dict[str, Any], name: str, default: float, lo: float) -> float:
-    v = _yaml(name, options.get(name, default))
-    if not isinstance(v, (int, float)) or isinstance(v, bool) or not v >= lo:
-        raise ConfigError(None, f"{_FIELD}.{name}", f"expected a number >= {lo:g}, got {v!r}")
-    return float(v)
-
-
-def parse_options(mount: CameraMount, streams: tuple[str, ...], options: dict[str, Any]) -> RealSenseOptions:
-    """Validate the source's options (node parameters arrive as strings); errors name the field."""
-    known = {"serial", "depth", "color", "filters", "align", "device_provider", "stall_frames", "lost_after", "retry", "clock"}
-    unknown = set(options) - known
-    if unknown:
-        raise ConfigError(None, _FIELD, f"unknown option(s) {sorted(unknown)}; expected {sorted(known)}")
-    align = _yaml("align", options.get("align", False))
-    if align in ("color", "none"):
-        align = align == "color"
-    if not isinstance(align, bool):
-        raise ConfigError(None, f"{_FIELD}.align", f"expected true/false (or 'color'/'none'), got {align!r}")
-    if align and set(streams) != {"depth", "color"}:
-        raise ConfigError(None, f"{_FIELD}.align", f"aligning depth to colour needs both streams, this source has {list(streams)}")
-    return RealSenseOptions(
-        serial=str(options.get("serial") or ""),
-        streams={s: _mode(mount, s, options.get(s)) for s in streams},
-        filters=parse_filters(options.get("filters")),
-        align=align,
-        device_provider=options.get("device_provider") or "usb",
-        stall_frames=int(_number(options, "stall_frames", 3, 1)),
-        lost_after_s=_number(options, "lost_after", 1.0, 0.05),
-        retry_s=_number(options, "retry", 1.0, 0.05),
-    )
-
-
-class ClockMap:
-    """Device milliseconds → graph-clock seconds.
-
-    offset = min over frames of (arrival on the graph clock − device time): a frame cannot arrive
-    before it was captured, so the smallest difference is the capture-to-arrival floor and
-    stamp = device time + offset is never later than arrival. The bound relaxes by `drift` (s/s)
-    so a device clock running slower than the host is followed."""
-
-    def __init__(self, drift: float = 1e-4):
-        self.drift = drift
-        self.offset: float | None = None
-        self._last_dev: float | None = None
-
-    def stamp(self, device_ms: float, arrival: float) -> float:
-        t = device_ms * 1e-3
-        seen = arrival - t
-        if self.offset is None or self._last_dev is None:
-            self.offset = seen
-        else:
-            self.offset = min(self.offset + self.drift * max(t - self._last_dev, 0.0), seen)
-        self._last_dev = t
-        return t + self.offset
-
-    def reset(self) -> None:
-        self.offset = self._last_dev = None
-
-
-@dataclass
-class StampCheck:
-    """One stream's device timestamps and frame numbers: decides which frames may be used."""
-
-    stream: str
-    period_ms: float
-    stall_frames: int
-    last_ms: float | None = None
-    last_number: int | None = None
-    advanced_wall: float = 0.0
-    backwards: int = 0
-    repeated: int = 0
-    stalls: int = 0
-    frame_gaps: int = 0
-    stalled: bool = False
-
-    def check(self, ts_ms: float, number: int, wall: float) -> tuple[bool, str, str]:
-        """(use the frame?, kind of anomaly or '', message). Kinds: backwards, repeat, stall, gap."""
-        if self.last_ms is None:
-            self.last_ms, self.last_number, self.advanced_wall = ts_ms, number, wall
-            return True, "", ""
-        if ts_ms < self.last_ms:
-            self.backwards += 1
-            self.last_number = number  # the frame came; only its stamp is wrong (no spurious gap next)
-            return False, "backwards", f"{self.stream}: timestamp went backwards {self.last_ms:.3f} -> {ts_ms:.3f} ms (frame dropped)"
-        if ts_ms == self.last_ms:
-            self.repeated += 1
-            if not self.stalled and (wall - self.advanced_wall) * 1e3 > self.stall_frames * self.period_ms:
-                self.stalled = True
-                self.stalls += 1
-                return (
-                    False,
-                    "stall",
-                    f"{self.stream}: timestamp stalled at {ts_ms:.3f} ms for more than {self.stall_frames} frame intervals (frames dropped)",
-                )
-            return False, "repeat", ""
-        self.stalled = False
-        self.advanced_wall = wall
-        gap = number - (self.last_number if self.last_number is not None else number - 1)
-        self.last_ms, self.last_number = ts_ms, number
-        if gap != 1:
-            self.frame_gaps += 1
-            return True, "gap", f"{self.stream}: frame number jumped by {gap} (to {number}): frames lost on the way"
-        return True, "", ""
-
-
 def _intrinsics(profile: Any) -> Intrinsics:
     i = profile.as_video_stream_profile().get_intrinsics()
     return Intrinsics(int(i.width), int(i.height), float(i.fx), float(i.fy), float(i.ppx), float(i.ppy))
-
-
-def build_filters(specs: list[tuple[str, dict[str, float]]]) -> list[Any]:
-    """librealsense processing blocks in the given order, options set by their rs.option names."""
-    out = []
-    for name, opts in specs:
-        if name == "disparity":
-            out.append(rs.disparity_transform(True))
-            continue
-        if name == "depth":
-            out.append(rs.disparity_transform(False))
-            continue
-        block = {"decimation": rs.decimation_filter, "spatial": rs.spatial_filter, "temporal": rs.temporal_filter,
-                 "hole_filling": rs.hole_filling_filter, "threshold": rs.threshold_filter}[name]()  # fmt: skip
-        for key, value in opts.items():
-            block.set_option(getattr(rs.option, key), float(value))
-        out.append(block)
-    return out
 
 
 class RealSenseSource(CameraSource):
