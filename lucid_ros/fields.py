@@ -7,6 +7,7 @@ bad value is reported the same way: the file, the dotted field, what was expecte
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,13 @@ class Fields:
 
     def error(self, key: str, message: str) -> ConfigError:
         return ConfigError(self.path, self._name(key), message)
+
+    def refuse_unknown(self, allowed: Collection[str]) -> None:
+        """Refuse the first key that is not in `allowed`: a misspelt key (`histroy:`, `frction:`)
+        would otherwise be silently ignored and its default used."""
+        for key in self.data:
+            if key not in allowed:
+                raise self.error(str(key), f"unknown field; expected one of {sorted(allowed)}")
 
     def has(self, key: str) -> bool:
         node: Any = self.data

@@ -55,5 +55,17 @@ def rpy_to_quat(rpy: np.ndarray) -> np.ndarray:
     )
 
 
+def quat_matrix(q: np.ndarray) -> np.ndarray:
+    """Rotation matrix (..., 3, 3) of world-from-body quaternion(s): columns are the body axes in the world."""
+    q = np.asarray(q, dtype=np.float64)
+    w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
+    rows = [
+        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+    ]
+    return np.stack([np.stack(r, axis=-1) for r in rows], axis=-2)
+
+
 def yaw_of(q: np.ndarray) -> np.ndarray:
     return quat_to_rpy(q)[..., 2]

@@ -185,7 +185,7 @@ def load_spec(path: str | Path, robot: RobotDescription | None = None) -> Policy
     (CLI exit 2), never as a mismatch. A bare name means config/policies/<name>.yaml."""
     p, raw = _read(path)
     f = Fields(raw, p)
-    _only(f, _TOP_KEYS)
+    f.refuse_unknown(_TOP_KEYS)
     fmt = f.str("format")
     if fmt != FORMAT:
         raise f.error("format", f"unsupported format {fmt!r}; this lucid_ros reads {FORMAT!r}")
@@ -202,13 +202,13 @@ def load_spec(path: str | Path, robot: RobotDescription | None = None) -> Policy
     if not isinstance(sha, str) or not _SHA.match(sha.lower()):
         raise f.error("sha256", f"expected 64 hex digits as a quoted string, got {sha!r}")
     gains = f.sub("gains")
-    _only(gains, {"kp", "kd"})
+    gains.refuse_unknown({"kp", "kd"})
     kp = _vector(gains, "kp", n, lo=0.0)
     kd = _vector(gains, "kd", n, lo=0.0)
     inputs = f.sub("inputs")
-    _only(inputs, {"observation", "images", "recurrent"})
+    inputs.refuse_unknown({"observation", "images", "recurrent"})
     outputs = f.sub("outputs")
-    _only(outputs, {"action"})
+    outputs.refuse_unknown({"action"})
     spec = PolicySpec(
         path=p,
         name=f.str("name"),
@@ -273,12 +273,6 @@ def _dupes(names: Sequence[str]) -> list[str]:
     return sorted({x for x in names if names.count(x) > 1})
 
 
-def _only(f: Fields, allowed: set[str]) -> None:
-    for key in f.data:
-        if key not in allowed:
-            raise f.error(str(key), f"unknown field; expected one of {sorted(allowed)}")
-
-
 def _vector(f: Fields, key: str, size: int, default: float | None = None, lo: float | None = None) -> tuple[float, ...]:
     """A scalar (same for all) or a list of exactly `size` numbers; required unless `default` is given."""
     opt = () if default is None else (default,)
@@ -301,7 +295,7 @@ def _optional_clip(f: Fields, key: str) -> float | None:
 
 
 def _action(a: Fields, n: int) -> ActionSpec:
-    _only(a, {"clip", "scale", "offset"})
+    a.refuse_unknown({"clip", "scale", "offset"})
     off = a.raw("offset")
     if off == "default":
         offset = None
@@ -313,7 +307,7 @@ def _action(a: Fields, n: int) -> ActionSpec:
 
 
 def _observation(o: Fields, n: int, n_feet: int | None) -> ObservationSpec:
-    _only(o, {"history", "history_layout", "clip", "terms"})
+    o.refuse_unknown({"history", "history_layout", "clip", "terms"})
     history = o.int("history", lo=1, default=1)
     # With one frame the layouts coincide; with more, the layout must be stated (a wrong guess
     # permutes the network's input without any error).
@@ -328,7 +322,7 @@ def _observation(o: Fields, n: int, n_feet: int | None) -> ObservationSpec:
 
 def _term(t: Fields, n: int, n_feet: int | None) -> TermSpec:
     name = t.choice("name", tuple(TERM_SIZES))
-    _only(t, _TERM_OPTIONS | _EXTRA_OPTIONS.get(name, set()))
+    t.refuse_unknown(_TERM_OPTIONS | _EXTRA_OPTIONS.get(name, set()))
     size = TERM_SIZES[name]
     feet = None
     frequency = None
@@ -377,7 +371,7 @@ def _scan_axis(t: Fields, key: str) -> tuple[float, float, float]:
 
 
 def _image(i: Fields) -> ImageInput:
-    _only(i, {"input", "camera", "stream", "preprocess"})
+    i.refuse_unknown({"input", "camera", "stream", "preprocess"})
     preprocess = i.raw("preprocess", {}) or {}
     if not isinstance(preprocess, dict):
         raise i.error("preprocess", f"expected a mapping, got {type(preprocess).__name__}")
@@ -385,7 +379,7 @@ def _image(i: Fields) -> ImageInput:
 
 
 def _recurrent(r: Fields) -> RecurrentState:
-    _only(r, {"input", "output", "shape"})
+    r.refuse_unknown({"input", "output", "shape"})
     shape = r.raw("shape")
     if not isinstance(shape, list) or not shape or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape):
         raise r.error("shape", f"expected a list of positive integers, got {shape!r}")

@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from lucid_ros.errors import ConfigError
-from lucid_ros.mathutil import rpy_to_quat
-from lucid_ros.sim.course_types import BOX_RGBA, Box, Course, Obstacle, Segment, quat_matrix
+from lucid_ros.mathutil import quat_matrix, rpy_to_quat
+from lucid_ros.sim.course_types import BOX_RGBA, Box, Course, Obstacle, Segment
 
 # Each segment starts where the previous one ended, at the level (top height) the previous one left;
 # the level starts at z = 0. Boxes reach down to the floor (ground.z), so with a floor below 0 every

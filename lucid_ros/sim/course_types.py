@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 GROUND_KINDS = ("plane", "rough")
 TEXTURE_KINDS = ("checker", "gradient", "noise", "flat")
 GROUND_RGBA = (0.35, 0.38, 0.42, 1.0)
@@ -124,13 +122,3 @@ class Course:
     def last_obstacle_x(self) -> float | None:
         """x of the last obstacle's far edge: a run that passes it has crossed the course."""
         return max(o.x1 for o in self.obstacles) if self.obstacles else None
-
-
-def quat_matrix(q: tuple[float, float, float, float] | np.ndarray) -> np.ndarray:
-    """Rotation matrix of a (w, x, y, z) quaternion."""
-    w, x, y, z = (float(v) for v in q)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])  # fmt: skip

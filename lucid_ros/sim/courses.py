@@ -39,7 +39,6 @@ from lucid_ros.sim.course_types import (
     Segment,
     Texture,
     Variants,
-    quat_matrix,
 )
 from lucid_ros.sim.course_variants import random_texture, randomize, terrain_heights
 
@@ -62,7 +61,6 @@ __all__ = [
     "load_course",
     "parse_course",
     "parse_segments",
-    "quat_matrix",
     "random_texture",
     "randomize",
     "terrain_heights",
@@ -94,9 +92,9 @@ def load_course(name_or_path: str | Path) -> Course:
 def parse_course(raw: object, path: str | Path | None) -> Course:
     """Validate an already-parsed course mapping (tests and tools build courses in memory)."""
     f = Fields(raw, path)
-    _no_unknown(f, _TOP_KEYS)
+    f.refuse_unknown(_TOP_KEYS)
     spawn = f.sub("spawn") if f.has("spawn") else Fields({}, path, "spawn")
-    _no_unknown(spawn, _SPAWN_KEYS)
+    spawn.refuse_unknown(_SPAWN_KEYS)
     ground = _ground(f.sub("ground"))
     course = Course(
         name=f.str("name"),
@@ -133,7 +131,7 @@ def parse_course(raw: object, path: str | Path | None) -> Course:
 
 
 def check_keys(t: Fields) -> None:
-    _no_unknown(t, _TRACK_KEYS)
+    t.refuse_unknown(_TRACK_KEYS)
 
 
 def parse_segments(t: Fields) -> tuple[Segment, ...]:
@@ -141,7 +139,7 @@ def parse_segments(t: Fields) -> tuple[Segment, ...]:
     for i, s in enumerate(t.list("segments", min_len=1)):
         kind = s.choice("type", tuple(SEGMENT_PARAMS))
         spec = SEGMENT_PARAMS[kind]
-        _no_unknown(s, set(spec) | {"type", "name"})
+        s.refuse_unknown(set(spec) | {"type", "name"})
         name = s.str("name", default=f"{kind}_{i}")
         if any(seg.name == name for seg in out):
             raise s.error("name", f"duplicate segment name '{name}'")
@@ -161,7 +159,7 @@ def parse_segments(t: Fields) -> tuple[Segment, ...]:
 
 
 def _variants(v: Fields, course: Course) -> Variants:
-    _no_unknown(v, _VARIANT_KEYS)
+    v.refuse_unknown(_VARIANT_KEYS)
     geometry = []
     for key in v.sub("geometry").data if v.has("geometry") else {}:
         field = f"geometry.{key}"
@@ -186,7 +184,7 @@ def _variants(v: Fields, course: Course) -> Variants:
     lighting = []
     if v.has("lighting"):
         lf = v.sub("lighting")
-        _no_unknown(lf, _LIGHT_KEYS)
+        lf.refuse_unknown(_LIGHT_KEYS)
         for key in lf.data:
             lo, hi = _range(lf, str(key))
             if key in ("diffuse", "ambient", "headlight") and (lo < 0 or hi > 1):
@@ -212,7 +210,7 @@ def _range(f: Fields, key: str, whole: bool = False) -> tuple[float, float]:
 
 
 def _ground(g: Fields) -> Ground:
-    _no_unknown(g, _GROUND_KEYS)
+    g.refuse_unknown(_GROUND_KEYS)
     kind = g.choice("type", GROUND_KINDS)
     ex, ey = _pair(g, "extent", (40.0, 40.0))
     if ex <= 0 or ey <= 0:
@@ -252,7 +250,7 @@ def _boxes(f: Fields) -> tuple[Box, ...]:
 
 
 def _box(b: Fields, i: int) -> Box:
-    _no_unknown(b, _BOX_KEYS)
+    b.refuse_unknown(_BOX_KEYS)
     size = b.float_list("size", length=3)
     if min(size) <= 0:
         raise b.error("size", f"edge lengths must be positive, got {size}")
@@ -299,10 +297,3 @@ def _rgba(f: Fields, rgba: list[float]) -> tuple[float, float, float, float]:
     if any(not 0.0 <= c <= 1.0 for c in rgba):
         raise f.error("rgba", f"components must be in [0, 1], got {rgba}")
     return (rgba[0], rgba[1], rgba[2], rgba[3])
-
-
-def _no_unknown(f: Fields, allowed: set[str]) -> None:
-    """A misspelt key would otherwise be silently ignored (e.g. 'frction' -> default friction)."""
-    for key in f.data:
-        if key not in allowed:
-            raise f.error(str(key), f"unknown field (expected one of {sorted(allowed)})")

@@ -14,7 +14,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from lucid_ros.sim.courses import Course, quat_matrix, terrain_heights
+from lucid_ros.mathutil import quat_matrix
+from lucid_ros.sim.courses import Course, terrain_heights
 
 
 @dataclass(frozen=True)

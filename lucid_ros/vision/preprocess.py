@@ -56,12 +56,6 @@ def _ints(f: Fields, key: str, length: int, lo: int, default: Any = None, requir
     return tuple(value)
 
 
-def _only(f: Fields, allowed: set[str]) -> None:
-    for key in f.data:
-        if key not in allowed:
-            raise f.error(str(key), f"unknown field; expected one of {sorted(allowed)}")
-
-
 class Preprocessor:
     """One image input's transform. `transform(x)`: depth (..., H, W) metres or colour
     (..., H, W, 3) RGB uint8 -> (..., C, h, w) float32 (C = 1 or 3); at most one leading dim.
@@ -83,7 +77,7 @@ class Preprocessor:
         if stream not in STREAMS:
             raise ConfigError(path, field, f"stream must be one of {list(STREAMS)}, got {stream!r}")
         f = Fields(dict(preprocess) if isinstance(preprocess, Mapping) else preprocess, path, field)
-        _only(f, _KEYS)
+        f.refuse_unknown(_KEYS)
         self.path, self.field, self.stream = path, field, stream
         self.input_size: tuple[int, int] = _ints(f, "input_size", 2, 1, required=True)
         self.vfov_deg = f.float("vfov_deg", lo=0, hi=180, strict=True) if f.has("vfov_deg") else None
@@ -112,7 +106,7 @@ class Preprocessor:
             if f.has("color"):
                 raise f.error("color", "a depth input takes `depth:` options, not `color:`")
             d = f.sub("depth")
-            _only(d, {"clip", "normalize", "invalid"})
+            d.refuse_unknown({"clip", "normalize", "invalid"})
             self.clip = d.range("clip")
             if self.clip[0] < 0:
                 raise d.error("clip", f"depth is in metres >= 0, got near = {self.clip[0]}")
@@ -123,7 +117,7 @@ class Preprocessor:
             if f.has("depth"):
                 raise f.error("depth", "a colour input takes `color:` options, not `depth:`")
             c = f.sub("color")
-            _only(c, {"mean", "std"})
+            c.refuse_unknown({"mean", "std"})
             self.mean = np.array(c.float_list("mean", length=3), dtype=np.float32)
             self.std = np.array(c.float_list("std", length=3), dtype=np.float32)
             if np.any(self.std <= 0):
