@@ -14,11 +14,10 @@ interface and domain_id (unitree_sdk2: the NIC on the robot's network, domain 0)
 import os
 
 from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-
-from launch import LaunchDescription
 
 BACKENDS = ("go1_udp", "unitree_sdk2", "mini_cheetah_lcm")
 OPTIONS = {"host": str, "port": int, "interface": str, "domain_id": int, "lcm_url": str}

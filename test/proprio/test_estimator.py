@@ -183,7 +183,7 @@ def test_garbage_never_enters_the_velocity_filter():
     est = ProprioEstimator(robot)
     v = None
     gen = feet_fixed_trajectory(robot, ProprioEstimator(robot), (0.5, 0, 0), 0.0, still=0.0, duration=0.3)
-    for k, (js, imu, v_true) in enumerate(gen):
+    for k, (js, imu, v_true) in enumerate(gen):  # noqa: B007 - v_true: the last one is checked below
         if k == 5:
             js.dq[3] = np.nan
         if k == 6:

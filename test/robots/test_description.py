@@ -99,7 +99,7 @@ def test_go2_matches_sdk2_motor_order_and_published_limits():
 
 
 def test_h1_vendor_index_matches_wire_order(h1):
-    assert {n: int(v) for n, v in zip(h1.joint_names, h1.vendor_index)} == H1_VENDOR
+    assert {n: int(v) for n, v in zip(h1.joint_names, h1.vendor_index, strict=True)} == H1_VENDOR
     used = sorted(h1.vendor_index.tolist())
     assert used == [i for i in range(20) if i != 9]
 
@@ -230,7 +230,7 @@ def _mjcf_at(robot: RobotDescription, q: np.ndarray) -> tuple[mujoco.MjModel, mu
     d = mujoco.MjData(m)
     d.qpos[:] = 0
     d.qpos[3] = 1.0  # base at the origin, identity orientation
-    for name, v in zip(robot.joint_names, q):
+    for name, v in zip(robot.joint_names, q, strict=True):
         d.qpos[m.jnt_qposadr[m.joint(name).id]] = v
     mujoco.mj_forward(m, d)  # frames, cameras and sites
     return m, d
@@ -243,7 +243,7 @@ def test_urdf_and_mjcf_agree(name):
     rng = np.random.default_rng(7)
     for q in [r.default_pose, np.zeros(r.n_joints), rng.uniform(r.lower, r.upper), rng.uniform(r.lower, r.upper)]:
         m, d = _mjcf_at(r, q)
-        qd = dict(zip(r.joint_names, q))
+        qd = dict(zip(r.joint_names, q, strict=True))
         base_pos = d.xpos[m.body(r.base_body).id].copy()
         checked = 0
         for b in range(1, m.nbody):
@@ -337,11 +337,7 @@ class Stand:
         d.qpos[2] = 1.5
         mujoco.mj_kinematics(m, d)
         floor = m.geom("floor").id
-        gap = min(
-            mujoco.mj_geomDistance(m, d, g, floor, 5.0, None)
-            for g in range(m.ngeom)
-            if g != floor and m.geom_contype[g]
-        )
+        gap = min(mujoco.mj_geomDistance(m, d, g, floor, 5.0, None) for g in range(m.ngeom) if g != floor and m.geom_contype[g])
         d.qpos[2] -= gap - clearance
         mujoco.mj_forward(m, d)
 

@@ -220,7 +220,7 @@ def test_estop_latches_from_every_state_and_only_reset_clears_it(state):
     assert ok and sup.state is E
     ev = sup.events[-1]
     assert (ev.time, ev.from_state, ev.cause) == (t, state, "estop")
-    for k in range(10):  # healthy inputs, time passing, repeated presses: still ESTOP
+    for _ in range(10):  # healthy inputs, time passing, repeated presses: still ESTOP
         t = round(t + DT, 9)
         feed(sup, t)
         cmd = sup.tick(t)
