@@ -123,6 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--camera-latency", default="0", metavar="MS[,MS...]", help="added camera latency, one table per value (default: 0)")
     e.add_argument("--out", type=Path, default=Path("success"), metavar="DIR", help="table.md and results.json go here (default: ./success)")
     e.add_argument("--jobs", type=int, default=1, help="episodes run in this many processes at once (default 1; one per core is the useful maximum)")
+    e.add_argument(
+        "--steer",
+        choices=("track", "none"),
+        default="track",
+        help="track (default): an operator sets the yaw rate to keep the robot on the course's line (lucid_ros.evaluation.steer); "
+        "none: the fixed --cmd-vel, so heading drift counts against the policy",
+    )
 
     t = sub.add_parser("teleop", help="drive the robot: keyboard (this terminal) or a gamepad, to cmd_vel and the safety services")
     t.add_argument("--gamepad", default="", metavar="/dev/input/eventN", help="a gamepad's evdev device (default: the keyboard)")

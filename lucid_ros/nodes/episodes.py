@@ -2,8 +2,8 @@
 
 `lucid-ros success-table` runs these: for each (course, policy, seed) a fresh SimGraph (every
 node, real rclpy, the camera node in the loop for image policies) on course variant `seed`, the
-robot standing at the spawn, walked to RUNNING by the supervisor, then commanded forward until
-the outcome is decided (crossed, fell, stuck, bypassed) or the time limit passes. A safety trip
+robot standing at the spawn, walked to RUNNING by the supervisor, then commanded forward (steered
+back to the course's line by `evaluation.steer.TrackSteer` unless `steer=False`) until the outcome is decided (crossed, fell, stuck, bypassed) or the time limit passes. A safety trip
 (DAMPING/ESTOP) counts as a failure of its own, `tripped`: the stack stopped the robot.
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lucid_ros.evaluation.steer import TrackSteer
 from lucid_ros.evaluation.table import Episode
 from lucid_ros.nodes.graph import SimGraph
 from lucid_ros.sim.outcome import judge
@@ -33,7 +34,7 @@ def episode_time_limit(course, vx: float, slack: float = 2.0, margin: float = 10
 
 def run_episode(
     robot: str, policy: str | Path, course: str, seed: int, cmd_vel: tuple[float, float, float] = (0.5, 0.0, 0.0),
-    camera_latency_ms: float = 0.0, label: str | None = None, max_time: float | None = None,
+    camera_latency_ms: float = 0.0, label: str | None = None, max_time: float | None = None, steer: bool = True,
 ) -> Episode:  # fmt: skip
     wall0 = time.monotonic()
     overrides = {"sim_bridge": {"camera_latency": camera_latency_ms / 1000.0}}
@@ -41,6 +42,8 @@ def run_episode(
                   overrides=overrides) as graph:  # fmt: skip
         variant = graph.sim.sim.course  # the concrete variant this seed built
         name = label or Path(str(policy)).stem
+        if steer:
+            graph.monitor.steer = TrackSteer.for_course(variant).wz
         if not graph.wait_for_state("RUNNING", wall_timeout=60):
             return Episode(name, course, seed, "tripped", f"never reached RUNNING (state {graph.state})", 0.0, 0.0, 0,
                            len(variant.obstacles), time.monotonic() - wall0, camera_latency_ms)  # fmt: skip
@@ -81,7 +84,7 @@ def _judge(monitor, variant, t_run: float):
 
 def run_table(
     robot: str, policies: list[tuple[str, str]], courses: list[str], seeds: list[int], cmd_vel: tuple[float, float, float],
-    latencies_ms: list[float], progress: Callable[[Episode, int, int], None] | None = None, jobs: int = 1,
+    latencies_ms: list[float], progress: Callable[[Episode, int, int], None] | None = None, jobs: int = 1, steer: bool = True,
 ) -> list[Episode]:  # fmt: skip
     """Every (latency, course, policy, seed) episode; `policies` are (label, name-or-path).
 
@@ -92,7 +95,7 @@ def run_table(
     out: list[Episode | None] = [None] * len(work)
     if jobs <= 1:
         for k, (lat, course, (label, policy), seed) in enumerate(work):
-            out[k] = run_episode(robot, policy, course, seed, cmd_vel, lat, label=label)
+            out[k] = run_episode(robot, policy, course, seed, cmd_vel, lat, label=label, steer=steer)
             if progress is not None:
                 progress(out[k], k + 1, len(work))
         return out  # type: ignore[return-value]
@@ -107,7 +110,7 @@ def run_table(
     done = 0
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_domain, initargs=(domains,)) as pool:
         futures = {
-            pool.submit(run_episode, robot, policy, course, seed, cmd_vel, lat, label): k
+            pool.submit(run_episode, robot, policy, course, seed, cmd_vel, lat, label, None, steer): k
             for k, (lat, course, (label, policy), seed) in enumerate(work)
         }
         for f in as_completed(futures):

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
@@ -23,6 +24,7 @@ from std_msgs.msg import String
 
 from lucid_ros import paths
 from lucid_ros.errors import ConfigError
+from lucid_ros.mathutil import yaw_of
 from lucid_ros.metrics import RunMetrics
 from lucid_ros.nodes import convert, qos
 from lucid_ros.nodes.inprocess import InProcessGraph, parameters
@@ -59,6 +61,7 @@ class RunMonitor(Node):
         super().__init__("run_monitor", **kwargs)
         self.metrics = RunMetrics(nominal_height)
         self.cmd = tuple(float(x) for x in cmd_vel)
+        self.steer = None  # (x, y, yaw) -> wz: the success table's operator (evaluation.steer), None = fixed cmd_vel
         self.state = "UNKNOWN"
         self.sim_time = 0.0
         self.states: list[tuple[float, str]] = []
@@ -81,6 +84,9 @@ class RunMonitor(Node):
     def _on_gt(self, msg: Odometry) -> None:
         a = convert.odometry_arrays(msg)
         self.sim_time = float(a["stamp"])
+        if self.steer is not None and self.state == "RUNNING":
+            wz = self.steer(float(a["pos"][0]), float(a["pos"][1]), float(yaw_of(np.asarray(a["quat"]))))
+            self.cmd = (self.cmd[0], self.cmd[1], wz)
         self.metrics.add_ground_truth(self.sim_time, a["pos"], a["quat"], a["lin_vel"], a["ang_vel"], self.cmd, self.state == "RUNNING",
                                         powered=self.state in ("STANDING", "RUNNING"))
 

@@ -60,14 +60,15 @@ def run_success_table(args) -> int:
               f"{ep.obstacles_crossed}/{ep.obstacles_total} obstacles ({ep.wall_s:.0f} s; ~{eta / 60:.0f} min left)  {ep.reason}",
               file=sys.stderr, flush=True)  # fmt: skip
 
-    episodes = run_table(args.robot, policies, courses, seeds, tuple(args.cmd_vel), latencies, progress, jobs=args.jobs)
+    episodes = run_table(args.robot, policies, courses, seeds, tuple(args.cmd_vel), latencies, progress, jobs=args.jobs, steer=args.steer == "track")
     labels = [lab for lab, _ in policies]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     parts = []
     for lat in latencies:
         eps = [e for e in episodes if e.camera_latency_ms == lat]
-        head = f"Success rate, {len(seeds)} seeded variants per course (seeds {seeds[0]}-{seeds[-1]}), cmd_vel {tuple(args.cmd_vel)}"
+        cmd = f"vx {args.cmd_vel[0]:g} m/s steered to the course line" if args.steer == "track" else f"cmd_vel {tuple(args.cmd_vel)}"
+        head = f"Success rate, {len(seeds)} seeded variants per course (seeds {seeds[0]}-{seeds[-1]}), {cmd}"
         parts.append(f"{head}, added camera latency {lat:g} ms\n\n{markdown(eps, courses, labels)}\n\n{failures(eps, courses, labels)}".rstrip())
     text = "\n\n".join(parts) + "\n"
     (out / "table.md").write_text(text)
