@@ -2,8 +2,9 @@
 
 `lucid-ros success-table` runs these: for each (course, policy, seed) a fresh SimGraph (every
 node, real rclpy, the camera node in the loop for image policies) on course variant `seed`, the
-robot standing at the spawn, walked to RUNNING by the supervisor, then commanded forward (steered
-back to the course's line by `evaluation.steer.TrackSteer` unless `steer=False`) until the outcome is decided (crossed, fell, stuck, bypassed) or the time limit passes. A safety trip
+robot standing at the spawn, walked to RUNNING by the supervisor, then commanded forward
+(steered back to the course's line by `evaluation.steer.TrackSteer` unless `steer=False`) until
+the outcome is decided (crossed, fell, stuck, bypassed) or the time limit passes. A safety trip
 (DAMPING/ESTOP) counts as a failure of its own, `tripped`: the stack stopped the robot.
 """
 
