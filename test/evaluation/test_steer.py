@@ -41,3 +41,29 @@ def test_the_line_runs_through_every_obstacle(course, seed):
     for o in c.obstacles:
         y = s.line_y(0.5 * (o.x0 + o.x1))
         assert o.y0 + 0.2 < y < o.y1 - 0.2, f"{o.name}: line at y={y:+.2f}, footprint [{o.y0:+.2f}, {o.y1:+.2f}]"
+
+
+def test_the_run_monitor_publishes_the_operators_yaw_rate_only_while_running():
+    """The success table's monitor node turns ground truth into cmd_vel through the operator."""
+    import rclpy
+    from nav_msgs.msg import Odometry
+    from std_msgs.msg import String
+
+    from lucid_ros.nodes.graph import RunMonitor
+
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx)
+    try:
+        mon = RunMonitor(0.3, (0.5, 0.0, 0.0), context=ctx)
+        mon.steer = TrackSteer((0.0, 10.0), (0.0, 0.0)).wz
+        odom = Odometry()
+        odom.pose.pose.position.x, odom.pose.pose.position.y = 3.0, -0.5  # right of the line
+        odom.pose.pose.orientation.w = 1.0
+        mon._on_gt(odom)
+        assert mon.cmd == (0.5, 0.0, 0.0)  # standing: the operator does not steer yet
+        mon._on_state(String(data="RUNNING"))
+        mon._on_gt(odom)
+        assert mon.cmd[0] == 0.5 and mon.cmd[2] > 0.1  # turning left, back to the line
+        mon.destroy_node()
+    finally:
+        rclpy.shutdown(context=ctx)
