@@ -70,12 +70,20 @@ def pure_sim(robot: str, policy: str) -> dict:
         r = load_robot(robot)
         start = "lying" if r.kind == "quadruped" else "default"
         cmd = CMD if "walk" in policy else (0.0, 0.0, 0.0)
-        with SimGraph(robot=robot, policy=policy, start_pose=start, cmd_vel=cmd) as g:
-            assert g.wait_for_state("RUNNING", wall_timeout=60)
-            g.run_for(SETTLE_S)
-            t0 = g.sim_time
-            g.run_until(t0 + WALK_S)
-            assert g.state == "RUNNING", g.monitor.events
+        # The reference, not the code under test: the H1's pure-sim stand was damped (pitch 0.61 rad)
+        # in 2 full-suite runs on 2026-12-03 and never alone (3 of 3). One fresh retry, said out loud;
+        # a second damped stand fails the test as before.
+        for attempt in range(2):
+            with SimGraph(robot=robot, policy=policy, start_pose=start, cmd_vel=cmd) as g:
+                if not g.wait_for_state("RUNNING", wall_timeout=60):
+                    print(f"pure-sim reference {robot}/{policy}: not RUNNING (state {g.state}): {g.monitor.events}")
+                    assert attempt == 0, f"pure-sim reference {robot}/{policy} never reached RUNNING"
+                    continue
+                g.run_for(SETTLE_S)
+                t0 = g.sim_time
+                g.run_until(t0 + WALK_S)
+                assert g.state == "RUNNING", g.monitor.events
+            break
         m = g.monitor.metrics
         t = np.array(m.t)
         win = (t >= t0) & (t <= t0 + WALK_S)
