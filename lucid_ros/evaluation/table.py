@@ -12,6 +12,8 @@ import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Episode:
@@ -26,6 +28,8 @@ class Episode:
     obstacles_total: int
     wall_s: float
     camera_latency_ms: float = 0.0
+    difficulty_key: str = ""  # the variant's difficulty number (sim.courses.DIFFICULTY), e.g. "hurdles.height"
+    difficulty: float | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -96,6 +100,29 @@ def failures(episodes: list[Episode], courses: list[str], policies: list[str]) -
             how = ", ".join(f"{k} {v}" for k, v in sorted(cell.statuses.items()) if k != "succeeded")
             lines.append(f"{c} / {p}: {how}; mean obstacles crossed {100 * cell.mean_crossed:.0f}%")
     return "\n".join(lines)
+
+
+def by_difficulty(episodes: list[Episode], courses: list[str], policies: list[str], bins: int = 4) -> str:
+    """Per course with a difficulty number, successes/runs per policy in `bins` equal-width bins of
+    the drawn values: where a policy stops coping (a 47 % hurdle rate is "every hurdle up to about
+    0.2 m", not "half of everything")."""
+    out = []
+    for c in courses:
+        eps = [e for e in episodes if e.course == c and e.difficulty is not None]
+        if not eps:
+            continue
+        key, values = eps[0].difficulty_key, np.array([e.difficulty for e in eps])
+        edges = np.linspace(values.min(), values.max(), bins + 1) if np.ptp(values) > 0 else np.array([values.min()] * 2)
+        which = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)  # the top value in the last bin
+        lines = [f"{c} by {key} (successes/runs)", "", f"| {key} | " + " | ".join(policies) + " |", "|---|" + "---|" * len(policies)]
+        for b in range(len(edges) - 1):
+            row = []
+            for p in policies:
+                mine = [e for e, k in zip(eps, which, strict=True) if k == b and e.policy == p]
+                row.append(f"{sum(e.succeeded for e in mine)}/{len(mine)}" if mine else "—")
+            lines.append(f"| {edges[b]:.3g}–{edges[b + 1]:.3g} | " + " | ".join(row) + " |")
+        out.append("\n".join(lines))
+    return "\n\n".join(out)
 
 
 def to_json(episodes: list[Episode]) -> dict:

@@ -20,6 +20,7 @@ import numpy as np
 from lucid_ros.evaluation.steer import TrackSteer
 from lucid_ros.evaluation.table import Episode
 from lucid_ros.nodes.graph import SimGraph
+from lucid_ros.sim.courses import difficulty
 from lucid_ros.sim.outcome import judge
 
 DECIDED = ("succeeded", "fell", "stuck", "bypassed")
@@ -43,11 +44,14 @@ def run_episode(
                   overrides=overrides) as graph:  # fmt: skip
         variant = graph.sim.sim.course  # the concrete variant this seed built
         name = label or Path(str(policy)).stem
+        key, value = difficulty(variant) or ("", None)
+        # what every Episode of this run shares after its (status, reason, time, distance, crossed, total, wall)
+        tail = dict(camera_latency_ms=camera_latency_ms, difficulty_key=key, difficulty=value)
         if steer:
             graph.monitor.steer = TrackSteer.for_course(variant).wz
         if not graph.wait_for_state("RUNNING", wall_timeout=60):
             return Episode(name, course, seed, "tripped", f"never reached RUNNING (state {graph.state})", 0.0, 0.0, 0,
-                           len(variant.obstacles), time.monotonic() - wall0, camera_latency_ms)  # fmt: skip
+                           len(variant.obstacles), time.monotonic() - wall0, **tail)  # fmt: skip
         m = graph.monitor
         t_run = graph.sim_time
         limit = t_run + (max_time if max_time is not None else episode_time_limit(variant, cmd_vel[0]))
@@ -68,9 +72,9 @@ def run_episode(
             cause = next((e.get("cause", "") for e in m.metrics.events if e.get("state") == trip[1]), "")
             return Episode(name, course, seed, "tripped", f"safety {trip[1]} at {trip[0] - t_run:.1f} s: {cause}", trip[0] - t_run,
                            outcome.distance_m, outcome.obstacles_crossed, outcome.obstacles_total, time.monotonic() - wall0,
-                           camera_latency_ms)  # fmt: skip
+                           **tail)  # fmt: skip
     return Episode(name, course, seed, outcome.status, outcome.reason, outcome.time_s - t_run, outcome.distance_m, outcome.obstacles_crossed,
-                   outcome.obstacles_total, time.monotonic() - wall0, camera_latency_ms)  # fmt: skip
+                   outcome.obstacles_total, time.monotonic() - wall0, **tail)  # fmt: skip
 
 
 def _judge(monitor, variant, t_run: float):

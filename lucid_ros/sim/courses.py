@@ -76,6 +76,18 @@ _LIGHT_KEYS = {"azimuth", "elevation", "diffuse", "ambient", "headlight"}
 _TRACK_KEYS = {"start_x", "segments", "goal_after"}
 
 
+# The number that makes each course hard: its `variants:` range runs from an easy value to the
+# facts' scale. Training draws levels of it; the success table reports success by it.
+DIFFICULTY = {"hurdle": "hurdles.height", "gaps": "blocks.gap", "stairs_up": "stairs.riser", "stairs_down": "stairs.riser"}
+
+
+def difficulty(course: Course) -> tuple[str, float] | None:
+    """(key, value) of a drawn variant's difficulty number (DIFFICULTY), None where it has none."""
+    key = DIFFICULTY.get(course.name)
+    value = dict(course.drawn).get(key) if key else None
+    return None if value is None else (key, float(value))
+
+
 def load_course(name_or_path: str | Path) -> Course:
     """Load and validate a course; raises ConfigError naming the file and the field."""
     path = paths.resolve("courses", name_or_path)

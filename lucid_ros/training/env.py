@@ -381,6 +381,9 @@ class WalkEnv:
         foot_v = np.linalg.norm(foot_xy - self.foot_xy_prev, axis=-1) / self.dt
         self.foot_xy_prev = foot_xy.copy()
         feet_z = s["foot_pos"][..., 2] - self.foot_radius - s["ground_feet"]
+        # how far the ground just ahead of each foot rises above the ground under it (ParkourEnv
+        # provides `clear_ground`; on WalkEnv's terrain nothing is in the way)
+        rise = np.clip(s["clear_ground"] - s["ground_feet"], 0.0, None) if "clear_ground" in s else np.zeros_like(feet_z)
         height = s["pos"][:, 2] - s["ground_base"]
         knee_hits = np.sum(s["knee_force"] > cfg.contact_threshold, axis=1)
         rs = R.RewardState(
@@ -389,7 +392,7 @@ class WalkEnv:
             action=action, last_action=self.last_action, default_pose=self.default,
             lower=self.robot.lower, upper=self.robot.upper, foot_contact=contact, foot_height=feet_z,
             foot_vel_xy=foot_v, air_time=air_at_touch, first_contact=first, collision=knee_hits,
-            phase=(self.gait_frequency * self.t) % 1.0,
+            phase=(self.gait_frequency * self.t) % 1.0, obstacle_rise=rise,
         )  # fmt: skip
         terms = R.compute_terms(rs, cfg.reward, self.hips)
         rew, weighted = R.total(terms, cfg.weights, self.dt)

@@ -45,6 +45,7 @@ class RewardState:
     first_contact: np.ndarray  # (B, 4) bool: touched down this step
     collision: np.ndarray  # (B,) number of thigh/calf/hip bodies touching the ground
     phase: np.ndarray  # (B,) gait clock phase in [0, 1)
+    obstacle_rise: np.ndarray | None = None  # (B, 4) how far the ground just ahead of each foot rises (m)
 
 
 def moving(command: np.ndarray, threshold: float = 0.1) -> np.ndarray:
@@ -125,6 +126,18 @@ def swing_height(s: RewardState, target: float) -> np.ndarray:
     return np.sum(np.square(short) * swing, axis=1)
 
 
+def obstacle_clearance(s: RewardState, min_rise: float = 0.05, margin: float = 0.03) -> np.ndarray:
+    """Per airborne foot with an obstacle just ahead (rising more than `min_rise`), the fraction of
+    that rise (plus `margin`) it is lifted: 1 when it clears it. Walking clearance (7 cm) lifts no
+    foot onto a 0.22 m hurdle; this pays for trying, and is positive so that the zero clip of the
+    total cannot make standing back from an obstacle look better than lifting a foot at it."""
+    if s.obstacle_rise is None:
+        return np.zeros(len(s.command))
+    ahead = (s.obstacle_rise > min_rise) & ~s.foot_contact.astype(bool)
+    lifted = np.clip(s.foot_height / (s.obstacle_rise + margin), 0.0, 1.0)
+    return np.sum(lifted * ahead, axis=1)
+
+
 def foot_slip(s: RewardState) -> np.ndarray:
     return np.sum(np.square(s.foot_vel_xy) * s.foot_contact, axis=1)
 
@@ -158,6 +171,7 @@ class RewardWeights:
     foot_slip: float = -0.1
     stand_still: float = -0.5
     hip_pose: float = -0.5
+    obstacle_clearance: float = 0.0  # the parkour teacher's (training.parkour.teacher_weights)
 
     def as_dict(self) -> dict[str, float]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -191,6 +205,7 @@ def compute_terms(s: RewardState, p: RewardParams, hips: np.ndarray) -> dict[str
         "foot_slip": foot_slip(s),
         "stand_still": stand_still(s),
         "hip_pose": hip_pose(s, hips),
+        "obstacle_clearance": obstacle_clearance(s),
     }
 
 

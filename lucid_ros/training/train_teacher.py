@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _labels(env: ParkourEnv):
-    from lucid_ros.training.parkour import DIFFICULTY
+    from lucid_ros.sim.courses import DIFFICULTY
 
     return [(c, DIFFICULTY.get(c.name, "")) for c in env.courses]
 

@@ -10,7 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from lucid_ros.evaluation.table import Episode, cells, failures, markdown, to_json, wilson
+from lucid_ros.evaluation.table import Episode, by_difficulty, cells, failures, markdown, to_json, wilson
+from lucid_ros.sim.courses import difficulty, load_course, randomize
 
 
 def ep(policy, course, seed, status, crossed=0, total=5):
@@ -29,6 +30,26 @@ def test_cells_markdown_and_failures_say_what_happened():
     assert "hurdle / teacher: fell 1" in failures(eps, ["hurdle"], ["blind", "teacher"])
     j = to_json(eps)
     assert len(j["episodes"]) == 6 and {x["policy"] for x in j["cells"]} == {"blind", "teacher"}
+
+
+def test_success_by_difficulty_says_where_a_policy_stops_coping():
+    h = [0.10, 0.13, 0.16, 0.19, 0.22, 0.25, 0.28, 0.305]  # the teacher crosses the four lowest, the blind policy none
+    eps = [Episode("teacher", "hurdle", k, "succeeded" if x < 0.2 else "stuck", "", 1.0, 1.0, 0, 5, 1.0, difficulty_key="hurdles.height",
+                   difficulty=x) for k, x in enumerate(h)]  # fmt: skip
+    eps += [Episode("blind", "hurdle", k, "stuck", "", 1.0, 1.0, 0, 5, 1.0, difficulty_key="hurdles.height", difficulty=x) for k, x in enumerate(h)]
+    eps += [ep("teacher", "parkour", 0, "stuck")]  # no difficulty number: no section
+    text = by_difficulty(eps, ["hurdle", "parkour"], ["blind", "teacher"], bins=4)
+    assert text.startswith("hurdle by hurdles.height (successes/runs)") and "parkour" not in text
+    rows = [r for r in text.splitlines() if r.startswith("| 0.")]
+    assert rows == ["| 0.1–0.151 | 0/2 | 2/2 |", "| 0.151–0.203 | 0/2 | 2/2 |", "| 0.203–0.254 | 0/2 | 0/2 |", "| 0.254–0.305 | 0/2 | 0/2 |"]
+    assert by_difficulty([ep("teacher", "hurdle", 0, "stuck")], ["hurdle"], ["teacher"]) == ""
+
+
+def test_the_difficulty_number_is_the_one_the_seeded_variant_drew():
+    v = randomize(load_course("hurdle"), 7)
+    assert difficulty(v) == ("hurdles.height", dict(v.drawn)["hurdles.height"])
+    assert 0.10 <= difficulty(v)[1] <= 0.305
+    assert difficulty(randomize(load_course("parkour"), 7)) is None  # several numbers make it hard: none is "the" one
 
 
 def test_wilson_interval_is_wide_at_n30_and_sane_at_the_ends():
@@ -53,6 +74,8 @@ def test_success_table_runs_seeded_episodes_through_the_graph(tmp_path):
     assert "| gaps | 0% (0/2) |" in table and "gaps / go1_walk: fell" in table
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert [e["seed"] for e in results["episodes"]] == [3, 4]
+    gaps = [difficulty(randomize(load_course("gaps"), k))[1] for k in (3, 4)]
+    assert [e["difficulty"] for e in results["episodes"]] == gaps and "gaps by blocks.gap (successes/runs)" in table
     assert {e["status"] for e in results["episodes"]} <= {"fell", "stuck"}
     assert any(e["status"] == "fell" and e["distance_m"] > 1.0 for e in results["episodes"])  # it walked, then fell in
     assert "[2/2] gaps" in r.stderr

@@ -9,21 +9,31 @@ import pytest
 from lucid_ros.paths import config_dir
 from lucid_ros.policy.spec import load_spec
 from lucid_ros.robots.description import load_robot
-from lucid_ros.training.parkour import ParkourConfig, ParkourEnv, split_envs, teacher_env_config
+from lucid_ros.training.parkour import ParkourConfig, ParkourEnv, ground_ahead, split_envs, teacher_env_config
 
 
 def test_envs_follow_the_shares_and_every_level_gets_one():
     shares = ParkourConfig().world_shares()
     counts = split_envs(504, shares)
     assert sum(counts) == 504 and min(counts) >= 1
-    # the frontier levels (hurdle 0.18/0.22 m, riser 0.17 m) get about 4x the 0.6 m gaps' envs
-    assert counts[2] >= 3.5 * counts[-3]
+    # the frontier levels (hurdles 0.21/0.23 m, riser 0.17 m) get about 4x the 0.6 m gaps' envs
+    assert counts[3] >= 3.5 * counts[-3] and counts[4] >= 3.5 * counts[-3]
     small = split_envs(8, shares)
     assert sum(small) == 8 and max(small) == 1  # a smoke run: 8 worlds of 20 get one env each
     with pytest.raises(ValueError, match="positive"):
         split_envs(10, [1.0, 0.0])
-    with pytest.raises(ValueError, match="shares\\['hurdle'\\] has 2 entries for 6 levels"):
+    with pytest.raises(ValueError, match="shares\\['hurdle'\\] has 2 entries for 7 levels"):
         replace(ParkourConfig(), shares={"hurdle": (1.0, 1.0)}).world_shares()
+
+
+def test_a_swing_foot_must_clear_the_hurdle_just_ahead_of_it_not_only_the_ground_under_it():
+    step = lambda xy: np.where((xy[..., 0] >= 1.0) & (xy[..., 0] < 1.3), 0.25, 0.0)  # noqa: E731 - a 0.3 m deep hurdle at x = 1
+    feet = np.array([[[0.85, 0.1], [0.6, -0.1], [1.1, 0.1], [1.4, 0.0]]] * 2)  # 0.15 m before it, 0.4 m before, on it, past it
+    reach = ParkourConfig().clear_reach
+    forward = ground_ahead(step, feet, np.array([0.0, 0.0]), reach)
+    assert forward[0].tolist() == [0.25, 0.0, 0.25, 0.0]
+    backward = ground_ahead(step, feet, np.array([np.pi, np.pi]), reach)  # heading back: the foot past it sees it
+    assert backward[0].tolist() == [0.0, 0.0, 0.25, 0.25]
 
 
 @pytest.fixture(scope="module")

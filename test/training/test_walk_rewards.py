@@ -56,6 +56,18 @@ def test_swing_height_only_penalises_low_swing_feet_while_moving():
     assert v[1] == 0.0
 
 
+def test_obstacle_clearance_pays_airborne_feet_for_the_fraction_of_the_rise_ahead_they_clear():
+    contact = np.array([[False, False, True, False], [False] * 4])
+    rise = np.array([[0.22, 0.22, 0.22, 0.0], [0.02, 0.02, 0.02, 0.02]])  # a hurdle ahead of three feet / a 2 cm bump
+    h = np.array([[0.25, 0.1, 0.0, 0.3], [0.3, 0.3, 0.3, 0.3]])
+    v = R.obstacle_clearance(state(foot_contact=contact, obstacle_rise=rise, foot_height=h))
+    # FR clears 0.22 + 0.03 (1), FL is at 0.1 of 0.25 (0.4); RR is on the ground, RL has nothing ahead
+    assert v[0] == pytest.approx(1.0 + 0.1 / 0.25)
+    assert v[1] == 0.0  # a bump under 5 cm is walking, not an obstacle
+    assert R.obstacle_clearance(state()).tolist() == [0.0, 0.0]  # the walking env has no rise: nothing
+    assert R.RewardWeights().obstacle_clearance == 0.0  # and the walking policy's weight is zero
+
+
 def test_stand_still_and_hip_pose_are_zero_at_default_pose():
     s = state()
     assert np.all(R.stand_still(s) == 0) and np.all(R.hip_pose(s, np.array([0, 3, 6, 9])) == 0)
