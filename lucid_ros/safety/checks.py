@@ -133,12 +133,18 @@ def check_attitude(quat: np.ndarray, limits: SafetyLimits) -> str | None:
     return None
 
 
-def check_joint_range(q: np.ndarray, robot: RobotDescription, factor: float = JOINT_RANGE_FACTOR) -> str | None:
-    """A measured joint beyond `factor` x its range, about the range's middle."""
+def joints_out_of_range(q: np.ndarray, robot: RobotDescription, factor: float = JOINT_RANGE_FACTOR) -> np.ndarray:
+    """Per joint (any leading dims, NaN counts as out): beyond `factor` x its range about the
+    range's middle. The supervisor trips on it; training ends an episode on it (training.env)."""
     mid = 0.5 * (robot.lower + robot.upper)
     half = 0.5 * factor * (robot.upper - robot.lower)
+    return ~(np.abs(np.asarray(q, dtype=np.float64) - mid) <= half)
+
+
+def check_joint_range(q: np.ndarray, robot: RobotDescription, factor: float = JOINT_RANGE_FACTOR) -> str | None:
+    """A measured joint beyond `factor` x its range, about the range's middle."""
     q = np.asarray(q, dtype=np.float64)
-    bad = np.flatnonzero(~(np.abs(q - mid) <= half))
+    bad = np.flatnonzero(joints_out_of_range(q, robot, factor))
     if bad.size:
         i = bad[0]
         return (

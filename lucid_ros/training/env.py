@@ -37,6 +37,7 @@ from lucid_ros.policy.actions import ActionMapper
 from lucid_ros.policy.observations import ObservationBuilder, ObsInputs
 from lucid_ros.policy.spec import PolicySpec
 from lucid_ros.robots.description import RobotDescription
+from lucid_ros.safety.checks import joints_out_of_range
 from lucid_ros.safety.limits import clip_targets
 from lucid_ros.sim.courses import Course, load_course, terrain_heights
 from lucid_ros.sim.motor import MotorModel
@@ -408,6 +409,8 @@ class WalkEnv:
             | (trunk_hit & self.trunk_contact_ends)
         )
         fell |= ~np.isfinite(s["q"]).all(axis=1)
+        # a joint pushed past what the safety supervisor tolerates: on the robot it would be damped
+        fell |= joints_out_of_range(s["q"], self.robot).any(axis=1)
         extra_fall, off = self._episode_ends(s)
         fell |= extra_fall
         timeout = (self.t >= self.t_limit - 1e-9) | off

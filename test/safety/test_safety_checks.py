@@ -101,3 +101,6 @@ def test_joint_range_is_1_1_times_the_range():
     assert checks.check_joint_range(q, ROBOT).startswith("joint_states out of range: FR_thigh_joint")
     q[1] = lo - margin - 1e-6
     assert checks.check_joint_range(q, ROBOT) is not None
+    batch = np.tile(ROBOT.default_pose, (3, 1))
+    batch[1, 1], batch[2, 5] = lo - margin - 1e-6, np.nan  # the batched form training ends episodes on
+    assert checks.joints_out_of_range(batch, ROBOT).any(axis=1).tolist() == [False, True, True]

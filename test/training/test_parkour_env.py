@@ -68,3 +68,18 @@ def test_progress_keeps_an_episode_going(hurdle_env):
     assert not np.any(stuck)
     env.t[:] += pk.stuck_s + env.dt  # then it stops
     assert env._stuck(np.full(env.n, 0.1 * (env.t[0] - pk.stuck_s - env.dt))).all()
+
+
+def test_a_joint_past_what_the_supervisor_tolerates_ends_the_episode_as_a_fall(hurdle_env):
+    """On the robot the supervisor damps a calf pushed past 1.1x its range (a teacher climbing a
+    hurdle did, in the success table); in training the same state ends the episode as a fall."""
+    env, _pk = hurdle_env
+    env.reset_all()
+    w = env.worlds[0]
+    calf = w.index.joint_qpos[2]  # FR calf: range [-2.818, -0.888], the supervisor trips above -0.79
+    qpos = w.qpos[:]
+    qpos[0, calf] = -0.45
+    w.qpos[:] = qpos
+    w.batch.forward(np.arange(env.n))
+    _obs, _priv, _rew, fell, _timeout, _info = env.step(np.zeros((env.n, env.robot.n_joints)))
+    assert fell.tolist() == [True] + [False] * (env.n - 1)
