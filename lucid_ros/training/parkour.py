@@ -232,7 +232,7 @@ class ParkourEnv(WalkEnv):
         # the ground "under the robot" is the median of the ground under its feet: over a hurdle the
         # ground right below the base is the hurdle top, and the robot is not 0.28 m too low
         s["ground_base"] = np.median(s["ground_feet"], axis=1)
-        yaw = quat_to_rpy(s["quat"])[:, 2]
+        s["yaw"] = yaw = quat_to_rpy(s["quat"])[:, 2]  # also the height scan's heading (_extra_inputs)
         foot_xy = s["foot_pos"][..., :2]
         s["clear_ground"] = np.concatenate(
             [ground_ahead(w.terrain.heights, foot_xy[w.sl], yaw[w.sl], self.pk.clear_reach) for w in self.worlds], axis=0
@@ -267,7 +267,7 @@ class ParkourEnv(WalkEnv):
         return self.t - self.best_t > self.pk.stuck_s
 
     def _extra_inputs(self, s: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        yaw = quat_to_rpy(s["quat"])[:, 2]
+        yaw = s["yaw"]
         out = np.empty((self.n, len(self.scan_offsets)))
         for w in self.worlds:
             out[w.sl] = height_scan(self.scan_offsets, s["pos"][w.sl], yaw[w.sl], w.terrain.heights)
