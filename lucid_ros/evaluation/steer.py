@@ -36,12 +36,16 @@ class TrackSteer:
         pts.sort(key=lambda p: p[0])
         return cls(tuple(float(p[0]) for p in pts), tuple(float(p[1]) for p in pts))
 
-    def line_y(self, x: float) -> float:
-        """The line's y at x (held flat before the first and after the last point)."""
-        return float(np.interp(x, self.xs, self.ys))
+    def line_y(self, x):
+        """The line's y at x (held flat before the first and after the last point); x may be an array."""
+        return np.interp(x, self.xs, self.ys)
+
+    def wz_array(self, x, y, yaw) -> np.ndarray:
+        """The yaw rate for arrays of poses (training steers thousands of envs with the same law)."""
+        offset = np.asarray(y, dtype=np.float64) - self.line_y(x)
+        wanted = -np.clip(self.k_y * offset, -self.max_heading, self.max_heading)
+        err = (wanted - np.asarray(yaw, dtype=np.float64) + np.pi) % (2 * np.pi) - np.pi
+        return np.clip(self.k_yaw * err, -self.max_wz, self.max_wz)
 
     def wz(self, x: float, y: float, yaw: float) -> float:
-        offset = y - self.line_y(x)
-        wanted = -float(np.clip(self.k_y * offset, -self.max_heading, self.max_heading))
-        err = (wanted - yaw + np.pi) % (2 * np.pi) - np.pi
-        return float(np.clip(self.k_yaw * err, -self.max_wz, self.max_wz))
+        return float(self.wz_array(x, y, yaw))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from lucid_ros.evaluation.steer import TrackSteer
 from lucid_ros.mathutil import quat_to_rpy
 from lucid_ros.policy.observations import height_scan
 from lucid_ros.policy.spec import PolicySpec
@@ -78,6 +79,13 @@ class ParkourConfig:
     # (rewards.obstacle_clearance): walking clearance (7 cm) lifts no foot onto a 0.22 m hurdle,
     # and the teacher trained without this stopped in front of every hurdle from 0.217 m up.
     clear_reach: tuple[float, ...] = (0.05, 0.10, 0.15, 0.20)
+    # Yaw-rate commands. On a course the success table (and an operator) steers the robot back to
+    # the line with yaw rate (evaluation.steer.TrackSteer); commanding vx alone taught students that
+    # the yaw-rate input means nothing, and students that drifted right never came back. This share
+    # of the envs is steered with that same law, every step; the rest hold a constant yaw rate from
+    # `wz_free` until their next command, so following wz is learned beyond what steering asks.
+    steer_share: float = 0.8
+    wz_free: tuple[float, float] = (-0.4, 0.4)
 
     def world_shares(self) -> list[float]:
         """One share per training course, in training_courses' order."""
@@ -179,7 +187,9 @@ class ParkourEnv(WalkEnv):
     def __init__(self, robot: RobotDescription, spec: PolicySpec, cfg: EnvConfig, pk: ParkourConfig, seed: int = 0, nthread: int = 2):
         self.pk = pk
         self.courses = training_courses(pk, seed)
+        self.steered = np.ones(cfg.n_envs, dtype=bool)  # per env: yaw rate from the course's TrackSteer
         super().__init__(robot, spec, cfg, seed=seed, nthread=nthread)
+        self.steers = [TrackSteer.for_course(w.terrain.course) for w in self.worlds]
         # Touching a hurdle with the body is penalised as a collision, not ended as a fall: an episode
         # that ends at the first touch gives the policy no time to find out how to get over.
         self.trunk_contact_ends = False
@@ -225,7 +235,20 @@ class ParkourEnv(WalkEnv):
             return
         self.command[ids] = 0.0
         self.command[ids, 0] = self.rng.uniform(*self.pk.vx, k)
+        self.steered[ids] = self.rng.random(k) < self.pk.steer_share
+        self.command[ids, 2] = np.where(self.steered[ids], 0.0, self.rng.uniform(*self.pk.wz_free, k))
         self.cmd_timer[ids] = self.rng.uniform(*self.cfg.resample_s, k)
+
+    def _steer(self, s: dict[str, np.ndarray]) -> None:
+        """The steered envs' yaw-rate command from their pose now, as the success table's operator sets it."""
+        for w, steer in zip(self.worlds, self.steers, strict=True):
+            p = s["pos"][w.sl]
+            wz = steer.wz_array(p[:, 0], p[:, 1], s["yaw"][w.sl])
+            self.command[w.sl, 2] = np.where(self.steered[w.sl], wz, self.command[w.sl, 2])
+
+    def _observe(self, s: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        self._steer(s)
+        return super()._observe(s)
 
     def _read(self) -> dict[str, np.ndarray]:
         s = super()._read()
