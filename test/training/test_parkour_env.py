@@ -83,3 +83,41 @@ def test_a_joint_past_what_the_supervisor_tolerates_ends_the_episode_as_a_fall(h
     w.batch.forward(np.arange(env.n))
     _obs, _priv, _rew, fell, _timeout, _info = env.step(np.zeros((env.n, env.robot.n_joints)))
     assert fell.tolist() == [True] + [False] * (env.n - 1)
+
+
+def test_envs_are_steered_back_to_the_course_line_with_the_success_tables_yaw_rate(hurdle_env):
+    """The student learns to follow the yaw-rate input only if it is shown one: steered envs get the
+    success table's TrackSteer command from their pose every step; the others a constant yaw rate."""
+    from lucid_ros.evaluation.steer import TrackSteer
+    from lucid_ros.mathutil import rpy_to_quat
+
+    env, pk = hurdle_env
+    env.reset_all()
+    w = env.worlds[0]
+    line_y = w.terrain.course.spawn_xy[1]
+    root = w.index.root_qpos
+    qpos = w.qpos[:]
+    # env 0: 0.3 m right of the line, heading along it; env 1: on the line, turned 0.3 rad left
+    for i, (dy, yaw) in enumerate([(-0.3, 0.0), (0.0, 0.3)]):
+        qpos[i, root + 1] = line_y + dy
+        qpos[i, root + 3 : root + 7] = rpy_to_quat(np.array([[0.0, 0.0, yaw]]))[0]
+    w.qpos[:] = qpos
+    w.batch.forward(np.arange(env.n))
+    env.steered[:] = [True, True, False, False]
+    env.command[2:, 2] = [0.25, -0.35]
+    env.cmd_timer[:] = 10.0  # no resampling during the step
+    env.step(np.zeros((env.n, env.robot.n_joints)))
+    seen = env.last_inputs.command[:, 2]  # what the policy observes
+    assert seen[0] > 0.2 and seen[1] < -0.2, seen  # turn left back to the line; turn right back to it
+    assert seen[2:].tolist() == [0.25, -0.35]  # unsteered: the constant yaw rate stands
+    s = env.state
+    want = TrackSteer.for_course(w.terrain.course).wz_array(s["pos"][:2, 0], s["pos"][:2, 1], s["yaw"][:2])
+    np.testing.assert_allclose(seen[:2], want)  # the same law the success table steers with
+    # fresh commands draw both kinds, steered in about the configured share
+    share, free = [], []
+    for _ in range(200):
+        env._sample_commands(np.arange(env.n))
+        share.append(env.steered.mean())
+        free.extend(env.command[~env.steered, 2])
+    assert abs(np.mean(share) - pk.steer_share) < 0.05
+    assert np.all(np.abs(free) <= pk.wz_free[1]) and np.std(free) > 0.15
