@@ -15,6 +15,8 @@ from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
+from lucid_ros.gcpause import GcPauses, freeze_heap, thaw
+
 
 def parameters(values: dict[str, Any]) -> list[Parameter]:
     return [Parameter(k, value=v) for k, v in values.items()]
@@ -51,6 +53,7 @@ class InProcessGraph:
             self.executor.add_node(node)
         self._spin_thread = threading.Thread(target=self._spin, name="executor", daemon=True)
         self._started = False
+        self.gc_pauses = GcPauses()  # every collection while the graph runs (gcpause: why it matters)
 
     def _spin(self) -> None:
         try:
@@ -61,6 +64,8 @@ class InProcessGraph:
 
     def start(self):
         if not self._started:
+            freeze_heap()  # what exists now is never walked by a full collection while the graph runs
+            self.gc_pauses.install()
             self._spin_thread.start()
             if self.worker in self.nodes:
                 self.nodes[self.worker].start()
@@ -80,6 +85,10 @@ class InProcessGraph:
             node.destroy_node()
         if hasattr(self, "context") and self.context.ok():
             rclpy.shutdown(context=self.context)
+        if getattr(self, "_started", False):
+            self.gc_pauses.remove()
+            thaw()
+            self._started = False
 
     def __enter__(self):
         return self.start()

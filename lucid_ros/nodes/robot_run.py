@@ -18,6 +18,7 @@ from geometry_msgs.msg import Twist
 from rclpy.node import Node
 from std_msgs.msg import String
 
+from lucid_ros.gcpause import freeze_heap
 from lucid_ros.nodes import qos
 from lucid_ros.nodes.graph import load_params
 from lucid_ros.nodes.inprocess import InProcessGraph
@@ -127,6 +128,7 @@ def run_robot(args) -> int:
                     last = line
         except KeyboardInterrupt:
             say("interrupted: damping and stopping")
+        say(g.gc_pauses.summary())
     return 0
 
 
@@ -157,6 +159,7 @@ def run_fake_robot(args) -> int:
     signal.signal(signal.SIGUSR1, lambda *_: fake.mute(not fake.muted))
     signal.signal(signal.SIGUSR2, lambda *_: fake.press(("L2", "B"), 0.3))
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    freeze_heap()  # a stalled fake is a stale robot to the stack under test (gcpause)
     print(f"[fake-robot {args.backend}] {robot.name} ready ({_where(fake)}); start pose {args.start_pose}", file=sys.stderr, flush=True)
     fake.run_forever()
     return 0

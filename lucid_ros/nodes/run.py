@@ -8,6 +8,7 @@ import rclpy
 from rclpy.executors import ExternalShutdownException
 
 from lucid_ros.errors import ConfigError
+from lucid_ros.gcpause import freeze_heap
 
 
 def spin_single(node_cls, args=None) -> None:
@@ -24,6 +25,7 @@ def _spin(node_cls, args, worker: bool) -> None:
     node = None
     try:
         node = node_cls()
+        freeze_heap()  # the node's imports and models are never walked by a full collection (gcpause)
         if worker:
             node.start()
         rclpy.spin(node)

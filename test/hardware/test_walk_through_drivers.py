@@ -118,7 +118,7 @@ def through_driver(tmp_path, backend: str, robot: str, policy: str, flavor: str 
 
             def starved() -> None:
                 if g.driver.counters["silences"] or any("stale" in e for e in g.monitor.events):
-                    raise _Starved(f"load average {os.getloadavg()[0]:.1f}: {g.monitor.events[-1:]}")
+                    raise _Starved(f"load average {os.getloadavg()[0]:.1f}, {g.gc_pauses.summary()}: {g.monitor.events[-1:]}")
 
             assert g.wait_active(15.0), g.driver.refusal or g.driver.health().message
             if not g.wait_for_state("RUNNING", 20.0):
