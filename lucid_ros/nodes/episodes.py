@@ -11,6 +11,7 @@ the outcome is decided (crossed, fell, stuck, bypassed) or the time limit passes
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,9 @@ from lucid_ros.sim.outcome import judge
 DECIDED = ("succeeded", "fell", "stuck", "bypassed")
 TRIPPED = ("DAMPING", "ESTOP")
 CHECK_EVERY_S = 0.5  # sim seconds between outcome checks while running
+FOREIGN_EVERY_S = 4.0  # sim seconds between looks for other graphs' publishers on this one's topics
+DOMAIN_TRIES = 3
+DOMAIN_WAIT_S = 5.0
 
 
 def episode_time_limit(course, vx: float, slack: float = 2.0, margin: float = 10.0) -> float:
@@ -34,10 +38,31 @@ def episode_time_limit(course, vx: float, slack: float = 2.0, margin: float = 10
     return slack * max(length, 0.0) / max(abs(vx), 0.1) + margin
 
 
+class DomainShared(RuntimeError):
+    """Another graph published on this episode's topics (same ROS domain): its result would be theirs too."""
+
+
 def run_episode(
     robot: str, policy: str | Path, course: str, seed: int, cmd_vel: tuple[float, float, float] = (0.5, 0.0, 0.0),
     camera_latency_ms: float = 0.0, label: str | None = None, max_time: float | None = None, steer: bool = True,
 ) -> Episode:  # fmt: skip
+    """One judged episode. An episode that another graph on its ROS domain published into (a probe
+    someone started on a worker's domain, a second table) is not a result: it is run again once the
+    domain is quiet, and after DOMAIN_TRIES such runs the table stops with DomainShared, naming them."""
+    for attempt in range(1, DOMAIN_TRIES + 1):
+        ep, foreign = _episode(robot, policy, course, seed, cmd_vel, camera_latency_ms, label, max_time, steer)
+        if not foreign:
+            return ep
+        domain = os.environ.get("ROS_DOMAIN_ID", "0")
+        msg = f"{course} seed {seed}: other nodes published on this episode's topics (ROS_DOMAIN_ID={domain}): {', '.join(foreign)}"
+        if attempt == DOMAIN_TRIES:
+            raise DomainShared(msg + "; give the success table its domains to itself (it uses ROS_DOMAIN_ID+1 .. +jobs with --jobs)")
+        print(f"[success-table] {msg}; running it again", file=sys.stderr, flush=True)
+        time.sleep(DOMAIN_WAIT_S)
+    raise AssertionError("unreachable")
+
+
+def _episode(robot, policy, course, seed, cmd_vel, camera_latency_ms, label, max_time, steer) -> tuple[Episode, list[str]]:
     wall0 = time.monotonic()
     overrides = {"sim_bridge": {"camera_latency": camera_latency_ms / 1000.0}}
     with SimGraph(robot=robot, policy=policy, course=course, seed=seed, start_pose="default", auto_sequence=True, cmd_vel=cmd_vel,
@@ -49,32 +74,39 @@ def run_episode(
         tail = dict(camera_latency_ms=camera_latency_ms, difficulty_key=key, difficulty=value)
         if steer:
             graph.monitor.steer = TrackSteer.for_course(variant).wz
+        foreign: set[str] = set()
         if not graph.wait_for_state("RUNNING", wall_timeout=60):
+            foreign.update(graph.foreign_publishers())
             return Episode(name, course, seed, "tripped", f"never reached RUNNING (state {graph.state})", 0.0, 0.0, 0,
-                           len(variant.obstacles), time.monotonic() - wall0, **tail)  # fmt: skip
+                           len(variant.obstacles), time.monotonic() - wall0, **tail), sorted(foreign)  # fmt: skip
         m = graph.monitor
         t_run = graph.sim_time
         limit = t_run + (max_time if max_time is not None else episode_time_limit(variant, cmd_vel[0]))
-        last = [t_run]
+        last = [t_run, t_run]  # last outcome check, last look for other graphs
+        foreign.update(graph.foreign_publishers())
 
         def decided() -> bool:
             if any(s in TRIPPED for t, s in list(m.states) if t >= t_run):
                 return True
+            if graph.sim_time - last[1] >= FOREIGN_EVERY_S:
+                last[1] = graph.sim_time
+                foreign.update(graph.foreign_publishers())
             if graph.sim_time - last[0] < CHECK_EVERY_S:
                 return False
             last[0] = graph.sim_time
             return _judge(m, variant, t_run).status in DECIDED
 
         graph.run_until(limit, wall_timeout=max(120.0, 20.0 * (limit - t_run)), stop_when=decided)
+        foreign.update(graph.foreign_publishers())
         outcome = _judge(m, variant, t_run)
         trip = next(((t, s) for t, s in list(m.states) if t >= t_run and s in TRIPPED), None)
         if trip is not None and not (outcome.status in DECIDED and outcome.time_s <= trip[0]):
             cause = next((e.get("cause", "") for e in m.metrics.events if e.get("state") == trip[1]), "")
             return Episode(name, course, seed, "tripped", f"safety {trip[1]} at {trip[0] - t_run:.1f} s: {cause}", trip[0] - t_run,
                            outcome.distance_m, outcome.obstacles_crossed, outcome.obstacles_total, time.monotonic() - wall0,
-                           **tail)  # fmt: skip
+                           **tail), sorted(foreign)  # fmt: skip
     return Episode(name, course, seed, outcome.status, outcome.reason, outcome.time_s - t_run, outcome.distance_m, outcome.obstacles_crossed,
-                   outcome.obstacles_total, time.monotonic() - wall0, **tail)  # fmt: skip
+                   outcome.obstacles_total, time.monotonic() - wall0, **tail), sorted(foreign)  # fmt: skip
 
 
 def _judge(monitor, variant, t_run: float):
@@ -118,11 +150,15 @@ def run_table(
             pool.submit(run_episode, robot, policy, course, seed, cmd_vel, lat, label, None, steer): k
             for k, (lat, course, (label, policy), seed) in enumerate(work)
         }
-        for f in as_completed(futures):
-            out[futures[f]] = f.result()
-            done += 1
-            if progress is not None:
-                progress(out[futures[f]], done, len(work))
+        try:
+            for f in as_completed(futures):
+                out[futures[f]] = f.result()
+                done += 1
+                if progress is not None:
+                    progress(out[futures[f]], done, len(work))
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)  # stop now: not after every queued episode
+            raise
     return out  # type: ignore[return-value]
 
 

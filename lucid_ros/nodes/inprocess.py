@@ -96,6 +96,25 @@ class InProcessGraph:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def foreign_publishers(self) -> list[str]:
+        """Publishers from nodes outside this graph on topics this graph subscribes to: another
+        graph (a second `lucid-ros sim`, a probe, a success-table worker) on the same ROS domain,
+        whose commands would silently steer this one. ["/ns/node -> /topic", ...]; [] when alone."""
+        nodes = [*self.nodes.values(), self.monitor]
+        own = {(n.get_namespace(), n.get_name()) for n in nodes}
+        ask = self.monitor
+        out = []
+        for topic, _types in ask.get_topic_names_and_types():
+            if topic in ("/rosout", "/parameter_events"):
+                continue
+            subs = ask.get_subscriptions_info_by_topic(topic)
+            if not any((i.node_namespace, i.node_name) in own for i in subs):
+                continue
+            for i in ask.get_publishers_info_by_topic(topic):
+                if (i.node_namespace, i.node_name) not in own:
+                    out.append(f"{i.node_namespace.rstrip('/')}/{i.node_name} -> {topic}")
+        return sorted(set(out))
+
     @property
     def state(self) -> str:
         return self.monitor.state

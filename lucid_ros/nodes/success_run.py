@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 from lucid_ros import paths
 from lucid_ros.errors import ConfigError
 from lucid_ros.evaluation.table import Episode, by_difficulty, failures, markdown, to_json
-from lucid_ros.nodes.episodes import run_table
+from lucid_ros.nodes.episodes import DomainShared, run_table
 from lucid_ros.policy.spec import load_spec
 from lucid_ros.robots import load_robot
 from lucid_ros.sim.courses import load_course
@@ -53,17 +54,26 @@ def run_success_table(args) -> int:
     print(f"[success-table] {len(courses)} course(s) x {len(policies)} policy(ies) x {len(seeds)} seed(s) x {len(latencies)} latency(ies) "
           f"= {n} episodes through the whole graph", file=sys.stderr, flush=True)  # fmt: skip
     t0 = time.monotonic()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "episodes.jsonl"  # every episode as it finishes: an hour of runs survives a crash or Ctrl-C
+    log.write_text("")
 
     def progress(ep: Episode, k: int, total: int) -> None:
+        with log.open("a") as f:
+            f.write(json.dumps(dataclasses.asdict(ep)) + "\n")
         eta = (time.monotonic() - t0) / k * (total - k)
         print(f"[{k}/{total}] {ep.course:<12} {ep.policy:<16} seed {ep.seed:<3} {ep.status:<10} {ep.distance_m:5.1f} m "
               f"{ep.obstacles_crossed}/{ep.obstacles_total} obstacles ({ep.wall_s:.0f} s; ~{eta / 60:.0f} min left)  {ep.reason}",
               file=sys.stderr, flush=True)  # fmt: skip
 
-    episodes = run_table(args.robot, policies, courses, seeds, tuple(args.cmd_vel), latencies, progress, jobs=args.jobs, steer=args.steer == "track")
+    try:
+        episodes = run_table(args.robot, policies, courses, seeds, tuple(args.cmd_vel), latencies, progress, jobs=args.jobs,
+                             steer=args.steer == "track")  # fmt: skip
+    except DomainShared as exc:
+        print(f"success-table: stopped: {exc}. The episodes finished so far are in {log}", file=sys.stderr)
+        return 1
     labels = [lab for lab, _ in policies]
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     parts = []
     for lat in latencies:
         eps = [e for e in episodes if e.camera_latency_ms == lat]

@@ -79,6 +79,40 @@ def test_success_table_runs_seeded_episodes_through_the_graph(tmp_path):
     assert {e["status"] for e in results["episodes"]} <= {"fell", "stuck"}
     assert any(e["status"] == "fell" and e["distance_m"] > 1.0 for e in results["episodes"])  # it walked, then fell in
     assert "[2/2] gaps" in r.stderr
+    kept = [json.loads(line) for line in (tmp_path / "out" / "episodes.jsonl").read_text().splitlines()]
+    assert sorted(e["seed"] for e in kept) == [3, 4]  # written as each finished, not only at the end
+
+
+PUBLISHER = """
+import time, rclpy
+from geometry_msgs.msg import Twist
+rclpy.init()
+node = rclpy.create_node("someone_elses_teleop")
+pub = node.create_publisher(Twist, "cmd_vel", 10)
+msg = Twist(); msg.angular.z = 1.0
+print("up", flush=True)
+while True:
+    pub.publish(msg); time.sleep(0.05)
+"""
+
+
+def test_an_episode_another_graph_publishes_into_is_not_a_result(tmp_path):
+    """A second graph on the table's ROS domain (here a teleop turning at 1 rad/s on cmd_vel) would
+    steer its robot and the table would report it as the policy's result. The table runs such an
+    episode again and, while the other publisher stays, stops naming it; what finished is kept."""
+    domain = str(int(os.environ["ROS_DOMAIN_ID"]) + 101)
+    env = dict(os.environ, ROS_DOMAIN_ID=domain)
+    other = subprocess.Popen([sys.executable, "-c", PUBLISHER], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline().strip() == "up"
+        r = subprocess.run([sys.executable, "-m", "lucid_ros.cli", "success-table", "--courses", "gaps", "--episodes", "1",
+                            "--first-seed", "3", "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
+    finally:
+        other.kill()
+    assert r.returncode == 1, r.stderr[-2000:]
+    assert r.stderr.count("running it again") == 2 and "/someone_elses_teleop -> /cmd_vel" in r.stderr
+    assert "success-table: stopped" in r.stderr and not (tmp_path / "out" / "table.md").exists()
+    assert (tmp_path / "out" / "episodes.jsonl").read_text() == ""
 
 
 def test_success_table_refuses_an_unknown_policy_or_course_before_running(tmp_path):
