@@ -251,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     command = "python -m lucid_ros.training.distill " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     t_start = time.time()
+    commit = git_commit()  # the code that runs: HEAD may move during a run of hours
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     robot = load_robot("go1")
@@ -304,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     for k, ((stream, _name, _pre), spec, m) in enumerate(zip(STUDENTS, specs, models, strict=True)):
         training = {
             "tool": "lucid_ros.training.distill (DAgger from the privileged teacher through the MuJoCo camera)",
-            "command": command, "seed": args.seed, "git_commit": git_commit(), "wall_time_s": round(wall, 1), "iterations": it, "env_steps": steps,
+            "command": command, "seed": args.seed, "git_commit": commit, "wall_time_s": round(wall, 1), "iterations": it, "env_steps": steps,
             "init": str(args.init_dir / f"{spec.name}.onnx") if args.init_dir else "fresh",
             "teacher": teacher.path.name, "teacher_sha256": teacher.sha256, "stream": stream, "camera_latency_ms": [0.0, args.latency_ms],
             "scene_randomisation": json.loads(json.dumps(JitterRanges().__dict__)), "courses": [c.name for c in env.courses],

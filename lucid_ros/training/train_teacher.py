@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     command = "python -m lucid_ros.training.train_teacher " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     t_start = time.time()
+    commit = git_commit()  # the code that runs: HEAD may move during a run of hours
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         "tool": "lucid_ros.training.train_teacher (PPO fine-tune of go1_walk with privileged height_scan)",
         "command": command,
         "seed": args.seed,
-        "git_commit": git_commit(),
+        "git_commit": commit,
         "wall_time_s": round(wall, 1),
         "iterations": it + 1,
         "env_steps": steps,

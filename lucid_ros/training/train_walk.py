@@ -223,6 +223,7 @@ def ppo_loop(
 
 def train(cfg: TrainConfig, out_prefix: Path, minutes: float, log_every: int, checkpoint: Path | None, command: str) -> int:
     t_start = time.time()
+    commit = git_commit()  # the code that runs: HEAD may move during a run of hours
     torch.set_num_threads(1)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -245,7 +246,7 @@ def train(cfg: TrainConfig, out_prefix: Path, minutes: float, log_every: int, ch
         "tool": "lucid_ros.training.train_walk (PPO, asymmetric actor-critic)",
         "command": command,
         "seed": cfg.seed,
-        "git_commit": git_commit(),
+        "git_commit": commit,
         "wall_time_s": round(wall, 1),
         "iterations": it + 1,
         "env_steps": steps,
