@@ -49,17 +49,17 @@ def run_episode(
     """One judged episode. An episode that another graph on its ROS domain published into (a probe
     someone started on a worker's domain, a second table) is not a result: it is run again once the
     domain is quiet, and after DOMAIN_TRIES such runs the table stops with DomainShared, naming them."""
-    for attempt in range(1, DOMAIN_TRIES + 1):
+    domain = os.environ.get("ROS_DOMAIN_ID", "0")
+    msg = ""
+    for attempt in range(DOMAIN_TRIES):
+        if attempt:
+            print(f"[success-table] {msg}; running it again", file=sys.stderr, flush=True)
+            time.sleep(DOMAIN_WAIT_S)
         ep, foreign = _episode(robot, policy, course, seed, cmd_vel, camera_latency_ms, label, max_time, steer)
         if not foreign:
             return ep
-        domain = os.environ.get("ROS_DOMAIN_ID", "0")
         msg = f"{course} seed {seed}: other nodes published on this episode's topics (ROS_DOMAIN_ID={domain}): {', '.join(foreign)}"
-        if attempt == DOMAIN_TRIES:
-            raise DomainShared(msg + "; give the success table its domains to itself (it uses ROS_DOMAIN_ID+1 .. +jobs with --jobs)")
-        print(f"[success-table] {msg}; running it again", file=sys.stderr, flush=True)
-        time.sleep(DOMAIN_WAIT_S)
-    raise AssertionError("unreachable")
+    raise DomainShared(msg + "; give the success table its domains to itself (it uses ROS_DOMAIN_ID+1 .. +jobs with --jobs)")
 
 
 def _episode(robot, policy, course, seed, cmd_vel, camera_latency_ms, label, max_time, steer) -> tuple[Episode, list[str]]:
