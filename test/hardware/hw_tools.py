@@ -71,6 +71,22 @@ def wait_for(pred, timeout: float = 2.0) -> bool:
     return False
 
 
+def mute_and_settle(fake, drv, quiet: float = 0.3) -> int:
+    """Silence the fake and return the driver's `received` count once nothing more arrives: the
+    driver goes stale (read() is None) and no sample has been taken for `quiet` s. A genuine
+    sample the fake sent just before the mute can still be taken after the driver went stale on a
+    loaded machine (one was, in a full CI run); counted before it lands, it would look like a
+    fuzzed sample that became state."""
+    fake.mute()
+    assert wait_for(lambda: drv.read() is None, 1.0)  # silent
+    last, since = drv.counters["received"], time.monotonic()
+    while time.monotonic() - since < quiet:
+        time.sleep(0.01)
+        if drv.counters["received"] != last:
+            last, since = drv.counters["received"], time.monotonic()
+    return last
+
+
 def assert_watchdog_damps(drv, fake, last_command, slack: float) -> None:
     """An active driver holding position gets its last command: its send loop must damp the robot
     at the first 2 ms tick after the 100 ms dead-man timeout (+ `slack` for a loaded machine), and stay damping."""

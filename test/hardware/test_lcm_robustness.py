@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 import pytest
-from hw_tools import assert_activation_refused, assert_silence_reported, assert_watchdog_damps, hold, importable, wait_for
+from hw_tools import assert_activation_refused, assert_silence_reported, assert_watchdog_damps, hold, importable, mute_and_settle, wait_for
 
 from lucid_ros.hardware.lcm import types as T
 from lucid_ros.hardware.lcm.driver import REJECT_REASONS, LcmDriver
@@ -102,9 +102,7 @@ def test_fuzz_1000_datagrams_are_refused_counted_and_never_state(lcm_link, publi
     fake, drv = lcm_link(arm=True)
     drv.activate()
     assert drv.rejected == 0 and drv.accepted > 0  # the fake's own messages all pass
-    fake.mute()
-    assert wait_for(lambda: drv.read() is None, 1.0)
-    received = drv.counters["received"]
+    received = mute_and_settle(fake, drv)
     rng = random.Random(13)
     for i in range(1000):
         publisher.publish(*_fuzz(rng, go1, i))

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from hw_tools import assert_activation_refused, assert_silence_reported, assert_watchdog_damps, hold, importable, wait_for
+from hw_tools import assert_activation_refused, assert_silence_reported, assert_watchdog_damps, hold, importable, mute_and_settle, wait_for
 
 from lucid_ros import paths
 from lucid_ros.robots import load_robot
@@ -316,9 +316,7 @@ def test_live_garbage_is_refused_counted_and_never_becomes_state(link, robots, r
     rng = random.Random(5)
     meaningful = _meaningful_bytes(flavor, good)
     samples = [_fuzz(rng, flavor, robot, good, meaningful, i) for i in range(1000)]
-    fake.mute()
-    assert wait_for(lambda: drv.read() is None, 1.0)  # silent
-    received = drv.counters["received"]
+    received = mute_and_settle(fake, drv)
     seen = lambda: drv.state_check.rejected_total + drv.counters["received"]  # noqa: E731
     lost = 0
     for data in samples:
