@@ -131,6 +131,21 @@ def build_parser() -> argparse.ArgumentParser:
         "none: the fixed --cmd-vel, so heading drift counts against the policy",
     )
 
+    i = sub.add_parser("import-policy", help="convert a trainer's checkpoint into ONNX + a policy spec, proved equivalent, checked against the robot")
+    i.add_argument("checkpoint", help="the file the trainer wrote (TorchScript motion.pt, model_<iter>.pt, ...)")
+    i.add_argument("--from", dest="fmt", required=True, metavar="FORMAT", help="unitree_rl_gym | rsl_rl | extreme_parkour | lucidsim")
+    i.add_argument("--robot", required=True, help="the robot the policy drives (its description must be shipped or a YAML path)")
+    i.add_argument(
+        "--config",
+        default=None,
+        metavar="TRAINER_CFG",
+        help="the trainer's own config (scales, gains, default pose); absent: documented per-trainer defaults",
+    )
+    i.add_argument("--name", default=None, help="output name: NAME.onnx + NAME.yaml (default: ROBOT_FORMAT)")
+    i.add_argument("--out", type=Path, default=Path("."), metavar="DIR", help="output folder (default: the current one)")
+    i.add_argument("--steps", type=int, default=500, help="policy steps of the equivalence check (default: 500)")
+    i.add_argument("--force", action="store_true", help="replace existing NAME.onnx / NAME.yaml")
+
     t = sub.add_parser("teleop", help="drive the robot: keyboard (this terminal) or a gamepad, to cmd_vel and the safety services")
     t.add_argument("--gamepad", default="", metavar="/dev/input/eventN", help="a gamepad's evdev device (default: the keyboard)")
     t.add_argument("--config", default="", metavar="YAML", help="key/button mapping (default: config/teleop/{keyboard,gamepad}.yaml)")
@@ -156,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
             from lucid_ros.nodes.success_run import run_success_table
 
             return run_success_table(args)
+        if args.command == "import-policy":
+            from lucid_ros.importers import cli as import_cli
+
+            return import_cli(args)
         if args.command == "teleop":
             from lucid_ros.nodes.teleop import run as run_teleop
 

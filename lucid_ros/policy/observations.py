@@ -170,7 +170,10 @@ class ObservationBuilder:
         if name == "velocity_command":
             return (lambda x: self._get(x, "command", 3)), {"command"}
         if name == "joint_pos_rel":
-            return (lambda x: self._get(x, "q", n)[:, idx] - self._default), {"q"}
+            # A policy trained elsewhere subtracts its own reference pose (the spec's `default`),
+            # which need not be this robot description's default pose.
+            ref = self._default if term.default is None else np.asarray(term.default, dtype=np.float64)
+            return (lambda x: self._get(x, "q", n)[:, idx] - ref), {"q"}
         if name == "joint_pos":
             return (lambda x: self._get(x, "q", n)[:, idx]), {"q"}
         if name == "joint_vel":
@@ -183,6 +186,7 @@ class ObservationBuilder:
             return (lambda x: self._get(x, "contacts", len(feet))[:, fidx]), {"contacts"}
         if name == "gait_phase":
             w = 2.0 * np.pi * term.frequency
+            t0 = term.start  # the clock at the policy's first step (unitree_rl_gym's deploy: one policy period)
 
             def phase(x: ObsInputs) -> np.ndarray:
                 if x.phase_time is None:
@@ -190,7 +194,7 @@ class ObservationBuilder:
                 t = np.asarray(x.phase_time, dtype=np.float64)
                 if t.shape != (self.batch,):
                     raise ValueError(f"observation input 'phase_time' must have shape ({self.batch},), got {t.shape}")
-                return np.stack([np.sin(w * t), np.cos(w * t)], axis=-1)
+                return np.stack([np.sin(w * (t + t0)), np.cos(w * (t + t0))], axis=-1)
 
             return phase, {"phase_time"}
         if name == "height_scan":

@@ -43,7 +43,7 @@ TERM_SIZES: dict[str, int | str] = {
 # Terms no robot sensor provides: only the simulator (a teacher policy in training and in sim).
 PRIVILEGED_TERMS = frozenset({"height_scan"})
 _TERM_OPTIONS = {"name", "scale", "offset", "clip"}
-_EXTRA_OPTIONS = {"foot_contacts": {"feet"}, "gait_phase": {"frequency"}, "height_scan": {"x", "y"}}
+_EXTRA_OPTIONS = {"foot_contacts": {"feet"}, "gait_phase": {"frequency", "start"}, "height_scan": {"x", "y"}, "joint_pos_rel": {"default"}}
 _TOP_KEYS = {"format", "name", "robot", "onnx", "sha256", "rate_hz", "joint_order", "gains", "action", "observation", "inputs", "outputs", "training"}
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
@@ -58,6 +58,8 @@ class TermSpec:
     offset: tuple[float, ...]
     clip: float | None
     frequency: float | None = None  # gait_phase only (Hz)
+    start: float = 0.0  # gait_phase only: the clock (s) at the policy's first step
+    default: tuple[float, ...] | None = None  # joint_pos_rel only: the pose subtracted (joint_order); None = the robot's default pose
     feet: tuple[str, ...] | None = None  # foot_contacts only; None = the robot's `feet:` order
     grid: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None  # height_scan: (start, stop, step) in x, y
 
@@ -342,8 +344,13 @@ def _term(t: Fields, n: int, n_feet: int | None) -> TermSpec:
             size = n_feet
         else:
             raise t.error("name", "foot_contacts takes its size from the robot's feet: load the spec with its robot, or list `feet:`")
+    start = 0.0
+    default = None
     if name == "gait_phase":
         frequency = t.float("frequency", lo=0, strict=True)
+        start = t.float("start", lo=0, default=0.0)
+    if name == "joint_pos_rel" and t.has("default"):
+        default = tuple(t.float_list("default", length=n))
     return TermSpec(
         name=name,
         size=int(size),
@@ -351,6 +358,8 @@ def _term(t: Fields, n: int, n_feet: int | None) -> TermSpec:
         offset=_vector(t, "offset", int(size), default=0.0),
         clip=_optional_clip(t, "clip"),
         frequency=frequency,
+        start=start,
+        default=default,
         feet=feet,
         grid=grid,
     )
