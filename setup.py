@@ -64,6 +64,8 @@ setup(
                  "pyrealsense2; platform_machine == 'x86_64'"],
         # Training tools only: torch stays out of the runtime install.
         "train": ["torch==2.13.0", "onnx>=1.15", "matplotlib"],
+        # `lucid-ros import-policy`: reads trainers' checkpoints with torch (CPU); the runtime stays torch-free.
+        "import": ["torch==2.13.0", "onnx>=1.15", "pyyaml>=6"],
         # Hardware backends (lucid_ros/hardware; docs/hardware.md).
         "go1": ["unitree-legged-sdk"],  # vendor binding: only for cross-checking our Go1 codec
         "lcm": ["lcm>=1.5"],
