@@ -63,6 +63,37 @@ def convert(checkpoint: str | Path, fmt: str, robot: str, config: str | Path | N
     return conv
 
 
+def write_and_prove(conv, folder: Path, name: str, robot: str, fmt: str, steps: int = 500, log=print) -> tuple[Path, float]:
+    """Write NAME.onnx + NAME.yaml into `folder` and prove the ONNX equivalent to the source
+    (max |Δ| <= TOLERANCE over `steps` policy steps, reset half-way); the result goes into the
+    spec's training.import.equivalence. Returns (spec path, max |Δ|); PolicyMismatch (exit 1) when
+    not equivalent. No robot description needed: this is the part a robot not yet shipped can do."""
+    from lucid_ros.importers.base import TOLERANCE, prove_equivalent, write_spec_yaml
+    from lucid_ros.policy.runner import file_sha256
+
+    onnx_path = conv.graph.save(Path(folder) / f"{name}.onnx")
+    spec = dict(conv.spec, name=name, robot=robot, onnx=onnx_path.name, sha256=file_sha256(onnx_path))
+    header = (
+        f"Policy {name} for {robot}, imported from a {fmt} checkpoint by `lucid-ros import-policy`.\n"
+        "Equivalence with the source network and every convention assumed are in training.import;\n"
+        "re-import rather than edit (sha256 pins the ONNX)."
+    )
+    spec_path = write_spec_yaml(spec, Path(folder) / f"{name}.yaml", header)
+    log(f"  equivalence: ONNX (onnxruntime, the runtime's OnnxPolicy) vs the source in torch, {steps} steps, reset at {steps // 2} ...")
+    worst = prove_equivalent(conv, spec_path, steps=steps)
+    log(f"  max |ONNX - torch| = {worst:.3g} (tolerance {TOLERANCE:g})")
+    if not worst <= TOLERANCE:
+        raise PolicyMismatch(spec_path.name, "onnx", f"the converted network differs from the source by {worst:.3g} > {TOLERANCE:g}: not written")
+    spec["training"]["import"]["equivalence"] = {
+        "steps": steps,
+        "reset_at": steps // 2,
+        "max_abs_diff": float(f"{worst:.3g}"),
+        "tolerance": TOLERANCE,
+    }
+    write_spec_yaml(spec, spec_path, header)
+    return spec_path, worst
+
+
 def import_policy(
     checkpoint: str | Path,
     fmt: str,
@@ -78,13 +109,14 @@ def import_policy(
     policy steps with a reset half-way), check against the robot, then publish both files into
     `out`. Returns ImportResult. Raises ConfigError (exit 2) for bad input, PolicyMismatch (exit 1)
     when the result is not equivalent or does not fit the robot; `out` is untouched then."""
-    from lucid_ros.importers.base import TOLERANCE, ImportResult, prove_equivalent, stage_and_publish, write_spec_yaml
+    from lucid_ros.importers.base import ImportResult, stage_and_publish
     from lucid_ros.policy.check import check_policy
-    from lucid_ros.policy.runner import file_sha256
     from lucid_ros.robots import load_robot
 
     description = load_robot(robot)  # first: an unknown robot is exit 2 before any work
     name = name or f"{description.name}_{fmt}"
+    if steps < 10:
+        raise ConfigError(None, "--steps", f"{steps}: the equivalence check needs at least 10 policy steps (default 500)")
     if not name.replace("_", "").replace("-", "").isalnum():
         raise ConfigError(None, "--name", f"{name!r}: use letters, digits, '_' and '-' only (it names two files)")
     conv = convert(checkpoint, fmt, description.name, config, name)
@@ -93,31 +125,11 @@ def import_policy(
     result: dict = {}
 
     def write(stage: Path) -> None:
-        onnx_path = conv.graph.save(stage / f"{name}.onnx")
-        spec = dict(conv.spec, name=name, robot=description.name, onnx=onnx_path.name, sha256=file_sha256(onnx_path))
-        header = (
-            f"Policy {name} for {description.name}, imported from a {fmt} checkpoint by `lucid-ros import-policy`.\n"
-            "Equivalence with the source network and every convention assumed are in training.import;\n"
-            "re-import rather than edit (sha256 pins the ONNX)."
-        )
-        spec_path = write_spec_yaml(spec, stage / f"{name}.yaml", header)
-        log(f"  equivalence: ONNX (onnxruntime, the runtime's OnnxPolicy) vs the source in torch, {steps} steps, reset at {steps // 2} ...")
-        worst = prove_equivalent(conv, spec_path, steps=steps)
-        log(f"  max |ONNX - torch| = {worst:.3g} (tolerance {TOLERANCE:g})")
-        if not worst <= TOLERANCE:
-            raise PolicyMismatch(spec_path.name, "onnx", f"the converted network differs from the source by {worst:.3g} > {TOLERANCE:g}: not written")
-        spec["training"]["import"]["equivalence"] = {
-            "steps": steps,
-            "reset_at": steps // 2,
-            "max_abs_diff": float(f"{worst:.3g}"),
-            "tolerance": TOLERANCE,
-        }
-        write_spec_yaml(spec, spec_path, header)
-        report = check_policy(spec_path, description.name)
+        spec_path, result["worst"] = write_and_prove(conv, stage, name, description.name, fmt, steps, log)
+        report = check_policy(spec_path, robot)
         log(report.text())
         if not report.ok:
             raise PolicyMismatch(spec_path.name, None, "check-policy refused the imported pair (above); nothing written")
-        result["worst"] = worst
 
     onnx_out, spec_out = stage_and_publish(Path(out), name, write, force=force)
     return ImportResult(onnx=onnx_out, spec=spec_out, max_abs_diff=result["worst"], steps=steps, notes=list(conv.notes))

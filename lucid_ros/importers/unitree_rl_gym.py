@@ -202,7 +202,48 @@ def convert(path: Path, robot: str, config: Path | None, name: str, fmt: str = "
     ]
     if config is None:
         notes.append(f"scales, gains and default pose: unitree_rl_gym's {robot} deploy config (no --config given)")
-    return Conversion(spec=spec, graph=g, reference=_TorchScriptReference(module), notes=notes)
+    reference = _TorchScriptReference(module)
+    return Conversion(spec=spec, graph=g, reference=reference, notes=notes, observation_sampler=_rollout_sampler(reference, values, n_act, rate))
+
+
+def _rollout_sampler(reference: _TorchScriptReference, values: dict[str, Any], n_act: int, rate: float):
+    """Observations as a walking robot produces them, in the policy's own layout: a slowly
+    tilting body, joints swinging about the default pose, commands that change now and then, the
+    gait clock advancing by one policy period, and last_action fed back from the source network
+    itself (closed loop). Magnitudes stay those of a rollout, so the comparison measures the
+    conversion, not float32 rounding on inputs no robot produces."""
+
+    def sample(rng: np.random.Generator, steps: int) -> np.ndarray:
+        out = np.zeros((steps, 9 + 3 * n_act + 2), dtype=np.float32)
+        tilt, omega, q, dq = np.zeros(2), np.zeros(3), np.zeros(n_act), np.zeros(n_act)
+        cmd = np.zeros(3)
+        action = np.zeros(n_act, dtype=np.float32)
+        reference.reset()
+        for t in range(steps):
+            if t % 100 == 0:
+                cmd = rng.uniform([-0.5, -0.3, -0.8], [1.0, 0.3, 0.8])
+            omega = 0.8 * omega + rng.normal(0, 0.3, 3)
+            tilt = np.clip(0.95 * tilt + rng.normal(0, 0.02, 2), -0.3, 0.3)
+            gravity = np.array([np.sin(tilt[1]), -np.cos(tilt[1]) * np.sin(tilt[0]), -np.cos(tilt[1]) * np.cos(tilt[0])])
+            dq = 0.7 * dq + rng.normal(0, 1.5, n_act)
+            q = np.clip(q + dq / rate, -0.6, 0.6)
+            clock = 2 * np.pi * ((t + 1) / rate % PERIOD_S) / PERIOD_S
+            out[t] = np.concatenate(
+                [
+                    omega * values["ang_vel_scale"],
+                    gravity,
+                    cmd * values["cmd_scale"],
+                    q * values["dof_pos_scale"],
+                    dq * values["dof_vel_scale"],
+                    action,
+                    [np.sin(clock), np.cos(clock)],
+                ]
+            )
+            action = reference.step(out[t][None], {}).astype(np.float32)
+        reference.reset()
+        return out
+
+    return sample
 
 
 def _actor(module: torch.jit.ScriptModule, state: dict, path: Path, hidden: int) -> tuple[list[tuple[Any, Any]], str]:
