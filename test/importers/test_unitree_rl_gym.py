@@ -237,44 +237,15 @@ def test_a_torchscript_that_rejects_the_stated_observation_size_is_refused(tmp_p
     )
 
 
-def test_a_config_that_contradicts_the_checkpoint_is_refused_by_field(tmp_path):
+@pytest.mark.parametrize(
+    "text, field", [("num_obs: 47\nnum_actions: 10\n", "num_obs"), ("kps: [150, 150, 150]\n", "kps"), ("action_scale: -1\n", "action_scale")]
+)
+def test_a_config_that_contradicts_the_checkpoint_is_refused_by_field(tmp_path, text, field):
     cfg = tmp_path / "h1.yaml"
-    cfg.write_text("num_obs: 47\nnum_actions: 10\nkps: [150, 150, 150, 200, 40, 150, 150, 150, 200, 40]\n")
-    _refused(
-        cli(
-            "import-policy",
-            str(scripted(tmp_path / "m.pt")),
-            "--from",
-            "unitree_rl_gym",
-            "--robot",
-            "h1",
-            "--config",
-            str(cfg),
-            "--out",
-            str(tmp_path / "o"),
-        ),
-        tmp_path / "o",
-        "h1.yaml",
-        "num_obs",
-    )
-    cfg.write_text("kps: [150, 150, 150]\n")
-    _refused(
-        cli(
-            "import-policy",
-            str(scripted(tmp_path / "m.pt")),
-            "--from",
-            "unitree_rl_gym",
-            "--robot",
-            "h1",
-            "--config",
-            str(cfg),
-            "--out",
-            str(tmp_path / "o"),
-        ),
-        tmp_path / "o",
-        "h1.yaml",
-        "kps",
-    )
+    cfg.write_text(text)
+    m = str(scripted(tmp_path / "m.pt"))
+    r = cli("import-policy", m, "--from", "unitree_rl_gym", "--robot", "h1", "--config", str(cfg), "--out", str(tmp_path / "o"))
+    _refused(r, tmp_path / "o", "h1.yaml", field)
 
 
 def test_a_robot_without_unitree_conventions_is_refused(tmp_path):
