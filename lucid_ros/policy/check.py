@@ -107,7 +107,9 @@ def _describe(r: CheckReport, spec: PolicySpec, robot: RobotDescription) -> None
         "  term               size  obs index            scale          offset   clip",
     ]
     for t in o.terms:
-        extra = f" feet={list(t.feet)}" if t.feet else (f" frequency={t.frequency:g} Hz" if t.frequency else "")
+        extra = f" feet={list(t.feet)}" if t.feet else (f" frequency={t.frequency:g} Hz start={t.start:g} s" if t.frequency else "")
+        if t.default is not None:
+            extra += f" minus the policy's own pose {[round(v, 3) for v in t.default]} (not the robot's default)"
         r.lines.append(
             f"  {t.name:17s}  {t.size:4d}  {_ranges(o.term_indices(t.name)):19s}  {_fmt(t.scale):13s}  {_fmt(t.offset):7s}  "
             f"{t.clip if t.clip is not None else '-'}{extra}"
