@@ -138,9 +138,33 @@ def prove_equivalent(conv: Conversion, spec_path: Path, steps: int = 500, seed: 
     return worst
 
 
+class _SpecDumper(yaml.SafeDumper):
+    """Readable specs: no anchors/aliases (a pose used twice is written twice), short scalar
+    lists on one line, long strings (notes) one per line, and the sha256 always quoted (64 hex
+    digits can read as a number)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+class _Quoted(str):
+    pass
+
+
+def _list(dumper: yaml.SafeDumper, data: list) -> yaml.Node:
+    flow = all(isinstance(v, (int, float, bool)) or (isinstance(v, str) and len(v) <= 40) for v in data)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+_SpecDumper.add_representer(list, _list)
+_SpecDumper.add_representer(_Quoted, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", str(v), style='"'))
+
+
 def write_spec_yaml(spec: Mapping[str, Any], path: Path, header: str) -> Path:
     ordered = {k: spec[k] for k in SPEC_ORDER if k in spec}
-    text = yaml.safe_dump(ordered, sort_keys=False, default_flow_style=None, width=120)
+    if "sha256" in ordered:
+        ordered["sha256"] = _Quoted(ordered["sha256"])
+    text = yaml.dump(ordered, Dumper=_SpecDumper, sort_keys=False, width=120, allow_unicode=True)
     path.write_text("".join(f"# {line}\n" if line else "#\n" for line in header.splitlines()) + text)
     return path
 
