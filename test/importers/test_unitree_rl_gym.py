@@ -163,7 +163,7 @@ def test_unitrees_h1_policy_walks_through_the_whole_graph(tmp_path):
         "--cmd-vel",
         "0.5,0,0",
         "--duration",
-        "24",
+        "27",
         "--quiet",
         "--summary",
         str(summary),
