@@ -69,6 +69,20 @@ class SafetyLimits:
 
 
 @dataclass(frozen=True)
+class HoistSpec:
+    """An elastic hoist (gantry rope) that holds a humanoid by its base until it stands (sim only).
+
+    The law and its schedule are lucid_ros.sim.hoist; this is only the robot's data."""
+
+    stiffness: float  # N/m of rope stretch
+    damping: float  # N*s/m of rope stretch rate
+    height: float  # m the base hangs above where it would stand in the start pose
+    lower_duration: float  # s of sim time from hung to slack
+    rope_length: float  # m from the hook to the gantry (its horizontal pull is tension * offset / length)
+    hook: tuple[float, float, float]  # the hook in the base body's frame (m)
+
+
+@dataclass(frozen=True)
 class RobotDescription:
     name: str
     kind: str
@@ -87,6 +101,7 @@ class RobotDescription:
     joints: tuple[JointSpec, ...]
     cameras: dict[str, CameraMount] = field(default_factory=dict)
     safety: SafetyLimits | None = None
+    hoist: HoistSpec | None = None  # only robots whose YAML has a `hoist:` block
 
     # Arrays in canonical joint order; every module indexes joints this way.
     @cached_property
@@ -222,6 +237,22 @@ def _parse(f: Fields, path: Path) -> RobotDescription:
         joints=tuple(joints),
         cameras=cams,
         safety=safety,
+        hoist=_hoist(f.sub("hoist")) if f.has("hoist") else None,
+    )
+
+
+HOIST_FIELDS = ("stiffness", "damping", "height", "lower_duration", "rope_length", "hook")
+
+
+def _hoist(h: Fields) -> HoistSpec:
+    h.refuse_unknown(HOIST_FIELDS)
+    return HoistSpec(
+        stiffness=h.float("stiffness", lo=0, strict=True),
+        damping=h.float("damping", lo=0),
+        height=h.float("height", lo=0, hi=0.5),
+        lower_duration=h.float("lower_duration", lo=0, strict=True),
+        rope_length=h.float("rope_length", lo=0, strict=True),
+        hook=tuple(h.float_list("hook", length=3)),
     )
 
 

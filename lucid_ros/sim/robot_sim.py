@@ -21,8 +21,9 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 
 from lucid_ros.mathutil import quat_rotate_inverse  # noqa: E402
-from lucid_ros.robots.description import RobotDescription  # noqa: E402
+from lucid_ros.robots.description import HoistSpec, RobotDescription  # noqa: E402
 from lucid_ros.sim.courses import Course, load_course, randomize  # noqa: E402
+from lucid_ros.sim.hoist import Hoist  # noqa: E402
 from lucid_ros.sim.motor import MotorModel  # noqa: E402
 from lucid_ros.sim.world import build_model, foot_contacts, named_pose, place_on_ground  # noqa: E402
 from lucid_ros.types import MODES, ImuSample, JointCommand, JointSample  # noqa: E402
@@ -60,7 +61,13 @@ def command_array(cmd: JointCommand, n_joints: int) -> np.ndarray:
 
 
 class SimRobot:
-    def __init__(self, robot: RobotDescription, course: Course | str | Path = "flat", seed: int = 0, motor: MotorModel | None = None) -> None:
+    """`hoist` (the robot's `hoist:` block, or None): hang the robot from an elastic hoist at every
+    upright reset, as a real humanoid starts (lucid_ros.sim.hoist); `lower_hoist()` sets it down."""
+
+    def __init__(
+        self, robot: RobotDescription, course: Course | str | Path = "flat", seed: int = 0, motor: MotorModel | None = None,
+        hoist: HoistSpec | None = None,
+    ) -> None:  # fmt: skip
         if not isinstance(course, Course):
             course = load_course(course)
         self.robot = robot
@@ -74,6 +81,8 @@ class SimRobot:
         self._push_steps = 0
         self._fresh = False  # do derived quantities (sensors, contacts, poses) match qpos/qvel?
         self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
+        total_mass = float(self.model.body_subtreemass[self.index.base_body])
+        self.hoist = Hoist(hoist, total_mass, -float(self.model.opt.gravity[2])) if hoist is not None else None
         self.reset()
 
     @property
@@ -98,10 +107,43 @@ class SimRobot:
             place_on_ground(self.model, self.data, self.index, q, tuple(base_xyz[:2]), yaw, roll_pitch)
             self.data.qpos[self.index.root_qpos + 2] = float(base_xyz[2])
             mujoco.mj_forward(self.model, self.data)
+        if self.hoist is not None:
+            self._hang(pose, base_xyz)
         self.motor.reset()
         self._cmd[:] = 0.0
         self._push_steps = 0
         self._fresh = True
+
+    def _hang(self, pose: str | np.ndarray, base_xyz: np.ndarray | None) -> None:
+        if isinstance(pose, str) and pose == "lying":
+            self.hoist.release()
+            return
+        if base_xyz is None:
+            self.data.qpos[self.index.root_qpos + 2] += self.hoist.spec.height
+            mujoco.mj_forward(self.model, self.data)
+        self.hoist.hang(self._hook()[0])
+
+    def lower_hoist(self, t0: float) -> float | None:
+        """Start lowering the hoist at sim time t0; returns when it will be released (None: no hoist)."""
+        return None if self.hoist is None else self.hoist.lower(t0)
+
+    def _hook(self) -> tuple[np.ndarray, np.ndarray]:
+        """The hoist's hook on the base body: world position and velocity, from qpos/qvel (current)."""
+        r, v = self.index.root_qpos, self.index.root_qvel
+        rot = np.zeros(9)
+        mujoco.mju_quat2Mat(rot, self.data.qpos[r + 3 : r + 7])
+        rot = rot.reshape(3, 3)
+        arm = rot @ np.asarray(self.hoist.spec.hook)
+        omega_world = rot @ self.data.qvel[v + 3 : v + 6]  # free joint: angular velocity in the body frame
+        return self.data.qpos[r : r + 3] + arm, self.data.qvel[v : v + 3] + np.cross(omega_world, arm)
+
+    def _hoist_wrench(self) -> np.ndarray:
+        """The rope force as an xfrc_applied wrench (force, torque about the base body's CoM)."""
+        hook, vel = self._hook()
+        f = self.hoist.force(self.data.time, hook, vel)
+        if not f.any():
+            return np.zeros(6)
+        return np.concatenate([f, np.cross(hook - self.data.xipos[self.index.base_body], f)])
 
     def apply(self, cmd: JointCommand) -> None:
         """Latch a command until the next apply(); ValueError (command unchanged) if malformed."""
@@ -116,11 +158,14 @@ class SimRobot:
         """n physics steps; the motor torque is recomputed from the latched command at each one."""
         m, d, ix = self.model, self.data, self.index
         for _ in range(n):
-            if self._push_steps > 0:
-                d.xfrc_applied[ix.base_body, :3] = self._push
-                self._push_steps -= 1
+            push = self._push if self._push_steps > 0 else 0.0
+            self._push_steps = max(0, self._push_steps - 1)
+            if self.hoist is None:
+                d.xfrc_applied[ix.base_body, :3] = push  # the torque part is left to its owner (hardware.harness)
             else:
-                d.xfrc_applied[ix.base_body, :3] = 0.0
+                wrench = self._hoist_wrench()
+                d.xfrc_applied[ix.base_body, :3] = wrench[:3] + push
+                d.xfrc_applied[ix.base_body, 3:] = wrench[3:]
             tau = self.motor.torque(d.qpos[ix.joint_qpos], d.qvel[ix.joint_qvel], self._cmd, self._effort)
             d.ctrl[ix.actuators] = tau
             mujoco.mj_step(m, d)
