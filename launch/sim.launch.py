@@ -33,7 +33,7 @@ def _nodes(context):
         Node(package="lucid_ros", executable="policy_runner", name="policy_runner", output="screen",
              parameters=[params, common, sim_time, {"policy": policy}]),
         Node(package="lucid_ros", executable="safety_supervisor", name="safety_supervisor", output="screen",
-             parameters=[params, common, sim_time, {"auto_sequence": auto}]),
+             parameters=[params, common, sim_time, {"auto_sequence": auto, "auto_lower_hoist": True}]),
     ]
 
 

@@ -139,7 +139,7 @@ class SimGraph(InProcessGraph):
         given = {
             "sim_bridge": {"course": course, "seed": seed, "realtime": realtime, "start_pose": start_pose},
             "policy_runner": {"policy": str(policy) if policy else "", "allow_privileged": True},
-            "safety_supervisor": {"auto_sequence": auto_sequence},
+            "safety_supervisor": {"auto_sequence": auto_sequence, "auto_lower_hoist": True},  # only robots with a hoist have one
         }
         classes = {
             "sim_bridge": SimBridgeNode,
@@ -176,6 +176,35 @@ class SimGraph(InProcessGraph):
                 graph.nodes[name].wait_matched()
 
         self._bring_up(specs, monitor, add_recorders if recorders else None, executor)
+
+    def _before_worker(self, wall_timeout: float = 20.0) -> None:
+        """Hold the sim clock at 0 until the graph is wired: every publisher matched by every
+        subscriber in this graph, and the latched policy/status (and hoist/state) at the supervisor.
+
+        Without this the sim ran ahead in lockstep while DDS discovery and the policy's READY were
+        still on their way (the supervisor answers PASSIVE ticks without them), so the sim time of
+        the auto stand, and whether an unpowered humanoid had toppled by then, depended on the
+        machine's speed."""
+        nodes = [*self.nodes.values(), self.monitor]
+        wanted = {}
+        for node in nodes:
+            for sub in node.subscriptions:
+                wanted[sub.topic_name] = wanted.get(sub.topic_name, 0) + 1
+        pubs = [p for node in nodes for p in node.publishers if p.topic_name in wanted]
+        sup = self.nodes.get("safety_supervisor")
+
+        def wired() -> bool:
+            if any(p.get_subscription_count() < wanted[p.topic_name] for p in pubs):
+                return False
+            if sup is None or sup.sequence is None:
+                return True
+            return sup.policy_status is not None and (not sup.sequence.hoist or sup.hoist_status is not None)
+
+        if not self.wait_until(wired, wall_timeout):
+            missing = [f"{p.topic_name} ({p.get_subscription_count()}/{wanted[p.topic_name]})" for p in pubs
+                       if p.get_subscription_count() < wanted[p.topic_name]]  # fmt: skip
+            missing = missing or ["a latched status (policy/status or hoist/state) at the supervisor"]
+            self.sim.get_logger().warning(f"starting the sim before the graph is wired ({wall_timeout:.0f} s): {', '.join(missing)}")
 
     # -- driving -----------------------------------------------------------------------------
     @property

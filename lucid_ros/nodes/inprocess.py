@@ -67,10 +67,14 @@ class InProcessGraph:
             freeze_heap()  # what exists now is never walked by a full collection while the graph runs
             self.gc_pauses.install()
             self._spin_thread.start()
+            self._before_worker()
             if self.worker in self.nodes:
                 self.nodes[self.worker].start()
             self._started = True
         return self
+
+    def _before_worker(self) -> None:
+        """Runs once the executor spins, before the worker's thread starts (SimGraph: wiring)."""
 
     def close(self) -> None:
         nodes = getattr(self, "nodes", {})

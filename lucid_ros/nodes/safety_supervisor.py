@@ -12,7 +12,7 @@ import time
 
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Imu, JointState
-from std_msgs.msg import Bool, String
+from std_msgs.msg import Bool, Header, String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
@@ -22,6 +22,7 @@ from lucid_ros.nodes.common import Diagnostics, now_s, param
 from lucid_ros.proprio.sync import StampSync
 from lucid_ros.robots import load_robot
 from lucid_ros.safety import AutoSequence, SafetyState, Supervisor
+from lucid_ros.sim.hoist import RELEASED, HoistStatus
 
 CAMERA_TOPIC = "camera/depth/camera_info"
 RECOVERY = {
@@ -37,7 +38,13 @@ class SafetySupervisorNode(Node):
         require_camera = bool(param(self, "require_camera", False))
         self.auto = bool(param(self, "auto_sequence", False))
         self.sup = Supervisor(self.robot, require_camera=require_camera)
-        self.sequence = AutoSequence(self.sup, hold=float(param(self, "auto_run_after", 0.5))) if self.auto else None
+        # auto_lower_hoist: the robot hangs from the sim bridge's hoist (lucid_ros.sim.hoist); the auto
+        # sequence lowers it (hoist/lower) after the stand and runs once hoist/state says it is released
+        hoist = self.auto and bool(param(self, "auto_lower_hoist", False)) and self.robot.hoist is not None
+        hold = float(param(self, "auto_run_after", 0.5))
+        self.sequence = AutoSequence(self.sup, hold=hold, hoist=hoist) if self.auto else None
+        self.hoist_status: HoistStatus | None = None  # last hoist/state (None: not heard yet)
+        self.policy_status: str | None = None  # last policy/status
         self.names = self.robot.joint_names
         self.period = 1.0 / self.robot.rate_hz
         self._join = StampSync(["state", "target"])
@@ -58,6 +65,9 @@ class SafetySupervisorNode(Node):
         self.create_subscription(JointTrajectory, "policy/joint_targets", self._on_target, qos.STATE)
         self.create_subscription(Bool, "safety/estop", self._on_estop, qos.ESTOP)
         self.create_subscription(String, "policy/status", self._on_policy_status, qos.LATCHED)
+        if hoist:
+            self.hoist_pub = self.create_publisher(Header, "hoist/lower", qos.LATCHED)
+            self.create_subscription(String, "hoist/state", self._on_hoist, qos.LATCHED)
         if require_camera:
             self.create_subscription(CameraInfo, CAMERA_TOPIC, self._on_camera, qos.SENSOR)
         for name in ("stand", "run", "damp", "reset"):
@@ -109,7 +119,20 @@ class SafetySupervisorNode(Node):
             self._command(self._now(), force=True)
 
     def _on_policy_status(self, msg: String) -> None:
+        self.policy_status = msg.data
         self.policy_ready = msg.data.startswith("READY")
+
+    def _on_hoist(self, msg: String) -> None:
+        try:
+            status = HoistStatus.parse(msg.data)
+        except ValueError as exc:
+            self.get_logger().error(f"hoist/state ignored: {exc}")
+            return
+        self.hoist_status = status
+        if status.released_at is not None:
+            self.sequence.hoist_released_at(status.released_at)
+        elif status.phase == RELEASED:  # never hung (a humanoid started lying)
+            self.sequence.hoist_released_at(float("-inf"))
 
     def _service(self, name: str):
         def handler(_req, resp):
@@ -131,7 +154,10 @@ class SafetySupervisorNode(Node):
         if stamp <= self._answered and not force:
             return
         if self.sequence is not None and self.policy_ready:
-            self.sequence.step(stamp)
+            request = self.sequence.step(stamp)
+            if request is not None and request[0] == "lower_hoist":
+                self.hoist_pub.publish(Header(stamp=convert.to_time(stamp)))
+                self.get_logger().info(f"auto sequence: {request[2]} (requested at {stamp:.2f} s)")
         t0 = time.perf_counter()
         cmd = self.sup.tick(stamp)
         self.cmd_pub.publish(convert.command_msg(cmd, self.names))

@@ -4,6 +4,10 @@ Publishes /clock, `joint_states`, `imu/data` and `sim/ground_truth/odom` once pe
 teacher policy, its privileged terrain scan on the in-process bus); obeys only
 `joint_commands`, applying the motor law every physics step (500 Hz). The stepping thread is not
 an executor callback, so a slow graph slows the world (lockstep) instead of dropping ticks.
+
+A robot with a `hoist:` block starts hung from the sim's hoist (lucid_ros.sim.hoist). The bridge
+lowers it when asked on `hoist/lower` (a Header stamped with the sim time of the request: the
+auto sequence's, or an operator's) and says what it does on the latched `hoist/state`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Imu, JointState
+from std_msgs.msg import Header, String
 from trajectory_msgs.msg import JointTrajectory
 
 from lucid_ros.diagnostics import WARN, NodeHealth, Problem
@@ -31,6 +36,7 @@ from lucid_ros.sim.robot_sim import SimRobot
 from lucid_ros.types import JointCommand
 from lucid_ros.vision.bus import bus_for
 
+LOWER_LEAD = 0.1  # s of sim time from a hoist/lower request's stamp to the start of lowering (below)
 COMMAND_DEADLINE = qos.COMMAND.deadline.nanoseconds * 1e-9  # s: joint_commands older than this are stale
 REALTIME_FACTOR_WARN = 0.9  # realtime mode: the sim falling below this fraction of wall time is a WARN
 
@@ -41,7 +47,8 @@ class SimBridgeNode(Node):
         self.robot = load_robot(param(self, "robot", str, required=True))
         self.course = load_course(param(self, "course", "flat"))
         seed = int(param(self, "seed", 0))
-        self.sim = SimRobot(self.robot, self.course, seed=seed)
+        hoist = self.robot.hoist if bool(param(self, "hoist", True)) else None
+        self.sim = SimRobot(self.robot, self.course, seed=seed, hoist=hoist)
         self.sim.reset(param(self, "start_pose", "default"))
         self.tick_dt = 1.0 / self.robot.rate_hz
         self.substeps = max(1, round(self.tick_dt / self.robot.physics_dt))
@@ -67,6 +74,12 @@ class SimBridgeNode(Node):
         self.imu_pub = self.create_publisher(Imu, "imu/data", qos.STATE)
         self.gt_pub = self.create_publisher(Odometry, "sim/ground_truth/odom", qos.STATE)
         self.create_subscription(JointTrajectory, "joint_commands", self._on_command, qos.COMMAND)
+        self._lower_at: float | None = None  # a hoist/lower request's stamp, for the sim thread
+        self._hoist_said: str | None = None
+        if self.sim.hoist is not None:
+            self.hoist_pub = self.create_publisher(String, "hoist/state", qos.LATCHED)
+            self.create_subscription(Header, "hoist/lower", self._on_lower, qos.LATCHED)
+            self._say_hoist()
         self.diag = Diagnostics(self)
         self.health = self._health()
         self._answers_seen = 0
@@ -99,6 +112,33 @@ class SimBridgeNode(Node):
         self.health.seen("joint_commands", cmd.stamp)
         self.lockstep.answered(cmd.stamp)
 
+    def _on_lower(self, msg: Header) -> None:
+        self._lower_at = convert.from_time(msg.stamp)
+
+    def _hoist_tick(self, t: float) -> None:
+        """Sim thread, before tick t: start a requested lowering, announce phase changes.
+
+        Lowering starts LOWER_LEAD after the request's stamp, not when the message arrives: in
+        lockstep the request (published with tick t's command) is delivered before the sim gets
+        that far whatever order DDS hands the two topics over in, so the start and the release time
+        are functions of sim time alone, and the release time is announced before it comes."""
+        if self._lower_at is not None:
+            t0, self._lower_at = self._lower_at + LOWER_LEAD, None
+            if t0 == LOWER_LEAD:  # an operator's unstamped request (ros2 topic pub hoist/lower std_msgs/msg/Header): from now
+                t0 = t
+            elif t0 < t:
+                self.get_logger().warning(f"hoist/lower arrived {t - t0 + LOWER_LEAD:.3f} s of sim time after its stamp; lowering from now")
+                t0 = t
+            self.sim.lower_hoist(t0)
+        self._say_hoist()
+
+    def _say_hoist(self) -> None:
+        text = self.sim.hoist.status(self.sim.time).to_text()
+        if text != self._hoist_said:
+            self._hoist_said = text
+            self.hoist_pub.publish(String(data=text))
+            self.get_logger().info(f"hoist: {text} (sim time {self.sim.time:.2f} s)")
+
     def _publish(self, t: float) -> None:
         stamp = convert.to_time(t)
         self.clock_pub.publish(Clock(clock=stamp))
@@ -126,6 +166,8 @@ class SimBridgeNode(Node):
     def _loop(self) -> None:
         while not self._stop.is_set():
             t = self.sim.time
+            if self.sim.hoist is not None:
+                self._hoist_tick(t)
             self.lockstep.published(t)
             self._publish(t)
             if "joint_states" in self.muted:

@@ -308,11 +308,18 @@ class AutoSequence:
     run once the stand has finished and `hold` more seconds have passed. It never retries: a trip
     or an operator's request (anything it did not cause) ends it, so a trip in sim stays visible
     instead of being papered over by an automatic re-stand.
+
+    With `hoist` (a humanoid hung from the sim's hoist) it does the operator's step in between:
+    `hold` seconds after the stand has finished, step() returns a "lower_hoist" request (the node
+    forwards it to the hoist), and the run waits until `hold` seconds after the release time the
+    hoist announces (`hoist_released_at`). Every decision compares tick stamps, i.e. sim time.
     """
 
-    def __init__(self, supervisor: Supervisor, hold: float = 0.0, enabled: bool = True):
+    def __init__(self, supervisor: Supervisor, hold: float = 0.0, enabled: bool = True, hoist: bool = False):
         self.sup = supervisor
         self.hold = hold
+        self.hoist = hoist
+        self._released_at: float | None = None
         self._phase = "stand" if enabled else "done"
         self.log: list[tuple[float, str, bool, str]] = []  # (time, request, ok, message)
 
@@ -324,6 +331,10 @@ class AutoSequence:
         """An operator took over (the node calls this on any external request)."""
         self._phase = "done"
 
+    def hoist_released_at(self, t: float) -> None:
+        """The hoist will be (or was) released at sim time t (-inf: the robot was never hung)."""
+        self._released_at = float(t)
+
     def step(self, now: float) -> tuple[str, bool, str] | None:
         """Call once per tick before `tick`; returns the request it made, if any."""
         st = self.sup.state
@@ -331,12 +342,24 @@ class AutoSequence:
             if st is not P:
                 self._phase = "done"
             elif not self.sup.check(now):
-                return self._request("stand", now, next_phase="run")
-        elif self._phase == "run":
+                return self._request("stand", now, next_phase="lower" if self.hoist else "run")
+        elif self._phase in ("lower", "run"):
             finish = self.sup.stand_finished_at()
             if st is not S or finish is None:
                 self._phase = "done"
+            elif self._phase == "lower" and self._released_at is not None:
+                self._phase = "lowered"  # never hung (or already down): nothing to lower
             elif now >= finish + self.hold:
+                if self._phase == "lower":
+                    self._phase = "lowered"
+                    self.log.append((now, "lower_hoist", True, "stand finished: lowering the hoist"))
+                    return "lower_hoist", True, "stand finished: lowering the hoist"
+                return self._request("run", now, next_phase="done")
+        elif self._phase == "lowered":
+            finish = self.sup.stand_finished_at()
+            if st is not S or finish is None:
+                self._phase = "done"
+            elif self._released_at is not None and now >= max(finish, self._released_at) + self.hold:
                 return self._request("run", now, next_phase="done")
         return None
 

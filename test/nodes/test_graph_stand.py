@@ -1,9 +1,11 @@
 """Through the real graph (rclpy, every node, MuJoCo): the robots stand and hold."""
 
 import numpy as np
+import pytest
 from graph_tools import heights
 
 from lucid_ros.nodes.graph import SimGraph
+from lucid_ros.nodes.sim_bridge import LOWER_LEAD
 from lucid_ros.robots import load_robot
 
 
@@ -38,14 +40,28 @@ def test_go1_stands_up_from_lying_and_holds_under_a_policy(hold_policy):
 
 
 def test_h1_stands_in_its_default_pose():
-    """The same graph as Go1's; only the robot name (and its shipped stand policy) changes."""
+    """The same graph as Go1's; only the robot name (and its shipped stand policy) changes.
+
+    H1 starts as a real humanoid does, hung from a hoist: PASSIVE and the stand happen hung, the
+    auto sequence lowers it once the stand is done and runs after the release. Every step is
+    decided on sim time, so the times below are exact whatever the machine's speed."""
     robot = load_robot("h1")
     with SimGraph(robot="h1", policy="h1_stand", start_pose="default", auto_sequence=True) as g:
         assert g.wait_for_state("RUNNING", wall_timeout=60)
+        hoist = g.sim.sim.hoist
         t0 = g.sim_time
         g.run_until(t0 + 10.0)
-        h = heights(g, t0, t0 + 10.0)
-        assert max(abs(x - robot.nominal_base_height) for x in h) <= 0.03, (min(h), max(h))
+        events = {e["state"]: e["time"] for e in g.monitor.metrics.events}
+        stand_done = events["STANDING"] + robot.stand_duration
+        assert events["STANDING"] == pytest.approx(0.02)  # the first tick: the graph was wired before the clock started
+        assert hoist.lower_start == pytest.approx(stand_done + 0.5 + LOWER_LEAD)  # auto_run_after, then the request's lead
+        assert hoist.released_at == pytest.approx(hoist.lower_start + robot.hoist.lower_duration)
+        assert events["RUNNING"] == pytest.approx(hoist.released_at + 0.5)
+        h_hung = heights(g, 0.0, hoist.lower_start)
+        assert h_hung[0] >= robot.nominal_base_height + robot.hoist.height  # it starts hung...
+        assert max(h_hung) - min(h_hung) <= 0.01, (min(h_hung), max(h_hung))  # ...and stays up while PASSIVE and standing
+        h = heights(g, hoist.released_at, g.sim_time)
+        assert max(abs(x - robot.nominal_base_height) for x in h) <= 0.02, (min(h), max(h))  # the feet carry it
         assert g.monitor.metrics.falls == []
         assert g.state == "RUNNING"
 

@@ -75,3 +75,44 @@ def test_operator_request_ends_it():
     auto.cancel()
     run(auto, sup, 2.0, start=0.52)
     assert sup.state is D and auto.done
+
+
+class _Hoist:
+    """Stands in for the sim bridge: a lower request at t starts lowering `lead` later for `duration`."""
+
+    def __init__(self, auto, lead=0.1, duration=2.0):
+        self.auto, self.lead, self.duration, self.requests = auto, lead, duration, []
+
+    def step(self, t):
+        out = self.auto.step(t)
+        if out is not None and out[0] == "lower_hoist":
+            self.requests.append(t)
+            self.auto.hoist_released_at(t + self.lead + self.duration)
+        return out
+
+
+def test_a_hung_robot_is_lowered_after_the_stand_and_runs_after_the_release():
+    sup = Supervisor(ROBOT, stand_duration=1.0)
+    auto = AutoSequence(sup, hold=0.5, hoist=True)
+    hoist = _Hoist(auto)
+    trace = run(hoist, sup, 6.0)
+    assert first(trace, S) == 0.0
+    assert hoist.requests == [1.5]  # stand finished (1.0) + hold
+    assert first(trace, R) == 4.1  # released at 1.5 + 0.1 + 2.0, + hold
+    assert [name for _, name, _, _ in auto.log] == ["stand", "lower_hoist", "run"]
+
+
+def test_a_hoist_that_never_answers_keeps_the_robot_standing():
+    sup = Supervisor(ROBOT, stand_duration=1.0)
+    auto = AutoSequence(sup, hold=0.5, hoist=True)
+    trace = run(auto, sup, 10.0)
+    assert trace[-1][1] is S and not auto.done  # an operator would lower it and call run
+
+
+def test_a_robot_never_hung_runs_as_without_a_hoist():
+    sup = Supervisor(ROBOT, stand_duration=1.0)
+    auto = AutoSequence(sup, hold=0.5, hoist=True)
+    auto.hoist_released_at(float("-inf"))
+    trace = run(auto, sup, 3.0)
+    assert first(trace, R) == 1.5
+    assert [name for _, name, _, _ in auto.log] == ["stand", "run"]
