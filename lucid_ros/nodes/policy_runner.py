@@ -159,12 +159,13 @@ class PolicyRunnerNode(Node):
             )
             if self.scan_terms and not self._add_scan(inputs, stamp, odom["quat"]):
                 return
-            tensors = self._tensors() if self.runtime.spec.images else None
+            fresh: dict[str, bool] = {}
+            tensors = self._tensors(fresh) if self.runtime.spec.images else None
             if self.runtime.spec.images and tensors is None:  # no camera tensor yet: no target (a blind policy gets no robot)
                 self.get_logger().warn("waiting for the first camera images", throttle_duration_sec=2.0)
                 return
             images = {t.name: t.data for t in tensors} if tensors is not None else None
-            q, kp, kd, _raw = self.runtime.step(inputs, stamp, images)
+            q, kp, kd, _raw = self.runtime.step(inputs, stamp, images, fresh)
             self.inference.add(self.runtime.inference_ms * 1e-3)
             self.health.took("inference", self.runtime.inference_ms * 1e-3)
             self.steps += 1
@@ -201,18 +202,18 @@ class PolicyRunnerNode(Node):
             self.scan_pub.publish(convert.cloud_msg(scan_points_base(term.scan_points(), scan.data[0], quat), self.robot.base_body, stamp))
         return True
 
-    def _tensors(self) -> list[ImageTensor] | None:
-        """The newest tensor of every image input (None until each has one); a new tensor marks
-        its input as fresh, stamped with the capture time of its newest frame."""
-        out = []
-        for img in self.runtime.spec.images:
-            t = self.vision.tensor(img.input)
-            if t is None:
-                return None
-            if self._tensor_seq.get(img.input) != t.seq:
-                self._tensor_seq[img.input] = t.seq
-                self.health.seen(f"images/{img.input}", t.stamp)
-            out.append(t)
+    def _tensors(self, fresh: dict[str, bool]) -> list[ImageTensor] | None:
+        """The newest tensor of every image input (None until each has one). `fresh[input]` says
+        whether it is new since the previous policy step (the camera node took a frame): a
+        network that runs its image branch at the image rate steps it only then."""
+        out = [self.vision.tensor(img.input) for img in self.runtime.spec.images]
+        if any(t is None for t in out):
+            return None
+        for t in out:
+            fresh[t.name] = self._tensor_seq.get(t.name) != t.seq
+            if fresh[t.name]:
+                self._tensor_seq[t.name] = t.seq
+                self.health.seen(f"images/{t.name}", t.stamp)
         return out
 
     def _report(self) -> None:

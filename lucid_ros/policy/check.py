@@ -106,12 +106,16 @@ def _describe(r: CheckReport, spec: PolicySpec, robot: RobotDescription) -> None
         f"clip {o.clip if o.clip is not None else 'none'}; value = clip((raw + offset) * scale)",
         "  term               size  obs index            scale          offset   clip",
     ]
-    for t in o.terms:
+    for k, t in enumerate(o.terms):
         extra = f" feet={list(t.feet)}" if t.feet else (f" frequency={t.frequency:g} Hz start={t.start:g} s" if t.frequency else "")
         if t.default is not None:
             extra += f" minus the policy's own pose {[round(v, 3) for v in t.default]} (not the robot's default)"
+        if t.value is not None:
+            extra += f" value={list(t.value)}"
+        if t.components is not None:
+            extra += f" components={[('vx', 'vy', 'wz')[i] for i in t.components]}"
         r.lines.append(
-            f"  {t.name:17s}  {t.size:4d}  {_ranges(o.term_indices(t.name)):19s}  {_fmt(t.scale):13s}  {_fmt(t.offset):7s}  "
+            f"  {t.name:17s}  {t.size:4d}  {_ranges(o.term_indices(k)):19s}  {_fmt(t.scale):13s}  {_fmt(t.offset):7s}  "
             f"{t.clip if t.clip is not None else '-'}{extra}"
         )
 

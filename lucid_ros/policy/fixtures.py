@@ -46,6 +46,10 @@ def terms_dim(terms: Sequence[dict[str, Any]], n_act: int, n_feet: int, history:
             total += len(t["feet"]) if "feet" in t else n_feet
         elif size == "grid":
             total += int(np.prod([round((b - a) / step) + 1 for a, b, step in (t["x"], t["y"])]))
+        elif size == "value":
+            total += len(t["value"])
+        elif "components" in t:
+            total += len(t["components"])
         else:
             total += int(size)
     return total * history

@@ -168,7 +168,15 @@ class ObservationBuilder:
                 "gravity"
             }
         if name == "velocity_command":
-            return (lambda x: self._get(x, "command", 3)), {"command"}
+            if term.components is None:
+                return (lambda x: self._get(x, "command", 3)), {"command"}
+            pick = np.asarray(term.components)  # e.g. extreme-parkour reads the forward speed alone
+            return (lambda x: self._get(x, "command", 3)[:, pick]), {"command"}
+        if name == "constant":
+            # A fixed input the network was trained with (extreme-parkour's env-class flags, entries
+            # its deployed student overwrites or never reads): no sensor, the same every step.
+            value = np.asarray(term.value, dtype=np.float64)
+            return (lambda x: np.broadcast_to(value, (self.batch, value.size))), set()
         if name == "joint_pos_rel":
             # A policy trained elsewhere subtracts its own reference pose (the spec's `default`),
             # which need not be this robot description's default pose.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +138,11 @@ def graph_problems(spec: PolicySpec, sess: ort.InferenceSession) -> list[PolicyM
                 bad(f"inputs.recurrent[{k}].shape", f"{kind} '{name}' has shape {node.shape}, the spec declares {list(r.shape)}")
     for k, img in enumerate(spec.images):
         need(ins, img.input, f"inputs.images[{k}].input", "input")
-    declared = {spec.obs_input, *(i.input for i in spec.images), *(r.input for r in spec.recurrent)}
+        if img.fresh is not None:
+            node = need(ins, img.fresh, f"inputs.images[{k}].fresh", "input")
+            if node is not None and (node.type != "tensor(float)" or not _fits(node.shape, (1,))):
+                bad(f"inputs.images[{k}].fresh", f"input '{node.name}' is {node.type} {node.shape}; a fresh flag is float32 [1] (1 = a new frame)")
+    declared = {spec.obs_input, *(i.input for i in spec.images), *(i.fresh for i in spec.images if i.fresh), *(r.input for r in spec.recurrent)}
     extra = sorted(set(ins) - declared)
     if extra:
         bad("inputs", f"has input(s) {extra} the spec does not declare (a recurrent state or image input missing from `inputs:`?)")
@@ -207,12 +211,18 @@ class OnnxPolicy:
         return action
 
     def reset(self) -> None:
-        """Zero the recurrent state (a new episode)."""
+        """Zero the recurrent state (a new episode); the next step counts every image as fresh."""
         self._state = {r.input: np.zeros(r.shape, dtype=self._dtype[r.input]) for r in self.spec.recurrent}
+        self._after_reset = True
 
-    def act(self, obs: np.ndarray, images: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    def act(self, obs: np.ndarray, images: dict[str, np.ndarray] | None = None, fresh: Mapping[str, bool] | None = None) -> np.ndarray:
         """Run the network once. Returns the raw action (n_act,) float32 exactly as computed: NaN
-        included (the caller flags it; the safety supervisor refuses it)."""
+        included (the caller flags it; the safety supervisor refuses it).
+
+        `fresh` says, per image input name, whether this step brings a new tensor of it; it feeds
+        the inputs declared as `inputs.images[k].fresh` (an image missing from it, or fresh None,
+        counts as new). The first step after `reset` counts every image as new: the state that
+        holds an image branch's result between frames is zero then."""
         spec = self.spec
         x = np.asarray(obs, dtype=np.float32)
         if x.shape == (spec.obs_dim,):
@@ -224,6 +234,9 @@ class OnnxPolicy:
             if images is None or img.input not in images:
                 raise ValueError(f"policy '{spec.name}' needs image input '{img.input}' (camera '{img.camera}', {img.stream})")
             feeds[img.input] = np.asarray(images[img.input], dtype=self._dtype[img.input])
+            if img.fresh is not None:
+                new = self._after_reset or fresh is None or bool(fresh.get(img.input, True))
+                feeds[img.fresh] = np.full(1, 1.0 if new else 0.0, dtype=self._dtype[img.fresh])
         feeds.update(self._state)
         t0 = time.perf_counter()
         out = self.session.run(self._outputs, feeds)
@@ -237,6 +250,7 @@ class OnnxPolicy:
                     spec.path, "inputs.recurrent", f"{spec.onnx_path.name} returned '{r.output}' of shape {list(h.shape)}, declared {list(r.shape)}"
                 )
             self._state[r.input] = h
+        self._after_reset = False
         return action
 
 
@@ -276,16 +290,17 @@ class PolicyRuntime:
         self._t0: float | None = None
 
     def step(
-        self, inputs: ObsInputs, now: float, images: dict[str, np.ndarray] | None = None
+        self, inputs: ObsInputs, now: float, images: dict[str, np.ndarray] | None = None, fresh: Mapping[str, bool] | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """One policy step from batch-1 inputs (last_action and phase_time are filled in here).
+        `fresh`: which image inputs got a new tensor since the previous step (OnnxPolicy.act).
         Returns (q_target (n_robot,), kp, kd, raw_action (n_act,)); `last_step_finite` says whether
         the observation and the action were all finite."""
         if self._t0 is None:
             self._t0 = now
         x = dataclasses.replace(inputs, last_action=self.last_action[None], phase_time=np.array([now - self._t0]))
         obs = self.builder.build(x)
-        raw = self.policy.act(obs, images)
+        raw = self.policy.act(obs, images, fresh)
         self.last_action = self.mapper.clip_raw(raw)
         q, kp, kd = self.mapper.targets(raw)
         self.last_obs = obs[0]

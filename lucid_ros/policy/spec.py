@@ -39,11 +39,23 @@ TERM_SIZES: dict[str, int | str] = {
     "foot_contacts": "feet",
     "gait_phase": 2,
     "height_scan": "grid",
+    "constant": "value",
 }
+# Terms that may appear more than once: each instance carries its own data (a constant's value).
+REPEATABLE_TERMS = frozenset({"constant"})
+# velocity_command's components, in cmd_vel order; `components` picks and orders a subset.
+COMMAND_COMPONENTS = ("vx", "vy", "wz")
 # Terms no robot sensor provides: only the simulator (a teacher policy in training and in sim).
 PRIVILEGED_TERMS = frozenset({"height_scan"})
 _TERM_OPTIONS = {"name", "scale", "offset", "clip"}
-_EXTRA_OPTIONS = {"foot_contacts": {"feet"}, "gait_phase": {"frequency", "start"}, "height_scan": {"x", "y"}, "joint_pos_rel": {"default"}}
+_EXTRA_OPTIONS = {
+    "foot_contacts": {"feet"},
+    "gait_phase": {"frequency", "start"},
+    "height_scan": {"x", "y"},
+    "joint_pos_rel": {"default"},
+    "constant": {"value"},
+    "velocity_command": {"components"},
+}
 _TOP_KEYS = {"format", "name", "robot", "onnx", "sha256", "rate_hz", "joint_order", "gains", "action", "observation", "inputs", "outputs", "training"}
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
@@ -62,6 +74,8 @@ class TermSpec:
     default: tuple[float, ...] | None = None  # joint_pos_rel only: the pose subtracted (joint_order); None = the robot's default pose
     feet: tuple[str, ...] | None = None  # foot_contacts only; None = the robot's `feet:` order
     grid: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None  # height_scan: (start, stop, step) in x, y
+    value: tuple[float, ...] | None = None  # constant only: the raw value, every step
+    components: tuple[int, ...] | None = None  # velocity_command only: indices into (vx, vy, wz); None = all three
 
     def scan_points(self) -> np.ndarray:
         """height_scan only: the (size, 2) sample points (x, y) in the base's yaw frame, x-major
@@ -110,12 +124,19 @@ class ObservationSpec:
         parts = [(np.arange(h)[:, None] * f + np.arange(s.start, s.stop)[None, :]).ravel() for s in self.frame_slices()]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
-    def term_indices(self, name: str) -> np.ndarray:
-        """Indices in the observation vector of term `name`, shape (history, size), oldest first."""
+    def term_indices(self, name: str | int) -> np.ndarray:
+        """Indices in the observation vector of term `name` (or of the term at position `name` in
+        `terms`, for a term that appears more than once), shape (history, size), oldest first."""
         names = [t.name for t in self.terms]
-        if name not in names:
+        if isinstance(name, int):
+            if not 0 <= name < len(names):
+                raise KeyError(f"no observation term at position {name} ({len(names)} terms)")
+            k = name
+        elif name not in names:
             raise KeyError(f"no observation term '{name}' (terms: {names})")
-        sl = self.frame_slices()[names.index(name)]
+        else:
+            k = names.index(name)
+        sl = self.frame_slices()[k]
         where = np.argsort(self.stack_index())  # time-major position -> obs position
         tm = np.arange(self.history)[:, None] * self.frame_dim + np.arange(sl.start, sl.stop)[None, :]
         return where[tm]
@@ -136,6 +157,10 @@ class ImageInput:
     camera: str
     stream: str  # 'depth' or 'color'
     preprocess: dict[str, Any] = field(default_factory=dict, hash=False)  # read by lucid_ros.vision
+    # ONNX input, float32 [1]: 1 on a policy step that brings a new tensor of this image (and on the
+    # first step after a reset), else 0. For networks whose image branch runs at the image rate
+    # and holds its result between frames (as recurrent state); None: the network has no such input.
+    fresh: str | None = None
 
 
 @dataclass(frozen=True)
@@ -316,7 +341,7 @@ def _observation(o: Fields, n: int, n_feet: int | None) -> ObservationSpec:
     layout = o.choice("history_layout", LAYOUTS) if history > 1 else o.choice("history_layout", LAYOUTS, default="term_major")
     terms = tuple(_term(t, n, n_feet) for t in o.list("terms", min_len=1))
     names = [t.name for t in terms]
-    dupes = _dupes(names)
+    dupes = [d for d in _dupes(names) if d not in REPEATABLE_TERMS]
     if dupes:
         raise o.error("terms", f"term(s) {dupes} appear more than once")
     return ObservationSpec(terms=terms, history=history, history_layout=layout, clip=_optional_clip(o, "clip"))
@@ -344,6 +369,21 @@ def _term(t: Fields, n: int, n_feet: int | None) -> TermSpec:
             size = n_feet
         else:
             raise t.error("name", "foot_contacts takes its size from the robot's feet: load the spec with its robot, or list `feet:`")
+    value = components = None
+    if size == "value":
+        value = tuple(t.float_list("value"))
+        if not value:
+            raise t.error("value", "expected a non-empty list of numbers (the constant's raw value)")
+        size = len(value)
+    if name == "velocity_command" and t.has("components"):
+        picked = t.str_list("components", min_len=1)
+        for i, c in enumerate(picked):
+            if c not in COMMAND_COMPONENTS:
+                raise t.error(f"components[{i}]", f"expected one of {list(COMMAND_COMPONENTS)}, got {c!r}")
+        if _dupes(picked):
+            raise t.error("components", f"duplicate component(s) {_dupes(picked)}")
+        components = tuple(COMMAND_COMPONENTS.index(c) for c in picked)
+        size = len(components)
     start = 0.0
     default = None
     if name == "gait_phase":
@@ -362,6 +402,8 @@ def _term(t: Fields, n: int, n_feet: int | None) -> TermSpec:
         default=default,
         feet=feet,
         grid=grid,
+        value=value,
+        components=components,
     )
 
 
@@ -380,11 +422,17 @@ def _scan_axis(t: Fields, key: str) -> tuple[float, float, float]:
 
 
 def _image(i: Fields) -> ImageInput:
-    i.refuse_unknown({"input", "camera", "stream", "preprocess"})
+    i.refuse_unknown({"input", "camera", "stream", "preprocess", "fresh"})
     preprocess = i.raw("preprocess", {}) or {}
     if not isinstance(preprocess, dict):
         raise i.error("preprocess", f"expected a mapping, got {type(preprocess).__name__}")
-    return ImageInput(input=i.str("input"), camera=i.str("camera"), stream=i.choice("stream", ("depth", "color")), preprocess=dict(preprocess))
+    return ImageInput(
+        input=i.str("input"),
+        camera=i.str("camera"),
+        stream=i.choice("stream", ("depth", "color")),
+        preprocess=dict(preprocess),
+        fresh=i.str("fresh") if i.has("fresh") else None,
+    )
 
 
 def _recurrent(r: Fields) -> RecurrentState:
@@ -405,7 +453,7 @@ def _training(f: Fields) -> dict[str, Any]:
 
 
 def _unique_names(spec: PolicySpec) -> None:
-    ins = [spec.obs_input] + [i.input for i in spec.images] + [r.input for r in spec.recurrent]
+    ins = [spec.obs_input] + [i.input for i in spec.images] + [i.fresh for i in spec.images if i.fresh] + [r.input for r in spec.recurrent]
     outs = [spec.action_output] + [r.output for r in spec.recurrent]
     for kind, names in (("inputs", ins), ("outputs", outs)):
         dupes = _dupes(names)

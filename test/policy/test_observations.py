@@ -246,3 +246,22 @@ def test_height_scan_is_refused_without_a_whole_grid(tmp_path, go1):
         _builder(tmp_path, go1, terms=[dict(SCAN, x=[0.0, 1.0, 0.3])], obs_dim=10)
     with pytest.raises(ConfigError, match=r"terms\[0\]\.y"):
         _builder(tmp_path, go1, terms=[dict(SCAN, y=[0.3, -0.3, 0.1])], obs_dim=10)
+
+
+def test_constants_and_command_components_in_place(tmp_path, go1):
+    """extreme-parkour's frame: zeros where the yaw-to-waypoint entries were, the forward speed
+    alone, the env-class flags; a constant is the same every step and after a reset."""
+    terms = [
+        {"name": "constant", "value": [0.0, 0.0, 0.0]},
+        {"name": "velocity_command", "components": ["vx"]},
+        {"name": "constant", "value": [1.0, 0.0]},
+        {"name": "base_ang_vel"},
+    ]
+    spec, b = _builder(tmp_path, go1, batch=2, terms=terms)
+    assert spec.observation.frame_dim == 9 and b.required_inputs == {"command", "ang_vel"}
+    cmd = np.array([[0.6, 0.2, -0.3], [0.3, 0.0, 0.5]])
+    obs = b.build(_inputs(go1, batch=2, command=cmd))
+    np.testing.assert_allclose(obs, [[0, 0, 0, 0.6, 1, 0, 0, 0, 0], [0, 0, 0, 0.3, 1, 0, 0, 0, 0]], atol=1e-7)
+    terms[1]["components"] = ["wz", "vx"]
+    _, b = _builder(tmp_path, go1, terms=terms)
+    np.testing.assert_allclose(b.build(_inputs(go1, command=cmd[:1]))[0, 3:5], [-0.3, 0.6], atol=1e-7)

@@ -195,3 +195,70 @@ def test_symbolic_obs_dim_that_is_really_another_size_is_refused_at_open(tmp_pat
     assert exc.value.field == "inputs"
     report = check_policy(spec_path, go1)
     assert report.exit_code == 1 and "dry run failed" in report.problems[0]
+
+
+# -- image fresh flags: a network whose image branch runs at the image rate -------------------------
+
+FRESH_IMAGES = [{"input": "depth", "camera": "ego", "stream": "depth", "fresh": "depth_fresh"}]
+
+
+def _fresh_policy(tmp_path, go1, fresh_shape=(1,), fresh_type=None, images=FRESH_IMAGES):
+    """actions = fresh (every joint) + 0 * mean(depth) + 0 * obs: the flag the runner fed is visible."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    ins = [
+        helper.make_tensor_value_info("obs", TensorProto.FLOAT, [1, 45]),
+        helper.make_tensor_value_info("depth", TensorProto.FLOAT, [1, 1, 4, 4]),
+        helper.make_tensor_value_info("depth_fresh", fresh_type or TensorProto.FLOAT, list(fresh_shape)),
+    ]
+    inits = [numpy_helper.from_array(np.zeros((45, 12), np.float32), "w"), numpy_helper.from_array(np.zeros((), np.float32), "z")]
+    nodes = [
+        helper.make_node("MatMul", ["obs", "w"], ["a"]),
+        helper.make_node("ReduceMean", ["depth"], ["m"], keepdims=0),
+        helper.make_node("Mul", ["m", "z"], ["mz"]),
+        helper.make_node("Cast", ["depth_fresh"], ["f"], to=TensorProto.FLOAT),
+        helper.make_node("Add", ["a", "f"], ["b"]),
+        helper.make_node("Add", ["b", "mz"], ["actions"]),
+    ]
+    graph = helper.make_graph(nodes, "fresh", ins, [helper.make_tensor_value_info("actions", TensorProto.FLOAT, [1, 12])], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "fresh.onnx"))
+    return load_spec(write_spec(tmp_path / "fresh.yaml", tmp_path / "fresh.onnx", go1, images=images), go1)
+
+
+def test_fresh_flag_is_fed_from_the_caller_and_forced_after_reset(tmp_path, go1):
+    p = OnnxPolicy(_fresh_policy(tmp_path, go1))
+    obs, img = np.zeros(45), {"depth": np.zeros((1, 1, 4, 4))}
+    assert p.act(obs, img, {"depth": False})[0] == 1.0  # the first step after a reset: always new
+    assert p.act(obs, img, {"depth": False})[0] == 0.0
+    assert p.act(obs, img, {"depth": True})[0] == 1.0
+    assert p.act(obs, img)[0] == 1.0  # no flags given: every image counts as new
+    p.reset()
+    assert p.act(obs, img, {"depth": False})[0] == 1.0
+
+
+def test_fresh_input_is_checked_against_the_graph(tmp_path, go1):
+    with pytest.raises(PolicyMismatch) as exc:
+        OnnxPolicy(_fresh_policy(tmp_path, go1, fresh_shape=(1, 1)))
+    assert exc.value.field == "inputs.images[0].fresh" and "float32 [1]" in exc.value.message
+    from onnx import TensorProto
+
+    with pytest.raises(PolicyMismatch) as exc:
+        OnnxPolicy(_fresh_policy(tmp_path, go1, fresh_type=TensorProto.INT64))
+    assert exc.value.field == "inputs.images[0].fresh"
+    with pytest.raises(PolicyMismatch) as exc:  # declared nowhere: an undeclared graph input
+        OnnxPolicy(_fresh_policy(tmp_path, go1, images=[{k: v for k, v in FRESH_IMAGES[0].items() if k != "fresh"}]))
+    assert exc.value.field == "inputs" and "depth_fresh" in exc.value.message
+    with pytest.raises(PolicyMismatch) as exc:  # declared, but the graph lacks it
+        OnnxPolicy(_fresh_policy(tmp_path, go1, images=[{**FRESH_IMAGES[0], "fresh": "new_frame"}]))
+    assert exc.value.field == "inputs.images[0].fresh" and "no input 'new_frame'" in exc.value.message
+
+
+def test_runtime_passes_fresh_flags_on(tmp_path, go1):
+    _fresh_policy(tmp_path, go1)
+    rt = PolicyRuntime(tmp_path / "fresh.yaml", go1)
+    img = {"depth": np.zeros((1, 1, 4, 4))}
+    raws = [rt.step(_standing(go1), 0.02 * k, img, {"depth": k % 5 == 0})[3][0] for k in range(7)]
+    assert raws == [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0]

@@ -195,3 +195,47 @@ def test_duplicate_feet_refused(tmp_path, go1):
     path = make_policy(tmp_path, go1, terms=[{"name": "foot_contacts", "feet": ["FL_foot", "FL_foot"]}])
     with pytest.raises(ConfigError, match=r"observation.terms\[0\].feet: duplicate"):
         load_spec(path)
+
+
+# -- constant terms, velocity_command components, image fresh flags (the parkour students' inputs) --
+
+PARKOUR_TERMS = [
+    {"name": "constant", "value": [0.0, 0.0]},
+    {"name": "velocity_command", "components": ["vx"]},
+    {"name": "constant", "value": [1.0, 0.0]},
+]
+FRESH_IMAGE = {"input": "depth", "camera": "ego", "stream": "depth", "fresh": "depth_fresh"}
+
+
+def test_constant_may_repeat_and_components_size_the_command(tmp_path, go1):
+    spec = load_spec(make_policy(tmp_path, go1, terms=PARKOUR_TERMS), go1)
+    assert [t.size for t in spec.observation.terms] == [2, 1, 2]
+    assert spec.observation.terms[0].value == (0.0, 0.0) and spec.observation.terms[2].value == (1.0, 0.0)
+    assert spec.observation.terms[1].components == (0,)
+    assert spec.observation.term_indices(2).tolist() == [[3, 4]]  # by position: the second constant
+
+
+MALFORMED_NEW = [
+    (set_("observation.terms.0.value", []), "observation.terms[0].value", "non-empty"),
+    (set_("observation.terms.0.value", [0.0, "x"]), "observation.terms[0].value[1]", "number"),
+    (lambda d: d["observation"]["terms"][0].pop("value"), "observation.terms[0].value", "required"),
+    (set_("observation.terms.0.scale", [1.0] * 3), "observation.terms[0].scale", "expected 2 numbers"),
+    (set_("observation.terms.1.components", ["vz"]), "observation.terms[1].components[0]", "expected one of"),
+    (set_("observation.terms.1.components", ["vx", "vx"]), "observation.terms[1].components", "duplicate"),
+    (set_("observation.terms.1.components", []), "observation.terms[1].components", "at least 1"),
+    (set_("observation.terms.1.scale", [2.0, 2.0, 0.25]), "observation.terms[1].scale", "expected 1 numbers"),
+    (set_("observation.terms.0.components", ["vx"]), "observation.terms[0].components", "unknown field"),
+    (set_("observation.terms.1.value", [1.0]), "observation.terms[1].value", "unknown field"),
+    (set_("inputs.images", [{**FRESH_IMAGE, "fresh": ""}]), "inputs.images[0].fresh", "non-empty string"),
+    (set_("inputs.images", [{**FRESH_IMAGE, "fresh": "obs"}]), "inputs", "more than one purpose"),
+    (set_("inputs.images", [{**FRESH_IMAGE, "fresh": "depth"}]), "inputs", "more than one purpose"),
+]
+
+
+@pytest.mark.parametrize("edit, field, message", MALFORMED_NEW, ids=[m[1] + ":" + m[2] for m in MALFORMED_NEW])
+def test_malformed_constant_components_and_fresh_are_refused(tmp_path, go1, edit, field, message):
+    path = make_policy(tmp_path, go1, terms=PARKOUR_TERMS)
+    _edit(path, edit)
+    with pytest.raises(ConfigError) as exc:
+        load_spec(path, go1)
+    assert exc.value.field == field and message in exc.value.message, exc.value
