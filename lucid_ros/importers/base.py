@@ -62,6 +62,9 @@ class Conversion:
     reference: Reference
     notes: list[str] = field(default_factory=list)  # conventions assumed, printed and kept in training.import.notes
     observation_sampler: Callable[[np.random.Generator, int], np.ndarray] | None = None  # (rng, steps) -> (steps, obs_dim)
+    # The source reads a new image every k-th policy step counted from each reset (steps 0, k, 2k,
+    # ...) and holds what it made of it between (the parkour students: k = 5). None: every step.
+    image_period: int | None = None
 
 
 @dataclass
@@ -113,7 +116,12 @@ def smooth_observations(rng: np.random.Generator, steps: int, dim: int) -> np.nd
 
 def prove_equivalent(conv: Conversion, spec_path: Path, steps: int = 500, seed: int = 0) -> float:
     """max |Δ| between the ONNX through the runtime's OnnxPolicy and the source in torch over
-    `steps` policy steps, state carried across steps, both reset half-way."""
+    `steps` policy steps, state carried across steps, both reset half-way.
+
+    Random images are fed every step. With `conv.image_period` k, the ONNX is told (its
+    `inputs.images[].fresh` inputs) that only steps 0, k, 2k, ... after each reset bring a new
+    image, while the source counts those steps itself, as its deploy does: an ONNX that lets an
+    image in between, or fails to hold what it made of the last one, differs."""
     from lucid_ros.policy.runner import OnnxPolicy
     from lucid_ros.policy.spec import load_spec
 
@@ -125,12 +133,16 @@ def prove_equivalent(conv: Conversion, spec_path: Path, steps: int = 500, seed: 
     conv.reference.reset()
     policy.reset()
     worst = 0.0
+    since_reset = 0
     for t in range(steps):
         if t == steps // 2:
             conv.reference.reset()
             policy.reset()
+            since_reset = 0
         images = {k: rng.uniform(-0.5, 0.5, v.shape).astype(np.float32) for k, v in zero.items()}
-        a = policy.act(obs[t][None], images)
+        fresh = None if conv.image_period is None else {k: since_reset % conv.image_period == 0 for k in zero}
+        since_reset += 1
+        a = policy.act(obs[t][None], images, fresh)
         b = np.asarray(conv.reference.step(obs[t][None], images), dtype=np.float64).reshape(-1)
         if b.shape != a.shape:
             raise PolicyMismatch(spec_path, "outputs.action", f"the source network gives {b.size} actions, the ONNX {a.size}")
