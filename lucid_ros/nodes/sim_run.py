@@ -48,7 +48,7 @@ def run_sim(args) -> int:
     recorders = [{"mode": "full", "path": str(args.record)}] if args.record is not None else []
     if args.black_box is not None:
         recorders.append({"mode": "ring", "path": str(args.black_box_dir), "ring_seconds": float(args.black_box)})
-    walking = "walk" in policy.stem
+    walking = _follows_commands(policy)
     cmd = args.cmd_vel if args.cmd_vel is not None else ((0.5, 0.0, 0.0) if walking else (0.0, 0.0, 0.0))
     quiet = args.quiet
     if not quiet:
@@ -71,6 +71,14 @@ def run_sim(args) -> int:
         args.summary.write_text(json.dumps(summary, indent=2) + "\n")
         print(f"summary written to {args.summary}", file=sys.stderr)
     return 1 if summary["failed"] else 0
+
+
+def _follows_commands(policy: Path) -> bool:
+    """A policy that reads cmd_vel gets a walking command by default (an imported policy has no
+    '_walk' in its name); the shipped stand policies (`<robot>_stand`, zeros out) get zero."""
+    from lucid_ros.policy.spec import load_spec
+
+    return not policy.stem.endswith("_stand") and any(t.name == "velocity_command" for t in load_spec(policy).observation.terms)
 
 
 def build_summary(graph, args, policy: Path, cmd, wall: float) -> dict:

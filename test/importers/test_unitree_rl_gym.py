@@ -147,29 +147,19 @@ def test_the_h1_spec_builds_the_observation_unitrees_deploy_builds(tmp_path):
     np.testing.assert_allclose(q_target[held], robot.default_pose[held])  # torso and arms hold the robot's pose
 
 
-def test_unitrees_h1_policy_walks_through_the_whole_graph(tmp_path):
-    """The must-show: imported with the CLI, run with `lucid-ros sim` (every node, lockstep), it
-    walks at >= 0.8 x 0.5 m/s over 20 s of RUNNING without a fall. Outside the graph, in this
-    project's own H1 model, it walks 9.1 m in 20 s: a shortfall here is the stack's."""
-    r = cli("import-policy", str(artifact("h1")), "--from", "unitree_rl_gym", "--robot", "h1", "--name", "h1_unitree", "--out", str(tmp_path))
+@pytest.mark.parametrize("robot", ["h1", "g1"])
+def test_unitrees_policies_walk_through_the_whole_graph(robot, tmp_path):
+    """The must-show: imported with the CLI, run with `lucid-ros sim` (every node, lockstep, the
+    hoist sequence first), it walks at >= 0.8 x 0.5 m/s over 20 s of RUNNING without a fall.
+    Outside the graph, in this project's own H1 model, Unitree's H1 policy walks 9.1 m in 20 s:
+    a shortfall here is the stack's. No --cmd-vel: a policy that reads cmd_vel gets 0.5 m/s."""
+    r = cli("import-policy", str(artifact(robot)), "--from", "unitree_rl_gym", "--robot", robot, "--name", f"{robot}_unitree", "--out", str(tmp_path))
     assert r.returncode == 0, r.stdout + r.stderr
     summary = tmp_path / "s.json"
-    r = cli(
-        "sim",
-        "--robot",
-        "h1",
-        "--policy",
-        str(tmp_path / "h1_unitree.yaml"),
-        "--cmd-vel",
-        "0.5,0,0",
-        "--duration",
-        "27",
-        "--quiet",
-        "--summary",
-        str(summary),
-    )
+    r = cli("sim", "--robot", robot, "--policy", str(tmp_path / f"{robot}_unitree.yaml"), "--duration", "27", "--quiet", "--summary", str(summary))
     s = json.loads(summary.read_text()) if summary.is_file() else {}
     assert r.returncode == 0, r.stdout + r.stderr
+    assert s["cmd_vel"] == [0.5, 0.0, 0.0]
     assert s["falls"] == 0 and s["final_state"] == "RUNNING"
     assert s["velocity_tracking"]["mean_vx"] >= 0.8 * 0.5, s["velocity_tracking"]
 
