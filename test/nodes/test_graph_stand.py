@@ -39,14 +39,15 @@ def test_go1_stands_up_from_lying_and_holds_under_a_policy(hold_policy):
         assert g.monitor.metrics.falls == []
 
 
-def test_h1_stands_in_its_default_pose():
+@pytest.mark.parametrize("name", ["h1", "g1"])
+def test_humanoid_stands_in_its_default_pose(name):
     """The same graph as Go1's; only the robot name (and its shipped stand policy) changes.
 
-    H1 starts as a real humanoid does, hung from a hoist: PASSIVE and the stand happen hung, the
+    A humanoid starts as a real one does, hung from a hoist: PASSIVE and the stand happen hung, the
     auto sequence lowers it once the stand is done and runs after the release. Every step is
     decided on sim time, so the times below are exact whatever the machine's speed."""
-    robot = load_robot("h1")
-    with SimGraph(robot="h1", policy="h1_stand", start_pose="default", auto_sequence=True) as g:
+    robot = load_robot(name)
+    with SimGraph(robot=name, policy=f"{name}_stand", start_pose="default", auto_sequence=True) as g:
         assert g.wait_for_state("RUNNING", wall_timeout=60)
         hoist = g.sim.sim.hoist
         t0 = g.sim_time

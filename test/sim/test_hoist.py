@@ -1,4 +1,4 @@
-"""The sim's hoist (lucid_ros.sim.hoist): the rope law, its schedule, H1 hung and lowered in MuJoCo,
+"""The sim's hoist (lucid_ros.sim.hoist): the rope law, its schedule, H1 and G1 hung and lowered in MuJoCo,
 and the refusal of a malformed `hoist:` block."""
 
 import re
@@ -27,6 +27,8 @@ G = 9.81
 def h1():
     return load_robot("h1")
 
+
+HUMANOIDS = ["h1", "g1"]  # every shipped robot with a hoist: block
 
 # ----------------------------------------------------------------------------- the law
 
@@ -77,7 +79,7 @@ def test_status_text_round_trips():
         HoistStatus.parse("LOWERED 1 2")
 
 
-# ----------------------------------------------------------------------------- H1 in MuJoCo
+# ----------------------------------------------------------------------------- H1 and G1 in MuJoCo
 
 
 def run(sim: SimRobot, seconds: float, command=None) -> dict:
@@ -118,35 +120,50 @@ def foot_load(sim: SimRobot) -> float:
     return total
 
 
-def test_the_hoist_holds_a_passive_h1_up(h1):
-    sim = SimRobot(h1, hoist=h1.hoist)
+G1_WAIST_FLOPS = pytest.mark.xfail(
+    strict=True,
+    reason="the hook is on the base body (pelvis); the G1's torso sits on three passive waist joints and, "
+    "unpowered, flops and swings the pelvis (tilt up to 0.34 rad, z 0.881-0.902 m over 5 s). A real harness holds "
+    "the torso. Powered at the default pose it hangs level (tilt 0.007 rad, z within 1 mm), and the auto sequence "
+    "stands it (test_graph_stand)",
+)
+
+
+@pytest.mark.parametrize("name", ["h1", pytest.param("g1", marks=G1_WAIST_FLOPS)])
+def test_the_hoist_holds_a_passive_humanoid_up(name):
+    robot = load_robot(name)
+    sim = SimRobot(robot, hoist=robot.hoist)
     start = sim.ground_truth().pos[2]
-    assert start >= h1.nominal_base_height + h1.hoist.height  # hung above where it would stand
+    assert start >= robot.nominal_base_height + robot.hoist.height  # hung above where it would stand
     r = run(sim, 5.0)  # motors off: legs and arms dangle
     assert r["z_max"] - r["z_min"] < 0.01 and r["tilt"] < 0.1, r
     assert not sim.foot_contacts().any()  # the feet clear the ground, knees straight
 
 
-def test_without_its_hoist_a_passive_h1_falls(h1):
-    sim = SimRobot(h1)  # SimRobot hangs nothing unless asked: training and fake robots are unchanged
+@pytest.mark.parametrize("name", HUMANOIDS)
+def test_without_its_hoist_a_passive_humanoid_falls(name):
+    robot = load_robot(name)
+    sim = SimRobot(robot)  # SimRobot hangs nothing unless asked: training and fake robots are unchanged
     assert sim.hoist is None
     r = run(sim, 3.0)
     assert r["tilt"] > 0.6 or r["z_min"] < 0.7, r
 
 
-def test_lowering_puts_the_weight_on_the_feet(h1):
-    sim = SimRobot(h1, hoist=h1.hoist)
+@pytest.mark.parametrize("name", HUMANOIDS)
+def test_lowering_puts_the_weight_on_the_feet(name):
+    robot = load_robot(name)
+    sim = SimRobot(robot, hoist=robot.hoist)
     run(sim, 1.0)
-    run(sim, 3.5, stand_command(h1, sim.joint_sample().q.copy(), sim.time, 3.0))
+    run(sim, 3.5, stand_command(robot, sim.joint_sample().q.copy(), sim.time, 3.0))
     assert foot_load(sim) == 0.0  # stood up in the air
-    hold = stand_command(h1, h1.default_pose.copy(), 0.0, 1.0)
+    hold = stand_command(robot, robot.default_pose.copy(), 0.0, 1.0)
     released = sim.lower_hoist(sim.time)
     run(sim, released - sim.time + 0.02, hold)
     assert sim.hoist.phase(sim.time) == RELEASED
     r = run(sim, 4.0, hold)
     weight = float(sim.model.body_subtreemass[sim.index.base_body]) * G
     assert foot_load(sim) == pytest.approx(weight, rel=0.05)
-    assert abs(r["z"] - h1.nominal_base_height) < 0.02 and r["tilt"] < 0.2, r
+    assert abs(r["z"] - robot.nominal_base_height) < 0.02 and r["tilt"] < 0.2, r
 
 
 def test_a_humanoid_started_lying_is_not_hung(h1):
