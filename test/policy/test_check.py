@@ -58,10 +58,11 @@ def test_go1_stand_targets_are_the_default_pose(go1):
         assert rt.last_step_finite and not raw.any()
 
 
-def test_make_stand_policy_reproduces_the_shipped_files(tmp_path, capsys):
-    assert make_stand_main(["--robot", "go1", "--out-dir", str(tmp_path)]) == 0
-    assert str(tmp_path / "go1_stand.yaml") in capsys.readouterr().out
-    for name in ("go1_stand.onnx", "go1_stand.yaml"):
+@pytest.mark.parametrize("robot", ["go1", "h1", "g1"])
+def test_make_stand_policy_reproduces_the_shipped_files(tmp_path, capsys, robot):
+    assert make_stand_main(["--robot", robot, "--out-dir", str(tmp_path)]) == 0
+    assert str(tmp_path / f"{robot}_stand.yaml") in capsys.readouterr().out
+    for name in (f"{robot}_stand.onnx", f"{robot}_stand.yaml"):
         assert (tmp_path / name).read_bytes() == (STAND.parent / name).read_bytes(), f"{name}: rerun python -m lucid_ros.policy.make_stand_policy"
 
 
