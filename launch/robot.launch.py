@@ -29,7 +29,9 @@ def _nodes(context):
     backend = LaunchConfiguration("backend").perform(context)
     if backend not in BACKENDS:
         raise RuntimeError(f"backend:={backend!r} is not one of {list(BACKENDS)}")
-    policy = LaunchConfiguration("policy").perform(context) or f"{robot}_walk"
+    policy = LaunchConfiguration("policy").perform(context)
+    if not policy:  # the shipped walking policy, else the stand policy (H1, G1 ship no walking policy yet)
+        policy = f"{robot}_walk" if os.path.exists(os.path.join(share, "config", "policies", f"{robot}_walk.yaml")) else f"{robot}_stand"
     arm = LaunchConfiguration("arm").perform(context).lower() in ("true", "1", "yes")
     params = os.path.join(share, "config", "params", f"{robot}.yaml")
     common = {"robot": robot}
