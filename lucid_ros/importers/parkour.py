@@ -91,14 +91,16 @@ def _conv_out(n: int) -> int:
     return (n - 4) // 2 - 2  # conv 5, max-pool 2, conv 3
 
 
-def _load(path: Path) -> tuple[dict, list[str]]:
+def _load(path: Path) -> dict:
+    """torch.load(weights_only=True): tensors, dicts and plain values only (a pickle that would run
+    code is refused, as for every state-dict format)."""
     try:
-        return torch.load(str(path), map_location="cpu", weights_only=True), []
-    except Exception:  # noqa: BLE001 - a pickle with objects weights_only refuses; try the full loader once
-        try:
-            return torch.load(str(path), map_location="cpu", weights_only=False), ["loaded with torch.load(weights_only=False): trust the file"]
-        except Exception as exc:  # noqa: BLE001
-            raise source_error(path, None, f"not a torch checkpoint (torch.save of a dict): {exc}") from exc
+        ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - zip, pickle and unpickler errors alike
+        raise source_error(path, None, f"not a torch checkpoint of tensors (torch.load(weights_only=True) refuses it): {exc}") from exc
+    if not isinstance(ckpt, dict):
+        raise source_error(path, None, f"expected a dict (torch.save of the runner's state), got {type(ckpt).__name__}")
+    return ckpt
 
 
 def read_config(cfg: Path | None, fmt: str) -> dict[str, Any]:
@@ -130,9 +132,7 @@ def convert(path: Path, robot: str, config: Path | None, name: str, fmt: str) ->
     from lucid_ros.robots import load_robot
 
     spec_fmt = FORMATS[fmt]
-    ckpt, notes = _load(path)
-    if not isinstance(ckpt, dict):
-        raise source_error(path, None, f"expected a dict (torch.save of the runner's state), got {type(ckpt).__name__}")
+    ckpt, notes = _load(path), []
     values = read_config(config, fmt)
     actor, prefix, estimator, depth = _state_dicts(ckpt, path, fmt, notes)
     net = _shapes(actor, prefix, estimator, depth, path, fmt)

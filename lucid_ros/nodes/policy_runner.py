@@ -80,6 +80,7 @@ class PolicyRunnerNode(Node):
         self._scan_shown = -1.0
         self.camera_latency_pub = self.create_publisher(Float64, "policy/camera_latency", qos.SENSOR) if spec.images else None
         self._tensor_seq: dict[str, int] = {}
+        self.fresh_inputs = any(img.fresh for img in spec.images)
         self._declare_health(self.health)
         self.sync = StampSync(["joints", "odom", "feet"])
         self.command = np.zeros(3)
@@ -165,7 +166,8 @@ class PolicyRunnerNode(Node):
                 self.get_logger().warn("waiting for the first camera images", throttle_duration_sec=2.0)
                 return
             images = {t.name: t.data for t in tensors} if tensors is not None else None
-            q, kp, kd, _raw = self.runtime.step(inputs, stamp, images, fresh)
+            gated = {"fresh": fresh} if self.fresh_inputs else {}  # flags only for a network that declares them
+            q, kp, kd, _raw = self.runtime.step(inputs, stamp, images, **gated)
             self.inference.add(self.runtime.inference_ms * 1e-3)
             self.health.took("inference", self.runtime.inference_ms * 1e-3)
             self.steps += 1

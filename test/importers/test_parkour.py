@@ -301,3 +301,9 @@ def test_an_imported_student_runs_through_the_graph_with_the_camera_in_the_loop(
     share = sum(flags) / len(flags)
     print(f"graph: {tensors} camera tensors, {steps} policy steps, {sum(flags)} of {len(flags)} told fresh; state {g.state}")
     assert 0.15 <= share <= 0.25, f"{sum(flags)} fresh of {len(flags)} steps"
+
+
+def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path):
+    ckpt = tmp_path / "model_7.pt"
+    ckpt.write_bytes(b"\x00not a zip" * 10)
+    refused(ckpt, "extreme_parkour", str(ckpt), "weights_only=True")
