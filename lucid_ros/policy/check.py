@@ -109,7 +109,7 @@ def _describe(r: CheckReport, spec: PolicySpec, robot: RobotDescription) -> None
     for k, t in enumerate(o.terms):
         extra = f" feet={list(t.feet)}" if t.feet else (f" frequency={t.frequency:g} Hz start={t.start:g} s" if t.frequency else "")
         if t.default is not None:
-            extra += f" minus the policy's own pose {[round(v, 3) for v in t.default]} (not the robot's default)"
+            extra += f" minus the policy's own reference pose {[round(v, 3) for v in t.default]}"
         if t.value is not None:
             extra += f" value={list(t.value)}"
         if t.components is not None:
