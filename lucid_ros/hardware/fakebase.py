@@ -18,9 +18,10 @@ from collections import deque
 
 import numpy as np
 
+from lucid_ros.hardware.convention import VendorConvention
 from lucid_ros.hardware.loop import PeriodicLoop
 from lucid_ros.robots.description import RobotDescription
-from lucid_ros.types import JointCommand
+from lucid_ros.types import JointCommand, JointSample
 
 
 class FakeRobotBase:
@@ -33,6 +34,7 @@ class FakeRobotBase:
         from lucid_ros.sim.robot_sim import SimRobot
 
         self.robot = robot
+        self.convention = VendorConvention.of(robot)  # the wire speaks the vendor's joint convention
         self.sim = SimRobot(robot, course, seed=seed)
         self.sim.reset(start_pose)
         self.substeps = max(1, round((1.0 / rate_hz) / robot.physics_dt))
@@ -82,7 +84,14 @@ class FakeRobotBase:
             return "damping"
         return "position"
 
+    def vendor_joint_sample(self) -> JointSample:
+        """The sim's joints as the robot reports them (vendor sign and zero, canonical order)."""
+        j = self.sim.joint_sample()
+        return JointSample(j.stamp, *self.convention.state_to_vendor(j.q, j.dq, j.tau))
+
     def _accept(self, cmd: JointCommand) -> None:
+        """A command decoded off the wire (vendor convention), applied to the model in the project's."""
+        cmd = self.convention.from_vendor(cmd)
         self.commands_received += 1
         self.log.append((time.monotonic(), self.kind(cmd)))
         with self._lock:

@@ -33,6 +33,8 @@ class JointSpec:
     default: float
     kp: float
     kd: float
+    vendor_sign: float = 1.0  # q_vendor = vendor_sign * q + vendor_offset (lucid_ros.hardware.convention)
+    vendor_offset: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,14 @@ class RobotDescription:
         return self._array("effort_limit")
 
     @cached_property
+    def vendor_sign(self) -> np.ndarray:
+        return self._array("vendor_sign")
+
+    @cached_property
+    def vendor_offset(self) -> np.ndarray:
+        return self._array("vendor_offset")
+
+    @cached_property
     def vendor_index(self) -> np.ndarray:
         """vendor_index[i] is the wire slot of canonical joint i."""
         return np.array([j.vendor_index for j in self.joints], dtype=np.int64)
@@ -192,6 +202,8 @@ def _parse(f: Fields, path: Path) -> RobotDescription:
             default=jf.float("default"),
             kp=jf.float("kp", lo=0),
             kd=jf.float("kd", lo=0),
+            vendor_sign=_sign(jf),
+            vendor_offset=jf.float("vendor_offset", lo=-2 * math.pi, hi=2 * math.pi, default=0.0),
         )
         if not lo <= j.default <= hi:
             raise ConfigError(path, f"joints[{i}].default", f"{j.default} is outside position range [{lo}, {hi}]")
@@ -239,6 +251,14 @@ def _parse(f: Fields, path: Path) -> RobotDescription:
         safety=safety,
         hoist=_hoist(f.sub("hoist")) if f.has("hoist") else None,
     )
+
+
+def _sign(jf: Fields) -> float:
+    """vendor_sign: +1 or -1 only (a gear ratio or a typo such as 0 would silently scale targets)."""
+    value = jf.raw("vendor_sign", 1)
+    if isinstance(value, bool) or value not in (1, -1):
+        raise jf.error("vendor_sign", f"expected 1 or -1, got {value!r}")
+    return float(value)
 
 
 HOIST_FIELDS = ("stiffness", "damping", "height", "lower_duration", "rope_length", "hook")
@@ -310,9 +330,7 @@ def check_mjcf(robot: RobotDescription) -> None:
     if hinge_count != robot.n_joints:
         model_names = {mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_JOINT, k) for k in range(m.njnt)}
         extra = sorted(n for n in model_names if n and n not in robot.joint_names and n != "root")
-        raise ConfigError(
-            src, "joints", f"lists {robot.n_joints} joints but {robot.mjcf_path.name} has {hinge_count} hinges (unlisted: {extra})"
-        )
+        raise ConfigError(src, "joints", f"lists {robot.n_joints} joints but {robot.mjcf_path.name} has {hinge_count} hinges (unlisted: {extra})")
     lookups = [("base_body", robot.base_body, mujoco.mjtObj.mjOBJ_BODY), ("imu.site", robot.imu_site, mujoco.mjtObj.mjOBJ_SITE)]
     lookups += [(f"feet[{i}]", n, mujoco.mjtObj.mjOBJ_GEOM) for i, n in enumerate(robot.feet)]
     lookups += [(f"cameras.{c.name}.mjcf_camera", c.mjcf_camera, mujoco.mjtObj.mjOBJ_CAMERA) for c in robot.cameras.values()]

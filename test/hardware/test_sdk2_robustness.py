@@ -20,6 +20,7 @@ import yaml
 from hw_tools import assert_activation_refused, assert_silence_reported, assert_watchdog_damps, hold, importable, mute_and_settle, wait_for
 
 from lucid_ros import paths
+from lucid_ros.hardware.convention import VendorConvention
 from lucid_ros.robots import load_robot
 
 pytestmark = pytest.mark.skipif(not importable("cyclonedds"), reason="cyclonedds 0.10.2 not installed (docker/build_cyclonedds.sh builds it)")
@@ -56,9 +57,10 @@ needs_state_check = pytest.mark.skipif(
 def _state(flavor: str, robot, tick: int = 7):
     s = idl.TYPES[flavor][1]()
     s.tick = tick
+    q_wire = VendorConvention.of(robot).q_to_vendor(robot.default_pose)  # the robot reports its own joint zero and sign
     for k, slot in enumerate(robot.vendor_index):
         m = s.motor_state[int(slot)]
-        m.q, m.dq, m.tau_est = float(robot.default_pose[k]), 0.01 * k, -0.1 * k
+        m.q, m.dq, m.tau_est = float(q_wire[k]), 0.01 * k, -0.1 * k
     s.imu_state.quaternion = [1.0, 0.0, 0.0, 0.0]
     s.imu_state.accelerometer = [0.0, 0.0, 9.81]
     if flavor == "hg":

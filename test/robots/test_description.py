@@ -149,6 +149,10 @@ BROKEN = [
     ("range_differs_from_urdf", r"(name: FR_calf_joint,.*position: )\[-2\.818,", r"\1[-2.6,", r"joints\[2\]\.position", "go1.urdf"),
     ("vendor_index_beyond_slots", r"(name: RL_calf_joint, vendor_index: )11", r"\g<1>20", r"joints\[11\]\.vendor_index", "motor_slots"),
     ("unknown_foot", r"^feet: \[FR_foot,", "feet: [FR_toe,", r"feet\[0\]", "FR_toe"),
+    ("vendor_sign_not_unit", r"(name: FR_thigh_joint,.*kd: 0\.5)\}", r"\1, vendor_sign: 0}", r"joints\[1\]\.vendor_sign", "1 or -1"),
+    ("vendor_sign_a_word", r"(name: FR_thigh_joint,.*kd: 0\.5)\}", r"\1, vendor_sign: minus}", r"joints\[1\]\.vendor_sign", "1 or -1"),
+    ("vendor_offset_a_word", r"(name: FR_calf_joint,.*kd: 0\.5)\}", r"\1, vendor_offset: half_pi}", r"joints\[2\]\.vendor_offset", "number"),
+    ("vendor_offset_beyond_a_turn", r"(name: FR_calf_joint,.*kd: 0\.5)\}", r"\1, vendor_offset: 7.0}", r"joints\[2\]\.vendor_offset", "<="),
 ]
 
 

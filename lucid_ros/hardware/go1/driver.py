@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from lucid_ros.hardware.convention import VendorConvention
 from lucid_ros.hardware.go1 import codec
 from lucid_ros.hardware.go1.safety import GO1_LOWER, GO1_UPPER, position_limit, power_protect
 from lucid_ros.hardware.interface import Reading
@@ -37,14 +38,14 @@ class Go1UdpDriver(LowLevelDriver):
         self.local = (local_ip, int(local_port))
         self.power_factor = int(power_factor)
         self.vidx = robot.vendor_index
+        self.convention = VendorConvention.of(robot)
         self.decoder = codec.Go1Decoder("state")
         self.sock: socket.socket | None = None
         self.sn = 0
         # The SDK's PositionLimit is Go1 geometry; other robots on this protocol use their YAML ranges.
         self._lower = np.full(codec.N_MOTORS, -np.inf)
         self._upper = np.full(codec.N_MOTORS, np.inf)
-        self._lower[self.vidx] = robot.lower
-        self._upper[self.vidx] = robot.upper
+        self._lower[self.vidx], self._upper[self.vidx] = self.convention.vendor_limits(robot.lower, robot.upper)
         if robot.name == "go1":
             self._lower[:12] = np.maximum(self._lower[:12], GO1_LOWER)
             self._upper[:12] = np.minimum(self._upper[:12], GO1_UPPER)
@@ -84,7 +85,7 @@ class Go1UdpDriver(LowLevelDriver):
         self.last_power = watts
         if tripped and self.state == "active":
             self.latch_fault(f"PowerProtect({self.power_factor}): {watts:.0f} W > {100 * self.power_factor:.0f} W")
-        joints = JointSample(stamp, st.q[v], st.dq[v], st.tau_est[v])
+        joints = JointSample(stamp, *self.convention.state_from_vendor(st.q[v], st.dq[v], st.tau_est[v]))
         imu = ImuSample(stamp, st.quat, st.gyro, st.acc)
         return Reading(stamp, joints, imu, st.remote, st.tick)
 
@@ -92,6 +93,7 @@ class Go1UdpDriver(LowLevelDriver):
         """The LowCmd for a canonical-order command (also used by the dry-run and the bench)."""
         m = codec.MotorCommands()
         v = self.vidx
+        cmd = self.convention.to_vendor(cmd)
         if cmd.mode == "position":
             m.q[v] = position_limit(cmd.q, self._lower[v], self._upper[v])
             m.dq[v] = cmd.dq

@@ -80,7 +80,7 @@ class FakeGo1(FakeRobotBase):
     def _send_state(self) -> None:
         if self.peer is None:
             return
-        j = self.sim.joint_sample()
+        j = self.vendor_joint_sample()
         imu = self.sim.imu_sample()
         n = codec.N_MOTORS
         q, dq, tau = np.zeros(n), np.zeros(n), np.zeros(n)

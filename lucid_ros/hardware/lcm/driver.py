@@ -26,6 +26,7 @@ import time
 import numpy as np
 
 from lucid_ros.errors import ConfigError
+from lucid_ros.hardware.convention import VendorConvention
 from lucid_ros.hardware.go1.remote import encode_remote
 from lucid_ros.hardware.interface import Reading
 from lucid_ros.hardware.lcm import types as T
@@ -60,6 +61,8 @@ class LcmDriver(LowLevelDriver):
             raise ConfigError(None, "robot_driver.backend", "mini_cheetah_lcm needs the lcm Python package (pip install 'lucid_ros[lcm]')") from exc
         self.url = lcm_url
         self.vidx = robot.vendor_index
+        self.convention = VendorConvention.of(robot)
+        self.vlower, self.vupper = self.convention.vendor_limits(robot.lower, robot.upper)
         self.rc_timeout = rc_timeout
         self.lc = None
         self._estimator: tuple[float, dict] | None = None  # (monotonic reception time, message)
@@ -139,7 +142,7 @@ class LcmDriver(LowLevelDriver):
         remote = self._rc[1] if self._rc is not None and now - self._rc[0] <= self.rc_timeout else None
         stamp = time.time()
         v = self.vidx
-        joints = JointSample(stamp, leg["q"][v].astype(float), leg["qd"][v].astype(float), leg["tau_est"][v].astype(float))
+        joints = JointSample(stamp, *self.convention.state_from_vendor(leg["q"][v], leg["qd"][v], leg["tau_est"][v]))
         imu = ImuSample(stamp, est["quat"].astype(float), est["omegaBody"].astype(float), est["aBody"].astype(float))
         self.accepted += 1
         self._pending = Reading(stamp, joints, imu, remote, int(leg["timestamp_us"]))
@@ -161,8 +164,9 @@ class LcmDriver(LowLevelDriver):
     def encode(self, cmd: JointCommand) -> bytes:
         arrays = {k: np.zeros(N) for k in ("q_des", "qd_des", "tau_ff", "kp", "kd")}
         v = self.vidx
+        cmd = self.convention.to_vendor(cmd)
         if cmd.mode == "position":
-            arrays["q_des"][v] = np.clip(cmd.q, self.robot.lower, self.robot.upper)
+            arrays["q_des"][v] = np.clip(cmd.q, self.vlower, self.vupper)
             arrays["qd_des"][v] = cmd.dq
             arrays["tau_ff"][v] = np.clip(cmd.tau, -self.robot.effort_limit, self.robot.effort_limit)
             arrays["kp"][v] = cmd.kp

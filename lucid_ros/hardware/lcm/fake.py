@@ -63,7 +63,7 @@ class FakeLcmRobot(FakeRobotBase):
             pass
 
     def _send_state(self) -> None:
-        j = self.sim.joint_sample()
+        j = self.vendor_joint_sample()
         imu = self.sim.imu_sample()
         gt = self.sim.ground_truth()
         now_us = int(time.time() * 1e6)

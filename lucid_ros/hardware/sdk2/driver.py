@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lucid_ros.errors import ConfigError
+from lucid_ros.hardware.convention import VendorConvention
 from lucid_ros.hardware.interface import Reading
 from lucid_ros.hardware.lowlevel import LowLevelDriver
 from lucid_ros.hardware.sdk2 import codec
@@ -102,6 +103,8 @@ class Sdk2Driver(LowLevelDriver):
         self.domain_id = int(domain_id)
         self.interface = interface
         self.vidx = robot.vendor_index
+        self.convention = VendorConvention.of(robot)
+        self.vlower, self.vupper = self.convention.vendor_limits(robot.lower, robot.upper)
         self.modes = motor_modes(robot, self.flavor)
         self.mode_machine = 0
         self.samples_received = 0
@@ -168,18 +171,20 @@ class Sdk2Driver(LowLevelDriver):
         q, dq, tau, quat, gyro, acc, remote, tick, mode_machine = newest
         if self.flavor == "hg":
             self.mode_machine = mode_machine
+        q, dq, tau = self.convention.state_from_vendor(q, dq, tau)
         imu = ImuSample(stamp, quat, gyro, acc)
         return Reading(stamp, JointSample(stamp, q, dq, tau), imu, remote, tick)
 
     def encode(self, cmd: JointCommand) -> bytes:
-        """The LowCmd_ bytes (XCDR1, CRC filled in) for a canonical-order command."""
+        """The LowCmd_ bytes (XCDR1, CRC filled in) for a canonical-order command (project convention)."""
         L, n = self.cmd_layout, self.n
+        cmd = self.convention.to_vendor(cmd)
         buf = L.new()
         if self.flavor == "hg":
             L.put(buf, "mode_machine", [self.mode_machine])
         z = np.zeros(n)
         if cmd.mode == "position":
-            q = np.clip(cmd.q, self.robot.lower, self.robot.upper)
+            q = np.clip(cmd.q, self.vlower, self.vupper)
             tau = np.clip(cmd.tau, -self.robot.effort_limit, self.robot.effort_limit)
             fields = {"q": q, "dq": cmd.dq, "tau": tau, "kp": cmd.kp, "kd": cmd.kd}
         elif cmd.mode == "damping":

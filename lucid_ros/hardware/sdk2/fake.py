@@ -79,7 +79,7 @@ class FakeSdk2Robot(FakeRobotBase):
         from lucid_ros.hardware.sdk2 import dds
 
         L = self.state_layout
-        j = self.sim.joint_sample()
+        j = self.vendor_joint_sample()
         imu = self.sim.imu_sample()
         buf = L.new()
         self.tick_count += 2
