@@ -85,6 +85,19 @@ class HoistSpec:
 
 
 @dataclass(frozen=True)
+class ImuMount:
+    """Where the robot's own IMU is when a joint turns it relative to the base (H1: on the torso).
+
+    The stack publishes the base's IMU (imu.site); drivers turn the robot's reading into it with
+    lucid_ros.proprio.imu_mount, the sim's fake robots report this site's sensors."""
+
+    site: str  # MJCF site with sensors <site>_quat, <site>_gyro, <site>_acc
+    frame: str  # URDF link at the same place
+    joint: str  # the robot joint that turns the mount relative to the base
+    axis: tuple[float, float, float]  # that joint's axis in the base frame
+
+
+@dataclass(frozen=True)
 class RobotDescription:
     name: str
     kind: str
@@ -104,6 +117,7 @@ class RobotDescription:
     cameras: dict[str, CameraMount] = field(default_factory=dict)
     safety: SafetyLimits | None = None
     hoist: HoistSpec | None = None  # only robots whose YAML has a `hoist:` block
+    imu_mount: ImuMount | None = None  # only robots whose IMU is not on the base (imu.mount)
 
     # Arrays in canonical joint order; every module indexes joints this way.
     @cached_property
@@ -231,6 +245,8 @@ def _parse(f: Fields, path: Path) -> RobotDescription:
         camera_timeout=s.float("camera_timeout", lo=0, strict=True),
         damping_kd=s.float("damping_kd", lo=0, strict=True),
     )
+    f.sub("imu").refuse_unknown(("site", "frame", "mount"))
+    mount = _imu_mount(f.sub("imu.mount"), names) if f.has("imu.mount") else None
     return RobotDescription(
         name=f.str("name"),
         kind=f.choice("kind", ("quadruped", "humanoid")),
@@ -250,6 +266,7 @@ def _parse(f: Fields, path: Path) -> RobotDescription:
         cameras=cams,
         safety=safety,
         hoist=_hoist(f.sub("hoist")) if f.has("hoist") else None,
+        imu_mount=mount,
     )
 
 
@@ -259,6 +276,17 @@ def _sign(jf: Fields) -> float:
     if isinstance(value, bool) or value not in (1, -1):
         raise jf.error("vendor_sign", f"expected 1 or -1, got {value!r}")
     return float(value)
+
+
+def _imu_mount(m: Fields, joint_names: list[str]) -> ImuMount:
+    m.refuse_unknown(("site", "frame", "joint", "axis"))
+    joint = m.str("joint")
+    if joint not in joint_names:
+        raise m.error("joint", f"'{joint}' is not one of the robot's joints")
+    axis = m.float_list("axis", length=3)
+    if not math.isclose(math.hypot(*axis), 1.0, abs_tol=1e-6):
+        raise m.error("axis", f"expected a unit vector, got {axis}")
+    return ImuMount(site=m.str("site"), frame=m.str("frame"), joint=joint, axis=tuple(axis))
 
 
 HOIST_FIELDS = ("stiffness", "damping", "height", "lower_duration", "rope_length", "hook")
@@ -337,6 +365,38 @@ def check_mjcf(robot: RobotDescription) -> None:
     for fld, name, kind in lookups:
         if mujoco.mj_name2id(m, kind, name) < 0:
             raise ConfigError(src, fld, f"'{name}' not found in {robot.mjcf_path.name}")
+    if robot.imu_mount is not None:
+        _check_mount(robot, m)
+
+
+def _check_mount(robot: RobotDescription, m) -> None:
+    """The mount site exists with its three sensors, sits on the body its joint turns, is aligned with
+    the base at q = 0, and the joint turns about the declared axis (lucid_ros.proprio.imu_mount assumes all four)."""
+    import mujoco
+
+    src, mount, fname = robot.source, robot.imu_mount, robot.mjcf_path.name
+    sid = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, mount.site)
+    if sid < 0:
+        raise ConfigError(src, "imu.mount.site", f"'{mount.site}' not found in {fname}")
+    for suffix, kind in (
+        ("quat", mujoco.mjtSensor.mjSENS_FRAMEQUAT),
+        ("gyro", mujoco.mjtSensor.mjSENS_GYRO),
+        ("acc", mujoco.mjtSensor.mjSENS_ACCELEROMETER),
+    ):
+        k = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SENSOR, f"{mount.site}_{suffix}")
+        if k < 0 or m.sensor_type[k] != kind or m.sensor_objid[k] != sid:
+            raise ConfigError(src, "imu.mount.site", f"{fname} needs a {kind.name} sensor '{mount.site}_{suffix}' on site '{mount.site}'")
+    jid = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, mount.joint)
+    if m.site_bodyid[sid] != m.jnt_bodyid[jid]:
+        raise ConfigError(src, "imu.mount.joint", f"site '{mount.site}' is not on the body '{mount.joint}' turns in {fname}")
+    d = mujoco.MjData(m)
+    mujoco.mj_kinematics(m, d)
+    R_base = d.xmat[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, robot.base_body)].reshape(3, 3)
+    if not np.allclose(R_base.T @ d.site_xmat[sid].reshape(3, 3), np.eye(3), atol=1e-6):
+        raise ConfigError(src, "imu.mount.site", f"site '{mount.site}' in {fname} is not aligned with '{robot.base_body}' at q = 0")
+    axis = R_base.T @ d.xaxis[jid]
+    if not np.allclose(axis, mount.axis, atol=1e-6):
+        raise ConfigError(src, "imu.mount.axis", f"{list(mount.axis)} differs from '{mount.joint}' in {fname}: {np.round(axis, 6).tolist()}")
 
 
 def check_urdf(robot: RobotDescription) -> None:
@@ -363,6 +423,7 @@ def check_urdf(robot: RobotDescription) -> None:
                 raise ConfigError(
                     src, f"joints[{i}].position", f"[{j.lower}, {j.upper}] differs from [{lo}, {hi}] for '{j.name}' in {robot.urdf_path.name}"
                 )
-    for fld, name in [("imu.frame", robot.imu_frame)] + [(f"cameras.{c.name}.frame", c.frame) for c in robot.cameras.values()]:
+    mount = [("imu.mount.frame", robot.imu_mount.frame)] if robot.imu_mount is not None else []
+    for fld, name in [("imu.frame", robot.imu_frame)] + mount + [(f"cameras.{c.name}.frame", c.frame) for c in robot.cameras.values()]:
         if name not in links:
             raise ConfigError(src, fld, f"link '{name}' not found in {robot.urdf_path.name}")

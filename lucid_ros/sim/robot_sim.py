@@ -182,6 +182,18 @@ class SimRobot:
         quat = s[ix.imu_quat : ix.imu_quat + 4].copy()
         return ImuSample(self.time, quat / np.linalg.norm(quat), s[ix.imu_gyro : ix.imu_gyro + 3].copy(), s[ix.imu_acc : ix.imu_acc + 3].copy())
 
+    def mount_imu_sample(self) -> ImuSample:
+        """The robot's own IMU where it really is (robot.imu_mount: sensors <site>_quat/_gyro/_acc), else
+        the base's: what a fake robot puts on the wire."""
+        mount = self.robot.imu_mount
+        if mount is None:
+            return self.imu_sample()
+        self._refresh()
+        m, s = self.model, self.data.sensordata
+        adr = [int(m.sensor(f"{mount.site}_{k}").adr[0]) for k in ("quat", "gyro", "acc")]
+        quat = s[adr[0] : adr[0] + 4].copy()
+        return ImuSample(self.time, quat / np.linalg.norm(quat), s[adr[1] : adr[1] + 3].copy(), s[adr[2] : adr[2] + 3].copy())
+
     def ground_truth(self) -> GroundTruth:
         r, v = self.index.root_qpos, self.index.root_qvel
         quat = self.data.qpos[r + 3 : r + 7].copy()

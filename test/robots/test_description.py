@@ -170,6 +170,32 @@ def test_malformed_yaml_names_file_and_field(tmp_path, case):
     assert fragment in text
 
 
+BROKEN_H1_MOUNT = [
+    # (id, pattern, replacement, expected field, message fragment): h1.yaml's imu.mount
+    ("mount_joint_unknown", r"joint: torso_joint", "joint: waist_joint", "imu.mount.joint", "not one of the robot's joints"),
+    ("mount_joint_not_the_sites", r"joint: torso_joint", "joint: left_knee_joint", "imu.mount.joint", "not on the body"),
+    ("mount_axis_not_unit", r"axis: \[0\.0, 0\.0, 1\.0\]", "axis: [0.0, 0.0, 2.0]", "imu.mount.axis", "unit vector"),
+    ("mount_axis_differs", r"axis: \[0\.0, 0\.0, 1\.0\]", "axis: [0.0, 1.0, 0.0]", "imu.mount.axis", "differs"),
+    ("mount_axis_a_word", r"axis: \[0\.0, 0\.0, 1\.0\]", "axis: up", "imu.mount.axis", "list of numbers"),
+    ("mount_site_missing", r"site: imu_torso", "site: imu_chest", "imu.mount.site", "imu_chest"),
+    ("mount_frame_missing", r"frame: imu_torso_link", "frame: chest_link", "imu.mount.frame", "chest_link"),
+    ("mount_unknown_field", r"joint: torso_joint", "joint: torso_joint\n    mount: torso", "imu.mount.mount", "unknown field"),
+]
+
+
+@pytest.mark.parametrize("case", BROKEN_H1_MOUNT, ids=[c[0] for c in BROKEN_H1_MOUNT])
+def test_malformed_imu_mount_names_file_and_field(tmp_path, case):
+    _, pattern, replacement, fld, fragment = case
+    text = (paths.config_dir() / "robots" / "h1.yaml").read_text()
+    new, n = re.subn(pattern, replacement, text, count=1)
+    assert n == 1, pattern
+    path = tmp_path / "broken_h1.yaml"
+    path.write_text(new)
+    with pytest.raises(ConfigError) as info:
+        load_robot(path)
+    assert info.value.field == fld and str(path.resolve()) in str(info.value) and fragment in str(info.value), str(info.value)
+
+
 def test_unmodified_copy_loads_from_a_temp_folder(tmp_path):
     path = tmp_path / "go1_copy.yaml"
     path.write_text((paths.config_dir() / "robots" / "go1.yaml").read_text())

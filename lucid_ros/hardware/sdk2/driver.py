@@ -19,6 +19,7 @@ from lucid_ros.hardware.convention import VendorConvention
 from lucid_ros.hardware.interface import Reading
 from lucid_ros.hardware.lowlevel import LowLevelDriver
 from lucid_ros.hardware.sdk2 import codec
+from lucid_ros.proprio.imu_mount import mount_to_base
 from lucid_ros.robots.description import RobotDescription
 from lucid_ros.types import ImuSample, JointCommand, JointSample
 
@@ -104,6 +105,7 @@ class Sdk2Driver(LowLevelDriver):
         self.interface = interface
         self.vidx = robot.vendor_index
         self.convention = VendorConvention.of(robot)
+        self._mount_joint = int(robot.index_of([robot.imu_mount.joint])[0]) if robot.imu_mount is not None else -1
         self.vlower, self.vupper = self.convention.vendor_limits(robot.lower, robot.upper)
         self.modes = motor_modes(robot, self.flavor)
         self.mode_machine = 0
@@ -172,6 +174,9 @@ class Sdk2Driver(LowLevelDriver):
         if self.flavor == "hg":
             self.mode_machine = mode_machine
         q, dq, tau = self.convention.state_from_vendor(q, dq, tau)
+        mount = self.robot.imu_mount
+        if mount is not None:  # the robot's IMU rides on a joint (H1: torso): publish the base's
+            quat, gyro, acc = mount_to_base(quat, gyro, acc, mount.axis, q[self._mount_joint], dq[self._mount_joint])
         imu = ImuSample(stamp, quat, gyro, acc)
         return Reading(stamp, JointSample(stamp, q, dq, tau), imu, remote, tick)
 

@@ -80,7 +80,7 @@ class FakeSdk2Robot(FakeRobotBase):
 
         L = self.state_layout
         j = self.vendor_joint_sample()
-        imu = self.sim.imu_sample()
+        imu = self.sim.mount_imu_sample()  # where the robot carries it (H1: torso); the driver turns it into the base's
         buf = L.new()
         self.tick_count += 2
         L.put(buf, "tick", [self.tick_count])
