@@ -84,6 +84,7 @@ setup(
             "proprioception = lucid_ros.nodes.proprioception:main",
             "policy_runner = lucid_ros.nodes.policy_runner:main",
             "camera = lucid_ros.nodes.camera:main",
+            "vision_policy = lucid_ros.nodes.vision_policy:main",
             "safety_supervisor = lucid_ros.nodes.safety_supervisor:main",
             "robot_driver = lucid_ros.nodes.robot_driver:main",
             "monitor = lucid_ros.nodes.monitor:main",

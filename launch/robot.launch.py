@@ -9,6 +9,10 @@ calls safety/stand and safety/run (or uses the remote: L2+Y stand, L2+X run, L2+
 Backend options (empty = the driver's default): host, port (go1_udp: 192.168.123.10:8007),
 interface and domain_id (unitree_sdk2: the NIC on the robot's network, domain 0), lcm_url
 (mini_cheetah_lcm).
+
+Nodes and processes come from lucid_ros.bringup.robot_plan (as `lucid-ros robot`): a policy with
+image inputs adds the camera node (RealSense source, camera_serial:=...) in the policy runner's
+process (executable vision_policy: frames never cross DDS) and the supervisor's camera watch.
 """
 
 import os
@@ -18,6 +22,8 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+
+from lucid_ros.bringup import launch_entries, robot_plan
 
 BACKENDS = ("go1_udp", "unitree_sdk2", "mini_cheetah_lcm")
 OPTIONS = {"host": str, "port": int, "interface": str, "domain_id": int, "lcm_url": str}
@@ -34,24 +40,14 @@ def _nodes(context):
         policy = f"{robot}_walk" if os.path.exists(os.path.join(share, "config", "policies", f"{robot}_walk.yaml")) else f"{robot}_stand"
     arm = LaunchConfiguration("arm").perform(context).lower() in ("true", "1", "yes")
     params = os.path.join(share, "config", "params", f"{robot}.yaml")
-    common = {"robot": robot}
-    driver = {"backend": backend, "arm": arm}
+    driver = {}
     for name, kind in OPTIONS.items():
         value = LaunchConfiguration(name).perform(context)
         if value:
             driver[name] = kind(value)
-    return [
-        Node(package="lucid_ros", executable="robot_driver", name="robot_driver", output="screen", parameters=[params, common, driver]),
-        Node(package="lucid_ros", executable="proprioception", name="proprioception", output="screen", parameters=[params, common]),
-        Node(package="lucid_ros", executable="policy_runner", name="policy_runner", output="screen", parameters=[params, common, {"policy": policy}]),
-        Node(
-            package="lucid_ros",
-            executable="safety_supervisor",
-            name="safety_supervisor",
-            output="screen",
-            parameters=[params, common, {"auto_sequence": False}],
-        ),
-    ]
+    serial = LaunchConfiguration("camera_serial").perform(context)
+    plan = robot_plan(robot, backend, policy, arm=arm, auto=False, driver_options=driver, camera_serial=serial)
+    return [Node(package="lucid_ros", output="screen", **entry) for entry in launch_entries(plan, robot, params)]
 
 
 def generate_launch_description():
@@ -62,6 +58,7 @@ def generate_launch_description():
             DeclareLaunchArgument("policy", default_value=""),
             DeclareLaunchArgument("arm", default_value="false", description="true: send commands (default: dry-run)"),
             *[DeclareLaunchArgument(name, default_value="") for name in OPTIONS],
+            DeclareLaunchArgument("camera_serial", default_value="", description="vision policies: the RealSense's serial (empty: the only one)"),
             OpaqueFunction(function=_nodes),
         ]
     )

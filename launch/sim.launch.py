@@ -2,7 +2,8 @@
 
 The sim graph as separate processes, with the same nodes and parameter file `lucid-ros sim` uses
 in one process (config/params/<robot>.yaml). The sim bridge publishes /clock; every other node
-runs on sim time.
+runs on sim time. Nodes and processes come from lucid_ros.bringup.sim_plan: a policy with image
+inputs runs the sim bridge (renderer), camera and policy runner in one process (vision_policy).
 """
 
 import os
@@ -13,6 +14,8 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+from lucid_ros.bringup import launch_entries, sim_plan
+
 
 def _nodes(context):
     share = get_package_share_directory("lucid_ros")
@@ -21,29 +24,23 @@ def _nodes(context):
     if not policy:
         policy = f"{robot}_walk" if os.path.exists(os.path.join(share, "config", "policies", f"{robot}_walk.yaml")) else f"{robot}_stand"
     params = os.path.join(share, "config", "params", f"{robot}.yaml")
-    common = {"robot": robot}
-    sim_time = {"use_sim_time": True}
-    auto = LaunchConfiguration("auto").perform(context).lower() == "true"
-    return [
-        Node(package="lucid_ros", executable="sim_bridge", name="sim_bridge", output="screen",
-             parameters=[params, common, {"course": LaunchConfiguration("course").perform(context),
-                                          "seed": int(LaunchConfiguration("seed").perform(context)),
-                                          "realtime": LaunchConfiguration("realtime").perform(context).lower() == "true"}]),
-        Node(package="lucid_ros", executable="proprioception", name="proprioception", output="screen", parameters=[params, common, sim_time]),
-        Node(package="lucid_ros", executable="policy_runner", name="policy_runner", output="screen",
-             parameters=[params, common, sim_time, {"policy": policy}]),
-        Node(package="lucid_ros", executable="safety_supervisor", name="safety_supervisor", output="screen",
-             parameters=[params, common, sim_time, {"auto_sequence": auto, "auto_lower_hoist": True}]),
-    ]
+    plan = sim_plan(
+        robot, policy, course=LaunchConfiguration("course").perform(context), seed=int(LaunchConfiguration("seed").perform(context)),
+        realtime=LaunchConfiguration("realtime").perform(context).lower() == "true",
+        auto=LaunchConfiguration("auto").perform(context).lower() == "true",
+    )  # fmt: skip
+    return [Node(package="lucid_ros", output="screen", **entry) for entry in launch_entries(plan, robot, params)]
 
 
 def generate_launch_description():
-    return LaunchDescription([
-        DeclareLaunchArgument("robot", default_value="go1"),
-        DeclareLaunchArgument("policy", default_value="", description="policy name or spec path (default: the robot's shipped policy)"),
-        DeclareLaunchArgument("course", default_value="flat"),
-        DeclareLaunchArgument("seed", default_value="0"),
-        DeclareLaunchArgument("realtime", default_value="true", description="launch runs are watched by people: pace to the wall clock"),
-        DeclareLaunchArgument("auto", default_value="false", description="walk PASSIVE -> STANDING -> RUNNING by itself"),
-        OpaqueFunction(function=_nodes),
-    ])
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument("robot", default_value="go1"),
+            DeclareLaunchArgument("policy", default_value="", description="policy name or spec path (default: the robot's shipped policy)"),
+            DeclareLaunchArgument("course", default_value="flat"),
+            DeclareLaunchArgument("seed", default_value="0"),
+            DeclareLaunchArgument("realtime", default_value="true", description="launch runs are watched by people: pace to the wall clock"),
+            DeclareLaunchArgument("auto", default_value="false", description="walk PASSIVE -> STANDING -> RUNNING by itself"),
+            OpaqueFunction(function=_nodes),
+        ]
+    )

@@ -15,13 +15,12 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from pathlib import Path
 
-import yaml
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
 from lucid_ros import paths
+from lucid_ros.bringup import policy_reads_images  # noqa: F401 - its old home; SimGraph imports it here
 from lucid_ros.errors import ConfigError
 from lucid_ros.health import LatencyStats, RateMeter
 from lucid_ros.nodes import convert, qos
@@ -63,17 +62,6 @@ def camera_info_msg(frame: Frame) -> CameraInfo:
     msg.header.stamp = convert.to_time(frame.stamp)
     msg.header.frame_id = frame.frame_id
     return msg
-
-
-def policy_reads_images(policy: str | Path | None) -> bool:
-    """Does the spec declare image inputs? (Read loosely: the runner reports a malformed spec.)"""
-    if not policy:
-        return False
-    try:
-        raw = yaml.safe_load(paths.resolve("policies", policy).read_text()) or {}
-        return bool((raw.get("inputs") or {}).get("images"))
-    except (OSError, yaml.YAMLError, AttributeError, ConfigError):
-        return False
 
 
 def attach_sim_cameras(bridge) -> list[SimCameraSource]:

@@ -1,7 +1,7 @@
 """`lucid-ros robot` and `lucid-ros fake-robot`: the graph against hardware, without ros2 launch.
 
-RobotGraph runs robot_driver + proprioception + policy_runner + safety_supervisor in one
-process (one executor thread, as SimGraph does), on the wall clock. The supervisor never
+RobotGraph runs robot_driver + proprioception + policy_runner + safety_supervisor (+ camera for a
+vision policy, lucid_ros.bringup) in one process (one executor thread, as SimGraph does), on the wall clock. The supervisor never
 sequences itself on a robot unless `auto=True` (`--auto`, for tests and rehearsals against a
 fake robot); an operator calls safety/stand and safety/run (or uses the remote: L2+Y, L2+X).
 """
@@ -57,22 +57,22 @@ class RobotGraph(InProcessGraph):
 
     def __init__(self, robot: str = "go1", backend: str = "go1_udp", policy: str | Path | None = None, arm: bool = False,
                  auto: bool = False, driver_options: dict[str, Any] | None = None, params_file: str | Path | None = None,
-                 overrides: dict[str, dict[str, Any]] | None = None, cmd_vel: tuple[float, float, float] | None = None):  # fmt: skip
-        from lucid_ros.nodes.policy_runner import PolicyRunnerNode
-        from lucid_ros.nodes.proprioception import ProprioceptionNode
-        from lucid_ros.nodes.robot_driver import RobotDriverNode
-        from lucid_ros.nodes.safety_supervisor import SafetySupervisorNode
+                 overrides: dict[str, dict[str, Any]] | None = None, cmd_vel: tuple[float, float, float] | None = None,
+                 camera_serial: str = ""):  # fmt: skip
+        """Every node of the bring-up plan (lucid_ros.bringup.robot_plan) in this process: a vision
+        policy adds the camera node (RealSense by `camera_serial`, empty = the only one connected)
+        and the supervisor's camera watch."""
+        from lucid_ros.bringup import robot_plan
+        from lucid_ros.nodes.vision_policy import node_classes
 
         params = load_params(robot, params_file)
-        given = {
-            "robot_driver": {"backend": backend, "arm": bool(arm), **(driver_options or {})},
-            "policy_runner": {"policy": str(policy) if policy else ""},
-            "safety_supervisor": {"auto_sequence": bool(auto)},
-        }
-        classes = {"robot_driver": RobotDriverNode, "proprioception": ProprioceptionNode,
-                   "policy_runner": PolicyRunnerNode, "safety_supervisor": SafetySupervisorNode}  # fmt: skip
-        specs = [(name, classes[name], {**params.get(name, {}), "robot": robot, **given.get(name, {}), **(overrides or {}).get(name, {})})
-                 for name in NODE_NAMES]  # fmt: skip
+        plan = robot_plan(
+            robot, backend, str(policy) if policy else "", arm=arm, auto=auto, driver_options=driver_options, camera_serial=camera_serial
+        )
+        classes = node_classes()
+        order = [n for proc in plan for n in proc.nodes]
+        order.sort(key=lambda n: NODE_NAMES.index(n.name) if n.name in NODE_NAMES else len(NODE_NAMES))  # the camera last, as in sim
+        specs = [(n.name, classes[n.name], {**params.get(n.name, {}), **n.params, **(overrides or {}).get(n.name, {})}) for n in order]
         self._bring_up(specs, lambda context: StateMonitor(cmd_vel, context=context))
 
     @property

@@ -1,0 +1,131 @@
+"""The bring-up plan: which nodes a graph runs, in which process, with which given parameters.
+
+One rclpy-free description that `RobotGraph` (`lucid-ros robot`), `launch/robot.launch.py` and
+`launch/sim.launch.py` all read, so they cannot drift apart again (issue 21: the robot graph and
+every launch file had left out the camera node, and a vision policy on a robot only logged
+"waiting for the first camera images").
+
+Why processes matter: camera frames and the policy's image tensors pass through the in-process
+vision bus (lucid_ros.vision.bus), never over DDS. So whenever the policy reads images, the camera
+node shares one process (and one executor) with the policy runner (executable `vision_policy`),
+and in sim with the sim bridge too, whose renderer is the frames' producer. Every other node may
+run in a process of its own. The values here are what the launcher gives; the per-robot
+parameter file (config/params/<robot>.yaml) is merged underneath by whoever starts the nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lucid_ros import paths
+from lucid_ros.errors import ConfigError
+
+COMPOSED = "vision_policy"  # console_scripts entry: several nodes of the plan in one process (lucid_ros.nodes.vision_policy)
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    name: str  # node name, also its executable when it runs alone
+    params: dict[str, Any]  # given values; the robot's parameter file goes underneath
+
+
+@dataclass(frozen=True)
+class ProcessPlan:
+    executable: str  # a node's own executable, or COMPOSED for several nodes sharing one executor
+    nodes: tuple[NodePlan, ...] = field(default_factory=tuple)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(n.name for n in self.nodes)
+
+
+def policy_reads_images(policy: str | Path | None) -> bool:
+    """Does the spec declare image inputs? (Read loosely: the runner reports a malformed spec.)"""
+    if not policy:
+        return False
+    try:
+        raw = yaml.safe_load(paths.resolve("policies", policy).read_text()) or {}
+        return bool((raw.get("inputs") or {}).get("images"))
+    except (OSError, yaml.YAMLError, AttributeError, ConfigError):
+        return False
+
+
+def camera_params(policy: str, source: str, serial: str = "", camera: str = "ego") -> dict[str, Any]:
+    """The camera node's given values: which mount, which source; on a robot the RealSense by serial
+    (empty = the only one connected; several connected is refused, naming their serials)."""
+    out: dict[str, Any] = {"policy": policy, "camera": camera, "source": source}
+    if source == "realsense" and serial:
+        out["realsense.serial"] = str(serial)
+    return out
+
+
+def robot_plan(robot: str, backend: str, policy: str, *, arm: bool = False, auto: bool = False, driver_options: dict[str, Any] | None = None,
+               camera_serial: str = "", camera_source: str = "realsense", vision: bool | None = None) -> list[ProcessPlan]:  # fmt: skip
+    """The graph against hardware. A vision policy adds the camera node (the RealSense source by
+    serial) in the policy runner's process, and turns on the supervisor's camera watch."""
+    vision = policy_reads_images(policy) if vision is None else vision
+    common = {"robot": robot}
+    driver = NodePlan("robot_driver", {**common, "backend": backend, "arm": bool(arm), **(driver_options or {})})
+    proprio = NodePlan("proprioception", dict(common))
+    runner = NodePlan("policy_runner", {**common, "policy": str(policy)})
+    supervisor = NodePlan("safety_supervisor", {**common, "auto_sequence": bool(auto), "require_camera": bool(vision)})
+    plan = [ProcessPlan("robot_driver", (driver,)), ProcessPlan("proprioception", (proprio,))]
+    if vision:
+        camera = NodePlan("camera", {**common, **camera_params(str(policy), camera_source, camera_serial)})
+        plan.append(ProcessPlan(COMPOSED, (camera, runner)))
+    else:
+        plan.append(ProcessPlan("policy_runner", (runner,)))
+    plan.append(ProcessPlan("safety_supervisor", (supervisor,)))
+    return plan
+
+
+def sim_plan(robot: str, policy: str, *, course: str = "flat", seed: int = 0, realtime: bool = True, auto: bool = False,
+             vision: bool | None = None) -> list[ProcessPlan]:  # fmt: skip
+    """The sim graph as `ros2 launch` starts it. A vision policy puts the sim bridge (the renderer),
+    the camera node and the policy runner in one process: the frames never leave it."""
+    vision = policy_reads_images(policy) if vision is None else vision
+    common = {"robot": robot}
+    sim_time = {**common, "use_sim_time": True}
+    bridge = NodePlan("sim_bridge", {**common, "course": course, "seed": int(seed), "realtime": bool(realtime), "cameras": bool(vision)})
+    proprio = NodePlan("proprioception", dict(sim_time))
+    runner = NodePlan("policy_runner", {**sim_time, "policy": str(policy)})
+    supervisor = NodePlan("safety_supervisor", {**sim_time, "auto_sequence": bool(auto), "auto_lower_hoist": True, "require_camera": bool(vision)})
+    if vision:
+        camera = NodePlan("camera", {**sim_time, **camera_params(str(policy), "sim")})
+        return [
+            ProcessPlan(COMPOSED, (bridge, camera, runner)),
+            ProcessPlan("proprioception", (proprio,)),
+            ProcessPlan("safety_supervisor", (supervisor,)),
+        ]
+    return [ProcessPlan(n.name, (n,)) for n in (bridge, proprio, runner, supervisor)]
+
+
+def process_of(plan: list[ProcessPlan], node: str) -> ProcessPlan:
+    """The process that runs `node` (KeyError naming it when the plan has no such node)."""
+    for proc in plan:
+        if node in proc.names:
+            return proc
+    raise KeyError(f"no node '{node}' in the plan ({[p.names for p in plan]})")
+
+
+def launch_entries(plan: list[ProcessPlan], robot: str, params_file: str) -> list[dict[str, Any]]:
+    """Keyword arguments of one launch_ros `Node` per process (launch files add package and output).
+
+    A lone node runs its own executable with the parameter file under its given values; several
+    nodes run as COMPOSED, which merges the same file per node itself (a `parameters=` dict in
+    launch_ros would apply to every node of the process alike)."""
+    import json
+
+    out = []
+    for proc in plan:
+        if len(proc.nodes) == 1:
+            n = proc.nodes[0]
+            out.append({"executable": n.name, "name": n.name, "parameters": [params_file, n.params]})
+        else:
+            nodes = json.dumps({n.name: n.params for n in proc.nodes})
+            out.append({"executable": COMPOSED, "arguments": ["--robot", robot, "--params-file", params_file, "--nodes", nodes]})
+    return out

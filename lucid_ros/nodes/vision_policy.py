@@ -1,0 +1,87 @@
+"""`vision_policy`: several nodes of the bring-up plan in one process, one executor.
+
+The launch files start this executable wherever the plan (lucid_ros.bringup) puts the camera node
+beside the policy runner (and in sim the sim bridge): camera frames and image tensors then pass
+through the process's vision bus, never over DDS. Arguments:
+
+    vision_policy --robot go1 [--params-file FILE] --nodes '{"camera": {...}, "policy_runner": {...}}'
+
+`--nodes` maps node name -> given parameter values (JSON, in start order); the robot's parameter
+file (config/params/<robot>.yaml, or --params-file) is merged underneath per node, as
+`lucid-ros robot` does in its single process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+
+from lucid_ros.errors import ConfigError
+from lucid_ros.gcpause import freeze_heap
+
+
+def node_classes() -> dict[str, type]:
+    from lucid_ros.nodes.camera import CameraNode
+    from lucid_ros.nodes.policy_runner import PolicyRunnerNode
+    from lucid_ros.nodes.proprioception import ProprioceptionNode
+    from lucid_ros.nodes.robot_driver import RobotDriverNode
+    from lucid_ros.nodes.safety_supervisor import SafetySupervisorNode
+    from lucid_ros.nodes.sim_bridge import SimBridgeNode
+
+    return {"sim_bridge": SimBridgeNode, "robot_driver": RobotDriverNode, "proprioception": ProprioceptionNode,
+            "camera": CameraNode, "policy_runner": PolicyRunnerNode, "safety_supervisor": SafetySupervisorNode}  # fmt: skip
+
+
+WORKERS = ("sim_bridge", "robot_driver")  # nodes that own a thread (start()/stop())
+
+
+def main(args=None) -> None:
+    from lucid_ros.nodes.graph import load_params
+    from lucid_ros.nodes.inprocess import parameters
+
+    argv = rclpy.utilities.remove_ros_args(sys.argv if args is None else args)[1:]
+    p = argparse.ArgumentParser(prog="vision_policy", description=__doc__.split("\n\n")[0])
+    p.add_argument("--robot", required=True)
+    p.add_argument("--params-file", default=None)
+    p.add_argument("--nodes", required=True, help="JSON: {node name: {parameter: value}}")
+    a = p.parse_args(argv)
+    given = json.loads(a.nodes)
+    classes = node_classes()
+    unknown = sorted(set(given) - set(classes))
+    if unknown:
+        print(f"vision_policy: unknown node(s) {unknown}; known: {sorted(classes)}", file=sys.stderr)
+        sys.exit(2)
+    rclpy.init(args=args)
+    params = load_params(a.robot, a.params_file)
+    nodes = {}
+    executor = SingleThreadedExecutor()
+    try:
+        for name, values in given.items():
+            nodes[name] = classes[name](parameter_overrides=parameters({**params.get(name, {}), "robot": a.robot, **values}))
+            executor.add_node(nodes[name])
+        freeze_heap()  # the nodes' imports and models are never walked by a full collection (gcpause)
+        for name in WORKERS:
+            if name in nodes:
+                nodes[name].start()
+        executor.spin()
+    except ConfigError as exc:
+        print(f"vision_policy: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        for name in WORKERS:
+            if name in nodes:
+                nodes[name].stop()
+        for node in nodes.values():
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""The bring-up plan (lucid_ros.bringup) that `lucid-ros robot`, robot.launch.py and sim.launch.py read:
+a vision policy's camera node always shares the policy runner's process (the vision bus is in-process)."""
+
+import json
+import re
+from pathlib import Path
+
+from lucid_ros.bringup import COMPOSED, launch_entries, process_of, robot_plan, sim_plan
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_vision_policy_on_a_robot_puts_the_camera_in_the_policy_runners_process():
+    plan = robot_plan("go1", "go1_udp", "go1_depth", camera_serial="123456789012")
+    proc = process_of(plan, "camera")
+    assert proc is process_of(plan, "policy_runner") and proc.executable == COMPOSED
+    camera = next(n for n in proc.nodes if n.name == "camera")
+    assert camera.params["source"] == "realsense" and camera.params["realsense.serial"] == "123456789012"
+    assert camera.params["policy"] == "go1_depth"
+    sup = process_of(plan, "safety_supervisor").nodes[0]
+    assert sup.params["require_camera"] is True and sup.params["auto_sequence"] is False
+    assert process_of(plan, "robot_driver").names == ("robot_driver",)  # the driver's 500 Hz loop keeps its own process
+
+
+def test_rgb_policy_too_and_a_blind_policy_has_no_camera():
+    assert process_of(robot_plan("go1", "go1_udp", "go1_rgb"), "camera").names == ("camera", "policy_runner")
+    plan = robot_plan("go1", "go1_udp", "go1_walk")
+    assert all("camera" not in p.names for p in plan) and all(p.executable != COMPOSED for p in plan)
+    assert process_of(plan, "safety_supervisor").nodes[0].params["require_camera"] is False
+
+
+def test_vision_policy_in_sim_puts_renderer_camera_and_runner_in_one_process():
+    plan = sim_plan("go1", "go1_depth")
+    proc = process_of(plan, "camera")
+    assert set(proc.names) == {"sim_bridge", "camera", "policy_runner"}
+    assert next(n for n in proc.nodes if n.name == "sim_bridge").params["cameras"] is True
+    assert next(n for n in proc.nodes if n.name == "camera").params["source"] == "sim"
+
+
+def test_launch_entries_start_installed_executables_with_each_nodes_values():
+    scripts = set(re.findall(r'"([a-z0-9_\-]+) = lucid_ros', (ROOT / "setup.py").read_text()))
+    plan = robot_plan("go1", "go1_udp", "go1_depth", driver_options={"host": "127.0.0.1"})
+    entries = launch_entries(plan, "go1", "/share/config/params/go1.yaml")
+    assert {e["executable"] for e in entries} <= scripts
+    composed = next(e for e in entries if e["executable"] == COMPOSED)
+    args = composed["arguments"]
+    nodes = json.loads(args[args.index("--nodes") + 1])
+    assert list(nodes) == ["camera", "policy_runner"] and nodes["camera"]["source"] == "realsense"
+    driver = next(e for e in entries if e["executable"] == "robot_driver")
+    assert driver["name"] == "robot_driver" and driver["parameters"][1]["host"] == "127.0.0.1"
+    for entries in (launch_entries(sim_plan("go1", "go1_depth"), "go1", "p.yaml"), launch_entries(sim_plan("go1", "go1_walk"), "go1", "p.yaml")):
+        assert {e["executable"] for e in entries} <= scripts
+
+
+def test_launch_files_read_the_plan():
+    for name, fn in (("robot.launch.py", "robot_plan"), ("sim.launch.py", "sim_plan")):
+        text = (ROOT / "launch" / name).read_text()
+        assert fn in text and "launch_entries" in text
