@@ -50,23 +50,27 @@ def run_push(robot: str, policy: str, push: Push, cmd=(0.5, 0.0, 0.0), settle: f
 
     start = "lying" if load_robot(robot).kind == "quadruped" else "default"
     with SimGraph(robot=robot, policy=policy, start_pose=start, cmd_vel=cmd) as g:
-        if not g.wait_for_state("RUNNING", wall_timeout=120):
+        running = g.wait_for_event("RUNNING", wall_timeout=120)
+        if running is None:
             return {**asdict(push), "survived": False, "reason": f"never RUNNING ({g.state})"}
-        g.run_for(settle + push.delay)
-        t_push = g.sim_time
-        fired = []
+        # The push is placed in sim time (the RUNNING event's stamp + settle + delay) and fired by
+        # the sim thread itself, so where the main thread happens to be does not move it.
+        t_push = float(running["time"]) + settle + push.delay
+        fired: list[float] = []
 
         def shove(t: float, sim) -> None:
-            if not fired:
+            if not fired and t >= t_push - 1e-9:
                 fired.append(t)
                 sim.apply_push(push.vector(), duration)
 
         g.sim.on_tick.append(shove)
+        if g.sim_time >= t_push:
+            return {**asdict(push), "survived": False, "reason": f"the sim ran past the push time ({g.sim_time:.2f} > {t_push:.2f} s)"}
         g.run_until(t_push + duration + after)
-        state, falls = g.state, list(g.monitor.metrics.falls)
+        state, falls, events = g.state, list(g.monitor.metrics.falls), list(g.monitor.events)
     fell = [t for t in falls if t >= t_push]
     ok = not fell and state == "RUNNING"
-    reason = "" if ok else (f"fell at {fell[0] - t_push:.2f} s after the push" if fell else f"supervisor {state}")
+    reason = "" if ok else (f"fell at {fell[0] - t_push:.2f} s after the push" if fell else f"safety tripped: {events[-1] if events else state}")
     return {**asdict(push), "at": round(t_push, 3), "survived": ok, "reason": reason}
 
 
@@ -85,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             r = run_push(args.robot, args.policy, push, duration=args.duration)
             results.append(r)
             print(f"[pushes] {args.robot} {Path(args.policy).stem}: {force:g} N at {push.direction_deg:+.0f} deg (seed {push.seed}): "
-                  f"{'survived' if r['survived'] else 'FELL: ' + r['reason']}", file=sys.stderr, flush=True)  # fmt: skip
+                  f"{'survived' if r['survived'] else 'NOT SURVIVED: ' + r['reason']}", file=sys.stderr, flush=True)  # fmt: skip
     table = {}
     for r in results:
         table.setdefault(r["force"], []).append(r["survived"])
