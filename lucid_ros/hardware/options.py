@@ -12,6 +12,8 @@ def add_arguments(p, fake: bool) -> None:
         p.add_argument("--peer", default=None, metavar="HOST:PORT", help="go1_udp: stream LowState here before any command arrives")
         p.add_argument("--ground-truth", dest="ground_truth", default=None, metavar="FILE.csv",
                        help="write the simulated base's true pose and velocity (50 Hz) to FILE.csv when stopped")  # fmt: skip
+        p.add_argument("--camera-port", dest="camera_port", type=int, default=None, metavar="PORT",
+                       help="render the robot's camera and send its frames to 127.0.0.1:PORT (`lucid-ros robot --fake-camera PORT`); SIGHUP mutes/unmutes it")  # fmt: skip
     else:
         p.add_argument("--policy", default=None)
         p.add_argument("--arm", action="store_true", help="send commands to the robot (default: dry-run, nothing is sent)")
@@ -21,6 +23,11 @@ def add_arguments(p, fake: bool) -> None:
         p.add_argument("--local-ip", dest="local_ip", default=None)
         p.add_argument("--local-port", dest="local_port", type=int, default=None)
         p.add_argument("--interface", default=None, help="unitree_sdk2: network interface for DDS (e.g. eth0)")
+        p.add_argument(
+            "--camera-serial", dest="camera_serial", default="", help="vision policies: the RealSense's serial (default: the only one connected)"
+        )
+        p.add_argument("--fake-camera", dest="fake_camera", type=int, default=None, metavar="PORT",
+                       help="vision policies against a fake robot: its camera frames arrive on 127.0.0.1:PORT and open as a RealSense (software_device)")  # fmt: skip
     p.add_argument("--port", type=int, default=None, help="go1_udp: robot UDP port (default 8007)")
     p.add_argument("--domain-id", dest="domain_id", type=int, default=None, help="unitree_sdk2: DDS domain (the robot uses 0)")
     p.add_argument("--lcm-url", dest="lcm_url", default=None, help="mini_cheetah_lcm: LCM URL")

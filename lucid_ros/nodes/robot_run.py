@@ -110,7 +110,17 @@ def run_robot(args) -> int:
     say = lambda s: print(f"[lucid-ros robot] {s}", file=sys.stderr, flush=True)  # noqa: E731
     say(f"robot={robot.name} backend={args.backend} policy={policy.name} "
         f"{'ARMED: commands will be sent' if args.arm else 'dry-run: nothing is sent (--arm to send)'}")  # fmt: skip
-    with RobotGraph(robot.name, args.backend, policy, arm=args.arm, auto=args.auto, driver_options=driver_options(args)) as g:
+    serial, overrides, fake_cam = getattr(args, "camera_serial", "") or "", {}, None
+    if getattr(args, "fake_camera", None) is not None:  # a fake robot's camera: its frames into a software_device here
+        from lucid_ros.hardware.fake_camera import FakeRealSense
+
+        fake_cam = FakeRealSense(robot)
+        fake_cam.listen(args.fake_camera)
+        serial = fake_cam.serial
+        overrides["camera"] = {"realsense.device_provider": fake_cam.register("fake")}
+    graph = RobotGraph(robot.name, args.backend, policy, arm=args.arm, auto=args.auto, driver_options=driver_options(args), camera_serial=serial,
+                       overrides=overrides)  # fmt: skip
+    with graph as g:
         if not g.wait_active(timeout=15.0):
             say(f"driver not active: {g.driver.refusal or g.driver.health().message}")
             if args.arm:
@@ -129,6 +139,8 @@ def run_robot(args) -> int:
         except KeyboardInterrupt:
             say("interrupted: damping and stopping")
         say(g.gc_pauses.summary())
+    if fake_cam is not None:
+        fake_cam.close()
     return 0
 
 
@@ -136,7 +148,8 @@ def run_fake_robot(args) -> int:
     """Serve a MuJoCo robot behind the backend's wire protocol on loopback until Ctrl-C.
 
     SIGUSR1 toggles mute (the robot goes silent); SIGUSR2 holds L2+B on the remote for 0.3 s
-    (the e-stop combination), for rehearsing those paths.
+    (the e-stop combination); with --camera-port, SIGHUP toggles the camera's frames (a stalled or
+    unplugged camera), for rehearsing those paths.
     """
     from lucid_ros.hardware import make_fake_robot
     from lucid_ros.robots import load_robot
@@ -156,6 +169,11 @@ def run_fake_robot(args) -> int:
     elif args.backend == "mini_cheetah_lcm" and args.lcm_url:
         opts["lcm_url"] = args.lcm_url
     fake = make_fake_robot(args.backend, robot, **opts)
+    if getattr(args, "camera_port", None) is not None:
+        from lucid_ros.hardware.fake_camera import attach_fake_camera
+
+        cam = attach_fake_camera(fake, args.camera_port)
+        signal.signal(signal.SIGHUP, lambda *_: cam.mute(not cam.muted))
     signal.signal(signal.SIGUSR1, lambda *_: fake.mute(not fake.muted))
     signal.signal(signal.SIGUSR2, lambda *_: fake.press(("L2", "B"), 0.3))
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))

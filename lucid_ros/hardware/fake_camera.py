@@ -1,0 +1,270 @@
+"""The fake robot's RealSense: its camera mount rendered in the fake's MuJoCo world, delivered
+through librealsense's `software_device` as a D4xx delivers frames over USB.
+
+Why: on a robot the camera path is the RealSense source (lucid_ros.vision.realsense) — sensor
+profiles, frame queue, z16 depth units, device timestamps and their checks, unplug and reopen.
+Rendering straight into the vision bus (as the sim bridge does) would skip all of it. Here the
+frames are z16 depth (1 mm units) and rgb8 colour at the mount's size and rate, stamped on a
+hardware clock (the fake process's monotonic clock in ms at capture: a camera's oscillator runs at
+the wall's rate, while a loaded machine's fake physics may fall behind it) with frame
+numbers, so the real source opens this device by serial like a USB camera.
+
+Processes: a software_device lives in one process (librealsense cannot publish one to another, and
+pyrealsense2 2.59 does not list it in an `rs.context`). So the cable is split as USB splits it: the
+fake robot renders in its own process (`FakeCameraSender`, after its physics tick) and sends each
+frame, as the device would put it on the wire (raw z16/rgb8 pixels, device timestamp, frame number),
+in one loopback UDP datagram to the graph's process, where `FakeRealSense` receives it and injects it
+into its software_device, registered as the RealSense device provider `fake` (camera parameter
+`realsense.device_provider: fake`). Mount-sized frames fit a datagram (go1: 12.7 kB depth); a mount
+over 64 kB per frame is refused at start. Both sides take the sizes from the same robot YAML.
+
+Rendering uses the sim's code (SimCameraSource.render: the mount's fovy, near plane, sensor model)
+in the fake's physics thread (MuJoCo is not thread-safe), only while the source streams.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyrealsense2 as rs
+
+from lucid_ros.robots.description import RobotDescription
+from lucid_ros.vision.realsense_devices import register_device_provider
+from lucid_ros.vision.sources import SimCameraSource
+
+DEPTH_UNITS = 0.001  # m per z16 count: a D4xx's default
+HEADER = struct.Struct("<4sBdI")  # magic, stream (0 depth, 1 color), device timestamp ms, frame number
+MAGIC = b"LRSF"
+_STREAM_ID = {"depth": 0, "color": 1}
+_FORMAT = {"depth": (rs.stream.depth, rs.format.z16, 2), "color": (rs.stream.color, rs.format.rgb8, 3)}
+
+
+def _pixels(stream: str, image: np.ndarray) -> np.ndarray:
+    """A rendered image as the device puts it on the wire: z16 counts (0 = no measurement) or rgb8."""
+    if stream == "depth":
+        return np.clip(np.rint(image / DEPTH_UNITS), 0, 65535).astype(np.uint16)
+    return np.ascontiguousarray(image, dtype=np.uint8)
+
+
+class FakeCameraSender:
+    """The fake robot's side: renders the mount's streams at their rate on the physics clock (in the
+    physics thread) and sends each frame to `port` on loopback. `mute()` stops the frames (a camera
+    that stalls or is unplugged: the graph's source sees the silence)."""
+
+    def __init__(
+        self, robot: RobotDescription, port: int, camera: str = "ego", streams: tuple[str, ...] | None = None, host: str = "127.0.0.1",
+        clock: Callable[[], float] = time.monotonic,
+    ):  # fmt: skip
+        if host not in ("127.0.0.1", "localhost"):
+            raise ValueError("the fake camera sends on loopback only (127.0.0.1)")
+        self.renderer = SimCameraSource(robot, camera, streams)
+        self.streams = self.renderer.streams
+        for s in self.streams:
+            st = self.renderer.stream(s)
+            size = HEADER.size + st.width * st.height * _FORMAT[s][2]
+            if size > 65507:
+                raise ValueError(f"camera '{camera}' {s} {st.width}x{st.height}: {size} B per frame does not fit one UDP datagram")
+        self.clock = clock  # the device's hardware clock (s); stamps go out in ms
+        self.addr = (host, int(port))
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.muted = False
+        self.frames = dict.fromkeys(self.streams, 0)
+        self.errors = 0
+        self.last_error = ""
+        self._next = dict.fromkeys(self.streams, -math.inf)
+
+    def warm(self, sim: Any) -> None:
+        """Render each stream once now: the first render creates the GL renderer (up to seconds on
+        EGL/CPU), which must not stall the fake's 500 Hz physics thread (the driver would see a
+        silent robot)."""
+        for s in self.streams:
+            self.renderer.render(sim, s)
+
+    def mute(self, muted: bool = True) -> None:
+        self.muted = muted
+
+    def on_tick(self, sim: Any) -> None:
+        """Render and send every stream that is due at the sim's time (the physics thread)."""
+        if self.muted:
+            return
+        t = sim.time
+        for s in self.streams:
+            if t < self._next[s] - 1e-9:
+                continue
+            period = 1.0 / self.renderer.stream(s).rate_hz
+            self._next[s] = (math.floor(t / period + 1e-9) + 1) * period
+            try:
+                captured = self.clock()
+                pixels = _pixels(s, self.renderer.render(sim, s))
+                self.frames[s] += 1
+                self.sock.sendto(HEADER.pack(MAGIC, _STREAM_ID[s], captured * 1e3, self.frames[s]) + pixels.tobytes(), self.addr)
+            except Exception as exc:  # noqa: BLE001 - a render/send error must never stop the fake's physics
+                self.errors += 1
+                self.last_error = f"{s}: {exc!r}"
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class FakeRealSense:
+    """The graph's side: a software_device with the mount's depth (z16) and colour (rgb8) streams,
+    fed from a FakeCameraSender's datagrams (`listen`) or directly (`inject`); a DeviceProvider.
+
+    `unplug()` removes the device (a USB drop; `notify` as the devices-changed callback reports
+    one), `replug()` brings a new device with the same serial back."""
+
+    def __init__(self, robot: RobotDescription, camera: str = "ego", serial: str = "", streams: tuple[str, ...] | None = None):
+        nominal = SimCameraSource(robot, camera, streams)  # the mount's streams and intrinsics, as the sender renders them
+        self.mount, self.streams, self.intrinsics = nominal.mount, nominal.streams, nominal.intrinsics
+        self.serial = serial or f"FAKE-{robot.name}-{camera}"
+        self.plugged = True
+        self.received = dict.fromkeys(self.streams, 0)
+        self.rejected = 0
+        self._watchers: list[Any] = []
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._make()
+
+    def _make(self) -> None:
+        dev = rs.software_device()
+        dev.register_info(rs.camera_info.name, "Intel RealSense D435 (lucid_ros fake robot)")
+        dev.register_info(rs.camera_info.serial_number, self.serial)
+        dev.create_matcher(rs.matchers.default)
+        self.sensors, self.profiles = {}, {}
+        for uid, s in enumerate(self.streams):
+            sensor = dev.add_sensor("Stereo Module" if s == "depth" else "RGB Camera")
+            st, k = getattr(self.mount, s), self.intrinsics[s]
+            kind, fmt, bpp = _FORMAT[s]
+            vs = rs.video_stream()
+            vs.type, vs.index, vs.uid, vs.width, vs.height, vs.fps, vs.bpp, vs.fmt = (
+                kind,
+                0,
+                uid,
+                st.width,
+                st.height,
+                int(round(st.rate_hz)),
+                bpp,
+                fmt,
+            )
+            i = rs.intrinsics()
+            i.width, i.height, i.fx, i.fy, i.ppx, i.ppy = k.width, k.height, k.fx, k.fy, k.cx, k.cy
+            i.model, i.coeffs = rs.distortion.none, [0.0] * 5
+            vs.intrinsics = i
+            self.profiles[s] = rs.video_stream_profile(sensor.add_video_stream(vs, True))
+            if s == "depth":
+                sensor.add_read_only_option(rs.option.depth_units, DEPTH_UNITS)
+            self.sensors[s] = sensor
+        if len(self.profiles) == 2:
+            ex = rs.extrinsics()  # depth and colour share the mount's optical frame in the model
+            ex.rotation, ex.translation = [1, 0, 0, 0, 1, 0, 0, 0, 1], [0.0, 0.0, 0.0]
+            self.profiles["depth"].register_extrinsics_to(self.profiles["color"], ex)
+        self.device = dev
+
+    # ---- DeviceProvider --------------------------------------------------------------------------
+    def serials(self) -> list[str]:
+        return [self.serial] if self.plugged else []
+
+    def get(self, serial: str) -> Any | None:
+        return self.device if self.plugged and serial == self.serial else None
+
+    def watch(self, removed) -> None:
+        self._watchers.append(removed)
+
+    def register(self, name: str = "fake") -> str:
+        """Make this device the RealSense provider `name` (camera parameter realsense.device_provider)."""
+        register_device_provider(name, lambda: self)
+        return name
+
+    # ---- faults ---------------------------------------------------------------------------------
+    def unplug(self, notify: bool = True) -> None:
+        with self._lock:
+            self.plugged = False
+        if notify:
+            for fn in list(self._watchers):
+                fn(self.serial)
+
+    def replug(self) -> None:
+        with self._lock:
+            self._make()
+            self.plugged = True
+
+    # ---- frames ---------------------------------------------------------------------------------
+    def inject(self, stream: str, pixels: np.ndarray, ts_ms: float, number: int) -> None:
+        """One frame into the device, as its USB transport delivers it (dropped while nobody streams)."""
+        with self._lock:
+            sensor, profile = self.sensors[stream], self.profiles[stream]
+            if not self.plugged or not sensor.get_active_streams():
+                return
+            f = rs.software_video_frame()
+            f.pixels, f.bpp, f.stride = np.ascontiguousarray(pixels), _FORMAT[stream][2], pixels.shape[1] * _FORMAT[stream][2]
+            f.timestamp, f.domain, f.frame_number, f.profile = float(ts_ms), rs.timestamp_domain.hardware_clock, int(number), profile
+            if stream == "depth":
+                f.depth_units = DEPTH_UNITS
+            sensor.on_video_frame(f)
+            self.received[stream] += 1
+
+    def listen(self, port: int = 0) -> int:
+        """Receive a FakeCameraSender's frames on loopback `port` (0: any free one) in a thread; returns the port."""
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.bind(("127.0.0.1", int(port)))
+        self._sock.settimeout(0.2)
+        self._thread = threading.Thread(target=self._receive, name=f"fake-realsense-{self.serial}", daemon=True)
+        self._thread.start()
+        return self._sock.getsockname()[1]
+
+    def _receive(self) -> None:
+        names = {v: k for k, v in _STREAM_ID.items()}
+        while self._sock is not None:
+            try:
+                data = self._sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if len(data) < HEADER.size:
+                self.rejected += 1
+                continue
+            magic, sid, ts_ms, number = HEADER.unpack_from(data)
+            stream = names.get(sid)
+            if magic != MAGIC or stream not in self.streams:
+                self.rejected += 1
+                continue
+            st = getattr(self.mount, stream)
+            dtype = np.uint16 if stream == "depth" else np.uint8
+            shape = (st.height, st.width) if stream == "depth" else (st.height, st.width, 3)
+            body = np.frombuffer(data, dtype=dtype, offset=HEADER.size)
+            if body.size != int(np.prod(shape)):
+                self.rejected += 1
+                continue
+            self.inject(stream, body.reshape(shape), ts_ms, number)
+
+    def close(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+
+
+def attach_fake_camera(fake: Any, port: int, camera: str = "ego", streams: tuple[str, ...] | None = None) -> FakeCameraSender:
+    """Give a fake robot (FakeRobotBase) its camera: rendered after every physics tick in the fake's
+    own thread and sent to loopback `port` (a FakeRealSense listening there). Call before `fake.start()`."""
+    cam = FakeCameraSender(fake.robot, port, camera, streams)
+    cam.warm(fake.sim)
+    tick = fake._tick
+
+    def tick_and_render() -> None:  # the fake's loop calls this at 500 Hz; frames are due at the mount's rate
+        tick()
+        cam.on_tick(fake.sim)
+
+    fake._tick = tick_and_render  # instance attribute: FakeRobotBase.start() hands self._tick to its loop
+    fake.camera = cam
+    return cam

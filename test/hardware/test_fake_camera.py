@@ -1,0 +1,105 @@
+"""The fake robot's camera (lucid_ros.hardware.fake_camera): rendered in the fake's MuJoCo world in the
+fake's process, sent over loopback as a USB camera delivers frames, injected into a librealsense
+software_device in the graph's process and opened there by the real RealSense source by serial.
+In the robot graph (real go1_udp driver, a vision policy, the camera node with source realsense) a
+camera that stops its frames (the fake's SIGHUP) damps the robot within safety.camera_timeout."""
+
+import signal
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pyrealsense2", reason="pyrealsense2 is not installed")
+pytest.importorskip("rclpy")
+
+from lucid_ros.hardware.fake_camera import DEPTH_UNITS, FakeCameraSender, FakeRealSense  # noqa: E402
+from lucid_ros.robots import load_robot  # noqa: E402
+
+ROBOT = load_robot("go1")
+
+
+def test_rendered_frames_come_out_of_the_realsense_source_as_the_sim_renders_them():
+    from lucid_ros.sim.robot_sim import SimRobot
+    from lucid_ros.vision.sources import open_source
+
+    sim = SimRobot(ROBOT, "flat")
+    sim.reset("default")
+    cam = FakeRealSense(ROBOT, serial="FAKE-UNIT")
+    port = cam.listen(0)
+    sender = FakeCameraSender(ROBOT, port)
+    sender.warm(sim)
+    src = open_source("realsense", ROBOT, "ego", device_provider=cam.register("fake-unit"), serial="FAKE-UNIT")
+    got = []
+    src.add_listener(got.append)
+    try:
+        substeps = max(1, round(0.002 / ROBOT.physics_dt))
+        for _ in range(round(1.0 / (substeps * ROBOT.physics_dt))):  # 1 s of physics at the fake's 500 Hz ticks
+            sim.step(substeps)
+            sender.on_tick(sim)
+            time.sleep(0.001)
+        end = time.monotonic() + 2.0
+        while time.monotonic() < end and len([f for f in got if f.stream == "color"]) < sender.frames["color"]:
+            time.sleep(0.01)
+        depth = [f for f in got if f.stream == "depth"]
+        color = [f for f in got if f.stream == "color"]
+        assert sender.frames["depth"] == sender.frames["color"] in (10, 11)  # the mount's 10 Hz on the physics clock (t = 0, 0.1, ... 1.0)
+        assert len(depth) == len(color) == sender.frames["depth"] == cam.received["depth"], src.health()
+        assert depth[-1].data.shape == (60, 106) and color[-1].data.shape == (45, 80, 3)
+        np.testing.assert_allclose(depth[-1].data, sender.renderer.render(sim, "depth"), atol=DEPTH_UNITS / 2 + 1e-6)  # z16 quantisation only
+        np.testing.assert_array_equal(color[-1].data, sender.renderer.render(sim, "color"))
+        k = depth[-1].intrinsics
+        assert (k.width, k.height) == (106, 60) and k.fx == pytest.approx(sender.renderer.intrinsics["depth"].fx)  # the device's intrinsics
+        assert np.all(np.diff([f.stamp for f in depth]) > 0)  # the hardware clock mapped onto the graph clock
+        h = src.health()
+        assert h.open and h.errors == 0 and h.checks["depth_frame_gaps"] == 0 and h.checks["depth_stamp_backwards"] == 0
+        assert cam.rejected == 0 and sender.errors == 0
+    finally:
+        src.close()
+        cam.close()
+        sender.close()
+
+
+def test_vision_policy_through_go1_udp_and_a_muted_fake_camera_damps_within_camera_timeout():
+    from hw_tools import realtime_threads, robot_priority
+
+    from lucid_ros.hardware.loopback import loopback_link, start_fake_robot, stop_fake_robot
+    from lucid_ros.nodes.robot_run import RobotGraph
+    from lucid_ros.vision.bus import bus_for
+
+    cam = FakeRealSense(ROBOT, serial="FAKE-GRAPH")
+    port = cam.listen(0)
+    cli_args, opts = loopback_link("go1_udp")
+    proc = start_fake_robot("go1", "go1_udp", [*cli_args, "--camera-port", str(port)], preexec_fn=robot_priority)
+    over = {
+        "robot_driver": {"remote_cmd_vel": False},
+        "camera": {"realsense.device_provider": cam.register("fake-graph"), "realsense.lost_after": 0.3},
+    }
+    try:
+        with (
+            realtime_threads(),
+            RobotGraph("go1", "go1_udp", "go1_depth", arm=True, auto=True, driver_options=opts, overrides=over, camera_serial="FAKE-GRAPH") as g,
+        ):
+            assert "camera" in g.nodes and g.nodes["camera"].source.serial == "FAKE-GRAPH"
+            assert g.wait_active(10.0), g.driver.refusal
+            ok = g.wait_for_state("RUNNING", 30.0)
+            assert ok, (g.monitor.events, cam.received, g.nodes["camera"].source.health())
+            time.sleep(1.0)
+            assert g.state == "RUNNING", g.monitor.events
+            tensor = bus_for(g.context).tensor("image")
+            assert tensor is not None and tensor.seq >= 5 and np.all(np.isfinite(tensor.data))
+
+            t_mute = time.monotonic()
+            proc.send_signal(signal.SIGHUP)  # the fake's camera stops sending frames
+            assert g.wait_for_state("DAMPING", 3.0), g.monitor.events
+            t_damp = next(t for t, s in g.monitor.states if s == "DAMPING" and t >= t_mute)
+            timeout = ROBOT.safety.camera_timeout
+            latency = t_damp - t_mute
+            cause = g.monitor.events[-1]
+            print(f"camera muted -> DAMPING in {latency * 1e3:.0f} ms (camera_timeout {timeout * 1e3:.0f} ms): {cause}")
+            assert "camera" in cause, g.monitor.events
+            # the last frame came up to one frame interval before the mute; the supervisor ticks at the robot's rate
+            assert latency <= timeout + 2.0 / ROBOT.rate_hz + 0.05, f"DAMPING {latency * 1e3:.0f} ms after the camera went silent"
+    finally:
+        stop_fake_robot(proc, timeout=5)
+        cam.close()
