@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import shlex
 import sys
 from collections.abc import Sequence
@@ -29,6 +30,13 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _need_import_extra() -> None:
+    """torch and onnx are not part of the runtime install: say how to get them, not a traceback."""
+    missing = [m for m in ("torch", "onnx") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ConfigError(None, "import-policy", f"needs {' and '.join(missing)}, which the runtime install leaves out: pip install -e '.[import]'")
 
 
 def convert(checkpoint: str | Path, fmt: str, robot: str, config: str | Path | None = None, name: str | None = None):
@@ -113,6 +121,7 @@ def import_policy(
     from lucid_ros.policy.check import check_policy
     from lucid_ros.robots import load_robot
 
+    _need_import_extra()
     description = load_robot(robot)  # first: an unknown robot is exit 2 before any work
     name = name or f"{description.name}_{fmt}"
     if steps < 10:
