@@ -10,7 +10,6 @@ Torch is needed here only (the `train` or `import` extra); the runtime never imp
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import shlex
@@ -19,17 +18,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lucid_ros.errors import ConfigError, PolicyMismatch
+from lucid_ros.policy.runner import file_sha256
 
 FORMATS = ("unitree_rl_gym", "rsl_rl", "extreme_parkour", "lucidsim")
 _MODULES = {"unitree_rl_gym": "unitree_rl_gym", "rsl_rl": "rsl_rl", "extreme_parkour": "parkour", "lucidsim": "parkour"}
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _need_import_extra() -> None:
@@ -61,8 +53,8 @@ def convert(checkpoint: str | Path, fmt: str, robot: str, config: str | Path | N
     block["import"] = {
         "format": fmt,
         "source": str(path),
-        "source_sha256": _sha256(path),
-        **({"config": str(cfg), "config_sha256": _sha256(cfg)} if cfg is not None else {"config": "none: the per-trainer defaults below"}),
+        "source_sha256": file_sha256(path),
+        **({"config": str(cfg), "config_sha256": file_sha256(cfg)} if cfg is not None else {"config": "none: the per-trainer defaults below"}),
         "command": "lucid-ros import-policy " + " ".join(shlex.quote(a) for a in sys.argv[2:])
         if sys.argv[1:2] == ["import-policy"]
         else "lucid_ros.importers.convert",
@@ -77,7 +69,6 @@ def write_and_prove(conv, folder: Path, name: str, robot: str, fmt: str, steps: 
     spec's training.import.equivalence. Returns (spec path, max |Δ|); PolicyMismatch (exit 1) when
     not equivalent. No robot description needed: this is the part a robot not yet shipped can do."""
     from lucid_ros.importers.base import TOLERANCE, prove_equivalent, write_spec_yaml
-    from lucid_ros.policy.runner import file_sha256
 
     onnx_path = conv.graph.save(Path(folder) / f"{name}.onnx")
     spec = dict(conv.spec, name=name, robot=robot, onnx=onnx_path.name, sha256=file_sha256(onnx_path))
