@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import rclpy
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
 
 from lucid_ros.errors import ConfigError
 from lucid_ros.gcpause import freeze_heap
@@ -21,23 +23,38 @@ def spin_with_thread(node_cls, args=None) -> None:
 
 
 def _spin(node_cls, args, worker: bool) -> None:
+    spin_nodes(node_cls.__name__, lambda add: add(node_cls(), worker), args)
+
+
+def spin_nodes(label: str, build: Callable[[Callable[[Node, bool], None]], None], args=None) -> None:
+    """Init rclpy, let `build(add)` create the nodes (`add(node, worker)`, in start order) and spin
+    them on one SingleThreadedExecutor. A ConfigError while building exits 2 naming `label`; on any
+    exit the workers' threads stop and every node built so far is destroyed."""
     rclpy.init(args=args)
-    node = None
+    nodes: list[tuple[Node, bool]] = []
+    executor = SingleThreadedExecutor()
+
+    def add(node: Node, worker: bool = False) -> None:
+        nodes.append((node, worker))
+        executor.add_node(node)
+
     try:
-        node = node_cls()
-        freeze_heap()  # the node's imports and models are never walked by a full collection (gcpause)
-        if worker:
-            node.start()
-        rclpy.spin(node)
+        build(add)
+        freeze_heap()  # the nodes' imports and models are never walked by a full collection (gcpause)
+        for node, worker in nodes:
+            if worker:
+                node.start()
+        executor.spin()
     except ConfigError as exc:
-        print(f"{node_cls.__name__}: {exc}", file=sys.stderr)
+        print(f"{label}: {exc}", file=sys.stderr)
         sys.exit(2)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        if node is not None:
+        for node, worker in nodes:
             if worker:
                 node.stop()
+        for node, _ in nodes:
             node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()

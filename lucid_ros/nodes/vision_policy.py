@@ -18,10 +18,8 @@ import json
 import sys
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
-from lucid_ros.errors import ConfigError
-from lucid_ros.gcpause import freeze_heap
+from lucid_ros.nodes.run import spin_nodes
 
 
 def node_classes() -> dict[str, type]:
@@ -55,32 +53,13 @@ def main(args=None) -> None:
     if unknown:
         print(f"vision_policy: unknown node(s) {unknown}; known: {sorted(classes)}", file=sys.stderr)
         sys.exit(2)
-    rclpy.init(args=args)
     params = load_params(a.robot, a.params_file)
-    nodes = {}
-    executor = SingleThreadedExecutor()
-    try:
+
+    def build(add) -> None:
         for name, values in given.items():
-            nodes[name] = classes[name](parameter_overrides=parameters({**params.get(name, {}), "robot": a.robot, **values}))
-            executor.add_node(nodes[name])
-        freeze_heap()  # the nodes' imports and models are never walked by a full collection (gcpause)
-        for name in WORKERS:
-            if name in nodes:
-                nodes[name].start()
-        executor.spin()
-    except ConfigError as exc:
-        print(f"vision_policy: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        for name in WORKERS:
-            if name in nodes:
-                nodes[name].stop()
-        for node in nodes.values():
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+            add(classes[name](parameter_overrides=parameters({**params.get(name, {}), "robot": a.robot, **values})), name in WORKERS)
+
+    spin_nodes("vision_policy", build, args)
 
 
 if __name__ == "__main__":
