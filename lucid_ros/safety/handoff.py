@@ -1,0 +1,130 @@
+"""The one commander: the supervisor hands its command to the backend inside one process, not over DDS.
+
+Any process on a robot's DDS domain can publish `joint_commands` (a forgotten test script, a
+second operator laptop). So no backend obeys that topic: the safety supervisor shares a process
+with the backend (the bring-up plan puts them together) and `deliver()`s each command here, and
+the backend (sim bridge, robot driver) takes it from its sink. `joint_commands` on DDS is a
+read-only mirror the supervisor publishes for rviz, recording and tests.
+
+A backend still subscribes to `joint_commands` to notice intruders: every message it receives
+that is not one of its own supervisor's mirrored commands (`is_own`) is foreign: ignored, counted
+and reported, naming the publishing nodes the graph shows.
+
+One hand-off per graph: `handoff_for(key, namespace)` with the graph's rclpy Context (any
+weak-referenceable object) and the nodes' namespace, so two graphs in one test process (or two
+robots in one process under different namespaces) never see each other's commands.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from lucid_ros.types import JointCommand
+
+Sink = Callable[[JointCommand], None]
+OWN_KEEP = 512  # mirrored fingerprints remembered (10 s of commands at 50 Hz)
+
+
+def fingerprint(mode: str, arrays: Iterable[np.ndarray]) -> int:
+    """A cheap identity of one command: its mode and every value (crc32 of their float64 bytes).
+
+    Computed the same way from a JointCommand the supervisor delivers and from the mirror
+    message a backend decodes, so the backend recognises its supervisor's own mirror. The stamp
+    is left out: it passes through builtin_interfaces/Time (integer nanoseconds) and need not
+    come back as the same float."""
+    h = zlib.crc32(mode.encode())
+    for a in arrays:
+        h = zlib.crc32(np.ascontiguousarray(a, dtype=np.float64).tobytes(), h)
+    return h
+
+
+def command_fingerprint(cmd: JointCommand) -> int:
+    return fingerprint(cmd.mode, (cmd.q, cmd.dq, cmd.tau, cmd.kp, cmd.kd))
+
+
+class CommandHandoff:
+    """One supervisor (source) and one backend (sink) per graph; newest command, synchronously."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sink: Sink | None = None
+        self._sink_owner: str | None = None
+        self._source_owner: str | None = None
+        self._own: deque[int] = deque(maxlen=OWN_KEEP)
+        self._own_set: set[int] = set()
+        self.delivered = 0
+        self.undelivered = 0  # deliveries with no backend attached (the backend damps on its own)
+
+    # ---- who is who ------------------------------------------------------------------------
+    def attach_source(self, owner: str) -> None:
+        """The supervisor. A second one in the same graph is a configuration error."""
+        with self._lock:
+            if self._source_owner is not None and self._source_owner != owner:
+                raise RuntimeError(f"a second command source {owner!r} in one graph: {self._source_owner!r} already commands the backend")
+            self._source_owner = owner
+
+    def attach_sink(self, owner: str, sink: Sink) -> None:
+        """The backend. A second one in the same graph is a configuration error."""
+        with self._lock:
+            if self._sink_owner is not None and self._sink_owner != owner:
+                raise RuntimeError(f"a second backend {owner!r} in one graph: {self._sink_owner!r} already takes the commands")
+            self._sink, self._sink_owner = sink, owner
+
+    def detach(self, owner: str) -> None:
+        with self._lock:
+            if self._sink_owner == owner:
+                self._sink, self._sink_owner = None, None
+            if self._source_owner == owner:
+                self._source_owner = None
+
+    @property
+    def source(self) -> str | None:
+        return self._source_owner
+
+    @property
+    def sink(self) -> str | None:
+        return self._sink_owner
+
+    # ---- the path --------------------------------------------------------------------------
+    def deliver(self, cmd: JointCommand) -> bool:
+        """Supervisor: hand `cmd` to the backend (in the caller's thread). Remembers its fingerprint
+        first, so the mirror of this command is recognised however fast DDS brings it back.
+        False when no backend is attached."""
+        self.remember(command_fingerprint(cmd))
+        with self._lock:
+            sink = self._sink
+        if sink is None:
+            self.undelivered += 1
+            return False
+        sink(cmd)
+        self.delivered += 1
+        return True
+
+    def remember(self, key: int) -> None:
+        with self._lock:
+            if len(self._own) == self._own.maxlen:
+                self._own_set.discard(self._own[0])
+            self._own.append(key)
+            self._own_set.add(key)
+
+    def is_own(self, key: int) -> bool:
+        """Was a command with this fingerprint delivered by this graph's supervisor (recently)?"""
+        with self._lock:
+            return key in self._own_set
+
+
+_handoffs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_handoffs_lock = threading.Lock()
+
+
+def handoff_for(key: object, namespace: str = "/") -> CommandHandoff:
+    """The hand-off of the graph identified by `key` (its rclpy Context) and namespace."""
+    with _handoffs_lock:
+        per_ns = _handoffs.setdefault(key, {})
+        return per_ns.setdefault(namespace, CommandHandoff())
