@@ -5,6 +5,7 @@ trip, validation mismatch), 2 bad usage or configuration (the message names the 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -181,6 +182,12 @@ def main(argv: list[str] | None = None) -> int:
             return run_teleop(overrides={"device": args.gamepad, "config": args.config, "rate": args.rate})
         from lucid_ros.nodes.robot_run import run_fake_robot, run_robot
 
+        if args.command == "robot":  # before any rclpy context exists: the middleware reads it at init
+            from lucid_ros.discovery import robot_discovery
+
+            env, line = robot_discovery(args.expose, os.environ)
+            os.environ.update(env)
+            print(f"[lucid-ros robot] {line}", file=sys.stderr, flush=True)
         return run_robot(args) if args.command == "robot" else run_fake_robot(args)
     except PolicyMismatch as exc:
         print(f"lucid-ros: policy mismatch: {exc}", file=sys.stderr)

@@ -19,6 +19,9 @@ def add_arguments(p, fake: bool) -> None:
         p.add_argument("--arm", action="store_true", help="send commands to the robot (default: dry-run, nothing is sent)")
         p.add_argument("--auto", action="store_true", help="walk PASSIVE -> STANDING -> RUNNING by itself (tests, fake robots)")
         p.add_argument("--duration", type=float, default=None, help="seconds to run (default: until Ctrl-C)")
+        p.add_argument("--expose", action="store_true",
+                       help="let other machines on the network discover the graph (default: this host only, ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST; "
+                            "ROS_STATIC_PEERS still reaches chosen laptops); see docs/security.md")  # fmt: skip
         p.add_argument("--host", default=None, help="go1_udp: robot address (default 192.168.123.10)")
         p.add_argument("--local-ip", dest="local_ip", default=None)
         p.add_argument("--local-port", dest="local_port", type=int, default=None)
