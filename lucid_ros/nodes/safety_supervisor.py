@@ -1,7 +1,9 @@
-"""safety_supervisor: the only publisher of `joint_commands`.
+"""safety_supervisor: the one commander of the robot.
 
-Adapts lucid_ros.safety.Supervisor to topics. It answers every tick: on `joint_states` at stamp t
-(and, while RUNNING, once the policy target for t has arrived too) it publishes the command for t.
+Adapts lucid_ros.safety.Supervisor to topics. It shares a process with the backend (the bring-up
+plan, lucid_ros.bringup) and hands each command to it in-process (lucid_ros.safety.handoff);
+`joint_commands` on DDS is only its mirror, for rviz, recording and tests: no backend obeys it. It answers every tick: on `joint_states` at stamp t
+(and, while RUNNING, once the policy target for t has arrived too) it delivers (and mirrors) the command for t.
 A heartbeat timer re-checks staleness and keeps commanding (damping) if the robot goes silent,
 so a backend's dead-man watchdog never fires because of us.
 """
@@ -22,6 +24,7 @@ from lucid_ros.nodes.common import Diagnostics, now_s, param
 from lucid_ros.proprio.sync import StampSync
 from lucid_ros.robots import load_robot
 from lucid_ros.safety import AutoSequence, SafetyState, Supervisor
+from lucid_ros.safety.handoff import handoff_for
 from lucid_ros.sim.hoist import RELEASED, HoistStatus
 
 CAMERA_TOPIC = "camera/depth/camera_info"
@@ -54,7 +57,9 @@ class SafetySupervisorNode(Node):
         self._next_report: float | None = None
         self.policy_ready = not self.auto  # auto-sequence waits for a READY policy
 
-        self.cmd_pub = self.create_publisher(JointTrajectory, "joint_commands", qos.COMMAND)
+        self.handoff = handoff_for(self.context, self.get_namespace())
+        self.handoff.attach_source(self.get_fully_qualified_name())
+        self.cmd_pub = self.create_publisher(JointTrajectory, "joint_commands", qos.COMMAND)  # the mirror
         self.state_pub = self.create_publisher(String, "safety/state", qos.LATCHED)
         self.event_pub = self.create_publisher(String, "safety/event", qos.EVENTS)
         self._events_sent = 0
@@ -160,6 +165,8 @@ class SafetySupervisorNode(Node):
                 self.get_logger().info(f"auto sequence: {request[2]} (requested at {stamp:.2f} s)")
         t0 = time.perf_counter()
         cmd = self.sup.tick(stamp)
+        if not self.handoff.deliver(cmd):  # to the backend first: the mirror is only a copy
+            self.health.count("undelivered_commands")
         self.cmd_pub.publish(convert.command_msg(cmd, self.names))
         self.health.took("tick", time.perf_counter() - t0)
         self.health.seen("joint_commands", stamp)
@@ -185,14 +192,25 @@ class SafetySupervisorNode(Node):
         source = "is the robot driver (lucid-ros robot) or the sim bridge (lucid-ros sim) running?"
         h.input("joint_states", hz, lim.joint_states_timeout, source)
         h.input("imu/data", hz, lim.imu_timeout, source)
-        h.input("policy/joint_targets", hz, lim.policy_timeout, "is the policy runner running and READY (policy/status)? "
-                                                                 "see its diagnostics", required=False)
+        h.input(
+            "policy/joint_targets",
+            hz,
+            lim.policy_timeout,
+            "is the policy runner running and READY (policy/status)? see its diagnostics",
+            required=False,
+        )
         if require_camera:
             cam = next(iter(self.robot.cameras.values()), None)
             rate = cam.depth.rate_hz if cam is not None and cam.depth is not None else None
             h.input(CAMERA_TOPIC, rate, lim.camera_timeout, "is the camera node running? see its diagnostics")
         h.output("joint_commands", hz, "no ticks to answer: see the inputs")
         h.latency("tick", 1.0 / hz, "the supervisor's tick takes longer than a control period: CPU load?")
+        h.fault(
+            "undelivered_commands",
+            ERROR,
+            "no backend (sim_bridge, robot_driver) in this process takes the commands: "
+            "the bring-up plan puts the supervisor in the backend's process",
+        )
         h.fault("dropped_malformed", WARN, "joint_states or policy/joint_targets with joints other than the robot YAML's were dropped")
         return h
 
@@ -207,10 +225,13 @@ class SafetySupervisorNode(Node):
         values = {"state": state.value, "faults": "; ".join(self.sup.faults) or "none", "last_cause": self.sup.last_cause or ""}
         self.diag.report(self.health.evaluate(now, extra, ok_message=state.value, values=values))
 
+    def destroy_node(self) -> None:
+        self.handoff.detach(self.get_fully_qualified_name())
+        super().destroy_node()
+
     def _publish_state(self, force: bool = False) -> None:
         for ev in self.sup.events[self._events_sent :]:
-            text = f"{ev.time:.3f} {ev.from_state.value} -> {ev.to_state.value}: {ev.cause}" + (f" ({ev.detail})" if ev.detail and ev.detail != ev.cause else "")
-            self.event_pub.publish(String(data=text))
+            self.event_pub.publish(String(data=ev.to_text()))
         self._events_sent = len(self.sup.events)
         state = self.sup.state
         if state != self._last_state or force:

@@ -128,3 +128,42 @@ def handoff_for(key: object, namespace: str = "/") -> CommandHandoff:
     with _handoffs_lock:
         per_ns = _handoffs.setdefault(key, {})
         return per_ns.setdefault(namespace, CommandHandoff())
+
+
+FOREIGN_CAUSE = "foreign joint_commands"  # the `cause` of the safety/event a backend publishes
+FOREIGN_RECENT = 5.0  # s: a backend's diagnostics stay ERROR this long after the last foreign command
+UNKNOWN_PUBLISHER = "an unknown node (gone from the graph, or not discovered yet)"
+
+
+class ForeignCommands:
+    """What a backend saw of `joint_commands` messages that were not its supervisor's mirror.
+
+    The backend ignores them (it obeys only the hand-off); this keeps the count, the publishing
+    nodes to name, and says when they changed, which is when the backend publishes a safety/event.
+    Publishers are attributed by the graph's publisher list of the topic (less the supervisor),
+    not per message: rclpy (Jazzy) gives a subscription callback no publisher GID."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.publishers: tuple[str, ...] = ()
+        self.last_seen: float | None = None  # monotonic seconds of the newest foreign command
+
+    def observe(self, publishers: Iterable[str], now: float) -> bool:
+        """Count one foreign command; True when its publishers differ from the last ones reported."""
+        self.count += 1
+        self.last_seen = now
+        names = tuple(sorted(set(publishers))) or (UNKNOWN_PUBLISHER,)
+        if names == self.publishers:
+            return False
+        self.publishers = names
+        return True
+
+    def named(self) -> str:
+        return ", ".join(self.publishers)
+
+    def problem(self, now: float) -> str | None:
+        """An operator's message while foreign commands are recent (None otherwise)."""
+        if self.last_seen is None or now - self.last_seen > FOREIGN_RECENT:
+            return None
+        return (f"{self.count} foreign joint_commands ignored, published by {self.named()}: the backend obeys only the "
+                f"safety supervisor in its own process; stop that publisher")  # fmt: skip

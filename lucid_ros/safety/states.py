@@ -79,3 +79,10 @@ class Event:
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form for `--summary`."""
         return {"time": self.time, "from": self.from_state.value, "to": self.to_state.value, "cause": self.cause, "detail": self.detail}
+
+    def to_text(self) -> str:
+        """The `safety/event` text: `<time> <FROM> -> <TO>: <cause> (<detail>)` (parsed by
+        lucid_ros.recording.ring.parse_event and the sim's run monitor). The supervisor publishes
+        one per transition; a backend publishes FROM == TO for a foreign joint_commands publisher."""
+        text = f"{self.time:.3f} {self.from_state.value} -> {self.to_state.value}: {self.cause}"
+        return text + (f" ({self.detail})" if self.detail and self.detail != self.cause else "")
