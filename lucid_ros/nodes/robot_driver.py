@@ -1,14 +1,17 @@
 """robot_driver: one node for every hardware backend (parameter `backend`), the sim bridge's twin.
 
 Publishes `joint_states` and `imu/data` at the robot's tick rate from the driver's newest reading
-(one stamp for both: the reception time); obeys only `joint_commands`; reports the driver's
-health on `diagnostics`. The driver (lucid_ros.hardware) owns the 500 Hz send loop, dry-run,
+(one stamp for both: the reception time); obeys only the safety supervisor in its own process
+(the command hand-off, lucid_ros.safety.handoff); reports the driver's health on `diagnostics`. The driver (lucid_ros.hardware) owns the 500 Hz send loop, dry-run,
 the dead-man watchdog and the start-up checks; this node only adapts it to topics:
 - robot silent > 50 ms: joint_states stop, diagnostics ERROR, and safety/damp is called at once;
 - the vendor remote (Go1 / SDK2 robots): sticks -> cmd_vel, L2+B -> safety/estop, other L2 combos
   -> safety services (lucid_ros/hardware/go1/remote.py), only while armed and active;
 - activation refused (implausible pose, vendor controller running): ERROR naming the problem,
-  nothing is sent; `robot_driver/activate` (Trigger) retries.
+  nothing is sent; `robot_driver/activate` (Trigger) retries;
+- `joint_commands` on DDS is only the supervisor's mirror: any other message on it is foreign,
+  never sent to the robot, counted (`foreign_joint_commands`), ERROR naming the publishing node(s)
+  and one `safety/event` per new set of them (lucid_ros.nodes.commander).
 """
 
 from __future__ import annotations
@@ -21,15 +24,16 @@ from rclpy.node import Node
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
-from trajectory_msgs.msg import JointTrajectory
 
 from lucid_ros.errors import ConfigError
 from lucid_ros.hardware import BACKENDS, ActivationRefused, make_driver
 from lucid_ros.hardware.go1.remote import RemoteMapper, decode_remote
 from lucid_ros.hardware.loop import PeriodicLoop
 from lucid_ros.nodes import convert, qos
-from lucid_ros.nodes.common import Diagnostics, decode_command, param
+from lucid_ros.nodes.commander import BackendCommands
+from lucid_ros.nodes.common import Diagnostics, now_s, param
 from lucid_ros.robots import load_robot
+from lucid_ros.types import JointCommand
 
 # Backend options read from parameters (absent ones keep the driver's defaults).
 OPTIONS = {
@@ -71,7 +75,7 @@ class RobotDriverNode(Node):
         self.imu_pub = self.create_publisher(Imu, "imu/data", qos.STATE)
         self.cmd_vel_pub = self.create_publisher(Twist, "cmd_vel", qos.STATE)
         self.estop_pub = self.create_publisher(Bool, "safety/estop", qos.ESTOP)
-        self.create_subscription(JointTrajectory, "joint_commands", self._on_command, qos.COMMAND)
+        self.commands = BackendCommands(self, self.names, self._on_command, lambda: now_s(self))
         self.safety_clients = {n: self.create_client(Trigger, f"safety/{n}") for n in ("stand", "run", "damp", "reset")}
         self.create_service(Trigger, "robot_driver/activate", self._srv_activate)
         self.diag = Diagnostics(self)
@@ -95,6 +99,10 @@ class RobotDriverNode(Node):
         self.loop.stop()
         self.driver.close()
 
+    def destroy_node(self) -> None:
+        self.commands.close()
+        super().destroy_node()
+
     def _activate(self) -> tuple[bool, str]:
         try:
             self.driver.activate()
@@ -110,12 +118,11 @@ class RobotDriverNode(Node):
         return resp
 
     # ---- data path ------------------------------------------------------------------------------
-    def _on_command(self, msg: JointTrajectory) -> None:
-        cmd = decode_command(self, msg, self.names)
-        if cmd is None:
-            self.rejected_commands += 1
-            return
-        self.driver.write(cmd)  # non-finite commands are dropped there: the watchdog damps
+    def _on_command(self, cmd: JointCommand) -> None:
+        """The hand-off's sink: the in-process supervisor's command, in its thread."""
+        if not cmd.is_finite():
+            self.rejected_commands += 1  # the driver would drop it too: the watchdog damps
+        self.driver.write(cmd)  # non-finite commands are dropped there
 
     def _publish(self) -> None:
         r = self.driver.read()
@@ -168,8 +175,15 @@ class RobotDriverNode(Node):
         h = self.driver.health()
         values = dict(h.values)
         values["rejected_joint_commands"] = self.rejected_commands
+        values.update(self.commands.values())
         values.update({f"publish_{k}": v for k, v in self.loop.stats().items()})
-        self.diag.publish(h.level, f"{self.backend}: {h.message}", values)
+        level, message = h.level, f"{self.backend}: {h.message}"
+        problem = self.commands.problem()
+        if problem is not None:
+            rank = ("OK", "WARN", "ERROR")
+            level = max(level, problem[0], key=lambda x: rank.index(x) if x in rank else len(rank))
+            message = f"{problem[1]}; {message}"
+        self.diag.publish(level, message, values)
 
 
 def main(args=None) -> None:
