@@ -11,6 +11,10 @@ Safety rules enforced here, whatever the graph does:
   ERROR and `on_fault` is called once, so the node can ask the supervisor to damp;
 - activate() refuses an implausible robot (pose out of range, asymmetric legs, joints moving
   while we command zero torque) and names the problem.
+
+Hooks for a driver run in its own process (lucid_ros/hardware/motor_process.py): `command_source`
+replaces write() as where the send loop takes the newest command (a shared-memory record),
+`reading_sink` receives every valid reading, `tick_hook` runs after every send.
 """
 
 from __future__ import annotations
@@ -81,6 +85,11 @@ class LowLevelDriver(HardwareInterface):
         self._watchdog_active = False
         self.watchdog_fired: tuple[float, float] | None = None
         self.fault: str | None = None  # latched by the protocol (e.g. PowerProtect) -> damping
+        self._last_cmd_rx: float | None = None  # newest command time the send loop has seen
+        self._commands_on = False  # between activate() and deactivate(): commands may pass
+        self.command_source: Callable[[float], tuple[JointCommand | None, float | None]] | None = None
+        self.reading_sink: Callable[[Reading], None] | None = None
+        self.tick_hook: Callable[[float, str], None] | None = None
         self.counters = {"sent": 0, "dry_run_encoded": 0, "received": 0, "watchdog_trips": 0, "silences": 0, "nonfinite_commands": 0}
 
     # ---- transport, per protocol --------------------------------------------------------------
@@ -140,7 +149,8 @@ class LowLevelDriver(HardwareInterface):
             if problems:
                 self._refuse("refusing to activate: " + "; ".join(problems))
         self._history = None
-        self._cmd, self._cmd_rx = None, None
+        self._cmd, self._cmd_rx, self._last_cmd_rx = None, None, None
+        self._commands_on = True
         self._sending = True
         self.state = "active"
         log.info("%s active: %s", self.backend, "ARMED, sending at %.0f Hz" % (1 / self.send_period) if self.armed else "dry-run (arm:=true to send)")
@@ -155,7 +165,8 @@ class LowLevelDriver(HardwareInterface):
     def deactivate(self) -> None:
         if self.state == "active" and self.loop.running:
             # a few damping packets so the robot does not keep the last position target
-            self._cmd = None
+            self._commands_on = False
+            self._cmd, self._last_cmd_rx = None, None
             time.sleep(max(0.02, 5 * self.send_period))
         self.loop.stop()
         self._sending = False
@@ -217,6 +228,8 @@ class LowLevelDriver(HardwareInterface):
                 self.counters["received"] += 1
             if self._history is not None:
                 self._history.append(r.joints.q.copy())
+            if self.reading_sink is not None:
+                self.reading_sink(r)
 
     def _wait_for_state(self, timeout: float) -> bool:
         t_end = time.monotonic() + timeout
@@ -244,8 +257,15 @@ class LowLevelDriver(HardwareInterface):
         q_meas = latest.joints.q if latest is not None else np.zeros(self.n)
         if self.fault is not None:
             return JointCommand.damping(q_meas, self.damping_kd), "fault"
-        with self._lock:
-            cmd, rx = self._cmd, self._cmd_rx
+        if not self._commands_on:
+            cmd, rx = None, None
+        elif self.command_source is not None:
+            cmd, rx = self.command_source(now)
+        else:
+            with self._lock:
+                cmd, rx = self._cmd, self._cmd_rx
+        if rx is not None:
+            self._last_cmd_rx = rx
         if cmd is None or rx is None or now - rx > self.command_timeout:
             return JointCommand.damping(q_meas, self.damping_kd), "watchdog"
         return cmd, "command"
@@ -253,9 +273,9 @@ class LowLevelDriver(HardwareInterface):
     def _send_tick(self) -> None:
         now = time.monotonic()
         cmd, why = self._select(now)
-        if why == "watchdog" and not self._watchdog_active and self._cmd is not None:
+        if why == "watchdog" and not self._watchdog_active and self._last_cmd_rx is not None:
             self.counters["watchdog_trips"] += 1
-            self.watchdog_fired = (self._cmd_rx, now)  # (last write, first damping tick), monotonic
+            self.watchdog_fired = (self._last_cmd_rx, now)  # (last write, first damping tick), monotonic
             log.error("%s: no joint_commands for more than %.0f ms: damping on our own", self.backend, self.command_timeout * 1e3)
         self._watchdog_active = why == "watchdog"
         try:
@@ -271,6 +291,8 @@ class LowLevelDriver(HardwareInterface):
                 if self.on_fault is not None and self.state == "active":
                     self.on_fault("silence", f"robot silent for more than {self.silence_timeout * 1e3:.0f} ms")
             self._silent = silent
+        if self.tick_hook is not None:
+            self.tick_hook(now, why)
 
     def latch_fault(self, message: str) -> None:
         if self.fault is None:
@@ -303,7 +325,7 @@ class LowLevelDriver(HardwareInterface):
             if not self.armed and age is None:
                 return Health("WARN", "dry-run: no state received (nothing is sent; a Go1 answers only commands)", values)
             return Health("ERROR", f"robot silent ({'never heard' if age is None else f'{age * 1e3:.0f} ms'})", values)
-        if self.state == "active" and self._watchdog_active and self._cmd is not None:
+        if self.state == "active" and self._watchdog_active and self._last_cmd_rx is not None:
             return Health("ERROR", "dead-man watchdog: no fresh joint_commands, damping", values)
         if not self.armed:
             return Health("WARN", "dry-run: nothing is sent (set arm:=true)", values)
