@@ -3,7 +3,8 @@
 Publishes `joint_states` and `imu/data` at the robot's tick rate from the driver's newest reading
 (one stamp for both: the reception time); obeys only the safety supervisor in its own process
 (the command hand-off, lucid_ros.safety.handoff); reports the driver's health on `diagnostics`. The driver (lucid_ros.hardware) owns the 500 Hz send loop, dry-run,
-the dead-man watchdog and the start-up checks; this node only adapts it to topics:
+the dead-man watchdog and the start-up checks, by default in a motor process of its own
+(parameter motor_process; its health, priority and memory lock are in diagnostics); this node only adapts it to topics:
 - robot silent > 50 ms: joint_states stop, diagnostics ERROR, and safety/damp is called at once;
 - the vendor remote (Go1 / SDK2 robots): sticks -> cmd_vel, L2+B -> safety/estop, other L2 combos
   -> safety services (lucid_ros/hardware/go1/remote.py), only while armed and active;
@@ -26,7 +27,7 @@ from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
 from lucid_ros.errors import ConfigError
-from lucid_ros.hardware import BACKENDS, ActivationRefused, make_driver
+from lucid_ros.hardware import BACKENDS, ActivationRefused, open_backend
 from lucid_ros.hardware.go1.remote import RemoteMapper, decode_remote
 from lucid_ros.hardware.loop import PeriodicLoop
 from lucid_ros.nodes import convert, qos
@@ -41,7 +42,15 @@ OPTIONS = {
     "unitree_sdk2": {"domain_id": int, "interface": str, "flavor": str},
     "mini_cheetah_lcm": {"lcm_url": str},
 }
-COMMON = {"send_rate_hz": float, "command_timeout": float, "silence_timeout": float, "state_timeout": float, "check_plausibility": bool}
+COMMON = {
+    "send_rate_hz": float,
+    "command_timeout": float,
+    "silence_timeout": float,
+    "state_timeout": float,
+    "check_plausibility": bool,
+    "orphan_passive_after": float,
+    "fifo_priority": int,
+}  # the last two: the motor process's
 
 
 class RobotDriverNode(Node):
@@ -53,6 +62,8 @@ class RobotDriverNode(Node):
             raise ConfigError(None, "robot_driver.backend", f"{backend!r} is not one of {list(BACKENDS)}")
         self.backend = backend
         self.armed = bool(param(self, "arm", False))
+        # the driver in a motor process of its own (lucid_ros/hardware/motor_process.py); false: in this one
+        self.motor_process = bool(param(self, "motor_process", True))
         options = {}
         for name, kind in {**COMMON, **OPTIONS[backend]}.items():
             if not self.has_parameter(name):  # optional, any type: unset keeps the driver's default
@@ -67,7 +78,7 @@ class RobotDriverNode(Node):
             float(param(self, "remote_max_vx", 1.0)), float(param(self, "remote_max_vy", 0.5)), float(param(self, "remote_max_wz", 1.0))
         )
         try:
-            self.driver = make_driver(backend, self.robot, arm=self.armed, on_fault=self._on_fault, **options)
+            self.driver = open_backend(backend, self.robot, own_process=self.motor_process, arm=self.armed, on_fault=self._on_fault, **options)
         except (TypeError, ValueError) as exc:  # an option this backend does not take, a robot it cannot drive
             raise ConfigError(None, f"robot_driver ({backend})", str(exc)) from exc
 
@@ -175,6 +186,7 @@ class RobotDriverNode(Node):
         h = self.driver.health()
         values = dict(h.values)
         values["rejected_joint_commands"] = self.rejected_commands
+        values.setdefault("motor_process", "own process" if self.motor_process else "in the graph's process")
         values.update(self.commands.values())
         values.update({f"publish_{k}": v for k, v in self.loop.stats().items()})
         level, message = h.level, f"{self.backend}: {h.message}"
