@@ -24,6 +24,7 @@ from lucid_ros.safety import SafetyState
 from lucid_ros.safety.handoff import FOREIGN_CAUSE, ForeignCommands, Sink, command_fingerprint, handoff_for
 from lucid_ros.safety.states import Event
 
+UNNAMED = "_NODE_NAME_UNKNOWN_"  # rmw's name for an endpoint whose node is not discovered yet
 NO_SOURCE = "no safety supervisor in this process: nothing commands the robot (the bring-up plan puts the supervisor in the backend's process)"
 
 
@@ -54,9 +55,11 @@ class BackendCommands:
 
     def _on_mirror(self, msg: JointTrajectory) -> None:
         cmd = decode_command(self.node, msg, self.names)  # malformed: the supervisor never sends it, so foreign
-        if cmd is not None and self.handoff.is_own(command_fingerprint(cmd)):
+        ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec  # exact, as the supervisor's stamp_ns
+        if cmd is not None and self.handoff.is_own(command_fingerprint(cmd, ns)):
             return
-        if not self.foreign.observe(self._publishers(), time.monotonic()):
+        publishers, settled = self._publishers()
+        if not self.foreign.observe(publishers, time.monotonic(), settled):
             return
         who = self.foreign.named()
         self.node.get_logger().error(f"foreign joint_commands from {who}: ignored (only the in-process safety supervisor commands this robot)")
@@ -64,18 +67,22 @@ class BackendCommands:
         event = Event(self.now(), state, state, FOREIGN_CAUSE, f"ignored, published by {who}")
         self.event_pub.publish(String(data=event.to_text()))
 
-    def _publishers(self) -> list[str]:
-        """The nodes publishing joint_commands on the graph, less this graph's supervisor.
+    def _publishers(self) -> tuple[list[str], bool]:
+        """The nodes publishing joint_commands on the graph, less this graph's supervisor, and
+        whether the graph has named them all yet.
 
         rclpy (Jazzy) hands a subscription callback no publisher GID, so a message cannot be tied to
         its sender: every other publisher the graph lists is named (usually the one intruder)."""
         source = self.handoff.source
-        out = []
+        out, settled = [], True
         for info in self.node.get_publishers_info_by_topic("joint_commands"):
+            if info.node_name == UNNAMED:
+                settled = False
+                continue
             name = f"{info.node_namespace.rstrip('/')}/{info.node_name}"
             if name != source:
                 out.append(name)
-        return out
+        return out, settled
 
     def problem(self) -> tuple[str, str] | None:
         """(level, message) for the backend's diagnostics, or None when all is well."""

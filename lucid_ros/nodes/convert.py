@@ -21,6 +21,7 @@ from nav_msgs.msg import Odometry
 from sensor_msgs.msg import Imu, JointState, PointCloud2, PointField
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
+from lucid_ros.safety.handoff import stamp_ns
 from lucid_ros.types import MODES, ImuSample, JointCommand, JointSample
 
 
@@ -30,7 +31,7 @@ class MessageError(ValueError):
 
 def to_time(t: float) -> Time:
     """Round to the nanosecond first: splitting before rounding turns 2.9999999999 into 2.0."""
-    ns = int(round(t * 1e9))
+    ns = stamp_ns(t)
     return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 

@@ -31,21 +31,32 @@ Sink = Callable[[JointCommand], None]
 OWN_KEEP = 512  # mirrored fingerprints remembered (10 s of commands at 50 Hz)
 
 
-def fingerprint(mode: str, arrays: Iterable[np.ndarray]) -> int:
-    """A cheap identity of one command: its mode and every value (crc32 of their float64 bytes).
+def stamp_ns(t: float) -> int:
+    """A stamp in integer nanoseconds, as builtin_interfaces/Time carries it (lucid_ros.nodes.convert
+    rounds to the nanosecond first the same way)."""
+    return int(round(t * 1e9))
+
+
+def fingerprint(mode: str, arrays: Iterable[np.ndarray], ns: int = 0) -> int:
+    """A cheap identity of one command: its stamp (integer ns), mode and every value (crc32 of their
+    float64 bytes).
 
     Computed the same way from a JointCommand the supervisor delivers and from the mirror
     message a backend decodes, so the backend recognises its supervisor's own mirror. The stamp
-    is left out: it passes through builtin_interfaces/Time (integer nanoseconds) and need not
-    come back as the same float."""
-    h = zlib.crc32(mode.encode())
+    is in: a foreign publisher sending the very values the supervisor sent a moment ago (passive
+    zeros while it was PASSIVE) is still foreign. It is taken as the message's integer nanoseconds,
+    never a float that came back through the message: a wall-clock stamp (1.8e9 s) has no
+    nanosecond resolution as a float64."""
+    h = zlib.crc32(mode.encode() + int(ns).to_bytes(16, "little", signed=True))
     for a in arrays:
         h = zlib.crc32(np.ascontiguousarray(a, dtype=np.float64).tobytes(), h)
     return h
 
 
-def command_fingerprint(cmd: JointCommand) -> int:
-    return fingerprint(cmd.mode, (cmd.q, cmd.dq, cmd.tau, cmd.kp, cmd.kd))
+def command_fingerprint(cmd: JointCommand, ns: int | None = None) -> int:
+    """`ns`: the stamp as the mirror message carries it (header.stamp sec * 1e9 + nanosec); by
+    default the one the supervisor's message gets (stamp_ns(cmd.stamp))."""
+    return fingerprint(cmd.mode, (cmd.q, cmd.dq, cmd.tau, cmd.kp, cmd.kd), stamp_ns(cmd.stamp) if ns is None else ns)
 
 
 class CommandHandoff:
@@ -148,10 +159,14 @@ class ForeignCommands:
         self.publishers: tuple[str, ...] = ()
         self.last_seen: float | None = None  # monotonic seconds of the newest foreign command
 
-    def observe(self, publishers: Iterable[str], now: float) -> bool:
-        """Count one foreign command; True when its publishers differ from the last ones reported."""
+    def observe(self, publishers: Iterable[str], now: float, settled: bool = True) -> bool:
+        """Count one foreign command; True when its publishers differ from the last ones reported.
+        `settled`: False while the graph lists a publisher it cannot name yet (DDS discovers an
+        endpoint before its node's name): counted, reported with a later message."""
         self.count += 1
         self.last_seen = now
+        if not settled:
+            return False
         names = tuple(sorted(set(publishers))) or (UNKNOWN_PUBLISHER,)
         if names == self.publishers:
             return False
