@@ -1,9 +1,12 @@
 """sim_bridge: MuJoCo behind the same topics a hardware backend offers.
 
 Publishes /clock, `joint_states`, `imu/data` and `sim/ground_truth/odom` once per tick (and, for a
-teacher policy, its privileged terrain scan on the in-process bus); obeys only
-`joint_commands`, applying the motor law every physics step (500 Hz). The stepping thread is not
-an executor callback, so a slow graph slows the world (lockstep) instead of dropping ticks.
+teacher policy, its privileged terrain scan on the in-process bus); obeys only the safety
+supervisor in its own process (the command hand-off, lucid_ros.safety.handoff), applying the motor
+law every physics step (500 Hz). `joint_commands` on DDS is only the supervisor's mirror: any other
+message on it is foreign, ignored, counted and reported (ERROR naming the publishing node, one
+safety/event; lucid_ros.nodes.commander). The stepping thread is not an executor callback, so a
+slow graph slows the world (lockstep) instead of dropping ticks.
 
 A robot with a `hoist:` block starts hung from the sim's hoist (lucid_ros.sim.hoist). The bridge
 lowers it when asked on `hoist/lower` (a Header stamped with the sim time of the request: the
@@ -21,12 +24,12 @@ from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Header, String
-from trajectory_msgs.msg import JointTrajectory
 
 from lucid_ros.diagnostics import WARN, NodeHealth, Problem
 from lucid_ros.mathutil import yaw_of
 from lucid_ros.nodes import convert, qos
-from lucid_ros.nodes.common import Diagnostics, decode_command, param
+from lucid_ros.nodes.commander import BackendCommands
+from lucid_ros.nodes.common import Diagnostics, param
 from lucid_ros.policy.observations import height_scan
 from lucid_ros.robots import load_robot
 from lucid_ros.sim.courses import load_course
@@ -73,7 +76,7 @@ class SimBridgeNode(Node):
         self.js_pub = self.create_publisher(JointState, "joint_states", qos.STATE)
         self.imu_pub = self.create_publisher(Imu, "imu/data", qos.STATE)
         self.gt_pub = self.create_publisher(Odometry, "sim/ground_truth/odom", qos.STATE)
-        self.create_subscription(JointTrajectory, "joint_commands", self._on_command, qos.COMMAND)
+        self.commands = BackendCommands(self, self.names, self._on_command, lambda: self.sim.time)
         self._lower_at: float | None = None  # a hoist/lower request's stamp, for the sim thread
         self._hoist_said: str | None = None
         if self.sim.hoist is not None:
@@ -95,14 +98,14 @@ class SimBridgeNode(Node):
         if self._thread.is_alive():
             self._thread.join(timeout=5.0)
 
-    def _on_command(self, msg: JointTrajectory) -> None:
-        cmd = decode_command(self, msg, self.names)
-        if cmd is None:
-            self.rejected_commands += 1
-            self.health.count("rejected_commands")
-            return
+    def destroy_node(self) -> None:
+        self.commands.close()
+        super().destroy_node()
+
+    def _on_command(self, cmd: JointCommand) -> None:
+        """The hand-off's sink: the in-process supervisor's command for a tick, in its thread."""
         if not cmd.is_finite():
-            # The supervisor never sends this; a foreign publisher might. Damp rather than obey.
+            # The supervisor never sends this. Damp rather than obey.
             self.rejected_commands += 1
             self.health.count("rejected_commands")
             self.get_logger().error("joint_commands refused: non-finite values; damping", throttle_duration_sec=1.0)
@@ -192,14 +195,18 @@ class SimBridgeNode(Node):
         lockstep a slow graph slows the world, so only realtime runs judge timing."""
         h = NodeHealth("sim_bridge", started=self.sim.time)
         hz = self.robot.rate_hz
-        h.input("joint_commands", hz, COMMAND_DEADLINE, "is the safety supervisor running? It is the only publisher of joint_commands")
+        h.input(
+            "joint_commands",
+            hz,
+            COMMAND_DEADLINE,
+            "is the safety supervisor running in the sim bridge's process? it alone commands the sim, through the in-process hand-off",
+        )
         for topic in ("joint_states", "imu/data"):
             h.output(topic, hz, f"is {topic} muted (fault injection) or the sim thread stalled?")
         budget = self.tick_dt if self.realtime else None
         h.latency("step", budget, "physics cannot keep up with the tick in real time: a lighter course/model or a faster machine")
         h.latency("answer", budget, "the graph answers late: check the policy runner's and supervisor's latencies and CPU load")
-        h.fault("rejected_commands", WARN, "joint_commands refused (wrong layout or non-finite; the sim damped): "
-                                           "is something other than the safety supervisor publishing joint_commands?")
+        h.fault("rejected_commands", WARN, "non-finite commands from the supervisor refused (the sim damped)")
         h.fault("lockstep_timeouts", WARN, "a tick went unanswered for lockstep_timeout: is the safety supervisor alive?")
         if self.realtime:
             h.fault("deadline_misses", WARN, "commands arrived after their tick ended: the graph is too slow for real time")
@@ -215,12 +222,22 @@ class SimBridgeNode(Node):
         if self.realtime:
             h.set_count("deadline_misses", self.lockstep.misses)
         extra = []
+        problem = self.commands.problem()
+        if problem is not None:
+            extra.append(Problem(problem[0], problem[1]))
         if self.muted:
             extra.append(Problem(WARN, f"fault injection: muted {', '.join(sorted(self.muted))}"))
         if self.realtime and rtf < REALTIME_FACTOR_WARN:
             extra.append(Problem(WARN, f"sim runs at {rtf:.2f}x real time (realtime mode): the machine cannot keep up"))
-        values = {"sim_time": now_sim, "mode": "realtime" if self.realtime else "lockstep", "real_time_factor": rtf,
-                  "ticks": self.lockstep.ticks, "deadline_misses": self.lockstep.misses, "muted": ",".join(sorted(self.muted)) or "none"}
+        values = {
+            "sim_time": now_sim,
+            "mode": "realtime" if self.realtime else "lockstep",
+            "real_time_factor": rtf,
+            "ticks": self.lockstep.ticks,
+            "deadline_misses": self.lockstep.misses,
+            "muted": ",".join(sorted(self.muted)) or "none",
+            **self.commands.values(),
+        }
         mode = "realtime" if self.realtime else "lockstep"
         self.diag.report(h.evaluate(now_sim, extra, f"sim t={now_sim:.2f}s, {mode}, {rtf:.2f}x real time", values))
 
