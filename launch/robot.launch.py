@@ -10,9 +10,11 @@ Backend options (empty = the driver's default): host, port (go1_udp: 192.168.123
 interface and domain_id (unitree_sdk2: the NIC on the robot's network, domain 0), lcm_url
 (mini_cheetah_lcm).
 
-Nodes and processes come from lucid_ros.bringup.robot_plan (as `lucid-ros robot`): a policy with
-image inputs adds the camera node (RealSense source, camera_serial:=...) in the policy runner's
-process (executable vision_policy: frames never cross DDS) and the supervisor's camera watch.
+Nodes and processes come from lucid_ros.bringup.robot_plan (as `lucid-ros robot`): the driver and
+the safety supervisor share one process (executable vision_policy), the supervisor handing each
+command to the driver in-process (joint_commands on DDS is only its mirror); a policy with image
+inputs adds the camera node (RealSense source, camera_serial:=...) in the policy runner's process
+(vision_policy again: frames never cross DDS) and the supervisor's camera watch.
 """
 
 import os

@@ -2,8 +2,10 @@
 
 The sim graph as separate processes, with the same nodes and parameter file `lucid-ros sim` uses
 in one process (config/params/<robot>.yaml). The sim bridge publishes /clock; every other node
-runs on sim time. Nodes and processes come from lucid_ros.bringup.sim_plan: a policy with image
-inputs runs the sim bridge (renderer), camera and policy runner in one process (vision_policy).
+runs on sim time. Nodes and processes come from lucid_ros.bringup.sim_plan: the sim bridge and the
+safety supervisor share one process (vision_policy: the supervisor hands each command over
+in-process, joint_commands on DDS is only its mirror); a policy with image inputs adds the camera
+and the policy runner to that process.
 """
 
 import os

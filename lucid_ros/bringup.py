@@ -8,8 +8,11 @@ every launch file had left out the camera node, and a vision policy on a robot o
 Why processes matter: camera frames and the policy's image tensors pass through the in-process
 vision bus (lucid_ros.vision.bus), never over DDS. So whenever the policy reads images, the camera
 node shares one process (and one executor) with the policy runner (executable `vision_policy`),
-and in sim with the sim bridge too, whose renderer is the frames' producer. Every other node may
-run in a process of its own. The values here are what the launcher gives; the per-robot
+and in sim with the sim bridge too, whose renderer is the frames' producer. And the safety
+supervisor always shares the backend's process (sim_bridge or robot_driver): it hands each command
+over in-process (lucid_ros.safety.handoff) and the backend obeys nothing else, so no other process
+on the robot's network can command it (issue 18; `joint_commands` on DDS is a mirror). Every other
+node may run in a process of its own. The values here are what the launcher gives; the per-robot
 parameter file (config/params/<robot>.yaml) is merged underneath by whoever starts the nodes.
 """
 
@@ -25,6 +28,7 @@ from lucid_ros import paths
 from lucid_ros.errors import ConfigError
 
 COMPOSED = "vision_policy"  # console_scripts entry: several nodes of the plan in one process (lucid_ros.nodes.vision_policy)
+BACKENDS = ("sim_bridge", "robot_driver")  # the nodes the safety supervisor commands, always in their process
 
 
 @dataclass(frozen=True)
@@ -65,28 +69,29 @@ def camera_params(policy: str, source: str, serial: str = "", camera: str = "ego
 
 def robot_plan(robot: str, backend: str, policy: str, *, arm: bool = False, auto: bool = False, driver_options: dict[str, Any] | None = None,
                camera_serial: str = "", camera_source: str = "realsense", vision: bool | None = None) -> list[ProcessPlan]:  # fmt: skip
-    """The graph against hardware. A vision policy adds the camera node (the RealSense source by
-    serial) in the policy runner's process, and turns on the supervisor's camera watch."""
+    """The graph against hardware: the driver and the safety supervisor in one process (the command
+    hand-off). A vision policy adds the camera node (the RealSense source by serial) in the policy
+    runner's process, and turns on the supervisor's camera watch."""
     vision = policy_reads_images(policy) if vision is None else vision
     common = {"robot": robot}
     driver = NodePlan("robot_driver", {**common, "backend": backend, "arm": bool(arm), **(driver_options or {})})
     proprio = NodePlan("proprioception", dict(common))
     runner = NodePlan("policy_runner", {**common, "policy": str(policy)})
     supervisor = NodePlan("safety_supervisor", {**common, "auto_sequence": bool(auto), "require_camera": bool(vision)})
-    plan = [ProcessPlan("robot_driver", (driver,)), ProcessPlan("proprioception", (proprio,))]
+    plan = [ProcessPlan(COMPOSED, (driver, supervisor)), ProcessPlan("proprioception", (proprio,))]
     if vision:
         camera = NodePlan("camera", {**common, **camera_params(str(policy), camera_source, camera_serial)})
         plan.append(ProcessPlan(COMPOSED, (camera, runner)))
     else:
         plan.append(ProcessPlan("policy_runner", (runner,)))
-    plan.append(ProcessPlan("safety_supervisor", (supervisor,)))
     return plan
 
 
 def sim_plan(robot: str, policy: str, *, course: str = "flat", seed: int = 0, realtime: bool = True, auto: bool = False,
              vision: bool | None = None) -> list[ProcessPlan]:  # fmt: skip
-    """The sim graph as `ros2 launch` starts it. A vision policy puts the sim bridge (the renderer),
-    the camera node and the policy runner in one process: the frames never leave it."""
+    """The sim graph as `ros2 launch` starts it: the sim bridge and the safety supervisor in one
+    process (the command hand-off). A vision policy adds the camera node and the policy runner to
+    that process: the frames never leave the renderer's process."""
     vision = policy_reads_images(policy) if vision is None else vision
     common = {"robot": robot}
     sim_time = {**common, "use_sim_time": True}
@@ -96,12 +101,8 @@ def sim_plan(robot: str, policy: str, *, course: str = "flat", seed: int = 0, re
     supervisor = NodePlan("safety_supervisor", {**sim_time, "auto_sequence": bool(auto), "auto_lower_hoist": True, "require_camera": bool(vision)})
     if vision:
         camera = NodePlan("camera", {**sim_time, **camera_params(str(policy), "sim")})
-        return [
-            ProcessPlan(COMPOSED, (bridge, camera, runner)),
-            ProcessPlan("proprioception", (proprio,)),
-            ProcessPlan("safety_supervisor", (supervisor,)),
-        ]
-    return [ProcessPlan(n.name, (n,)) for n in (bridge, proprio, runner, supervisor)]
+        return [ProcessPlan(COMPOSED, (bridge, camera, runner, supervisor)), ProcessPlan("proprioception", (proprio,))]
+    return [ProcessPlan(COMPOSED, (bridge, supervisor)), ProcessPlan("proprioception", (proprio,)), ProcessPlan("policy_runner", (runner,))]
 
 
 def process_of(plan: list[ProcessPlan], node: str) -> ProcessPlan:

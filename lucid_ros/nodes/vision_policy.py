@@ -1,8 +1,10 @@
 """`vision_policy`: several nodes of the bring-up plan in one process, one executor.
 
-The launch files start this executable wherever the plan (lucid_ros.bringup) puts the camera node
-beside the policy runner (and in sim the sim bridge): camera frames and image tensors then pass
-through the process's vision bus, never over DDS. Arguments:
+The launch files start this executable wherever the plan (lucid_ros.bringup) puts several nodes
+in one process: the safety supervisor beside its backend (sim_bridge or robot_driver), which takes
+the supervisor's commands through the in-process hand-off (lucid_ros.safety.handoff), and the
+camera node beside the policy runner (and in sim the sim bridge), so camera frames and image
+tensors pass through the process's vision bus, never over DDS. Arguments:
 
     vision_policy --robot go1 [--params-file FILE] --nodes '{"camera": {...}, "policy_runner": {...}}'
 
