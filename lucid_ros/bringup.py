@@ -76,8 +76,9 @@ def robot_plan(robot: str, backend: str, policy: str, *, arm: bool = False, auto
     common = {"robot": robot}
     driver = NodePlan("robot_driver", {**common, "backend": backend, "arm": bool(arm), **(driver_options or {})})
     proprio = NodePlan("proprioception", dict(common))
-    runner = NodePlan("policy_runner", {**common, "policy": str(policy)})
-    supervisor = NodePlan("safety_supervisor", {**common, "auto_sequence": bool(auto), "require_camera": bool(vision)})
+    # on a robot, cmd_vel and stand/run/reset come from the operator lease's holder only (docs/security.md)
+    runner = NodePlan("policy_runner", {**common, "policy": str(policy), "require_lease": True})
+    supervisor = NodePlan("safety_supervisor", {**common, "auto_sequence": bool(auto), "require_camera": bool(vision), "require_lease": True})
     plan = [ProcessPlan(COMPOSED, (driver, supervisor)), ProcessPlan("proprioception", (proprio,))]
     if vision:
         camera = NodePlan("camera", {**common, **camera_params(str(policy), camera_source, camera_serial)})

@@ -151,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--gamepad", default="", metavar="/dev/input/eventN", help="a gamepad's evdev device (default: the keyboard)")
     t.add_argument("--config", default="", metavar="YAML", help="key/button mapping (default: config/teleop/{keyboard,gamepad}.yaml)")
     t.add_argument("--rate", type=float, default=20.0, help="cmd_vel rate while commanding, Hz (default: 20)")
+    t.add_argument("--take-over", dest="take_over", action="store_true",
+                   help="take the operator lease from whoever holds it (default: refuse and name the holder)")  # fmt: skip
     return p
 
 
@@ -179,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "teleop":
             from lucid_ros.nodes.teleop import run as run_teleop
 
-            return run_teleop(overrides={"device": args.gamepad, "config": args.config, "rate": args.rate})
+            return run_teleop(overrides={"device": args.gamepad, "config": args.config, "rate": args.rate, "take_over": args.take_over})
         from lucid_ros.nodes.robot_run import run_fake_robot, run_robot
 
         if args.command == "robot":  # before any rclpy context exists: the middleware reads it at init

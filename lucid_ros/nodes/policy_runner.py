@@ -24,6 +24,7 @@ from lucid_ros.diagnostics import ERROR, WARN, NodeHealth, Problem, capture_to_a
 from lucid_ros.errors import ConfigError
 from lucid_ros.health import LatencyStats
 from lucid_ros.nodes import convert, qos
+from lucid_ros.nodes.authority import LeaseView, node_fqn
 from lucid_ros.nodes.common import Diagnostics, now_s, param
 from lucid_ros.policy.observations import ObsInputs
 from lucid_ros.policy.privileged import check_privileged, privileged_terms, scan_points_base
@@ -93,6 +94,13 @@ class PolicyRunnerNode(Node):
         self.create_subscription(JointState, "proprioception/feet", lambda m: self._push("feet", m), qos.STATE)
         self.create_subscription(Twist, "cmd_vel", self._on_cmd, qos.STATE)
         self.create_subscription(String, "safety/state", self._on_state, qos.LATCHED)
+        # require_lease (robots): cmd_vel is obeyed only while its publishers are the lease holder
+        # (lucid_ros.safety.lease); the vendor remote's relay in robot_driver is exempt (the person at the robot)
+        self.lease: LeaseView | None = None
+        self.lease_refusal = ""
+        if bool(param(self, "require_lease", False)):
+            driver = node_fqn("robot_driver", self.get_namespace())
+            self.lease = LeaseView(self, exempt=[driver], on_holder=self._on_holder)
 
     def _declare_health(self, h: NodeHealth) -> None:
         """What the runner is judged by (docs/diagnostics.md)."""
@@ -107,20 +115,48 @@ class PolicyRunnerNode(Node):
         h.output("policy/joint_targets", hz, "no joined proprioception inputs, or no camera images yet: see the inputs")
         h.latency("inference", 1.0 / spec.rate_hz, "the network is too slow for the policy rate: check the provider and CPU load")
         h.latency("step", 1.0 / hz, "observation + network + mapping take longer than a tick: CPU load?")
-        h.latency("joint_states_to_target", 1.0 / hz, "targets leave later than a tick after the joints were measured: "
-                                                      "check upstream latency and CPU load")
+        h.latency(
+            "joint_states_to_target", 1.0 / hz, "targets leave later than a tick after the joints were measured: check upstream latency and CPU load"
+        )
         if spec.images:
-            h.latency("capture_to_action", lim.camera_timeout, "the policy acts on old images: check the camera node's "
-                                                               "capture_to_tensor latency and the camera's frame rate")
-        h.fault("nonfinite_outputs", ERROR, "the observation or the network's action was NaN/inf (the supervisor damps): "
-                                            "check the inputs, the spec's scales and clips, and the ONNX export")
+            h.latency(
+                "capture_to_action",
+                lim.camera_timeout,
+                "the policy acts on old images: check the camera node's capture_to_tensor latency and the camera's frame rate",
+            )
+        h.fault(
+            "nonfinite_outputs",
+            ERROR,
+            "the observation or the network's action was NaN/inf (the supervisor damps): "
+            "check the inputs, the spec's scales and clips, and the ONNX export",
+        )
+        h.fault(
+            "cmd_vel_refused",
+            ERROR,
+            "cmd_vel from a node without the operator lease was ignored (velocity zero): "
+            "one operator at a time; lucid-ros teleop takes the lease (docs/security.md)",
+        )
         h.fault("dropped_malformed", WARN, "proprioception/joint_states did not match the robot's joints: same robot YAML everywhere?")
         h.fault("dropped_unmatched", WARN, "inputs without partners of the same stamp: is the proprioception node stamping by tick?")
 
     def _on_cmd(self, msg: Twist) -> None:
-        self.command = np.array([msg.linear.x, msg.linear.y, msg.angular.z], dtype=float)
         self.command_stamp = now_s(self)
         self.health.seen("cmd_vel", self.command_stamp)
+        if self.lease is not None:
+            ok, why = self.lease.admit_topic("cmd_vel")
+            if not ok:
+                self.command = np.zeros(3)  # untrusted: stand still rather than obey a second operator
+                self.lease_refusal = why
+                self.health.count("cmd_vel_refused")
+                self.get_logger().error(f"cmd_vel ignored, velocity zero: {why}", throttle_duration_sec=1.0)
+                return
+            self.lease_refusal = ""
+        self.command = np.array([msg.linear.x, msg.linear.y, msg.angular.z], dtype=float)
+
+    def _on_holder(self, holder: str | None) -> None:
+        if holder is None:
+            self.command = np.zeros(3)  # the holder went silent or released: zero at once, not after cmd_vel_timeout
+        self.get_logger().info(f"operator lease: {holder or 'free (cmd_vel ignored until an operator takes it)'}")
 
     def _on_state(self, msg: String) -> None:
         running = msg.data == "RUNNING"
@@ -155,8 +191,13 @@ class PolicyRunnerNode(Node):
         if due:
             feet = np.asarray(joined["feet"].position, dtype=float)
             inputs = ObsInputs(
-                q=js.q[None], dq=js.dq[None], quat=odom["quat"][None], ang_vel=odom["ang_vel"][None], lin_vel=odom["lin_vel"][None],
-                contacts=feet[None] if feet.size else None, command=self._current_command(now_s(self))[None],
+                q=js.q[None],
+                dq=js.dq[None],
+                quat=odom["quat"][None],
+                ang_vel=odom["ang_vel"][None],
+                lin_vel=odom["lin_vel"][None],
+                contacts=feet[None] if feet.size else None,
+                command=self._current_command(now_s(self))[None],
             )
             if self.scan_terms and not self._add_scan(inputs, stamp, odom["quat"]):
                 return
@@ -225,8 +266,16 @@ class PolicyRunnerNode(Node):
             self.diag.report(self.health.evaluate(now, [refused], values={"status": "REFUSED"}))
             return
         self.health.set_count("dropped_unmatched", self.sync.dropped)
-        values = {"status": "READY", "policy": self.runtime.spec.name, "provider": self.runtime.provider_report, "steps": self.steps,
-                  "running": self.running}
+        values = {
+            "status": "READY",
+            "policy": self.runtime.spec.name,
+            "provider": self.runtime.provider_report,
+            "steps": self.steps,
+            "running": self.running,
+        }
+        if self.lease is not None:
+            values["lease_holder"] = self.lease.holder or ""
+            values["cmd_vel_refusal"] = self.lease_refusal
         self.diag.report(self.health.evaluate(now, ok_message="running" if self.running else "ready", values=values))
 
 

@@ -20,6 +20,7 @@ from std_msgs.msg import String
 
 from lucid_ros.gcpause import freeze_heap
 from lucid_ros.nodes import qos
+from lucid_ros.nodes.authority import OperatorLease
 from lucid_ros.nodes.graph import load_params
 from lucid_ros.nodes.inprocess import InProcessGraph
 
@@ -28,10 +29,13 @@ NODE_NAMES = ("robot_driver", "proprioception", "policy_runner", "safety_supervi
 
 class StateMonitor(Node):
     """Records safety/state transitions (with wall times) and safety/event lines; calls services.
-    With `cmd_vel` it also publishes that velocity command at 10 Hz (rehearsals against a fake robot)."""
+    With `cmd_vel` it also publishes that velocity command at 10 Hz (rehearsals against a fake robot).
+    As `operator` it holds the operator lease (lucid_ros.safety.lease) so its commands and calls are
+    obeyed: tests and `--auto` rehearsals, where this process is the only operator."""
 
-    def __init__(self, cmd_vel: tuple[float, float, float] | None = None, **kwargs):
+    def __init__(self, cmd_vel: tuple[float, float, float] | None = None, operator: bool = True, **kwargs):
         super().__init__("robot_monitor", **kwargs)
+        self.lease = OperatorLease(self) if operator else None
         self.state = "UNKNOWN"
         self.states: list[tuple[float, str]] = []
         self.events: list[str] = []
@@ -58,10 +62,11 @@ class RobotGraph(InProcessGraph):
     def __init__(self, robot: str = "go1", backend: str = "go1_udp", policy: str | Path | None = None, arm: bool = False,
                  auto: bool = False, driver_options: dict[str, Any] | None = None, params_file: str | Path | None = None,
                  overrides: dict[str, dict[str, Any]] | None = None, cmd_vel: tuple[float, float, float] | None = None,
-                 camera_serial: str = ""):  # fmt: skip
+                 camera_serial: str = "", operator: bool = True):  # fmt: skip
         """Every node of the bring-up plan (lucid_ros.bringup.robot_plan) in this process: a vision
         policy adds the camera node (RealSense by `camera_serial`, empty = the only one connected)
-        and the supervisor's camera watch."""
+        and the supervisor's camera watch. `operator`: this process's monitor takes the operator
+        lease (its cmd_vel and service calls are obeyed); False leaves it to lucid-ros teleop."""
         from lucid_ros.bringup import robot_plan
         from lucid_ros.nodes.vision_policy import node_classes
 
@@ -73,7 +78,7 @@ class RobotGraph(InProcessGraph):
         order = [n for proc in plan for n in proc.nodes]
         order.sort(key=lambda n: NODE_NAMES.index(n.name) if n.name in NODE_NAMES else len(NODE_NAMES))  # the camera last, as in sim
         specs = [(n.name, classes[n.name], {**params.get(n.name, {}), **n.params, **(overrides or {}).get(n.name, {})}) for n in order]
-        self._bring_up(specs, lambda context: StateMonitor(cmd_vel, context=context))
+        self._bring_up(specs, lambda context: StateMonitor(cmd_vel, operator=operator, context=context))
 
     @property
     def driver(self):
@@ -118,8 +123,9 @@ def run_robot(args) -> int:
         fake_cam.listen(args.fake_camera)
         serial = fake_cam.serial
         overrides["camera"] = {"realsense.device_provider": fake_cam.register("fake")}
+    # --auto rehearsals drive themselves (this process is the operator); otherwise lucid-ros teleop takes the lease
     graph = RobotGraph(robot.name, args.backend, policy, arm=args.arm, auto=args.auto, driver_options=driver_options(args), camera_serial=serial,
-                       overrides=overrides)  # fmt: skip
+                       overrides=overrides, operator=args.auto)  # fmt: skip
     with graph as g:
         if not g.wait_active(timeout=15.0):
             say(f"driver not active: {g.driver.refusal or g.driver.health().message}")

@@ -20,11 +20,13 @@ from trajectory_msgs.msg import JointTrajectory
 
 from lucid_ros.diagnostics import ERROR, WARN, NodeHealth, Problem
 from lucid_ros.nodes import convert, qos
+from lucid_ros.nodes.authority import LeaseKeeper, node_fqn
 from lucid_ros.nodes.common import Diagnostics, now_s, param
 from lucid_ros.proprio.sync import StampSync
 from lucid_ros.robots import load_robot
 from lucid_ros.safety import AutoSequence, SafetyState, Supervisor
 from lucid_ros.safety.handoff import handoff_for
+from lucid_ros.safety.states import Event
 from lucid_ros.sim.hoist import RELEASED, HoistStatus
 
 CAMERA_TOPIC = "camera/depth/camera_info"
@@ -75,6 +77,10 @@ class SafetySupervisorNode(Node):
             self.create_subscription(String, "hoist/state", self._on_hoist, qos.LATCHED)
         if require_camera:
             self.create_subscription(CameraInfo, CAMERA_TOPIC, self._on_camera, qos.SENSOR)
+        # the operator lease (lucid_ros.safety.lease): kept always, enforced on robots (require_lease);
+        # the vendor remote's buttons (robot_driver) are the person at the robot: exempt
+        self.lease = LeaseKeeper(self, bool(param(self, "require_lease", False)), float(param(self, "lease_timeout", 0.5)),
+                                 self._lease_event, exempt=[node_fqn("robot_driver", self.get_namespace())])  # fmt: skip
         for name in ("stand", "run", "damp", "reset"):
             self.create_service(Trigger, f"safety/{name}", self._service(name))
         self.create_timer(self.period, self._heartbeat)
@@ -141,6 +147,13 @@ class SafetySupervisorNode(Node):
 
     def _service(self, name: str):
         def handler(_req, resp):
+            if name != "damp":  # damping is everyone's right, as the e-stop is
+                allowed, why = self.lease.gate(name)
+                if not allowed:
+                    resp.success, resp.message = False, f"safety/{name} refused: {why}"
+                    self.get_logger().error(resp.message)
+                    self._lease_event(resp.message)
+                    return resp
             if self.sequence is not None:
                 self.sequence.cancel()  # an operator took over
             ok, message = self.sup.request(name, self._now())
@@ -149,6 +162,12 @@ class SafetySupervisorNode(Node):
             return resp
 
         return handler
+
+    def _lease_event(self, text: str) -> None:
+        """A lease change or a refused call, on safety/event (FROM == TO: no transition)."""
+        state = self.sup.state
+        self.get_logger().warning(f"operator: {text}")
+        self.event_pub.publish(String(data=Event(self._now(), state, state, "operator lease", text).to_text()))
 
     # ---- outputs ------------------------------------------------------------------------
     def _now(self) -> float:
@@ -223,6 +242,7 @@ class SafetySupervisorNode(Node):
         elif self.sup.faults:
             extra.append(Problem(WARN, f"{state.value}, stand/run would be refused: {'; '.join(self.sup.faults)}"))
         values = {"state": state.value, "faults": "; ".join(self.sup.faults) or "none", "last_cause": self.sup.last_cause or ""}
+        values["lease_holder"] = self.lease.holder or ""  # the operator whose cmd_vel and calls are obeyed
         self.diag.report(self.health.evaluate(now, extra, ok_message=state.value, values=values))
 
     def destroy_node(self) -> None:

@@ -45,7 +45,8 @@ def test_gamepad_stands_the_robot_drives_cmd_vel_with_the_deadman_and_a_pulled_p
         g.monitor.set_cmd(0.0, 0.0, 0.0)
         g.monitor.create_subscription(Twist, "cmd_vel", on_cmd, qos.STATE)
         try:
-            assert g.wait_until(lambda: all(c.service_is_ready() for c in teleop.safety_clients.values()), 10)
+            # the supervisor grants the operator lease; the clients exist only then
+            assert g.wait_until(lambda: teleop.safety_clients and all(c.service_is_ready() for c in teleop.safety_clients.values()), 10)
             os.write(w, key("BTN_SOUTH", 1) + key("BTN_SOUTH", 0))  # stand without the dead-man: ignored
             g.run_for(0.3, wall_timeout=10)
             assert g.state == "PASSIVE"
