@@ -84,3 +84,15 @@ def test_the_supervisor_always_runs_in_the_backends_process(robot, vision):
         assert sum(n == "safety_supervisor" for p in plan for n in p.names) == 1
         entries = launch_entries(plan, robot, "p.yaml")
         assert not any(e.get("executable") == "safety_supervisor" for e in entries)  # never a process of its own
+
+
+def test_on_a_robot_the_operator_lease_is_enforced_and_in_sim_it_is_not():
+    from lucid_ros.bringup import robot_plan, sim_plan
+
+    def given(plan, node):
+        return next(n.params for proc in plan for n in proc.nodes if n.name == node)
+
+    robot = robot_plan("go1", "go1_udp", "go1_walk")
+    assert given(robot, "policy_runner")["require_lease"] is True and given(robot, "safety_supervisor")["require_lease"] is True
+    sim = sim_plan("go1", "go1_walk")
+    assert not given(sim, "policy_runner").get("require_lease") and not given(sim, "safety_supervisor").get("require_lease")
