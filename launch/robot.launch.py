@@ -15,17 +15,23 @@ the safety supervisor share one process (executable vision_policy), the supervis
 command to the driver in-process (joint_commands on DDS is only its mirror); a policy with image
 inputs adds the camera node (RealSense source, camera_serial:=...) in the policy runner's process
 (vision_policy again: frames never cross DDS) and the supervisor's camera watch.
+
+Who can reach the graph (docs/security.md): DDS discovery stays on this host
+(ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST, as `lucid-ros robot`) unless expose:=true;
+enclave:=/lucid_ros/robot runs every node in that SROS2 enclave (with ROS_SECURITY_KEYSTORE,
+ROS_SECURITY_ENABLE=true and ROS_SECURITY_STRATEGY=Enforce exported).
 """
 
 import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction, SetEnvironmentVariable
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from lucid_ros.bringup import launch_entries, robot_plan
+from lucid_ros.discovery import robot_discovery
 
 BACKENDS = ("go1_udp", "unitree_sdk2", "mini_cheetah_lcm")
 OPTIONS = {"host": str, "port": int, "interface": str, "domain_id": int, "lcm_url": str}
@@ -49,7 +55,12 @@ def _nodes(context):
             driver[name] = kind(value)
     serial = LaunchConfiguration("camera_serial").perform(context)
     plan = robot_plan(robot, backend, policy, arm=arm, auto=False, driver_options=driver, camera_serial=serial)
-    return [Node(package="lucid_ros", output="screen", **entry) for entry in launch_entries(plan, robot, params)]
+    expose = LaunchConfiguration("expose").perform(context).lower() in ("true", "1", "yes")
+    env, line = robot_discovery(expose, {**os.environ, **context.environment})
+    enclave = LaunchConfiguration("enclave").perform(context)
+    security = {"ros_arguments": ["--enclave", enclave]} if enclave else {}
+    actions = [LogInfo(msg=line), *[SetEnvironmentVariable(k, v) for k, v in env.items()]]
+    return actions + [Node(package="lucid_ros", output="screen", **entry, **security) for entry in launch_entries(plan, robot, params)]
 
 
 def generate_launch_description():
@@ -61,6 +72,8 @@ def generate_launch_description():
             DeclareLaunchArgument("arm", default_value="false", description="true: send commands (default: dry-run)"),
             *[DeclareLaunchArgument(name, default_value="") for name in OPTIONS],
             DeclareLaunchArgument("camera_serial", default_value="", description="vision policies: the RealSense's serial (empty: the only one)"),
+            DeclareLaunchArgument("expose", default_value="false", description="true: let the subnet discover the graph (default: this host only)"),
+            DeclareLaunchArgument("enclave", default_value="", description="SROS2 enclave for every node, e.g. /lucid_ros/robot (docs/security.md)"),
             OpaqueFunction(function=_nodes),
         ]
     )
