@@ -58,8 +58,9 @@ class BackendCommands:
         ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec  # exact, as the supervisor's stamp_ns
         if cmd is not None and self.handoff.is_own(command_fingerprint(cmd, ns)):
             return
-        publishers, settled = self._publishers()
-        if not self.foreign.observe(publishers, time.monotonic(), settled):
+        now = time.monotonic()
+        publishers, settled = self._publishers() if self.foreign.lookup_due(now) else (None, True)
+        if not self.foreign.observe(publishers, now, settled):
             return
         who = self.foreign.named()
         self.node.get_logger().error(f"foreign joint_commands from {who}: ignored (only the in-process safety supervisor commands this robot)")

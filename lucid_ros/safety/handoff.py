@@ -143,6 +143,7 @@ def handoff_for(key: object, namespace: str = "/") -> CommandHandoff:
 
 FOREIGN_CAUSE = "foreign joint_commands"  # the `cause` of the safety/event a backend publishes
 FOREIGN_RECENT = 5.0  # s: a backend's diagnostics stay ERROR this long after the last foreign command
+LOOKUP_PERIOD = 0.5  # s between graph queries while foreign commands keep coming (a 500 Hz flood costs no more)
 UNKNOWN_PUBLISHER = "an unknown node (gone from the graph, or not discovered yet)"
 
 
@@ -158,15 +159,23 @@ class ForeignCommands:
         self.count = 0
         self.publishers: tuple[str, ...] = ()
         self.last_seen: float | None = None  # monotonic seconds of the newest foreign command
+        self._looked_up: float | None = None  # when the publishers were last taken from the graph
 
-    def observe(self, publishers: Iterable[str], now: float, settled: bool = True) -> bool:
+    def lookup_due(self, now: float) -> bool:
+        """Ask the graph who publishes? (first foreign message, then at most every LOOKUP_PERIOD)"""
+        return self._looked_up is None or now - self._looked_up >= LOOKUP_PERIOD
+
+    def observe(self, publishers: Iterable[str] | None, now: float, settled: bool = True) -> bool:
         """Count one foreign command; True when its publishers differ from the last ones reported.
-        `settled`: False while the graph lists a publisher it cannot name yet (DDS discovers an
-        endpoint before its node's name): counted, reported with a later message."""
+        `publishers` None: not looked up for this message (a flood is counted, the graph is asked
+        at most every LOOKUP_PERIOD: see `lookup_due`). `settled`: False while the graph lists a
+        publisher it cannot name yet (DDS discovers an endpoint before its node's name): counted,
+        reported with a later message."""
         self.count += 1
         self.last_seen = now
-        if not settled:
+        if publishers is None or not settled:
             return False
+        self._looked_up = now
         names = tuple(sorted(set(publishers))) or (UNKNOWN_PUBLISHER,)
         if names == self.publishers:
             return False

@@ -54,8 +54,9 @@ def test_one_source_and_one_sink_per_graph_and_namespace_and_undelivered_counted
 def test_foreign_commands_counted_and_reported_once_per_set_of_publishers():
     f = ForeignCommands()
     assert f.problem(0.0) is None
-    assert f.observe(["/rogue_commander"], 1.0) and not f.observe(["/rogue_commander"], 1.1)
-    assert f.observe(["/rogue_commander", "/laptop"], 1.2) and f.count == 3
+    assert f.observe(["/rogue_commander"], 1.0) and not f.observe(["/rogue_commander"], 1.6)
+    assert not f.lookup_due(1.7) and not f.observe(None, 1.7)  # a flood: counted, the graph not asked
+    assert f.lookup_due(2.1) and f.observe(["/rogue_commander", "/laptop"], 2.1) and f.count == 4
     assert f.named() == "/laptop, /rogue_commander" and "/rogue_commander" in f.problem(2.0)
     assert f.problem(100.0) is None  # long quiet: no longer an ERROR (the count stays)
     assert f.observe([], 101.0) and "unknown" in f.named()  # gone from the graph before we looked
