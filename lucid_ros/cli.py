@@ -67,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--robot", default=DEFAULT_ROBOT, help="robot description name or YAML path (default: go1)")
     s.add_argument("--policy", default=None, help="policy spec name or YAML path (default: the robot's shipped policy)")
     s.add_argument("--course", default=DEFAULT_COURSE, help="course name or YAML path (default: flat)")
-    s.add_argument("--duration", type=float, default=10.0, help="simulated seconds to run (default: 10)")
+    s.add_argument("--duration", type=float, default=None,
+                   help="simulated seconds to run (default: 10; on a course, until its outcome is decided or the success table's time limit)")  # fmt: skip
     s.add_argument("--seed", type=_seed, default=0, help="course variant: 0 = the course as written, N >= 1 = variant N (default: 0)")
     s.add_argument("--cmd-vel", type=_cmd_vel, default=None, metavar="VX,VY,WZ", help="velocity command (default: 0.5,0,0 for a walking policy)")
     s.add_argument(

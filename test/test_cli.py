@@ -95,3 +95,18 @@ def test_sim_runs_the_default_and_writes_its_summary(tmp_path):
     assert s["falls"] == 0 and s["final_state"] == "RUNNING"
     assert s["latency_ms"]["joint_states_to_joint_commands_p50"] is not None
     assert "[lucid-ros sim] t=" in r.stderr  # progress lines
+
+
+def test_a_course_run_drives_like_the_tables_operator_and_crosses_by_default(tmp_path):
+    """The README's `lucid-ros sim --course hurdle --seed 3`: no --policy, --cmd-vel or --duration.
+    The course default (the depth student) is driven forward, steered to the course's line, until
+    the outcome is decided; the summary says it crossed (issue 19: it used to stand still)."""
+    out = tmp_path / "summary.json"
+    r = run("sim", "--course", "hurdle", "--seed", "3", "--quiet", "--summary", out)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    s = json.loads(out.read_text())
+    assert Path(s["policy"]).stem == "go1_depth" and s["steering"] == "track"
+    assert s["course_outcome"]["status"] == "succeeded", s["course_outcome"]
+    assert s["course_outcome"]["obstacles_crossed"] == s["course_outcome"]["obstacles_total"] == 5
+    assert s["sim_time_s"] < 40  # stopped once decided, not at the table's 62 s limit
+    assert "steered to the course line" in r.stdout and "course: succeeded (5/5 obstacles" in r.stdout

@@ -94,11 +94,11 @@ def _episode(robot, policy, course, seed, cmd_vel, camera_latency_ms, label, max
             if graph.sim_time - last[0] < CHECK_EVERY_S:
                 return False
             last[0] = graph.sim_time
-            return _judge(m, variant, t_run).status in DECIDED
+            return judge_since(m, variant, t_run).status in DECIDED
 
         graph.run_until(limit, wall_timeout=max(120.0, 20.0 * (limit - t_run)), stop_when=decided)
         foreign.update(graph.foreign_publishers())
-        outcome = _judge(m, variant, t_run)
+        outcome = judge_since(m, variant, t_run)
         trip = next(((t, s) for t, s in list(m.states) if t >= t_run and s in TRIPPED), None)
         if trip is not None and not (outcome.status in DECIDED and outcome.time_s <= trip[0]):
             cause = next((e.get("cause", "") for e in m.metrics.events if e.get("state") == trip[1]), "")
@@ -109,7 +109,8 @@ def _episode(robot, policy, course, seed, cmd_vel, camera_latency_ms, label, max
                    outcome.obstacles_total, time.monotonic() - wall0, **tail), sorted(foreign)  # fmt: skip
 
 
-def _judge(monitor, variant, t_run: float):
+def judge_since(monitor, variant, t_run: float):
+    """The course outcome of a run monitor's ground truth from sim time `t_run` (RUNNING) on."""
     met = monitor.metrics
     n = min(len(met.t), len(met.pos), len(met.quat))
     t = np.asarray(met.t[:n])
