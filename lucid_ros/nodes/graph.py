@@ -28,6 +28,7 @@ from lucid_ros.mathutil import yaw_of
 from lucid_ros.metrics import RunMetrics
 from lucid_ros.nodes import convert, qos
 from lucid_ros.nodes.inprocess import InProcessGraph, parameters
+from lucid_ros.safety.states import Event
 
 NODE_NAMES = ("sim_bridge", "proprioception", "policy_runner", "safety_supervisor")
 
@@ -87,8 +88,16 @@ class RunMonitor(Node):
         if self.steer is not None and self.state == "RUNNING":
             wz = self.steer(float(a["pos"][0]), float(a["pos"][1]), float(yaw_of(np.asarray(a["quat"]))))
             self.cmd = (self.cmd[0], self.cmd[1], wz)
-        self.metrics.add_ground_truth(self.sim_time, a["pos"], a["quat"], a["lin_vel"], a["ang_vel"], self.cmd, self.state == "RUNNING",
-                                        powered=self.state in ("STANDING", "RUNNING"))
+        self.metrics.add_ground_truth(
+            self.sim_time,
+            a["pos"],
+            a["quat"],
+            a["lin_vel"],
+            a["ang_vel"],
+            self.cmd,
+            self.state == "RUNNING",
+            powered=self.state in ("STANDING", "RUNNING"),
+        )
 
     def _on_state(self, msg: String) -> None:
         self.state = msg.data
@@ -96,14 +105,11 @@ class RunMonitor(Node):
 
     def _on_event(self, msg: String) -> None:
         self.events.append(msg.data)
-        parts = msg.data.split(" ", 1)
-        try:
-            t = float(parts[0])
-        except ValueError:
-            t = self.sim_time
-        rest = parts[1] if len(parts) > 1 else ""
-        to_state, _, cause = rest.partition(": ")
-        self.metrics.add_event(t, to_state.split("-> ")[-1].strip(), cause)
+        ev = Event.parse(msg.data)
+        if ev is None:
+            return  # not an event text: kept in `events` for the test that wants to see it
+        cause = ev.cause + (f" ({ev.detail})" if ev.detail and ev.detail != ev.cause else "")
+        self.metrics.add_event(ev.time, ev.to_state.value, cause)
 
 
 class SimGraph(InProcessGraph):

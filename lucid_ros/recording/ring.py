@@ -31,11 +31,9 @@ from datetime import datetime
 from pathlib import Path
 
 from lucid_ros.recording.mcap_writer import McapFile
+from lucid_ros.safety.states import Event
 
 TRIP_STATES = ("DAMPING", "ESTOP")
-_EVENT = re.compile(r"^\s*(?P<time>[-+0-9.eE]+)\s+(?P<src>\w+)\s*->\s*(?P<dst>\w+)\s*(?::\s*(?P<rest>.*))?$", re.DOTALL)
-
-
 def cdr_string(raw: bytes) -> str:
     """The `data` of a CDR-encoded std_msgs/String: encapsulation header (byte 1 odd = little
     endian), uint32 length including the NUL, the bytes."""
@@ -58,15 +56,11 @@ class SafetyEvent:
 
 
 def parse_event(text: str) -> SafetyEvent | None:
-    m = _EVENT.match(text)
-    if not m:
+    """A `safety/event` text as the recorder keeps it (lucid_ros.safety.states.Event.parse parses)."""
+    ev = Event.parse(text)
+    if ev is None:
         return None
-    rest = (m.group("rest") or "").strip()
-    cause, detail = rest, ""
-    if rest.endswith(")") and " (" in rest:
-        cause, _, detail = rest.partition(" (")
-        detail = detail[:-1]
-    return SafetyEvent(float(m.group("time")), m.group("src"), m.group("dst"), cause.strip(), detail.strip(), text)
+    return SafetyEvent(ev.time, ev.from_state.value, ev.to_state.value, ev.cause, ev.detail, text)
 
 
 def slug(text: str, limit: int = 40) -> str:

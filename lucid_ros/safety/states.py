@@ -7,8 +7,11 @@ in it cannot happen. The supervisor adds the guards (conditions) listed in GUARD
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
+
+_EVENT_TEXT = re.compile(r"^\s*(?P<time>[-+0-9.eE]+)\s+(?P<src>\w+)\s*->\s*(?P<dst>\w+)\s*(?::\s*(?P<rest>.*))?$", re.DOTALL)
 
 
 class SafetyState(str, Enum):
@@ -86,3 +89,21 @@ class Event:
         one per transition; a backend publishes FROM == TO for a foreign joint_commands publisher."""
         text = f"{self.time:.3f} {self.from_state.value} -> {self.to_state.value}: {self.cause}"
         return text + (f" ({self.detail})" if self.detail and self.detail != self.cause else "")
+
+    @classmethod
+    def parse(cls, text: str) -> Event | None:
+        """The inverse of `to_text` (None for text that is not an event): the one parser of
+        `safety/event`, used by the recorder's black box, the report and the sim's run monitor."""
+        m = _EVENT_TEXT.match(text)
+        if not m:
+            return None
+        try:
+            src, dst = SafetyState(m.group("src")), SafetyState(m.group("dst"))
+        except ValueError:
+            return None
+        rest = (m.group("rest") or "").strip()
+        cause, detail = rest, ""
+        if rest.endswith(")") and " (" in rest:
+            cause, _, detail = rest.partition(" (")
+            detail = detail[:-1]
+        return cls(float(m.group("time")), src, dst, cause.strip(), detail.strip())
