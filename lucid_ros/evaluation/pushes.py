@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lucid_ros.safety.states import SafetyState
+
 
 @dataclass(frozen=True)
 class Push:
@@ -50,7 +52,7 @@ def run_push(robot: str, policy: str, push: Push, cmd=(0.5, 0.0, 0.0), settle: f
 
     start = "lying" if load_robot(robot).kind == "quadruped" else "default"
     with SimGraph(robot=robot, policy=policy, start_pose=start, cmd_vel=cmd) as g:
-        running = g.wait_for_event("RUNNING", wall_timeout=120)
+        running = g.wait_for_event(SafetyState.RUNNING, wall_timeout=120)
         if running is None:
             return {**asdict(push), "survived": False, "reason": f"never RUNNING ({g.state})"}
         # The push is placed in sim time (the RUNNING event's stamp + settle + delay) and fired by
@@ -69,7 +71,7 @@ def run_push(robot: str, policy: str, push: Push, cmd=(0.5, 0.0, 0.0), settle: f
         g.run_until(t_push + duration + after)
         state, falls, events = g.state, list(g.monitor.metrics.falls), list(g.monitor.events)
     fell = [t for t in falls if t >= t_push]
-    ok = not fell and state == "RUNNING"
+    ok = not fell and state == SafetyState.RUNNING
     reason = "" if ok else (f"fell at {fell[0] - t_push:.2f} s after the push" if fell else f"safety tripped: {events[-1] if events else state}")
     return {**asdict(push), "at": round(t_push, 3), "survived": ok, "reason": reason}
 

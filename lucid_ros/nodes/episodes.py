@@ -21,11 +21,12 @@ import numpy as np
 from lucid_ros.evaluation.steer import TrackSteer
 from lucid_ros.evaluation.table import Episode
 from lucid_ros.nodes.graph import SimGraph
+from lucid_ros.safety.states import TRIPS, SafetyState
 from lucid_ros.sim.courses import difficulty
 from lucid_ros.sim.outcome import judge
 
 DECIDED = ("succeeded", "fell", "stuck", "bypassed")
-TRIPPED = ("DAMPING", "ESTOP")
+TRIPPED = TRIPS
 CHECK_EVERY_S = 0.5  # sim seconds between outcome checks while running
 FOREIGN_EVERY_S = 4.0  # sim seconds between looks for other graphs' publishers on this one's topics
 DOMAIN_TRIES = 3
@@ -75,7 +76,7 @@ def _episode(robot, policy, course, seed, cmd_vel, camera_latency_ms, label, max
         if steer:
             graph.monitor.steer = TrackSteer.for_course(variant).wz
         foreign: set[str] = set()
-        if not graph.wait_for_state("RUNNING", wall_timeout=60):
+        if not graph.wait_for_state(SafetyState.RUNNING, wall_timeout=60):
             foreign.update(graph.foreign_publishers())
             return Episode(name, course, seed, "tripped", f"never reached RUNNING (state {graph.state})", 0.0, 0.0, 0,
                            len(variant.obstacles), time.monotonic() - wall0, **tail), sorted(foreign)  # fmt: skip

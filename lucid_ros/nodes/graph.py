@@ -28,7 +28,7 @@ from lucid_ros.mathutil import yaw_of
 from lucid_ros.metrics import RunMetrics
 from lucid_ros.nodes import convert, qos
 from lucid_ros.nodes.inprocess import InProcessGraph, parameters
-from lucid_ros.safety.states import Event
+from lucid_ros.safety.states import POWERED, Event, SafetyState
 
 NODE_NAMES = ("sim_bridge", "proprioception", "policy_runner", "safety_supervisor")
 
@@ -85,7 +85,7 @@ class RunMonitor(Node):
     def _on_gt(self, msg: Odometry) -> None:
         a = convert.odometry_arrays(msg)
         self.sim_time = float(a["stamp"])
-        if self.steer is not None and self.state == "RUNNING":
+        if self.steer is not None and self.state == SafetyState.RUNNING:
             wz = self.steer(float(a["pos"][0]), float(a["pos"][1]), float(yaw_of(np.asarray(a["quat"]))))
             self.cmd = (self.cmd[0], self.cmd[1], wz)
         self.metrics.add_ground_truth(
@@ -95,8 +95,8 @@ class RunMonitor(Node):
             a["lin_vel"],
             a["ang_vel"],
             self.cmd,
-            self.state == "RUNNING",
-            powered=self.state in ("STANDING", "RUNNING"),
+            self.state == SafetyState.RUNNING,
+            powered=self.state in POWERED,
         )
 
     def _on_state(self, msg: String) -> None:

@@ -31,6 +31,7 @@ from lucid_ros.policy.privileged import check_privileged, privileged_terms, scan
 from lucid_ros.policy.runner import PolicyRuntime
 from lucid_ros.proprio.sync import StampSync
 from lucid_ros.robots import load_robot
+from lucid_ros.safety.states import SafetyState
 from lucid_ros.types import JointCommand
 from lucid_ros.vision.bus import ImageTensor, bus_for
 from lucid_ros.vision.preprocess import check_image_inputs
@@ -159,7 +160,7 @@ class PolicyRunnerNode(Node):
         self.get_logger().info(f"operator lease: {holder or 'free (cmd_vel ignored until an operator takes it)'}")
 
     def _on_state(self, msg: String) -> None:
-        running = msg.data == "RUNNING"
+        running = msg.data == SafetyState.RUNNING
         if running and not self.running:
             self.runtime.reset()  # recurrent state, history, last action, gait clock
             self.last_policy_stamp = None

@@ -17,10 +17,11 @@ from lucid_ros.cli import default_policy, resolve_policy
 from lucid_ros.health import percentiles_ms
 from lucid_ros.nodes.episodes import episode_time_limit
 from lucid_ros.robots import load_robot
+from lucid_ros.safety.states import TRIPS, SafetyState
 from lucid_ros.sim.courses import load_course
 from lucid_ros.sim.outcome import judge
 
-UNEXPECTED_STATES = ("DAMPING", "ESTOP")
+UNEXPECTED_STATES = TRIPS
 STAND_TIME = 5.0  # sim s: a lying start stands up and is handed to the policy (2.5 s for Go1), with room
 
 
@@ -117,7 +118,7 @@ def _course_decided(graph):
     last = [float("-inf")]
 
     def decided() -> bool:
-        running = [t for t, s in list(graph.monitor.states) if s == "RUNNING"]
+        running = [t for t, s in list(graph.monitor.states) if s == SafetyState.RUNNING]
         if not running or graph.sim_time - last[0] < CHECK_EVERY_S:
             return False
         last[0] = graph.sim_time

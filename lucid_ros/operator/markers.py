@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lucid_ros.mathutil import quat_rotate, yaw_of
+from lucid_ros.safety.states import SafetyState
 
 STATE_COLORS: dict[str, tuple[float, float, float, float]] = {
-    "PASSIVE": (0.6, 0.6, 0.6, 1.0),
-    "STANDING": (0.2, 0.9, 0.2, 1.0),
-    "RUNNING": (0.2, 0.9, 0.2, 1.0),
-    "DAMPING": (1.0, 0.55, 0.0, 1.0),
-    "ESTOP": (1.0, 0.1, 0.1, 1.0),
+    SafetyState.PASSIVE: (0.6, 0.6, 0.6, 1.0),
+    SafetyState.STANDING: (0.2, 0.9, 0.2, 1.0),
+    SafetyState.RUNNING: (0.2, 0.9, 0.2, 1.0),
+    SafetyState.DAMPING: (1.0, 0.55, 0.0, 1.0),
+    SafetyState.ESTOP: (1.0, 0.1, 0.1, 1.0),
 }
 UNKNOWN_COLOR = (1.0, 1.0, 1.0, 1.0)
 COMMANDED_COLOR = (0.2, 0.5, 1.0, 0.9)  # blue: what the operator asked for

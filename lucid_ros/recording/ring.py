@@ -31,9 +31,11 @@ from datetime import datetime
 from pathlib import Path
 
 from lucid_ros.recording.mcap_writer import McapFile
-from lucid_ros.safety.states import Event
+from lucid_ros.safety.states import TRIPS, Event
 
-TRIP_STATES = ("DAMPING", "ESTOP")
+TRIP_STATES = TRIPS
+
+
 def cdr_string(raw: bytes) -> str:
     """The `data` of a CDR-encoded std_msgs/String: encapsulation header (byte 1 odd = little
     endian), uint32 length including the NUL, the bytes."""

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from lucid_ros.report.plots import _COUNTER, state_segments, tracking_rms, velocity_errors
+from lucid_ros.safety.states import TRIPS
 
 TITLES = {
     "safety_timeline": "Safety timeline",
@@ -39,7 +40,7 @@ def _last_values(run, select) -> list[tuple[str, str, str]]:
 def summarize(run) -> dict:
     """The numbers the page's summary states, as plain data (tests and other tools use it too)."""
     rec = run.recording
-    trips = [ev for _, ev in run.events if ev.dst in ("DAMPING", "ESTOP")]
+    trips = [ev for _, ev in run.events if ev.dst in TRIPS]
     rms = tracking_rms(run)
     out = {
         "file": rec.path.name,

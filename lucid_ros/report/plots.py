@@ -15,7 +15,15 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-STATE_COLORS = {"PASSIVE": "#9e9e9e", "STANDING": "#42a5f5", "RUNNING": "#66bb6a", "DAMPING": "#fb8c00", "ESTOP": "#e53935"}
+from lucid_ros.safety.states import TRIPS, SafetyState
+
+STATE_COLORS = {
+    SafetyState.PASSIVE: "#9e9e9e",
+    SafetyState.STANDING: "#42a5f5",
+    SafetyState.RUNNING: "#66bb6a",
+    SafetyState.DAMPING: "#fb8c00",
+    SafetyState.ESTOP: "#e53935",
+}
 LEVELS = {0: ("OK", "#66bb6a"), 1: ("WARN", "#fbc02d"), 2: ("ERROR", "#e53935"), 3: ("STALE", "#8e24aa")}
 DPI = 110
 _LIMB = (("arm", ("shoulder", "elbow", "wrist", "hand")), ("leg", ("hip", "thigh", "knee", "calf", "ankle", "foot")))
@@ -51,7 +59,7 @@ def _shade(ax, run) -> None:
     for t0, t1, s in state_segments(run):
         ax.axvspan(t0, t1, color=STATE_COLORS.get(s, "#ffffff"), alpha=0.13, lw=0)
     for t, ev in run.events:
-        if ev.dst in ("DAMPING", "ESTOP"):
+        if ev.dst in TRIPS:
             ax.axvline(t, color=STATE_COLORS[ev.dst], lw=1.2, ls="-", alpha=0.9)
 
 
@@ -136,7 +144,7 @@ def velocity_errors(run, settle: float = 1.0) -> dict[str, float] | None:
         return None
     mask = np.zeros(run.truth.t.shape, bool)
     for t0, t1, s in state_segments(run):
-        if s == "RUNNING":
+        if s == SafetyState.RUNNING:
             mask |= (run.truth.t >= t0 + settle) & (run.truth.t < t1)
     if not mask.any():
         return None
@@ -266,7 +274,7 @@ def safety_timeline(run, path: Path) -> Path | None:
         ax.axvline(t, color="black", lw=0.8)
         ax.text(t, 1.04, f"E{i + 1}", ha="center", va="bottom", fontsize=8)
     for t in run.estops:
-        ax.plot([t], [-0.15], marker="^", color=STATE_COLORS["ESTOP"], ms=9, clip_on=False)
+        ax.plot([t], [-0.15], marker="^", color=STATE_COLORS[SafetyState.ESTOP], ms=9, clip_on=False)
     ax.set_ylim(-0.3, 1.35)
     ax.set_xlim(t0, t1)
     ax.set_yticks([])

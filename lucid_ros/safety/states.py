@@ -28,6 +28,8 @@ class SafetyState(str, Enum):
 
 
 P, S, R, D, E = SafetyState.PASSIVE, SafetyState.STANDING, SafetyState.RUNNING, SafetyState.DAMPING, SafetyState.ESTOP
+TRIPS = (D, E)  # the states a run should never reach by itself: a safety trip (or the e-stop)
+POWERED = (S, R)  # the states in which the motors hold the robot up
 
 # (state, trigger) -> next state. Triggers: the four requests (services), "estop" (topic) and
 # "trip" (a failed check found by tick). Anything not listed is refused.
