@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lucid_ros import paths
 from lucid_ros.errors import ConfigError
+from lucid_ros.fields import read_yaml
 
 COMPOSED = "vision_policy"  # console_scripts entry: several nodes of the plan in one process (lucid_ros.nodes.vision_policy)
 BACKENDS = ("sim_bridge", "robot_driver")  # the nodes the safety supervisor commands, always in their process
@@ -52,9 +51,9 @@ def policy_reads_images(policy: str | Path | None) -> bool:
     if not policy:
         return False
     try:
-        raw = yaml.safe_load(paths.resolve("policies", policy).read_text()) or {}
+        raw = read_yaml(paths.resolve("policies", policy), "policy spec") or {}
         return bool((raw.get("inputs") or {}).get("images"))
-    except (OSError, yaml.YAMLError, AttributeError, ConfigError):
+    except (AttributeError, ConfigError):
         return False
 
 

@@ -11,6 +11,8 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from lucid_ros.errors import ConfigError
 
 _MISSING = object()
@@ -139,3 +141,23 @@ class Fields:
         if lo >= hi:
             raise self.error(key, f"lower bound {lo} must be below upper bound {hi}")
         return lo, hi
+
+
+def read_yaml(path: str | Path, what: str, kind: str | None = None, shipped: str = "known") -> Any:
+    """The one reader of configuration YAML: the parsed content, or a ConfigError naming the file.
+
+    A missing file says what it should have been (`what`: "robot description", "course"...) and,
+    with `kind` (a config/ folder: "robots", "courses", "policies"), which ones are shipped; an
+    unreadable file says why; a file that is not YAML quotes the parser."""
+    from lucid_ros import paths
+
+    p = Path(path)
+    if not p.is_file():
+        names = f" ({shipped} {kind}: {', '.join(paths.available(kind)) or 'none'})" if kind else ""
+        raise ConfigError(p, None, f"no such {what}{names}")
+    try:
+        return yaml.safe_load(p.read_text())
+    except OSError as exc:
+        raise ConfigError(p, None, f"cannot read the {what}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(p, None, f"not valid YAML: {exc}") from exc

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
@@ -24,6 +23,7 @@ from std_msgs.msg import String
 
 from lucid_ros import paths
 from lucid_ros.errors import ConfigError
+from lucid_ros.fields import read_yaml
 from lucid_ros.mathutil import yaw_of
 from lucid_ros.metrics import RunMetrics
 from lucid_ros.nodes import convert, qos
@@ -38,10 +38,7 @@ def load_params(robot: str, params_file: str | Path | None = None) -> dict[str, 
     path = Path(params_file) if params_file else paths.config_dir() / "params" / f"{robot}.yaml"
     if not path.is_file():
         return {}
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(path, None, f"not valid YAML: {exc}") from exc
+    raw = read_yaml(path, "parameter file") or {}
     out = {}
     for node, body in raw.items():
         if not isinstance(body, dict) or not isinstance(body.get("ros__parameters", {}), dict):

@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from lucid_ros import paths
 from lucid_ros.errors import ConfigError, PolicyMismatch
-from lucid_ros.fields import Fields
+from lucid_ros.fields import Fields, read_yaml
 from lucid_ros.robots.description import RobotDescription
 
 FORMAT = "lucid_ros.policy/1"
@@ -288,12 +287,7 @@ def match_robot(spec: PolicySpec, robot: RobotDescription) -> None:
 
 def _read(path: str | Path) -> tuple[Path, Any]:
     p = paths.resolve("policies", path)
-    if not p.is_file():
-        raise ConfigError(p, None, f"no such policy spec (shipped policies: {', '.join(paths.available('policies')) or 'none'})")
-    try:
-        return p, yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(p, None, f"not valid YAML: {exc}") from exc
+    return p, read_yaml(p, "policy spec", "policies", shipped="shipped")
 
 
 def _dupes(names: Sequence[str]) -> list[str]:

@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from lucid_ros import paths
 from lucid_ros.errors import ConfigError
-from lucid_ros.fields import Fields
+from lucid_ros.fields import Fields, read_yaml
 
 
 @dataclass(frozen=True)
@@ -186,14 +185,7 @@ class RobotDescription:
 def load_robot(name_or_path: str | Path, check_models: bool = True) -> RobotDescription:
     """Load and validate a robot description; raises ConfigError naming file and field."""
     path = paths.resolve("robots", name_or_path)
-    if not path.is_file():
-        known = ", ".join(paths.available("robots")) or "none"
-        raise ConfigError(path, None, f"no such robot description (known robots: {known})")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(path, None, f"not valid YAML: {exc}") from exc
-    f = Fields(raw, path)
+    f = Fields(read_yaml(path, "robot description", "robots"), path)
     robot = _parse(f, path)
     if check_models:
         check_mjcf(robot)

@@ -19,11 +19,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from lucid_ros import paths
 from lucid_ros.errors import ConfigError
-from lucid_ros.fields import Fields
+from lucid_ros.fields import Fields, read_yaml
 from lucid_ros.mathutil import rpy_to_quat
 from lucid_ros.sim.course_track import SEGMENT_PARAMS, TRACK_PREFIX, box_obstacle, check_value, is_int, lay, lay_track, variable_params
 from lucid_ros.sim.course_types import (
@@ -91,14 +90,7 @@ def difficulty(course: Course) -> tuple[str, float] | None:
 def load_course(name_or_path: str | Path) -> Course:
     """Load and validate a course; raises ConfigError naming the file and the field."""
     path = paths.resolve("courses", name_or_path)
-    if not path.is_file():
-        known = ", ".join(paths.available("courses")) or "none"
-        raise ConfigError(path, None, f"no such course (known courses: {known})")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(path, None, f"not valid YAML: {exc}") from exc
-    return parse_course(raw, path)
+    return parse_course(read_yaml(path, "course", "courses"), path)
 
 
 def parse_course(raw: object, path: str | Path | None) -> Course:

@@ -8,11 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from lucid_ros import paths
 from lucid_ros.errors import ConfigError
-from lucid_ros.fields import Fields
+from lucid_ros.fields import Fields, read_yaml
 from lucid_ros.teleop import ACTIONS
 from lucid_ros.teleop.evdev import ABS_CODES, KEY_CODES
 
@@ -51,12 +49,7 @@ class KeyboardConfig:
 
 def _read(path: str | Path) -> Fields:
     p = Path(path)
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except OSError as exc:
-        raise ConfigError(p, None, f"cannot read teleop mapping: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(p, None, f"not valid YAML: {exc}") from exc
+    raw = read_yaml(p, "teleop mapping")
     return Fields(raw if raw is not None else {}, p)
 
 
