@@ -32,8 +32,8 @@ from launch_ros.actions import Node
 
 from lucid_ros.bringup import launch_entries, robot_plan
 from lucid_ros.discovery import robot_discovery
+from lucid_ros.hardware import BACKENDS
 
-BACKENDS = ("go1_udp", "unitree_sdk2", "mini_cheetah_lcm")
 OPTIONS = {"host": str, "port": int, "interface": str, "domain_id": int, "lcm_url": str}
 
 
@@ -67,7 +67,7 @@ def generate_launch_description():
     return LaunchDescription(
         [
             DeclareLaunchArgument("robot", default_value="go1"),
-            DeclareLaunchArgument("backend", description="go1_udp | unitree_sdk2 | mini_cheetah_lcm"),
+            DeclareLaunchArgument("backend", description=" | ".join(BACKENDS)),
             DeclareLaunchArgument("policy", default_value=""),
             DeclareLaunchArgument("arm", default_value="false", description="true: send commands (default: dry-run)"),
             *[DeclareLaunchArgument(name, default_value="") for name in OPTIONS],

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lucid_ros import paths
 from lucid_ros.errors import ConfigError, PolicyMismatch
+from lucid_ros.hardware import BACKENDS
 
 DEFAULT_ROBOT = "go1"
 DEFAULT_COURSE = "flat"
@@ -103,9 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("policy", help="policy spec name or YAML path")
 
     for name, what in (("robot", "--backend"), ("fake-robot", "--protocol")):
-        h = sub.add_parser(name, help=f"hardware bringup ({what} go1_udp | unitree_sdk2 | mini_cheetah_lcm)")
+        h = sub.add_parser(name, help=f"hardware bringup ({what} {' | '.join(BACKENDS)})")
         h.add_argument("--robot", default=DEFAULT_ROBOT)
-        h.add_argument(what, dest="backend", required=True, choices=("go1_udp", "unitree_sdk2", "mini_cheetah_lcm"))
+        h.add_argument(what, dest="backend", required=True, choices=BACKENDS)
         from lucid_ros.hardware.options import add_arguments
 
         add_arguments(h, fake=name == "fake-robot")
