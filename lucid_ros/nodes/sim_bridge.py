@@ -77,6 +77,8 @@ class SimBridgeNode(Node):
         self.imu_pub = self.create_publisher(Imu, "imu/data", qos.STATE)
         self.gt_pub = self.create_publisher(Odometry, "sim/ground_truth/odom", qos.STATE)
         self.commands = BackendCommands(self, self.names, self._on_command, lambda: self.sim.time)
+        self._answer = float("-inf")  # the newest answered stamp, released to the lockstep by the guard below
+        self._answer_gc = self.create_guard_condition(self._release_answer)
         self._lower_at: float | None = None  # a hoist/lower request's stamp, for the sim thread
         self._hoist_said: str | None = None
         if self.sim.hoist is not None:
@@ -112,8 +114,20 @@ class SimBridgeNode(Node):
             cmd = JointCommand.damping(self.sim.joint_sample().q, self.robot.safety.damping_kd, cmd.stamp)
         with self._cmd_lock:
             self._cmd = cmd
+            self._answer = max(self._answer, cmd.stamp)
         self.health.seen("joint_commands", cmd.stamp)
-        self.lockstep.answered(cmd.stamp)
+        self._answer_gc.trigger()
+
+    def _release_answer(self) -> None:
+        """The executor's next turn after the supervisor answered: let the sim integrate that tick.
+
+        Not in the supervisor's callback itself: the sim would publish the next tick while the rest
+        of this turn's callbacks (the policy runner's) still wait, and before RUNNING (when the
+        supervisor answers on joint_states alone) it ran two ticks ahead of the runner. One turn
+        later is where the answer used to land when it came back over DDS."""
+        with self._cmd_lock:
+            stamp = self._answer
+        self.lockstep.answered(stamp)
 
     def _on_lower(self, msg: Header) -> None:
         self._lower_at = convert.from_time(msg.stamp)
