@@ -29,10 +29,10 @@ from lucid_ros.nodes.common import Diagnostics, now_s, param
 from lucid_ros.policy.observations import ObsInputs
 from lucid_ros.policy.privileged import check_privileged, privileged_terms, scan_points_base
 from lucid_ros.policy.runner import PolicyRuntime
+from lucid_ros.policy.schedule import PolicySchedule
 from lucid_ros.proprio.sync import StampSync
 from lucid_ros.robots import load_robot
 from lucid_ros.safety.states import SafetyState
-from lucid_ros.types import JointCommand
 from lucid_ros.vision.bus import ImageTensor, bus_for
 from lucid_ros.vision.preprocess import check_image_inputs
 
@@ -73,7 +73,7 @@ class PolicyRunnerNode(Node):
         spec = self.runtime.spec
         self.get_logger().info(f"policy '{spec.name}' ({spec.n_act} actions, {spec.rate_hz:g} Hz): {self.runtime.provider_report}")
         self.status_pub.publish(String(data=f"READY {spec.name} sha256={spec.sha256[:12]} {self.runtime.provider_report}"))
-        self.policy_period = 1.0 / spec.rate_hz
+        self.schedule = PolicySchedule(1.0 / spec.rate_hz, self.cmd_timeout, self.robot.n_joints)  # decimation, hold, cmd timeout
         self.scan_terms = privileged_terms(spec)  # a teacher: its terrain scan comes from the sim bridge
         self.vision = bus_for(self.context) if spec.images or self.scan_terms else None  # in-process tensors
         for term in self.scan_terms:
@@ -85,11 +85,7 @@ class PolicyRunnerNode(Node):
         self.fresh_inputs = any(img.fresh for img in spec.images)
         self._declare_health(self.health)
         self.sync = StampSync(["joints", "odom", "feet"])
-        self.command = np.zeros(3)
-        self.command_stamp: float | None = None
         self.running = False
-        self.last_policy_stamp: float | None = None
-        self.held: JointCommand | None = None
         self.create_subscription(JointState, "proprioception/joint_states", lambda m: self._push("joints", m), qos.STATE)
         self.create_subscription(Odometry, "odom", lambda m: self._push("odom", m), qos.STATE)
         self.create_subscription(JointState, "proprioception/feet", lambda m: self._push("feet", m), qos.STATE)
@@ -141,29 +137,34 @@ class PolicyRunnerNode(Node):
         h.fault("dropped_unmatched", WARN, "inputs without partners of the same stamp: is the proprioception node stamping by tick?")
 
     def _on_cmd(self, msg: Twist) -> None:
-        self.command_stamp = now_s(self)
-        self.health.seen("cmd_vel", self.command_stamp)
+        now = now_s(self)
+        self.health.seen("cmd_vel", now)
         if self.lease is not None:
             ok, why = self.lease.admit_topic("cmd_vel")
             if not ok:
-                self.command = np.zeros(3)  # untrusted: stand still rather than obey a second operator
+                self.schedule.zero_command(now)  # untrusted: stand still rather than obey a second operator
                 self.lease_refusal = why
                 self.health.count("cmd_vel_refused")
                 self.get_logger().error(f"cmd_vel ignored, velocity zero: {why}", throttle_duration_sec=1.0)
                 return
             self.lease_refusal = ""
-        self.command = np.array([msg.linear.x, msg.linear.y, msg.angular.z], dtype=float)
+        self.schedule.set_command(msg.linear.x, msg.linear.y, msg.angular.z, now)
+
+    @property
+    def command(self) -> np.ndarray:
+        """The velocity command the network gets now."""
+        return self.schedule.command(now_s(self))
 
     def _on_holder(self, holder: str | None) -> None:
         if holder is None:
-            self.command = np.zeros(3)  # the holder went silent or released: zero at once, not after cmd_vel_timeout
+            self.schedule.zero_command()  # the holder went silent or released: zero at once, not after cmd_vel_timeout
         self.get_logger().info(f"operator lease: {holder or 'free (cmd_vel ignored until an operator takes it)'}")
 
     def _on_state(self, msg: String) -> None:
         running = msg.data == SafetyState.RUNNING
         if running and not self.running:
             self.runtime.reset()  # recurrent state, history, last action, gait clock
-            self.last_policy_stamp = None
+            self.schedule.start()
         self.running = running
 
     def _push(self, key: str, msg) -> None:
@@ -172,11 +173,6 @@ class PolicyRunnerNode(Node):
         joined = self.sync.push(key, stamp, msg)
         if joined is not None:
             self._step(joined)
-
-    def _current_command(self, now: float) -> np.ndarray:
-        if self.command_stamp is None or now - self.command_stamp > self.cmd_timeout:
-            return np.zeros(3)  # a silent teleop means stand still, not "keep going"
-        return self.command
 
     def _step(self, joined: dict) -> None:
         t0 = time.perf_counter()
@@ -188,7 +184,7 @@ class PolicyRunnerNode(Node):
             return
         odom = convert.odometry_arrays(joined["odom"])
         stamp = js.stamp
-        due = self.last_policy_stamp is None or stamp - self.last_policy_stamp >= self.policy_period - 1e-6
+        due = self.schedule.due(stamp)
         if due:
             feet = np.asarray(joined["feet"].position, dtype=float)
             inputs = ObsInputs(
@@ -198,7 +194,7 @@ class PolicyRunnerNode(Node):
                 ang_vel=odom["ang_vel"][None],
                 lin_vel=odom["lin_vel"][None],
                 contacts=feet[None] if feet.size else None,
-                command=self._current_command(now_s(self))[None],
+                command=self.schedule.command(now_s(self))[None],
             )
             if self.scan_terms and not self._add_scan(inputs, stamp, odom["quat"]):
                 return
@@ -217,11 +213,8 @@ class PolicyRunnerNode(Node):
                 self.nonfinite_steps += 1
                 self.health.count("nonfinite_outputs")
                 self.get_logger().error("policy output is not finite; the safety supervisor will damp", throttle_duration_sec=1.0)
-            self.last_policy_stamp = stamp
-            n = self.robot.n_joints
-            self.held = JointCommand(stamp, q, np.zeros(n), np.zeros(n), kp, kd, "position")
-        self.held.stamp = stamp
-        self.target_pub.publish(convert.command_msg(self.held, self.names))
+            self.schedule.ran(stamp, q, kp, kd)
+        self.target_pub.publish(convert.command_msg(self.schedule.target(stamp), self.names))
         published = max(now_s(self), stamp)  # an answer to tick `stamp` cannot leave before it (clock message order)
         self.health.seen("policy/joint_targets", stamp)
         self.health.took("joint_states_to_target", published - stamp)
