@@ -269,6 +269,11 @@ class MotorProcessDriver(HardwareInterface):
             beat = time.monotonic() - float(s["heartbeat"][0])
             if beat > self.stale_after:
                 return Health("ERROR", f"motor process send loop stalled ({beat * 1e3:.0f} ms)", values)
+            # the record is fresher than the 10 Hz health report: what the graph must act on now
+            if s["silent"][0] and h.get("level") != "ERROR":
+                return Health("ERROR", "robot silent", values)
+            if s["watchdog_latched"][0]:
+                return Health("ERROR", "motor process watchdog latched: damping until the supervisor damps", values)
         return Health(h.get("level", "WARN"), h.get("message", "no health yet"), values)
 
 

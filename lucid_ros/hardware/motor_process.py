@@ -91,6 +91,7 @@ class MotorProcess:
         self.driver.reading_sink = self._on_reading
         self.driver.tick_hook = self._on_tick
         self.latched = False
+        self.command_age_max = 0.0  # oldest command sent since activation, s
         self._trips = 0
         self._active_since = float("inf")  # commands stamped before activation are ignored
         self._last_count = -1
@@ -152,6 +153,8 @@ class MotorProcess:
 
     def _on_tick(self, now: float, why: str) -> None:
         d = self.driver
+        if why == "command":  # how close the graph's command stream runs to the watchdog
+            self.command_age_max = max(self.command_age_max, now - d._last_cmd_rx)
         if d.counters["watchdog_trips"] > self._trips:
             self._trips = d.counters["watchdog_trips"]
             if not self._orphaned.is_set():
@@ -162,7 +165,14 @@ class MotorProcess:
                                       "position commands ignored until the supervisor damps"})  # fmt: skip
         lifecycle = LIFECYCLES.index(d.state) if d.state in LIFECYCLES else 3
         with self._state_lock:
-            self.state_rec.write({"heartbeat": now, "lifecycle": lifecycle, "silent": int(d._is_silent(now)), "watchdog_latched": int(self.latched)})
+            self.state_rec.write(
+                {
+                    "heartbeat": now,
+                    "lifecycle": lifecycle,
+                    "silent": int(d._last_rx is not None and d._is_silent(now)),
+                    "watchdog_latched": int(self.latched),
+                }
+            )
 
     # ---- health, orphan --------------------------------------------------------------------------
     def _health_loop(self) -> None:
@@ -171,7 +181,8 @@ class MotorProcess:
                 self.orphan(f"parent process {self.parent} is gone")
             h = self.driver.health()
             values = {**h.values, "motor_process_pid": os.getpid(), "motor_process_priority": self.priority,
-                      "motor_process_mlock": self.mlock, "watchdog_latched": self.latched, "command_timeout_ms": self.driver.command_timeout * 1e3}  # fmt: skip
+                      "motor_process_mlock": self.mlock, "watchdog_latched": self.latched, "command_timeout_ms": self.driver.command_timeout * 1e3,
+                      "command_age_max_ms": self.command_age_max * 1e3}  # fmt: skip
             level, message = h.level, h.message
             if self.latched and level != "ERROR":
                 level, message = "ERROR", "watchdog latched: damping until the supervisor damps"
@@ -194,8 +205,8 @@ class MotorProcess:
 
     # ---- main -------------------------------------------------------------------------------------
     def serve(self) -> int:
+        self.priority = raise_priority(self.priority_wanted)  # per thread on Linux: before the driver's threads start
         self.driver.configure()
-        self.priority = raise_priority(self.priority_wanted)  # before the threads that inherit it start
         gc.collect()
         gc.freeze()  # the heap so far is out of the collector's reach: no long pauses on the hot path
         gc.set_threshold(50000, 50, 100)
@@ -228,7 +239,7 @@ class MotorProcess:
         try:
             if op == "activate":
                 self._active_since, self._last_count = time.monotonic(), -1
-                self.latched = False
+                self.latched, self.command_age_max = False, 0.0
                 d.activate()
             elif op == "deactivate":
                 d.deactivate()
