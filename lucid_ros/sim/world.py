@@ -258,8 +258,10 @@ def _robot_radius(model: mujoco.MjModel, base: int, geoms: np.ndarray) -> float:
     return float(d.max())
 
 
-# Folded quadruped pose (belly on the ground), by joint-name part; joints matching none keep default.
-_FOLDED = (("calf", -2.6), ("thigh", 1.5), ("hip", 0.0))
+# Folded quadruped pose (belly on the ground), by joint-name part, as magnitudes bent the way the
+# default pose bends: Go1 folds to thigh +1.5, calf -2.6; the Mini Cheetah, whose hip and knee turn
+# about -y, to -1.5, +2.6 (MCS's own fold is 0, -1.4, 2.7). Joints matching none keep default.
+_FOLDED = (("calf", 2.6), ("thigh", 1.5), ("hip", 0.0))
 POSES = ("default", "crouch", "lying")
 
 
@@ -267,7 +269,7 @@ def named_pose(robot: RobotDescription, pose: str | np.ndarray) -> tuple[np.ndar
     """Joint angles (canonical order) and base (roll, pitch) for a named pose or an explicit array.
 
     Quadrupeds: 'crouch' and 'lying' are the folded pose a powered-off robot rests in (hip 0,
-    thigh 1.5, calf -2.6, clipped to the limits). Humanoids: 'crouch' is the default stance and
+    thigh 1.5, calf 2.6 with the signs of the default pose, e.g. Go1 +1.5, -2.6; clipped to the limits). Humanoids: 'crouch' is the default stance and
     'lying' is the default stance on its back, so a get-up routine has a start state to test.
     """
     if not isinstance(pose, str):
@@ -283,7 +285,7 @@ def named_pose(robot: RobotDescription, pose: str | np.ndarray) -> tuple[np.ndar
     if robot.kind == "humanoid":
         return q, (0.0, -np.pi / 2)
     for i, name in enumerate(robot.joint_names):
-        q[i] = next((v for part, v in _FOLDED if part in name), q[i])
+        q[i] = next((v * (-1.0 if q[i] < 0 else 1.0) for part, v in _FOLDED if part in name), q[i])
     return np.clip(q, robot.lower, robot.upper), (0.0, 0.0)
 
 

@@ -41,7 +41,7 @@ H1_VENDOR = {
 }  # fmt: skip
 
 
-ROBOTS = ["go1", "go2", "h1", "g1"]
+ROBOTS = ["go1", "go2", "mini_cheetah", "h1", "g1"]
 
 
 @pytest.fixture(scope="module")

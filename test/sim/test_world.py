@@ -99,6 +99,9 @@ def test_named_poses(go1):
     np.testing.assert_allclose(q[go1.index_of(["FR_hip_joint", "FR_thigh_joint", "FR_calf_joint"])], [0.0, 1.5, -2.6])
     np.testing.assert_array_equal(named_pose(go1, "crouch")[0], q)
     np.testing.assert_array_equal(named_pose(go1, "default")[0], go1.default_pose)
+    # the Mini Cheetah bends the other way (hip and knee about -y): folded at hip -1.5, knee +2.6
+    mc = load_robot("mini_cheetah")
+    np.testing.assert_allclose(named_pose(mc, "lying")[0][:3], [0.0, -1.5, 2.6])
     with pytest.raises(ValueError):
         named_pose(go1, "sitting")
     with pytest.raises(ValueError):
