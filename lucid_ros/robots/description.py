@@ -19,6 +19,7 @@ import numpy as np
 from lucid_ros import paths
 from lucid_ros.errors import ConfigError
 from lucid_ros.fields import Fields, read_yaml
+from lucid_ros.robots.axes import check_axes, mjcf_axes, parse_axis, urdf_axes
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class JointSpec:
     kd: float
     vendor_sign: float = 1.0  # q_vendor = vendor_sign * q + vendor_offset (lucid_ros.hardware.convention)
     vendor_offset: float = 0.0
+    axis: tuple[float, float, float] | None = None  # in the base frame at q = 0, if declared (lucid_ros.robots.axes)
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,7 @@ def _parse(f: Fields, path: Path) -> RobotDescription:
             kd=jf.float("kd", lo=0),
             vendor_sign=_sign(jf),
             vendor_offset=jf.float("vendor_offset", lo=-2 * math.pi, hi=2 * math.pi, default=0.0),
+            axis=parse_axis(jf),
         )
         if not lo <= j.default <= hi:
             raise ConfigError(path, f"joints[{i}].default", f"{j.default} is outside position range [{lo}, {hi}]")
@@ -359,6 +362,7 @@ def check_mjcf(robot: RobotDescription) -> None:
             raise ConfigError(src, fld, f"'{name}' not found in {robot.mjcf_path.name}")
     if robot.imu_mount is not None:
         _check_mount(robot, m)
+    check_axes(robot, mjcf_axes(m, robot.base_body), robot.mjcf_path.name)
 
 
 def _check_mount(robot: RobotDescription, m) -> None:
@@ -415,6 +419,7 @@ def check_urdf(robot: RobotDescription) -> None:
                 raise ConfigError(
                     src, f"joints[{i}].position", f"[{j.lower}, {j.upper}] differs from [{lo}, {hi}] for '{j.name}' in {robot.urdf_path.name}"
                 )
+    check_axes(robot, urdf_axes(root), robot.urdf_path.name)
     mount = [("imu.mount.frame", robot.imu_mount.frame)] if robot.imu_mount is not None else []
     for fld, name in [("imu.frame", robot.imu_frame)] + mount + [(f"cameras.{c.name}.frame", c.frame) for c in robot.cameras.values()]:
         if name not in links:

@@ -408,17 +408,23 @@ def test_stands_at_default_pose(name):
     assert np.linalg.norm(acc) == pytest.approx(9.81, abs=0.2)
 
 
-def test_go1_stands_up_from_crouch(go1):
-    crouch = np.tile([0.0, 1.6, -2.6], 4)
-    sim = Stand(go1, crouch)
-    T = go1.stand_duration
+@pytest.mark.parametrize("name", ["go1", "mini_cheetah"])
+def test_quadruped_stands_up_from_folded(name):
+    """From the folded pose `lucid-ros sim` starts a quadruped in (Go1 thigh +1.5, calf -2.6; the Mini
+    Cheetah, bending the other way, -1.5, +2.6), the stand interpolation reaches the nominal height."""
+    from lucid_ros.sim.world import named_pose
+
+    r = load_robot(name)
+    crouch = named_pose(r, "lying")[0]
+    sim = Stand(r, crouch)
+    T = r.stand_duration
 
     def target(t: float) -> np.ndarray:
         a = min(1.0, t / T)
-        return (1 - a) * crouch + a * go1.default_pose
+        return (1 - a) * crouch + a * r.default_pose
 
     heights = sim.run(T + 3.0, target)
-    assert heights[0] < go1.nominal_base_height - 0.1
+    assert heights[0] < r.nominal_base_height - 0.1
     final = heights[-int(1.0 / sim.m.opt.timestep) :]
-    assert np.all(np.abs(final - go1.nominal_base_height) < 0.02), f"{final.min():.3f}..{final.max():.3f}"
+    assert np.all(np.abs(final - r.nominal_base_height) < 0.02), f"{final.min():.3f}..{final.max():.3f}"
     assert sim.up() > 0.98
