@@ -1,12 +1,15 @@
 """Send-loop timing of the Go1 driver against the fake Go1 on loopback (prints numbers).
 
     python bench/bench_send_loop.py [--seconds 5] [--separate]
-    python bench/bench_send_loop.py --graph [--seconds 30] [--protocols go1_udp,unitree_sdk2,mini_cheetah_lcm]
+    python bench/bench_send_loop.py --graph [--seconds 30] [--rt] [--protocols go1_udp,unitree_sdk2,mini_cheetah_lcm]
     python bench/bench_send_loop.py --sdk2-codec
 
---graph: the period of each driver's send loop *while the full graph runs*: the fake robot in
-its own process, and in this one the `lucid-ros robot` graph (driver, proprioception, policy
-runner, supervisor), armed, walking at 0.5 m/s (Go1 over each; SDK2 in the unitree_go layout).
+--graph: the send period ON THE WIRE *while the full graph runs*: the fake robot in its own
+process, and in this one the `lucid-ros robot` graph (driver, proprioception, policy runner,
+supervisor), armed, walking at 0.5 m/s (Go1 over each; SDK2 in the unitree_go layout), once with the
+driver in its motor process (the default) and once in the graph's process (motor_process false).
+A tap in a third process stamps every command packet as it crosses the interface (AF_PACKET,
+kernel timestamps; root or CAP_NET_RAW), so the numbers are what the robot would receive.
 
 Measures the driver's 500 Hz send loop (absolute deadlines) start-to-start period p50/p99/max,
 the rate, deadline misses, and the fake robot's own loop. With --separate the fake robot runs
@@ -28,48 +31,143 @@ import timeit
 import numpy as np
 
 GRAPH_CASES = {"go1_udp": ("go1", "go1_walk"), "mini_cheetah_lcm": ("go1", "go1_walk"), "unitree_sdk2": ("go1", "go1_walk")}
+LCM_COMMAND_CHANNEL = "pd_plustau_targets"
+GAP_MS = 3.0  # a gap between two packets on the wire over 1.5 periods: a late or missing command
 
 
-def bench_graph(backend: str, seconds: float) -> dict:
+def wire_match(backend: str, opts: dict) -> dict:
+    """Which packets are the driver's commands, as the wire tap sees them."""
+    if backend == "go1_udp":
+        return {"port": opts["port"]}
+    if backend == "mini_cheetah_lcm":
+        group, port = opts["lcm_url"].split("//")[1].split("?")[0].split(":")
+        return {"mcast": [group, int(port)], "port": int(port), "lcm_channel": LCM_COMMAND_CHANNEL}
+    from lucid_ros.hardware.sdk2 import dds, idl
+
+    cmd, state = (len(dds.Layout(t).new()) for t in idl.TYPES["go"])  # RTPS packets: the CDR sample + < 150 B of headers
+    return {"rtps": True, "size": [cmd, min(cmd + 150, state)]}
+
+
+def wire_tap(seconds: float, match: dict) -> dict:
+    """Arrival times of the driver's command packets on this machine's interfaces (AF_PACKET, kernel
+    timestamps: when the packet crossed the interface, whoever reads it late; needs root/CAP_NET_RAW).
+    LCM's looped-back multicast: kernel receive stamps on a socket that joined the group."""
+    import socket
+    import struct
+
+    ETH_P_ALL, SO_TIMESTAMPNS, PACKET_OUTGOING = 3, 35, 4
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(80))
+    except (OSError, AttributeError):
+        pass
+    if "mcast" in match:  # looped-back multicast never crosses a packet socket: a member of the group instead
+        group, port = match["mcast"]
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        s.bind(("", port))
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, socket.inet_aton(group) + socket.inet_aton("0.0.0.0"))
+    else:
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    s.settimeout(0.1)
+    stamps = []
+    t_end = time.monotonic() + seconds
+    while time.monotonic() < t_end:
+        try:
+            data, anc, _flags, addr = s.recvmsg(65536, 64)
+        except TimeoutError:
+            continue
+        if "mcast" in match:
+            payload = data
+        else:
+            if addr[2] == PACKET_OUTGOING or data[12:14] != b"\x08\x00" or data[23] != 17:  # one copy; IPv4; UDP
+                continue
+            udp = data[14 + (data[14] & 0xF) * 4 :]
+            payload = udp[8:]
+            if "port" in match and struct.unpack("!H", udp[2:4])[0] != match["port"]:
+                continue
+        if "lcm_channel" in match and not payload[8:].startswith(match["lcm_channel"].encode() + b"\0"):
+            continue
+        if match.get("rtps") and not (payload[:4] == b"RTPS" and match["size"][0] <= len(payload) <= match["size"][1]):
+            continue
+        for level, kind, d in anc:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                sec, nsec = struct.unpack("qq", d[:16])
+                stamps.append(sec + nsec * 1e-9)
+    iv = np.diff(np.array(stamps)) * 1e3
+    if len(iv) < 2:
+        return {"n": len(stamps), "error": "no command packets seen on the wire"}
+    return {"n": len(stamps), "p50": float(np.percentile(iv, 50)), "p99": float(np.percentile(iv, 99)), "max": float(iv.max()),
+            "gaps": int((iv > GAP_MS).sum()), "rate": float(1e3 / iv.mean())}  # fmt: skip
+
+
+class _RealTime:
+    """--rt: the graph's threads (and the in-process driver's) at SCHED_RR 5 and the fake robot at 10,
+    as the hardware tests run them and a robot computer would; the motor process takes FIFO 60 anyway."""
+
+    def __init__(self, on: bool, priority: int = 5):
+        self.on, self.priority, self.old = on, priority, None
+
+    def __enter__(self):
+        if self.on:
+            try:
+                self.old = (os.sched_getscheduler(0), os.sched_getparam(0))
+                os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(self.priority))
+            except (OSError, AttributeError):
+                self.old = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            os.sched_setscheduler(0, *self.old)
+
+
+def bench_graph(backend: str, seconds: float, own_process: bool, rt: bool = False) -> dict:
+    import json
+
     from lucid_ros.hardware.loopback import fake_robot, loopback_link
     from lucid_ros.nodes.robot_run import RobotGraph
 
     robot, policy = GRAPH_CASES[backend]
     cli, opts = loopback_link(backend)
-    with fake_robot(robot, backend, cli):
-        over = {"robot_driver": {"remote_cmd_vel": False}}
+    where = "motor process" if own_process else "in the graph"
+    row = {"backend": backend, "where": where}
+    fake_prio = (lambda: os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(10))) if rt else None
+    with fake_robot(robot, backend, cli, preexec_fn=fake_prio), _RealTime(rt):
+        over = {"robot_driver": {"remote_cmd_vel": False, "motor_process": own_process}}
         with RobotGraph(robot, backend, policy, arm=True, auto=True, driver_options=opts, overrides=over, cmd_vel=(0.5, 0.0, 0.0)) as g:
             if not g.wait_active(15.0) or not g.wait_for_state("RUNNING", 20.0):
-                return {"backend": backend, "error": f"{g.driver.refusal or g.monitor.events[-1:]}"}
+                why = [e for e in g.monitor.events if "-> DAMPING" in e][:1] or g.monitor.events[-1:]
+                return {**row, "error": f"{g.driver.refusal or why} (load {os.getloadavg()[0]:.1f})"}
             time.sleep(1.0)
             d = g.driver
-            d.loop.intervals.clear()
-            d.loop.lateness.clear()
-            misses0, sent0 = d.loop.misses, d.counters["sent"]
-            time.sleep(seconds)
+            trips0 = d.counters["watchdog_trips"]
+            # the tap in its own process: this one runs the graph
+            tap = subprocess.run([sys.executable, __file__, "--tap", json.dumps(wire_match(backend, opts)), "--seconds", str(seconds)],
+                                 capture_output=True, text=True, timeout=seconds + 30)  # fmt: skip
+            wire = json.loads(tap.stdout.strip().splitlines()[-1]) if tap.returncode == 0 else {"error": tap.stderr[-300:]}
             s = d.loop.stats()
-            iv = np.array(d.loop.intervals) * 1e3
-            return {
-                "backend": backend, "robot": robot, "policy": policy, "state": g.state, "p50": s["period_p50_ms"], "p99": s["period_p99_ms"],
-                "p999": float(np.percentile(iv, 99.9)), "max": s["period_max_ms"], "rate": s["rate_hz"], "misses": d.loop.misses - misses0,
-                "sent": d.counters["sent"] - sent0, "over_4ms": int((iv > 4.0).sum()), "load": os.getloadavg()[0],
-            }  # fmt: skip
+            h = d.health().values
+            return {**row, **wire, "driver_p99": s["period_p99_ms"], "state": g.state, "trips": d.counters["watchdog_trips"] - trips0,
+                    "cmd_age_max": h.get("command_age_max_ms", float("nan")), "load": os.getloadavg()[0]}  # fmt: skip
 
 
-def main_graph(seconds: float, protocols: list[str]) -> None:
-    rows = [bench_graph(b, seconds) for b in protocols]
+def main_graph(seconds: float, protocols: list[str], rt: bool = False) -> None:
+    rows = [bench_graph(b, seconds, own, rt) for b in protocols for own in (True, False)]
+    print(f"\n{'graph at SCHED_RR 5, fake robot RR 10 (--rt); ' if rt else 'graph and fake robot at normal priority; '}"
+          f"send period ON THE WIRE (kernel arrival times of the command packets, AF_PACKET) while the walking graph runs, "
+          f"{seconds:g} s each, target 2.000 ms; gaps = intervals > {GAP_MS:g} ms; driver p99 = the send loop's own view; "
+          "state = safety state at the end; age = oldest command the motor process sent (ms):")  # fmt: skip
     print(
-        f"\nsend-loop period while the full graph runs ({seconds:g} s each, target 2.000 ms = 500 Hz, cmd_vel 0.5 m/s; state = safety state at the end):"
-    )
-    print(
-        f"{'backend':<18}{'robot/policy':<18}{'p50 ms':>8}{'p99 ms':>8}{'p99.9':>8}{'max ms':>8}{'rate Hz':>9}{'misses':>8}{'>4 ms':>7}{'state':>9}{'load':>6}"
+        f"{'backend':<18}{'driver':<15}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'gaps':>6}{'packets':>9}{'drv p99':>9}{'trips':>6}{'age':>6}{'state':>9}{'load':>6}"
     )
     for r in rows:
         if "error" in r:
-            print(f"{r['backend']:<18}error: {r['error']}")
+            print(f"{r['backend']:<18}{r['where']:<15}error: {r['error']}")
             continue
-        print(f"{r['backend']:<18}{r['robot'] + '/' + r['policy']:<18}{r['p50']:>8.3f}{r['p99']:>8.3f}{r['p999']:>8.3f}{r['max']:>8.2f}"
-              f"{r['rate']:>9.1f}{r['misses']:>8d}{r['over_4ms']:>7d}{r['state']:>9}{r['load']:>6.1f}")  # fmt: skip
+        print(f"{r['backend']:<18}{r['where']:<15}{r['p50']:>8.3f}{r['p99']:>8.3f}{r['max']:>8.2f}{r['gaps']:>6d}{r['n']:>9d}"
+              f"{r['driver_p99']:>9.3f}{r['trips']:>6d}{r['cmd_age_max']:>6.0f}{r['state']:>9}{r['load']:>6.1f}")  # fmt: skip
 
 
 def _us(fn, n: int = 2000) -> float:
@@ -142,13 +240,20 @@ def main() -> None:
     ap.add_argument("--separate", action="store_true", help="run the fake robot in its own process")
     ap.add_argument("--graph", action="store_true", help="measure each driver inside the full walking graph")
     ap.add_argument("--protocols", default="go1_udp,unitree_sdk2,mini_cheetah_lcm")
+    ap.add_argument("--rt", action="store_true", help="--graph: the graph at SCHED_RR 5 and the fake robot at 10 (as the hardware tests)")
     ap.add_argument("--sdk2-codec", action="store_true", help="per-sample cost of the SDK2 messages, cyclonedds objects vs raw bytes")
+    ap.add_argument("--tap", default=None, metavar="JSON", help=argparse.SUPPRESS)  # --graph's wire tap, in its own process
     args = ap.parse_args()
+    if args.tap:
+        import json
+
+        print(json.dumps(wire_tap(args.seconds, json.loads(args.tap))))
+        return
     if args.sdk2_codec:
         main_sdk2_codec()
         return
     if args.graph:
-        main_graph(args.seconds, args.protocols.split(","))
+        main_graph(args.seconds, args.protocols.split(","), args.rt)
         return
 
     from lucid_ros.hardware.go1 import codec
