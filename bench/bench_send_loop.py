@@ -102,31 +102,11 @@ def wire_tap(seconds: float, match: dict) -> dict:
             "gaps": int((iv > GAP_MS).sum()), "rate": float(1e3 / iv.mean())}  # fmt: skip
 
 
-class _RealTime:
-    """--rt: the graph's threads (and the in-process driver's) at SCHED_RR 5 and the fake robot at 10,
-    as the hardware tests run them and a robot computer would; the motor process takes FIFO 60 anyway."""
-
-    def __init__(self, on: bool, priority: int = 5):
-        self.on, self.priority, self.old = on, priority, None
-
-    def __enter__(self):
-        if self.on:
-            try:
-                self.old = (os.sched_getscheduler(0), os.sched_getparam(0))
-                os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(self.priority))
-            except (OSError, AttributeError):
-                self.old = None
-        return self
-
-    def __exit__(self, *exc):
-        if self.old is not None:
-            os.sched_setscheduler(0, *self.old)
-
-
 def bench_graph(backend: str, seconds: float, own_process: bool, rt: bool = False) -> dict:
     import json
+    from contextlib import nullcontext
 
-    from lucid_ros.hardware.loopback import fake_robot, loopback_link
+    from lucid_ros.hardware.loopback import fake_robot, loopback_link, realtime_threads
     from lucid_ros.nodes.robot_run import RobotGraph
 
     robot, policy = GRAPH_CASES[backend]
@@ -134,7 +114,9 @@ def bench_graph(backend: str, seconds: float, own_process: bool, rt: bool = Fals
     where = "motor process" if own_process else "in the graph"
     row = {"backend": backend, "where": where}
     fake_prio = (lambda: os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(10))) if rt else None
-    with fake_robot(robot, backend, cli, preexec_fn=fake_prio), _RealTime(rt):
+    # --rt: the graph's threads (and the in-process driver's) at SCHED_RR 5 and the fake robot at 10, as
+    # the hardware tests run them and a robot computer would; the motor process takes FIFO 60 anyway
+    with fake_robot(robot, backend, cli, preexec_fn=fake_prio), realtime_threads() if rt else nullcontext():
         over = {"robot_driver": {"remote_cmd_vel": False, "motor_process": own_process}}
         with RobotGraph(robot, backend, policy, arm=True, auto=True, driver_options=opts, overrides=over, cmd_vel=(0.5, 0.0, 0.0)) as g:
             if not g.wait_active(15.0) or not g.wait_for_state("RUNNING", 20.0):

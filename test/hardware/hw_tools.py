@@ -3,6 +3,8 @@
 import os
 import time
 
+from lucid_ros.hardware.loopback import realtime_threads  # noqa: F401 - the tests import it from here
+
 
 def importable(module: str) -> bool:
     """True when `module` imports (a package that is present but broken, e.g. a half-built
@@ -26,30 +28,6 @@ def robot_priority() -> None:
         os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(10))
     except (OSError, AttributeError):
         pass
-
-
-class realtime_threads:
-    """Threads started inside this block (the graph's executor, the driver's send and receive
-    loops) inherit a low real-time priority when allowed, as a robot computer runs its driver;
-    on a shared test machine other processes then cannot stall them past the 50/100 ms timeouts.
-    Everything in them sleeps between ticks. No-op without the permission. `priority` 10 is the
-    fake robot's (robot_priority): a fake stands in for hardware, above the graph's 5."""
-
-    def __init__(self, priority: int = 5):
-        self.priority = priority
-
-    def __enter__(self):
-        self.old = None
-        try:
-            self.old = (os.sched_getscheduler(0), os.sched_getparam(0))
-            os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(self.priority))
-        except (OSError, AttributeError):
-            self.old = None
-        return self
-
-    def __exit__(self, *exc):
-        if self.old is not None:
-            os.sched_setscheduler(0, self.old[0], self.old[1])
 
 
 # ---- what every driver's robustness tests do the same way -----------------------------------
