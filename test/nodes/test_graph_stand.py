@@ -9,10 +9,13 @@ from lucid_ros.nodes.sim_bridge import LOWER_LEAD
 from lucid_ros.robots import load_robot
 
 
-def test_go1_stands_up_from_lying_and_holds_under_a_policy(hold_policy):
-    robot = load_robot("go1")
-    policy = hold_policy("go1", "zeros")
-    with SimGraph(robot="go1", policy=policy, start_pose="lying", auto_sequence=False) as g:
+@pytest.mark.parametrize("name", ["go1", "mini_cheetah"])
+def test_quadruped_stands_up_from_lying_and_holds_under_a_policy(hold_policy, name):
+    """The policy holds with the robot's stand gains (the Mini Cheetah's kp 80; at a policy's usual
+    kp 20 its 8.9 kg sag to 0.259 m, 2.4 cm under its nominal height)."""
+    robot = load_robot(name)
+    policy = hold_policy(name, "zeros", kp=robot.kp.tolist(), kd=robot.kd.tolist())
+    with SimGraph(robot=name, policy=policy, start_pose="lying", auto_sequence=False) as g:
         g.run_for(0.5)
         assert g.wait_for_state("PASSIVE")
         start_height = g.monitor.metrics.pos[-1][2]

@@ -58,7 +58,7 @@ def test_go1_stand_targets_are_the_default_pose(go1):
         assert rt.last_step_finite and not raw.any()
 
 
-@pytest.mark.parametrize("robot", ["go1", "h1", "g1"])
+@pytest.mark.parametrize("robot", ["go1", "mini_cheetah", "h1", "g1"])
 def test_make_stand_policy_reproduces_the_shipped_files(tmp_path, capsys, robot):
     assert make_stand_main(["--robot", robot, "--out-dir", str(tmp_path)]) == 0
     assert str(tmp_path / f"{robot}_stand.yaml") in capsys.readouterr().out

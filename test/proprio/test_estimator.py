@@ -19,7 +19,7 @@ def robot_or_skip(name):
     return robot
 
 
-ROBOTS = ["go1", "h1", "g1"]
+ROBOTS = ["go1", "mini_cheetah", "h1", "g1"]
 G = np.array([0.0, 0.0, 9.81])
 
 
