@@ -30,6 +30,8 @@ class Episode:
     camera_latency_ms: float = 0.0
     difficulty_key: str = ""  # the variant's difficulty number (sim.courses.DIFFICULTY), e.g. "hurdles.height"
     difficulty: float | None = None
+    trajectory_sha256: str | None = None  # lockstep: sha256 of every tick's qpos/qvel (same seed, same hash)
+    ticks_hashed: int = 0
 
     @property
     def succeeded(self) -> bool:

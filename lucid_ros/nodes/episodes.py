@@ -27,7 +27,8 @@ from lucid_ros.sim.outcome import judge
 
 DECIDED = ("succeeded", "fell", "stuck", "bypassed")
 TRIPPED = TRIPS
-CHECK_EVERY_S = 0.5  # sim seconds between outcome checks while running
+CHECK_EVERY_S = 0.5  # sim seconds between outcome checks while running (the sim held at each: SimGraph.run_until)
+STAND_LIMIT_S = 30.0  # sim seconds from the start for the auto sequence to reach RUNNING
 FOREIGN_EVERY_S = 4.0  # sim seconds between looks for other graphs' publishers on this one's topics
 DOMAIN_TRIES = 3
 DOMAIN_WAIT_S = 5.0
@@ -76,12 +77,16 @@ def _episode(robot, policy, course, seed, cmd_vel, camera_latency_ms, label, max
         if steer:
             graph.monitor.steer = TrackSteer.for_course(variant).wz
         foreign: set[str] = set()
-        if not graph.wait_for_state(SafetyState.RUNNING, wall_timeout=60):
+        m = graph.monitor
+        try:  # held every CHECK_EVERY_S of sim time until RUNNING: the run from there is the same every time
+            graph.run_until(STAND_LIMIT_S, wall_timeout=60, stop_when=lambda: running_since(m) is not None, check_every=CHECK_EVERY_S)
+        except TimeoutError:
+            pass
+        t_run = running_since(m)
+        if t_run is None:
             foreign.update(graph.foreign_publishers())
             return Episode(name, course, seed, "tripped", f"never reached RUNNING (state {graph.state})", 0.0, 0.0, 0,
-                           len(variant.obstacles), time.monotonic() - wall0, **tail), sorted(foreign)  # fmt: skip
-        m = graph.monitor
-        t_run = graph.sim_time
+                           len(variant.obstacles), time.monotonic() - wall0, **tail, **hashes(graph)), sorted(foreign)  # fmt: skip
         limit = t_run + (max_time if max_time is not None else episode_time_limit(variant, cmd_vel[0]))
         last = [t_run, t_run]  # last outcome check, last look for other graphs
         foreign.update(graph.foreign_publishers())
@@ -92,13 +97,14 @@ def _episode(robot, policy, course, seed, cmd_vel, camera_latency_ms, label, max
             if graph.sim_time - last[1] >= FOREIGN_EVERY_S:
                 last[1] = graph.sim_time
                 foreign.update(graph.foreign_publishers())
-            if graph.sim_time - last[0] < CHECK_EVERY_S:
+            if graph.sim_time - last[0] < CHECK_EVERY_S - 1e-6:
                 return False
             last[0] = graph.sim_time
             return judge_since(m, variant, t_run).status in DECIDED
 
-        graph.run_until(limit, wall_timeout=max(120.0, 20.0 * (limit - t_run)), stop_when=decided)
+        graph.run_until(limit, wall_timeout=max(120.0, 20.0 * (limit - t_run)), stop_when=decided, check_every=CHECK_EVERY_S)
         foreign.update(graph.foreign_publishers())
+        tail.update(hashes(graph))
         outcome = judge_since(m, variant, t_run)
         trip = next(((t, s) for t, s in list(m.states) if t >= t_run and s in TRIPPED), None)
         if trip is not None and not (outcome.status in DECIDED and outcome.time_s <= trip[0]):
@@ -108,6 +114,17 @@ def _episode(robot, policy, course, seed, cmd_vel, camera_latency_ms, label, max
                            **tail), sorted(foreign)  # fmt: skip
     return Episode(name, course, seed, outcome.status, outcome.reason, outcome.time_s - t_run, outcome.distance_m, outcome.obstacles_crossed,
                    outcome.obstacles_total, time.monotonic() - wall0, **tail), sorted(foreign)  # fmt: skip
+
+
+def running_since(monitor) -> float | None:
+    """Sim time of the first tick the supervisor was RUNNING (the monitor's per-tick record), or None."""
+    return next((t for t, s in list(monitor.states) if s == SafetyState.RUNNING), None)
+
+
+def hashes(graph) -> dict:
+    """The episode's trajectory hash and tick count (SimGraph.trajectory)."""
+    tr = graph.trajectory
+    return {"trajectory_sha256": tr["trajectory_sha256"], "ticks_hashed": tr["ticks_hashed"]}
 
 
 def judge_since(monitor, variant, t_run: float):

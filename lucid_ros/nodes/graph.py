@@ -10,6 +10,7 @@ and reorders callbacks; separate processes add DDS serialisation on every hop.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from pathlib import Path
@@ -53,7 +54,15 @@ def localhost_only() -> None:
 
 
 class RunMonitor(Node):
-    """Publishes cmd_vel and records ground truth and safety events for the summary."""
+    """The run's automatic operator (cmd_vel, steered or not) and its record of ground truth, safety
+    states and events for the summary.
+
+    Attached to a sim bridge in its process (`attach`, what SimGraph does), it works in the sim
+    thread at every tick, before the tick's sensors go out: it records that tick's ground truth
+    and the supervisor's state, computes the operator's command for that tick and hands it to the
+    policy runner in-process (lucid_ros.policy.operator_bus). Over DDS the same numbers arrived at
+    a tick that depended on delivery order, and a seed did not give the same run twice. cmd_vel is
+    still published (rviz, recordings), and a person's cmd_vel still wins (the runner's rule)."""
 
     def __init__(self, nominal_height: float, cmd_vel=(0.0, 0.0, 0.0), **kwargs):
         super().__init__("run_monitor", **kwargs)
@@ -65,6 +74,10 @@ class RunMonitor(Node):
         self.states: list[tuple[float, str]] = []
         self.events: list[str] = []
         self.cmd_pub = self.create_publisher(Twist, "cmd_vel", qos.STATE)
+        self.attached = False  # True: ground truth, states and the command come from the sim thread
+        self.heard_until = float("-inf")  # the newest ground truth stamp heard over DDS
+        self._state_of = None
+        self._operator = None
         self.create_subscription(Odometry, "sim/ground_truth/odom", self._on_gt, qos.STATE)
         self.create_subscription(String, "safety/state", self._on_state, qos.LATCHED)
         self.create_subscription(String, "safety/event", self._on_event, qos.EVENTS)
@@ -79,26 +92,40 @@ class RunMonitor(Node):
         msg.linear.x, msg.linear.y, msg.angular.z = self.cmd
         self.cmd_pub.publish(msg)
 
+    def attach(self, bridge, state_of, operator_bus) -> None:
+        """Work in the sim bridge's thread (see the class doc); `state_of()` is the supervisor's state."""
+        self.attached = True
+        self._state_of = state_of
+        self._operator = operator_bus
+        operator_bus.attach(self.get_name())
+        bridge.before_tick.append(self._on_tick)
+
+    def _on_tick(self, t: float, gt) -> None:
+        """Sim thread, before tick t's sensors go out: the supervisor has answered tick t - 1."""
+        state = str(self._state_of().value)
+        if not self.states or self.states[-1][1] != state:
+            self.states.append((t, state))
+        self.sim_time = t
+        self._record(t, gt.pos, gt.quat, gt.lin_vel_body, gt.ang_vel_body, state)
+        self._operator.put(t, self.cmd)
+
     def _on_gt(self, msg: Odometry) -> None:
         a = convert.odometry_arrays(msg)
-        self.sim_time = float(a["stamp"])
-        if self.steer is not None and self.state == SafetyState.RUNNING:
-            wz = self.steer(float(a["pos"][0]), float(a["pos"][1]), float(yaw_of(np.asarray(a["quat"]))))
+        self.heard_until = float(a["stamp"])
+        if not self.attached:
+            self.sim_time = self.heard_until
+            self._record(self.sim_time, a["pos"], a["quat"], a["lin_vel"], a["ang_vel"], self.state)
+
+    def _record(self, t: float, pos, quat, lin_vel, ang_vel, state: str) -> None:
+        if self.steer is not None and state == SafetyState.RUNNING:
+            wz = self.steer(float(pos[0]), float(pos[1]), float(yaw_of(np.asarray(quat))))
             self.cmd = (self.cmd[0], self.cmd[1], wz)
-        self.metrics.add_ground_truth(
-            self.sim_time,
-            a["pos"],
-            a["quat"],
-            a["lin_vel"],
-            a["ang_vel"],
-            self.cmd,
-            self.state == SafetyState.RUNNING,
-            powered=self.state in POWERED,
-        )
+        self.metrics.add_ground_truth(t, pos, quat, lin_vel, ang_vel, self.cmd, state == SafetyState.RUNNING, powered=state in POWERED)
 
     def _on_state(self, msg: String) -> None:
         self.state = msg.data
-        self.states.append((self.sim_time, msg.data))
+        if not self.attached:
+            self.states.append((self.sim_time, msg.data))
 
     def _on_event(self, msg: String) -> None:
         self.events.append(msg.data)
@@ -167,7 +194,13 @@ class SimGraph(InProcessGraph):
         self.robot = load_robot(robot)
 
         def monitor(context):
-            return RunMonitor(self.robot.nominal_base_height, cmd_vel, context=context, parameter_overrides=parameters({"use_sim_time": True}))
+            mon = RunMonitor(self.robot.nominal_base_height, cmd_vel, context=context, parameter_overrides=parameters({"use_sim_time": True}))
+            sup = self.nodes.get("safety_supervisor")
+            if "sim_bridge" in self.nodes and sup is not None:
+                from lucid_ros.policy.operator_bus import operator_bus_for
+
+                mon.attach(self.nodes["sim_bridge"], lambda: sup.sup.state, operator_bus_for(context))
+            return mon
 
         def add_recorders(graph) -> None:
             from lucid_ros.nodes.recorder import RecorderNode
@@ -218,22 +251,68 @@ class SimGraph(InProcessGraph):
     def sim_time(self) -> float:
         return self.sim.sim.time
 
-    def run_until(self, sim_time: float, wall_timeout: float | None = None, progress=None, stop_when=None) -> None:
-        """Block until the simulated clock reaches `sim_time` (or `stop_when()` is true)."""
-        t0 = time.monotonic()
-        limit = wall_timeout if wall_timeout is not None else max(60.0, 20.0 * sim_time)
-        last = 0.0
-        while self.sim_time < sim_time:
-            if stop_when is not None and stop_when():
+    def run_until(self, sim_time: float, wall_timeout: float | None = None, progress=None, stop_when=None, check_every: float = 0.5) -> None:
+        """Run the sim to `sim_time` (or until `stop_when()` is true) and hold it there.
+
+        Lockstep: the sim integrates exactly up to `sim_time` and waits (Lockstep.hold_at), so the
+        run's ticks, its trajectory hash and the monitor's record are the same on any machine;
+        `stop_when` is asked with the sim held at every multiple of `check_every` s of sim time (a
+        function of sim time, not of when a wall-clock poll looked). The hold stays until the next run_until
+        or a wait on the graph (wait_until and what uses it). Realtime: polls the clock."""
+        watch = self._watchdog(sim_time, wall_timeout, progress)
+        if self.sim.realtime:
+            while self.sim_time < sim_time and not (stop_when is not None and stop_when()):
+                watch()
+                time.sleep(0.01)
+            return
+        lockstep = self.sim.lockstep
+        while True:
+            grid = (math.floor(self.sim_time / check_every + 1e-6) + 1) * check_every
+            target = sim_time if stop_when is None else min(sim_time, grid)
+            lockstep.hold_at(target)
+            while not lockstep.wait_held(target, 0.05):
+                watch()
+            self._catch_up()
+            if target >= sim_time - 1e-9 or (stop_when is not None and stop_when()):
                 return
+
+    def _watchdog(self, sim_time: float, wall_timeout: float | None, progress):
+        """run_until's check while it waits: the wall-time limit, a dead executor, progress at 1 Hz."""
+        t0, last = time.monotonic(), [0.0]
+        limit = wall_timeout if wall_timeout is not None else max(60.0, 20.0 * (sim_time - self.sim_time))
+
+        def watch() -> None:
             if time.monotonic() - t0 > limit:
                 raise TimeoutError(f"sim reached {self.sim_time:.2f}s of {sim_time:.2f}s in {limit:.0f}s wall time")
             if not self._spin_thread.is_alive():
                 raise RuntimeError("the executor thread died; see the log above")
-            if progress is not None and time.monotonic() - last >= 1.0:
-                last = time.monotonic()
+            if progress is not None and time.monotonic() - last[0] >= 1.0:
+                last[0] = time.monotonic()
                 progress(self)
-            time.sleep(0.01)
+
+        return watch
+
+    def _catch_up(self, wall_timeout: float = 5.0) -> None:
+        """With the sim held: let the executor deliver what the held ticks published (safety/event
+        to the monitor), so a summary made now is complete."""
+        last = self.sim_time - self.sim.tick_dt
+        self.wait_until(lambda: self.monitor.heard_until >= last - 1e-6, wall_timeout, release=False)
+
+    def wait_until(self, predicate, wall_timeout: float = 30.0, release: bool = True) -> bool:
+        """InProcessGraph.wait_until, after letting a held sim run on (waiting on a held sim waits forever)."""
+        if release and getattr(self, "_started", False) and "sim_bridge" in self.nodes:
+            self.sim.lockstep.release()
+        return InProcessGraph.wait_until(predicate, wall_timeout)
+
+    @property
+    def trajectory(self) -> dict:
+        """The repeatability fields of a summary: the hash of every tick's qpos and qvel up to the
+        hold (lockstep), or null with the reason (realtime: the wall clock decides)."""
+        if self.sim.realtime:
+            return {"trajectory_sha256": None, "ticks_hashed": self.sim.ticks_hashed,
+                    "trajectory_sha256_reason": "realtime run: paced by the wall clock, not repeatable"}  # fmt: skip
+        return {"trajectory_sha256": self.sim.trajectory_sha256(), "ticks_hashed": self.sim.ticks_hashed,
+                "lockstep_timeouts": self.sim.lockstep.timeouts}  # fmt: skip
 
     def run_for(self, seconds: float, **kwargs) -> None:
         self.run_until(self.sim_time + seconds, **kwargs)

@@ -27,11 +27,13 @@ from lucid_ros.nodes import convert, qos
 from lucid_ros.nodes.authority import LeaseView, node_fqn
 from lucid_ros.nodes.common import Diagnostics, now_s, param
 from lucid_ros.policy.observations import ObsInputs
+from lucid_ros.policy.operator_bus import operator_bus_for
 from lucid_ros.policy.privileged import check_privileged, privileged_terms, scan_points_base
 from lucid_ros.policy.runner import PolicyRuntime
 from lucid_ros.policy.schedule import PolicySchedule
 from lucid_ros.proprio.sync import StampSync
 from lucid_ros.robots import load_robot
+from lucid_ros.safety.handoff import handoff_for
 from lucid_ros.safety.states import SafetyState
 from lucid_ros.vision.bus import ImageTensor, bus_for
 from lucid_ros.vision.preprocess import check_image_inputs
@@ -86,10 +88,13 @@ class PolicyRunnerNode(Node):
         self._declare_health(self.health)
         self.sync = StampSync(["joints", "odom", "feet"])
         self.running = False
+        self.handoff = handoff_for(self.context, self.get_namespace())  # the safety state by tick, when the supervisor is in this process
         self.create_subscription(JointState, "proprioception/joint_states", lambda m: self._push("joints", m), qos.STATE)
         self.create_subscription(Odometry, "odom", lambda m: self._push("odom", m), qos.STATE)
         self.create_subscription(JointState, "proprioception/feet", lambda m: self._push("feet", m), qos.STATE)
-        self.create_subscription(Twist, "cmd_vel", self._on_cmd, qos.STATE)
+        self._cmd_sub = self.create_subscription(Twist, "cmd_vel", self._on_cmd, qos.STATE)
+        self.operator = operator_bus_for(self.context)  # a sim run's automatic operator, per tick (policy.operator_bus)
+        self.human_operator = False  # another node publishes cmd_vel: obey DDS, not the automatic operator
         self.create_subscription(String, "safety/state", self._on_state, qos.LATCHED)
         # require_lease (robots): cmd_vel is obeyed only while its publishers are the lease holder
         # (lucid_ros.safety.lease); the vendor remote's relay in robot_driver is exempt (the person at the robot)
@@ -155,13 +160,36 @@ class PolicyRunnerNode(Node):
         """The velocity command the network gets now."""
         return self.schedule.command(now_s(self))
 
+    def _command_for(self, stamp: float) -> np.ndarray:
+        """The velocity command for tick `stamp`: the automatic operator's for that very tick while it
+        is the only operator (sim time alone decides), else cmd_vel's with its timeout."""
+        if self.operator.operator is not None and not self.human_operator:
+            cmd = self.operator.command_at(stamp)
+            if cmd is not None:
+                return cmd
+        return self.schedule.command(now_s(self))
+
+    def _look_for_human(self) -> None:
+        """cmd_vel publishers other than the automatic operator: a person (teleop) takes over."""
+        auto = self.operator.operator
+        if auto is None:
+            return
+        others = [i.node_name for i in self.get_publishers_info_by_topic(self._cmd_sub.topic_name) if i.node_name != auto]
+        if bool(others) != self.human_operator:
+            self.human_operator = bool(others)
+            who = f"cmd_vel from {', '.join(sorted(set(others)))}" if others else f"the automatic operator {auto}"
+            self.get_logger().info(f"velocity command: {who}")
+
     def _on_holder(self, holder: str | None) -> None:
         if holder is None:
             self.schedule.zero_command()  # the holder went silent or released: zero at once, not after cmd_vel_timeout
         self.get_logger().info(f"operator lease: {holder or 'free (cmd_vel ignored until an operator takes it)'}")
 
     def _on_state(self, msg: String) -> None:
-        running = msg.data == SafetyState.RUNNING
+        if self.handoff.source is None:  # no supervisor in this process: safety/state decides
+            self._set_running(msg.data == SafetyState.RUNNING)
+
+    def _set_running(self, running: bool) -> None:
         if running and not self.running:
             self.runtime.reset()  # recurrent state, history, last action, gait clock
             self.schedule.start()
@@ -184,6 +212,9 @@ class PolicyRunnerNode(Node):
             return
         odom = convert.odometry_arrays(joined["odom"])
         stamp = js.stamp
+        state = self.handoff.state_before(stamp)  # the supervisor in this process, by tick (CommandHandoff.state_before)
+        if state is not None:
+            self._set_running(state == SafetyState.RUNNING)
         due = self.schedule.due(stamp)
         if due:
             feet = np.asarray(joined["feet"].position, dtype=float)
@@ -194,7 +225,7 @@ class PolicyRunnerNode(Node):
                 ang_vel=odom["ang_vel"][None],
                 lin_vel=odom["lin_vel"][None],
                 contacts=feet[None] if feet.size else None,
-                command=self.schedule.command(now_s(self))[None],
+                command=self._command_for(stamp)[None],
             )
             if self.scan_terms and not self._add_scan(inputs, stamp, odom["quat"]):
                 return
@@ -260,6 +291,7 @@ class PolicyRunnerNode(Node):
             self.diag.report(self.health.evaluate(now, [refused], values={"status": "REFUSED"}))
             return
         self.health.set_count("dropped_unmatched", self.sync.dropped)
+        self._look_for_human()
         values = {
             "status": "READY",
             "policy": self.runtime.spec.name,

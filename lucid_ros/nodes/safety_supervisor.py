@@ -47,7 +47,8 @@ class SafetySupervisorNode(Node):
         # sequence lowers it (hoist/lower) after the stand and runs once hoist/state says it is released
         hoist = self.auto and bool(param(self, "auto_lower_hoist", False)) and self.robot.hoist is not None
         hold = float(param(self, "auto_run_after", 0.5))
-        self.sequence = AutoSequence(self.sup, hold=hold, hoist=hoist) if self.auto else None
+        settle = float(param(self, "auto_stand_after", 0.2))  # s of sim time before the stand: every input has arrived
+        self.sequence = AutoSequence(self.sup, hold=hold, hoist=hoist, settle=settle) if self.auto else None
         self.hoist_status: HoistStatus | None = None  # last hoist/state (None: not heard yet)
         self.policy_status: str | None = None  # last policy/status
         self.names = self.robot.joint_names
@@ -251,6 +252,7 @@ class SafetySupervisorNode(Node):
 
     def _publish_state(self, force: bool = False) -> None:
         for ev in self.sup.events[self._events_sent :]:
+            self.handoff.record_state(ev.time, ev.to_state.value)  # the policy runner's tick-exact view
             self.event_pub.publish(String(data=ev.to_text()))
         self._events_sent = len(self.sup.events)
         state = self.sup.state

@@ -11,10 +11,16 @@ slow graph slows the world (lockstep) instead of dropping ticks.
 A robot with a `hoist:` block starts hung from the sim's hoist (lucid_ros.sim.hoist). The bridge
 lowers it when asked on `hoist/lower` (a Header stamped with the sim time of the request: the
 auto sequence's, or an operator's) and says what it does on the latched `hoist/state`.
+
+Repeatability (lockstep): `trajectory` hashes the sim's qpos and qvel (float64) at every tick it
+publishes, in this thread (not from messages, which may be dropped), so two runs of a seed can be
+compared by one string; `before_tick` hooks run here too, before a tick's sensors go out (the run
+monitor's ground truth and its automatic operator's velocity command for that tick).
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 
@@ -34,7 +40,7 @@ from lucid_ros.policy.observations import height_scan
 from lucid_ros.robots import load_robot
 from lucid_ros.sim.courses import load_course
 from lucid_ros.sim.heights import CourseHeights
-from lucid_ros.sim.lockstep import Lockstep
+from lucid_ros.sim.lockstep import LOCKSTEP_TIMEOUT, Lockstep
 from lucid_ros.sim.robot_sim import SimRobot
 from lucid_ros.types import JointCommand
 from lucid_ros.vision.bus import bus_for
@@ -56,10 +62,13 @@ class SimBridgeNode(Node):
         self.tick_dt = 1.0 / self.robot.rate_hz
         self.substeps = max(1, round(self.tick_dt / self.robot.physics_dt))
         self.realtime = bool(param(self, "realtime", False))
-        self.lockstep = Lockstep(self.tick_dt, realtime=self.realtime, timeout=float(param(self, "lockstep_timeout", 0.5)))
+        self.lockstep = Lockstep(self.tick_dt, realtime=self.realtime, timeout=float(param(self, "lockstep_timeout", LOCKSTEP_TIMEOUT)))
         self.names = self.robot.joint_names
         self.muted: set[str] = set()  # fault injection for tests: topics the sim stops publishing
         self.on_tick = []  # callables(t, sim) run in the sim thread after each tick (pushes, metrics)
+        self.before_tick = []  # callables(t, ground_truth) run in the sim thread before tick t's sensors go out
+        self.trajectory = hashlib.sha256()  # qpos and qvel of every published tick (see the module doc)
+        self.ticks_hashed = 0
         self._cmd = JointCommand.passive(self.robot.n_joints)
         self._cmd_lock = threading.Lock()
         self._stop = threading.Event()
@@ -156,10 +165,16 @@ class SimBridgeNode(Node):
             self.hoist_pub.publish(String(data=text))
             self.get_logger().info(f"hoist: {text} (sim time {self.sim.time:.2f} s)")
 
+    def trajectory_sha256(self) -> str:
+        """The hash so far (call while the sim is held, or the tick count moves under you)."""
+        return self.trajectory.copy().hexdigest()
+
     def _publish(self, t: float) -> None:
         stamp = convert.to_time(t)
         self.clock_pub.publish(Clock(clock=stamp))
         gt = self.sim.ground_truth()
+        for fn in list(self.before_tick):
+            fn(t, gt)
         self._answer_scans(t, gt)  # before the sensors: in lockstep the runner's tick finds its scan in place
         if "joint_states" not in self.muted:
             self.js_pub.publish(convert.joint_state_msg(self.sim.joint_sample(), self.names))
@@ -183,6 +198,12 @@ class SimBridgeNode(Node):
     def _loop(self) -> None:
         while not self._stop.is_set():
             t = self.sim.time
+            self.lockstep.pause_point(t, self._stop.is_set)
+            if self._stop.is_set():
+                break
+            self.trajectory.update(np.ascontiguousarray(self.sim.data.qpos, dtype=np.float64).tobytes())
+            self.trajectory.update(np.ascontiguousarray(self.sim.data.qvel, dtype=np.float64).tobytes())
+            self.ticks_hashed += 1
             if self.sim.hoist is not None:
                 self._hoist_tick(t)
             self.lockstep.published(t)

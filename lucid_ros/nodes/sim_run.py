@@ -15,7 +15,7 @@ import numpy as np
 
 from lucid_ros.cli import default_policy, resolve_policy
 from lucid_ros.health import percentiles_ms
-from lucid_ros.nodes.episodes import episode_time_limit
+from lucid_ros.nodes.episodes import CHECK_EVERY_S, episode_time_limit
 from lucid_ros.robots import load_robot
 from lucid_ros.safety.states import TRIPS, SafetyState
 from lucid_ros.sim.courses import load_course
@@ -85,12 +85,13 @@ def run_sim(args) -> int:
             from lucid_ros.evaluation.steer import TrackSteer
 
             graph.monitor.steer = TrackSteer.for_course(graph.sim.sim.course).wz  # the seeded variant the sim built
-        t0 = graph.sim_time
+        t0 = 0.0  # the sim starts at 0 and the run ends at exactly `duration` of sim time (held there)
         graph.run_until(
             t0 + args.duration,
             wall_timeout=max(120.0, 30 * args.duration),
             progress=None if quiet else (lambda g: _progress(g, args.duration, t0, wall0)),
             stop_when=_course_decided(graph) if until_decided else None,
+            check_every=CHECK_EVERY_S,
         )
         wall = time.monotonic() - wall0
         summary = build_summary(graph, args, policy, cmd, wall)
@@ -119,7 +120,7 @@ def _course_decided(graph):
 
     def decided() -> bool:
         running = [t for t, s in list(graph.monitor.states) if s == SafetyState.RUNNING]
-        if not running or graph.sim_time - last[0] < CHECK_EVERY_S:
+        if not running or graph.sim_time - last[0] < CHECK_EVERY_S - 1e-6:
             return False
         last[0] = graph.sim_time
         return judge_since(graph.monitor, graph.sim.sim.course, running[0]).status in DECIDED
@@ -154,6 +155,7 @@ def build_summary(graph, args, policy: Path, cmd, wall: float) -> dict:
         "deadline_misses": sim.lockstep.misses,
         "ticks": sim.lockstep.ticks,
         "policy_inference_ms": runner.inference.percentiles_ms(),
+        **graph.trajectory,  # trajectory_sha256 and ticks_hashed: the same seed gives the same hash (lockstep)
     }
     course = sim.sim.course
     m = graph.monitor.metrics

@@ -71,6 +71,27 @@ class CommandHandoff:
         self._own_set: set[int] = set()
         self.delivered = 0
         self.undelivered = 0  # deliveries with no backend attached (the backend damps on its own)
+        self._states: list[tuple[float, str]] = []  # (tick stamp, safety state entered at it), the source's
+
+    # ---- the safety state by tick (for a policy runner in this process) -------------------------
+    def record_state(self, stamp: float, state: str) -> None:
+        """Source: the supervisor entered `state` while answering the tick stamped `stamp`."""
+        with self._lock:
+            self._states.append((float(stamp), str(state)))
+
+    def state_before(self, stamp: float) -> str | None:
+        """The state entered at the newest transition stamped strictly before `stamp` (None: no source
+        in this process, or none yet). Every such transition was made while answering an earlier
+        tick, so for the tick stamped `stamp` the answer is the same whatever order the graph's
+        messages arrived in; safety/state over DDS reached the policy runner a tick early or late."""
+        with self._lock:
+            if self._source_owner is None:
+                return None
+            out = None
+            for t, state in self._states:
+                if t < stamp - 1e-9:
+                    out = state
+            return out
 
     # ---- who is who ------------------------------------------------------------------------
     def attach_source(self, owner: str) -> None:

@@ -118,7 +118,10 @@ class Supervisor:
         self._imu = ImuSample(sample.stamp, _copy(sample.quat), _copy(sample.gyro), _copy(sample.acc))
 
     def on_policy_target(self, stamp: float, q: np.ndarray, kp: np.ndarray | float, kd: np.ndarray | float) -> None:
-        """Targets in canonical order; scalar gains apply to every joint."""
+        """Targets in canonical order; scalar gains apply to every joint. While RUNNING, one stamped at
+        or before the tick RUNNING began is ignored (see _transition)."""
+        if self._state is R and self._run_t0 is not None and stamp <= self._run_t0 + 1e-9:
+            return
         kp, kd = _copy(kp), _copy(kd)
         if isinstance(kp, np.ndarray) and kp.ndim == 0:
             kp = np.full(self.n, float(kp))
@@ -197,8 +200,8 @@ class Supervisor:
         faults = self.check(now)
         if faults:
             return False, "run refused: " + "; ".join(faults)
-        # The policy target is not a guard: the policy may only start once RUNNING, and a bad or
-        # missing target trips at the very next tick, before any command is built from it.
+        # The policy target is not a guard: the policy may only start once RUNNING (this tick holds
+        # the stand), and a bad or missing target of its own trips before any command is built from it.
         msg = "STANDING -> RUNNING: the policy is in control"
         self._transition(now, "run", "request run", msg)
         return True, msg
@@ -295,16 +298,18 @@ class Supervisor:
             self._stand_t0 = float(now)
             self._prev_q = None
         elif nxt is R:
+            # Targets stamped up to now were computed before the policy was in control (its state not
+            # yet reset), and which of them had arrived depended on message order: the tick that
+            # starts RUNNING holds the stand, and the policy's first target is for the tick after.
             self._run_t0 = float(now)
-            t = self._target  # a target left over from long ago must not be obeyed
-            if t is not None and checks.check_stale(checks.POLICY, t.stamp, now, self.limits.policy_timeout):
-                self._target = None
+            self._target = None
 
 
 class AutoSequence:
     """Walks a supervisor PASSIVE -> STANDING -> RUNNING once, for `lucid-ros sim`.
 
-    Stand is requested on the first step at which no fault is active (inputs fresh, pose sane);
+    Stand is requested on the first step `settle` s after the first at which no fault is active
+    (inputs fresh, pose sane);
     run once the stand has finished and `hold` more seconds have passed. It never retries: a trip
     or an operator's request (anything it did not cause) ends it, so a trip in sim stays visible
     instead of being papered over by an automatic re-stand.
@@ -315,9 +320,11 @@ class AutoSequence:
     hoist announces (`hoist_released_at`). Every decision compares tick stamps, i.e. sim time.
     """
 
-    def __init__(self, supervisor: Supervisor, hold: float = 0.0, enabled: bool = True, hoist: bool = False):
+    def __init__(self, supervisor: Supervisor, hold: float = 0.0, enabled: bool = True, hoist: bool = False, settle: float = 0.0):
         self.sup = supervisor
         self.hold = hold
+        self.settle = settle  # sim s from the first step before stand is asked (see step)
+        self._first: float | None = None
         self.hoist = hoist
         self._released_at: float | None = None
         self._phase = "stand" if enabled else "done"
@@ -338,10 +345,14 @@ class AutoSequence:
     def step(self, now: float) -> tuple[str, bool, str] | None:
         """Call once per tick before `tick`; returns the request it made, if any."""
         st = self.sup.state
+        if self._first is None:
+            self._first = now
         if self._phase == "stand":
             if st is not P:
                 self._phase = "done"
-            elif not self.sup.check(now):
+            elif now >= self._first + self.settle - 1e-9 and not self.sup.check(now):
+                # not before `settle`: whether the first IMU sample or camera_info had arrived by
+                # tick 1 or 2 depended on message order, and with it the tick of the stand
                 return self._request("stand", now, next_phase="lower" if self.hoist else "run")
         elif self._phase in ("lower", "run"):
             finish = self.sup.stand_finished_at()

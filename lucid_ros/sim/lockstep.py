@@ -1,9 +1,15 @@
 """When may the simulation advance? The answer that makes sim runs reproducible.
 
 Lockstep (default): after publishing tick t's sensors, the sim waits until the graph has answered
-with a joint command stamped >= t (or `timeout` wall seconds pass: a stalled node must not freeze
-the world; the miss is counted), then integrates one tick. The run is as fast as the graph and,
-for a seed, the same every time.
+with a joint command stamped >= t (or `timeout` wall seconds pass: a dead node must not freeze the
+world forever; the timeout is counted and reported, and a run with one is not repeatable), then
+integrates one tick. The run is as fast as the graph and, for a seed, the same every time: the
+timeout is long (LOCKSTEP_TIMEOUT) because under a CPU hog a late answer is still the answer,
+where a short one let the sim integrate ticks with the previous command.
+
+`hold_at(T)`: the sim integrates up to sim time T and waits there (before publishing tick T) until
+the hold moves. A run "for 10 s" is then exactly 10 s of ticks however slow the machine; a wall
+clock polling the sim time stopped it a tick or two apart run to run.
 
 Realtime: the sim is paced to the wall clock and never waits, as a robot would not; a command that
 has not arrived by the end of its tick is a deadline miss.
@@ -13,10 +19,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+
+LOCKSTEP_TIMEOUT = 10.0  # wall s a lockstep tick waits for its answer before the world moves without it
+EPS = 1e-9
 
 
 class Lockstep:
-    def __init__(self, tick_dt: float, realtime: bool = False, timeout: float = 0.5):
+    def __init__(self, tick_dt: float, realtime: bool = False, timeout: float = LOCKSTEP_TIMEOUT):
         self.tick_dt = tick_dt
         self.realtime = realtime
         self.timeout = timeout
@@ -28,6 +38,8 @@ class Lockstep:
         self.misses = 0
         self.timeouts = 0
         self.ticks = 0
+        self._hold = float("inf")  # the sim does not integrate past this sim time
+        self._held_at: float | None = None  # where the sim waits now (None: running)
 
     def published(self, t: float) -> None:
         """Tick t's sensors are out."""
@@ -80,6 +92,35 @@ class Lockstep:
         elif self.latencies and self.latencies[-1] > self.tick_dt:
             self.misses += 1
         return ok
+
+    # ---- holding the sim at a sim time ------------------------------------------------------------
+    def hold_at(self, t: float) -> None:
+        """The sim stops before publishing tick `t` (float('inf'): run on)."""
+        with self._cv:
+            self._hold = t
+            self._cv.notify_all()
+
+    def release(self) -> None:
+        self.hold_at(float("inf"))
+
+    def pause_point(self, t: float, stopped: Callable[[], bool]) -> None:
+        """Sim thread, before tick t: wait here while the hold is at or before t."""
+        with self._cv:
+            while t >= self._hold - EPS and not stopped():
+                self._held_at = t
+                self._cv.notify_all()
+                self._cv.wait(0.05)
+            self._held_at = None
+
+    def wait_held(self, t: float, timeout: float) -> bool:
+        """Block until the sim waits at (the first tick at or after) sim time t, after hold_at(t)."""
+        with self._cv:
+            return self._cv.wait_for(lambda: self._held_at is not None and self._held_at >= t - 1e-6, timeout=timeout)
+
+    @property
+    def held_at(self) -> float | None:
+        with self._cv:
+            return self._held_at
 
 
 def _ns(t: float) -> int:

@@ -151,13 +151,22 @@ def test_run_refused_until_stand_finished():
     assert sup.request("run", 1.0) == (True, "STANDING -> RUNNING: the policy is in control")
 
 
-def test_a_held_non_finite_target_trips_the_tick_run_is_accepted_in():
+def test_a_target_from_before_running_is_never_obeyed_and_a_non_finite_first_target_trips_its_tick():
+    """Targets stamped up to the tick RUNNING starts in were computed before the policy was in
+    control (and which had arrived depended on message order): that tick holds the stand. The
+    policy's first own target is checked like any other."""
     sup, t = to_state(S)
     sup.on_policy_target(t, np.full(N, np.nan), 20.0, 0.5)
     assert sup.request("run", t)[0]
-    cmd = sup.tick(t)
+    stand = sup.tick(t)
+    assert sup.state is R and stand.is_finite() and np.allclose(stand.q, ROBOT.default_pose)
+    sup.on_policy_target(t, np.zeros(N), 20.0, 0.5)  # late, for the same tick: ignored
+    assert np.allclose(sup.tick(t).q, ROBOT.default_pose)
+    dt = 1.0 / ROBOT.rate_hz
+    sup.on_policy_target(t + dt, np.full(N, np.nan), 20.0, 0.5)
+    cmd = sup.tick(t + dt)
     assert sup.state is D and cmd.mode == "damping" and cmd.is_finite()
-    assert sup.last_cause.startswith("policy_target non-finite") and sup.events[-1].time == t
+    assert sup.last_cause.startswith("policy_target non-finite") and sup.events[-1].time == t + dt
 
 
 def test_running_holds_stand_until_first_target_then_rate_limits():
