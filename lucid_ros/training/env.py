@@ -269,7 +269,7 @@ class WalkEnv:
         span = 0.3 * self.cfg.terrain_extent if w.terrain.rough else 5.0
         xy = self.rng.uniform(-span, span, (k, 2))
         yaw = self.rng.uniform(-np.pi, np.pi, k)
-        return xy, yaw, w.terrain.height(xy[:, 0], xy[:, 1]) + 0.34
+        return xy, yaw, w.terrain.height(xy[:, 0], xy[:, 1]) + self.robot.nominal_base_height + 0.06  # Go1: 0.34
 
     def reset_all(self) -> tuple[np.ndarray, np.ndarray]:
         ids = np.arange(self.n)

@@ -26,6 +26,7 @@ import numpy as np
 from lucid_ros.mathutil import quat_to_rpy
 from lucid_ros.policy.observations import ObsInputs
 from lucid_ros.policy.runner import PolicyRuntime
+from lucid_ros.policy.spec import spec_robot_name
 from lucid_ros.proprio.estimator import ProprioEstimator
 from lucid_ros.robots.description import RobotDescription, load_robot
 from lucid_ros.safety.limits import clip_targets
@@ -234,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="skip the informational tracking runs")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = p.parse_args(argv)
-    robot = load_robot("go1")
+    robot = load_robot(spec_robot_name(args.spec))  # the robot the spec names (go1_walk: go1)
     res = evaluate(args.spec, robot, seeds=args.seeds, delay_ticks=args.delay_ticks, quick=args.quick)
     for name, r in res.items():
         print(

@@ -4,7 +4,8 @@
 
 writes go1_walk.onnx, go1_walk.yaml (spec; `training:` records seed, command, commit, wall time,
 steps and final metrics) and go1_walk_training.png (learning curve), then runs check_policy on
-the result. Progress lines go to stdout. The run stops at --iterations or --minutes, whichever
+the result. `--robot R` trains another quadruped from its description (default out
+config/policies/R_walk; docs/training.md lists what is still Go1-tuned). Progress lines go to stdout. The run stops at --iterations or --minutes, whichever
 comes first; the curriculum follows whichever is further along, so a shorter budget still ends
 on the full command ranges. Same seed, same machine-independent result up to thread scheduling
 of floating-point sums in MuJoCo's pool (none: each env runs on one thread) and torch (1 thread).
@@ -61,11 +62,11 @@ def build(cfg: TrainConfig, robot: RobotDescription, workdir: Path) -> tuple[Wal
     from lucid_ros.training.env import PRIV_DIM
 
     model = ActorCritic(obs_dim, PRIV_DIM, robot.n_joints, cfg.ppo)
-    spec = export_policy(model, robot, cfg, workdir / "go1_walk", {})
+    spec = export_policy(model, robot, cfg, workdir / f"{robot.name}_walk", {})
     if spec.obs_dim != obs_dim:
         raise RuntimeError(f"spec observation {spec.obs_dim} != network input {obs_dim}")
     model.tg = trot_generator(spec, robot, cfg.obs)
-    spec = export_policy(model, robot, cfg, workdir / "go1_walk", {})
+    spec = export_policy(model, robot, cfg, workdir / f"{robot.name}_walk", {})
     env = WalkEnv(robot, spec, cfg.env, seed=cfg.seed, nthread=cfg.nthread)
     return env, model, spec
 
@@ -77,10 +78,15 @@ def trot_generator(spec: PolicySpec, robot: RobotDescription, obs: ObsConfig) ->
     cmd_index = [int(i) for i in o.term_indices("velocity_command")[-1]]
     cmd_scale = next(t.scale for t in o.terms if t.name == "velocity_command")
     feet_sign = {"FR": 1.0, "FL": -1.0, "RR": -1.0, "RL": 1.0}  # diagonal pairs, as rewards.TROT_OFFSETS
+    # tg_thigh / tg_calf are written in Go1's signs (thigh flexes +, knee bends -); a robot whose
+    # joints turn the other way (the Mini Cheetah: hip -0.8, knee +1.6) flexes with the opposite
+    # sign, so each amplitude takes the sign of the joint's default pose (Go1: unchanged).
+    default = dict(zip(robot.joint_names, robot.default_pose, strict=True))
     amplitude, sign = [], []
     for name in spec.joint_order:
         sign.append(feet_sign[name[:2]])
-        amplitude.append(obs.tg_thigh if "thigh" in name else obs.tg_calf if "calf" in name else 0.0)
+        a = abs(obs.tg_thigh) if "thigh" in name else abs(obs.tg_calf) if "calf" in name else 0.0
+        amplitude.append(a if default[name] >= 0 else -a)
     return TrotGenerator(sin_index, cmd_index, list(cmd_scale), amplitude, sign, obs.tg_gain)
 
 
@@ -221,13 +227,13 @@ def ppo_loop(
     return history, it, steps
 
 
-def train(cfg: TrainConfig, out_prefix: Path, minutes: float, log_every: int, checkpoint: Path | None, command: str) -> int:
+def train(cfg: TrainConfig, out_prefix: Path, minutes: float, log_every: int, checkpoint: Path | None, command: str, robot_name: str = "go1") -> int:
     t_start = time.time()
     commit = git_commit()  # the code that runs: HEAD may move during a run of hours
     torch.set_num_threads(1)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    robot = load_robot("go1")
+    robot = load_robot(robot_name)
     work = Path(tempfile.mkdtemp(prefix="lucid_train_"))
     env, model, spec = build(cfg, robot, work)
     ppo = PPO(model, cfg.ppo, gen)
@@ -236,7 +242,7 @@ def train(cfg: TrainConfig, out_prefix: Path, minutes: float, log_every: int, ch
         if checkpoint is not None:
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
             torch.save({"model": model.state_dict(), "it": it, "steps": steps, "cfg": cfg.as_dict()}, checkpoint)
-            export_policy(model, robot, cfg, checkpoint.parent / "go1_walk_latest", {"iteration": it, "steps": steps})
+            export_policy(model, robot, cfg, checkpoint.parent / f"{robot.name}_walk_latest", {"iteration": it, "steps": steps})
 
     history, it, steps = ppo_loop(env, model, ppo, cfg, minutes * 60.0, log_every, "train_walk", snapshot, t_start)
     wall = time.time() - t_start
@@ -282,14 +288,19 @@ def train(cfg: TrainConfig, out_prefix: Path, minutes: float, log_every: int, ch
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--robot", default="go1", help="robot description (config/robots/<robot>.yaml)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=Path("config/policies/go1_walk"), help="output prefix: <out>.onnx, <out>.yaml, <out>_training.png")
+    p.add_argument(
+        "--out", type=Path, default=None, help="output prefix: <out>.onnx, <out>.yaml, <out>_training.png (default config/policies/<robot>_walk)"
+    )
     p.add_argument("--iterations", type=int, default=TrainConfig.iterations)
     p.add_argument("--minutes", type=float, default=TrainConfig.time_budget_s / 60.0, help="wall-clock budget")
     p.add_argument("--envs", type=int, default=None, help="parallel envs (default from EnvConfig)")
     p.add_argument("--threads", type=int, default=2, help="MuJoCo stepping threads")
     p.add_argument("--log-every", type=int, default=5)
-    p.add_argument("--checkpoint", type=Path, default=Path("/tmp/lucid_train/go1_walk.pt"), help="checkpoint (and go1_walk_latest.onnx beside it)")
+    p.add_argument(
+        "--checkpoint", type=Path, default=None, help="checkpoint (and <robot>_walk_latest.onnx beside it; default /tmp/lucid_train/<robot>_walk.pt)"
+    )
     args = p.parse_args(argv)
     cfg = TrainConfig(iterations=args.iterations, seed=args.seed, nthread=args.threads)
     cfg.time_budget_s = args.minutes * 60.0
@@ -297,7 +308,9 @@ def main(argv: list[str] | None = None) -> int:
         cfg.env.n_envs = args.envs
     np.random.seed(args.seed)
     command = "python -m lucid_ros.training.train_walk " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-    return train(cfg, args.out, args.minutes, args.log_every, args.checkpoint, command)
+    out = args.out if args.out is not None else Path(f"config/policies/{args.robot}_walk")
+    checkpoint = args.checkpoint if args.checkpoint is not None else Path(f"/tmp/lucid_train/{args.robot}_walk.pt")
+    return train(cfg, out, args.minutes, args.log_every, checkpoint, command, args.robot)
 
 
 if __name__ == "__main__":

@@ -46,3 +46,18 @@ def test_exported_onnx_matches_torch_actor(tmp_path, with_trot):
     # same weights, same bytes: the sha256 in a spec identifies the network
     again = actor_to_onnx(model, tmp_path / "again.onnx")
     assert again.read_bytes() == onnx_path.read_bytes()
+
+
+def test_trot_generator_flexes_each_robot_the_way_its_joints_bend(tmp_path):
+    """tg_thigh / tg_calf are in Go1's signs (thigh +, calf -); the Mini Cheetah's hip and knee turn
+    about -y (stand -0.8, +1.6), so the same physical swing has the opposite signs there."""
+    obs_cfg = ObsConfig()
+    amplitude = {}
+    for name in ("go1", "mini_cheetah"):
+        robot = load_robot(name)
+        model = ActorCritic(47 * obs_cfg.history, 21, 12, PPOConfig())
+        onnx_path = actor_to_onnx(model, tmp_path / f"{name}.onnx")
+        spec = load_spec(write_spec(spec_dict(robot, obs_cfg, name=name), onnx_path, tmp_path / f"{name}.yaml"), robot)
+        amplitude[name] = trot_generator(spec, robot, obs_cfg).amplitude.numpy()[:3]
+    np.testing.assert_allclose(amplitude["go1"], [0.0, obs_cfg.tg_thigh, obs_cfg.tg_calf])  # unchanged for the Go1
+    np.testing.assert_allclose(amplitude["mini_cheetah"], -amplitude["go1"])
