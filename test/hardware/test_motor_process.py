@@ -64,6 +64,8 @@ WRITER = textwrap.dedent("""
         for name in ("q", "dq", "tau", "kp", "kd"):
             v[name][:] = k
         rec._seq[0] = s + 2
+        if k % 64 == 0:
+            time.sleep(0.0001)  # a breath between bursts, so stable records exist to be read
     print(k)
 """)
 
@@ -88,8 +90,7 @@ def test_seqlock_reader_never_sees_a_torn_record():
         writes = int(w.communicate(timeout=10)[0])
     finally:
         shm.close()
-    # a writer that never pauses holds the record odd most of the time: reads land between its bursts
-    assert writes > 1000 and reads > 1000 and len(seen) > 20, (writes, reads, len(seen))
+    assert writes > 1000 and reads > 1000 and len(seen) > 20, (writes, reads, len(seen))  # 57 with two CPU hogs beside it
     assert shm.name not in leftovers()
 
 
