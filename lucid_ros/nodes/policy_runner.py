@@ -163,7 +163,7 @@ class PolicyRunnerNode(Node):
     def _command_for(self, stamp: float) -> np.ndarray:
         """The velocity command for tick `stamp`: the automatic operator's for that very tick while it
         is the only operator (sim time alone decides), else cmd_vel's with its timeout."""
-        if self.operator.operator is not None and not self.human_operator:
+        if self.operator.operator is not None and not self.human_operator and self.lease is None:  # a lease: its holder's cmd_vel only
             cmd = self.operator.command_at(stamp)
             if cmd is not None:
                 return cmd

@@ -57,7 +57,7 @@ def test_humanoid_stands_in_its_default_pose(name):
         g.run_until(t0 + 10.0)
         events = {e["state"]: e["time"] for e in g.monitor.metrics.events}
         stand_done = events["STANDING"] + robot.stand_duration
-        assert events["STANDING"] == pytest.approx(0.02)  # the first tick: the graph was wired before the clock started
+        assert events["STANDING"] == pytest.approx(0.2)  # auto_stand_after: the first tick after every input has arrived
         assert hoist.lower_start == pytest.approx(stand_done + 0.5 + LOWER_LEAD)  # auto_run_after, then the request's lead
         assert hoist.released_at == pytest.approx(hoist.lower_start + robot.hoist.lower_duration)
         assert events["RUNNING"] == pytest.approx(hoist.released_at + 0.5)
