@@ -32,6 +32,7 @@ class Episode:
     difficulty: float | None = None
     trajectory_sha256: str | None = None  # lockstep: sha256 of every tick's qpos/qvel (same seed, same hash)
     ticks_hashed: int = 0
+    lockstep_timeouts: int = 0  # ticks the sim integrated without their answer: the run is then not repeatable
 
     @property
     def succeeded(self) -> bool:

@@ -122,9 +122,9 @@ def running_since(monitor) -> float | None:
 
 
 def hashes(graph) -> dict:
-    """The episode's trajectory hash and tick count (SimGraph.trajectory)."""
+    """The episode's trajectory hash, tick count and lockstep timeouts (SimGraph.trajectory)."""
     tr = graph.trajectory
-    return {"trajectory_sha256": tr["trajectory_sha256"], "ticks_hashed": tr["ticks_hashed"]}
+    return {k: tr.get(k, 0) for k in ("trajectory_sha256", "ticks_hashed", "lockstep_timeouts")}
 
 
 def judge_since(monitor, variant, t_run: float):

@@ -131,6 +131,7 @@ def test_success_table_jobs_run_episodes_in_parallel_processes_with_the_same_res
     assert serial.returncode == 0 and parallel.returncode == 0, parallel.stderr[-2000:]
     a = json.loads((tmp_path / "a" / "out" / "results.json").read_text())["episodes"]
     b = json.loads((tmp_path / "b" / "out" / "results.json").read_text())["episodes"]
+    assert [e["lockstep_timeouts"] for e in a + b] == [0] * 4  # a timeout would be a tick without its answer
     keys = ("seed", "status", "obstacles_crossed", "distance_m", "time_s", "trajectory_sha256", "ticks_hashed")
     assert [[e[k] for k in keys] for e in a] == [[e[k] for k in keys] for e in b]
     assert all(e["trajectory_sha256"] and e["ticks_hashed"] > 0 for e in a)
