@@ -191,7 +191,9 @@ class SafetySupervisorNode(Node):
         self.health.took("tick", time.perf_counter() - t0)
         self.health.seen("joint_commands", stamp)
         self._answered = max(self._answered, stamp)
-        self._last_publish = now_s(self)
+        # the tick answered, if the node clock lags it: /clock and joint_states of one tick arrive in
+        # either order, and a lagging clock made the heartbeat answer the next tick before its joints
+        self._last_publish = max(now_s(self), stamp)
         self._publish_state()
 
     def _heartbeat(self) -> None:
