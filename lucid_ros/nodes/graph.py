@@ -295,7 +295,7 @@ class SimGraph(InProcessGraph):
     def _catch_up(self, wall_timeout: float = 5.0) -> None:
         """With the sim held: let the executor deliver what the held ticks published (safety/event
         to the monitor), so a summary made now is complete."""
-        last = self.sim_time - self.sim.tick_dt
+        last = self.sim_time  # the held tick itself has been published and answered
         self.wait_until(lambda: self.monitor.heard_until >= last - 1e-6, wall_timeout, release=False)
 
     def wait_until(self, predicate, wall_timeout: float = 30.0, release: bool = True) -> bool:

@@ -198,9 +198,6 @@ class SimBridgeNode(Node):
     def _loop(self) -> None:
         while not self._stop.is_set():
             t = self.sim.time
-            self.lockstep.pause_point(t, self._stop.is_set)
-            if self._stop.is_set():
-                break
             self.trajectory.update(np.ascontiguousarray(self.sim.data.qpos, dtype=np.float64).tobytes())
             self.trajectory.update(np.ascontiguousarray(self.sim.data.qvel, dtype=np.float64).tobytes())
             self.ticks_hashed += 1
@@ -212,6 +209,11 @@ class SimBridgeNode(Node):
                 time.sleep(self.tick_dt)  # nothing will answer this tick: give the graph's timers a tick of wall time
             else:
                 self.lockstep.wait(t)
+            # run_until(T) holds here: tick T published and answered (everyone has seen sim time T),
+            # nothing integrated past it; an operator's request made while held acts from tick T
+            self.lockstep.pause_point(t, self._stop.is_set)
+            if self._stop.is_set():
+                break
             with self._cmd_lock:
                 cmd = self._cmd
             t0 = time.perf_counter()

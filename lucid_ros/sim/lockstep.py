@@ -7,7 +7,7 @@ integrates one tick. The run is as fast as the graph and, for a seed, the same e
 timeout is long (LOCKSTEP_TIMEOUT) because under a CPU hog a late answer is still the answer,
 where a short one let the sim integrate ticks with the previous command.
 
-`hold_at(T)`: the sim integrates up to sim time T and waits there (before publishing tick T) until
+`hold_at(T)`: the sim integrates up to sim time T and waits there (tick T published and answered) until
 the hold moves. A run "for 10 s" is then exactly 10 s of ticks however slow the machine; a wall
 clock polling the sim time stopped it a tick or two apart run to run.
 
@@ -95,7 +95,7 @@ class Lockstep:
 
     # ---- holding the sim at a sim time ------------------------------------------------------------
     def hold_at(self, t: float) -> None:
-        """The sim stops before publishing tick `t` (float('inf'): run on)."""
+        """The sim stops once tick `t` is published and answered, before integrating it (float('inf'): run on)."""
         with self._cv:
             self._hold = t
             self._cv.notify_all()
@@ -104,7 +104,8 @@ class Lockstep:
         self.hold_at(float("inf"))
 
     def pause_point(self, t: float, stopped: Callable[[], bool]) -> None:
-        """Sim thread, before tick t: wait here while the hold is at or before t."""
+        """Sim thread, after tick t was published and answered and before it is integrated: wait
+        here while the hold is at or before t."""
         with self._cv:
             while t >= self._hold - EPS and not stopped():
                 self._held_at = t

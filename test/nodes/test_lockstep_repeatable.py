@@ -47,14 +47,14 @@ def test_go1_blind_walk_is_bit_identical_in_process_and_through_the_cli_beside_a
     """The same seed in this process and through `lucid-ros sim --summary` (its own process, a CPU
     hog beside it): the same hash over exactly the same ticks."""
     a = run("go1", default_policy("go1"), 4.0, start_pose="lying")
-    assert a["ticks_hashed"] == 200 and abs(a["sim_time"] - 4.0) < 1e-6 and a["samples"] == 200
+    assert a["ticks_hashed"] == 201 and abs(a["sim_time"] - 4.0) < 1e-6 and a["samples"] == 201  # ticks 0.00 ... 4.00
     summary = tmp_path / "summary.json"
     with cpu_hog():
         r = subprocess.run([sys.executable, "-m", "lucid_ros.cli", "sim", "--duration", "4", "--seed", "3", "--quiet", "--summary", str(summary)],
                            capture_output=True, text=True, timeout=240, env=dict(os.environ))  # fmt: skip
     assert r.returncode == 0, r.stderr[-2000:]
     s = json.loads(summary.read_text())
-    assert (s["trajectory_sha256"], s["ticks_hashed"], s["samples"]) == (a["trajectory_sha256"], 200, 200)
+    assert (s["trajectory_sha256"], s["ticks_hashed"], s["samples"]) == (a["trajectory_sha256"], 201, 201)
     assert s["lockstep_timeouts"] == 0
 
 
