@@ -78,13 +78,16 @@ class LeaseView:
             self._cache[key] = hit
         return hit[1]
 
+    def clients(self, service: str) -> list[str]:
+        """The nodes with a client of `service` (cached GRAPH_CACHE s)."""
+        return self._participants("s:" + service, lambda: client_nodes(self.node, service))
+
     def admit_topic(self, topic: str, holder: str | None = None) -> tuple[bool, str]:
         who = self._participants("t:" + topic, lambda: publisher_nodes(self.node, topic))
         return admit(self.holder if holder is None else holder, who, self.exempt)
 
     def admit_service(self, service: str, holder: str | None = None) -> tuple[bool, str]:
-        who = self._participants("s:" + service, lambda: client_nodes(self.node, service))
-        return admit(self.holder if holder is None else holder, who, self.exempt)
+        return admit(self.holder if holder is None else holder, self.clients(service), self.exempt)
 
 
 class OperatorLease:
@@ -162,10 +165,10 @@ class LeaseKeeper:
             return
         before = self.lease.holder
         granted, text = self.lease.request(req, time.monotonic())
-        if self.lease.holder != before or (req.verb in ("acquire", "takeover") and granted):
-            self._announce()  # a repeated acquire by the holder is answered too (its first answer may be lost)
-        if not granted and req.verb in ("acquire",):
-            self._announce()  # the refused operator learns who holds it
+        if self.lease.holder != before or req.verb in ("acquire", "takeover"):
+            # a change, and every acquire: the holder's repeated one (its first answer may be lost)
+            # as well as a refused one (that operator learns who holds it); takeover is always granted
+            self._announce()
         if text and (self.lease.holder != before or not granted):
             self.say(text)
 
@@ -184,7 +187,7 @@ class LeaseKeeper:
             return True, ""
         if self.lease.holder is not None:
             return self.view.admit_service(f"safety/{service}")
-        who = intruders(None, self.view._participants("s:safety/" + service, lambda: client_nodes(self.node, f"safety/{service}")), self.view.exempt)
+        who = intruders(None, self.view.clients(f"safety/{service}"), self.view.exempt)
         if len(who) > 1:
             return False, f"no operator holds the lease and {', '.join(who)} all have a client: take the lease (lucid-ros teleop)"
         return True, ""

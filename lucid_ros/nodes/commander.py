@@ -19,6 +19,7 @@ from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory
 
 from lucid_ros.nodes import qos
+from lucid_ros.nodes.authority import node_fqn
 from lucid_ros.nodes.common import decode_command
 from lucid_ros.safety import SafetyState
 from lucid_ros.safety.handoff import FOREIGN_CAUSE, ForeignCommands, Sink, command_fingerprint, handoff_for
@@ -80,7 +81,7 @@ class BackendCommands:
             if info.node_name == UNNAMED:
                 settled = False
                 continue
-            name = f"{info.node_namespace.rstrip('/')}/{info.node_name}"
+            name = node_fqn(info.node_name, info.node_namespace)
             if name != source:
                 out.append(name)
         return out, settled
