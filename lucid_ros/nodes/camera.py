@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 
-from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
 from lucid_ros import paths
@@ -24,7 +23,7 @@ from lucid_ros.bringup import policy_reads_images  # noqa: F401 - its old home; 
 from lucid_ros.errors import ConfigError
 from lucid_ros.health import LatencyStats, RateMeter
 from lucid_ros.nodes import convert, qos
-from lucid_ros.nodes.common import Diagnostics, now_s, param
+from lucid_ros.nodes.common import Diagnostics, GraphNode, now_s, param
 from lucid_ros.operator import policy_image
 from lucid_ros.policy.spec import load_spec
 from lucid_ros.robots import load_robot
@@ -85,7 +84,7 @@ def attach_sim_cameras(bridge) -> list[SimCameraSource]:
     return sources
 
 
-class CameraNode(Node):
+class CameraNode(GraphNode):
     def __init__(self, **kwargs):
         super().__init__("camera", **kwargs)
         self.robot = load_robot(param(self, "robot", str, required=True))

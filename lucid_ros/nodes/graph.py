@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
-from rclpy.node import Node
 from std_msgs.msg import String
 
 from lucid_ros import paths
@@ -28,6 +27,7 @@ from lucid_ros.fields import read_yaml
 from lucid_ros.mathutil import yaw_of
 from lucid_ros.metrics import RunMetrics
 from lucid_ros.nodes import convert, qos
+from lucid_ros.nodes.common import GraphNode
 from lucid_ros.nodes.inprocess import InProcessGraph, parameters
 from lucid_ros.safety.states import POWERED, Event, SafetyState
 
@@ -53,7 +53,7 @@ def localhost_only() -> None:
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
 
-class RunMonitor(Node):
+class RunMonitor(GraphNode):
     """The run's automatic operator (cmd_vel, steered or not) and its record of ground truth, safety
     states and events for the summary.
 

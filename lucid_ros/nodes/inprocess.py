@@ -1,4 +1,4 @@
-"""A graph's nodes in this process: one rclpy context, one executor thread, one monitor node.
+"""A graph's nodes in this process: one rclpy context, one executor thread (or one per launch process), one monitor node.
 
 SimGraph (MuJoCo) and RobotGraph (a hardware driver) differ only in their nodes; bringing them up,
 spinning, calling services, waiting for a safety state and shutting down cleanly live here once.
@@ -27,10 +27,14 @@ class InProcessGraph:
 
     worker = ""
 
-    def _bring_up(self, specs: list[tuple[str, type, dict[str, Any]]], make_monitor, extra_nodes=None, executor: str = "single") -> None:
+    def _bring_up(self, specs: list[tuple[str, type, dict[str, Any]]], make_monitor, extra_nodes=None, executor: str = "single",
+                  own_threads: tuple[tuple[str, ...], ...] = ()) -> None:  # fmt: skip
         """Create the nodes (name, class, parameter values) and the monitor, then the executor.
 
-        `extra_nodes(graph)` may add nodes that need the others to exist first (recorders)."""
+        `extra_nodes(graph)` may add nodes that need the others to exist first (recorders).
+        `own_threads`: groups of node names that each spin in a single-threaded executor and a thread
+        of their own, as the processes of a launch plan do (RobotGraph: the driver and the supervisor,
+        so their ticks never queue behind the policy's); the rest and the monitor share `executor`."""
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.nodes: dict[str, Node] = {}
@@ -49,15 +53,23 @@ class InProcessGraph:
             self.executor = SingleThreadedExecutor(context=self.context)
         else:
             raise ValueError(f"executor must be 'single' or 'multi', got {executor!r}")
-        for node in [*self.nodes.values(), self.monitor]:
-            self.executor.add_node(node)
-        self._spin_thread = threading.Thread(target=self._spin, name="executor", daemon=True)
+        grouped = {name for group in own_threads for name in group}
+        for name, node in [*self.nodes.items(), ("", self.monitor)]:
+            if name not in grouped:
+                self.executor.add_node(node)
+        self._spin_thread = threading.Thread(target=self._spin, args=(self.executor,), name="executor", daemon=True)
+        self._group_threads: list[tuple[SingleThreadedExecutor, threading.Thread]] = []
+        for group in own_threads:
+            ex = SingleThreadedExecutor(context=self.context)
+            for name in group:
+                ex.add_node(self.nodes[name])
+            self._group_threads.append((ex, threading.Thread(target=self._spin, args=(ex,), name=f"executor:{'+'.join(group)}", daemon=True)))
         self._started = False
         self.gc_pauses = GcPauses()  # every collection while the graph runs (gcpause: why it matters)
 
-    def _spin(self) -> None:
+    def _spin(self, executor) -> None:
         try:
-            self.executor.spin()
+            executor.spin()
         except Exception:  # noqa: BLE001 - shutdown races end the spin; anything else is re-raised
             if self.context.ok():
                 raise
@@ -66,6 +78,8 @@ class InProcessGraph:
         if not self._started:
             freeze_heap()  # what exists now is never walked by a full collection while the graph runs
             self.gc_pauses.install()
+            for _ex, thread in self._group_threads:
+                thread.start()
             self._spin_thread.start()
             self._before_worker()
             if self.worker in self.nodes:
@@ -80,11 +94,12 @@ class InProcessGraph:
         nodes = getattr(self, "nodes", {})
         if self.worker in nodes:
             nodes[self.worker].stop()
-        if getattr(self, "executor", None) is not None:
-            self.executor.shutdown(timeout_sec=2.0)
-        spin = getattr(self, "_spin_thread", None)
-        if spin is not None and spin.is_alive():
-            spin.join(timeout=5.0)  # a spinning executor thread at interpreter exit aborts the process
+        executors = [(getattr(self, "executor", None), getattr(self, "_spin_thread", None)), *getattr(self, "_group_threads", [])]
+        for ex, spin in executors:
+            if ex is not None:
+                ex.shutdown(timeout_sec=2.0)
+            if spin is not None and spin.is_alive():
+                spin.join(timeout=5.0)  # a spinning executor thread at interpreter exit aborts the process
         for node in list(nodes.values()) + ([self.monitor] if hasattr(self, "monitor") else []):
             node.destroy_node()
         if hasattr(self, "context") and self.context.ok():

@@ -18,13 +18,12 @@ import time
 
 from geometry_msgs.msg import Point, Twist
 from nav_msgs.msg import Odometry
-from rclpy.node import Node
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import ColorRGBA, String
 from visualization_msgs.msg import Marker, MarkerArray
 
 from lucid_ros.nodes import convert, qos
-from lucid_ros.nodes.common import param
+from lucid_ros.nodes.common import GraphNode, param
 from lucid_ros.operator import cloud
 from lucid_ros.operator.markers import MarkerData, OperatorView
 from lucid_ros.robots import load_robot
@@ -60,7 +59,7 @@ def odom_transform(msg: Odometry) -> dict:
             "translation": (p.x, p.y, p.z), "rotation_xyzw": (q.x, q.y, q.z, q.w)}  # fmt: skip
 
 
-class MonitorNode(Node):
+class MonitorNode(GraphNode):
     def __init__(self, **kwargs):
         super().__init__("monitor", **kwargs)
         self.robot = load_robot(param(self, "robot", "go1"))

@@ -14,7 +14,6 @@ import time
 import numpy as np
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
-from rclpy.node import Node
 from sensor_msgs.msg import JointState, PointCloud2
 from std_msgs.msg import Float64, String
 from trajectory_msgs.msg import JointTrajectory
@@ -25,7 +24,7 @@ from lucid_ros.errors import ConfigError
 from lucid_ros.health import LatencyStats
 from lucid_ros.nodes import convert, qos
 from lucid_ros.nodes.authority import LeaseView, node_fqn
-from lucid_ros.nodes.common import Diagnostics, now_s, param
+from lucid_ros.nodes.common import Diagnostics, GraphNode, now_s, param
 from lucid_ros.policy.observations import ObsInputs
 from lucid_ros.policy.operator_bus import operator_bus_for
 from lucid_ros.policy.privileged import check_privileged, privileged_terms, scan_points_base
@@ -41,7 +40,7 @@ from lucid_ros.vision.preprocess import check_image_inputs
 INPUT_TOPICS = {"joints": "proprioception/joint_states", "odom": "odom", "feet": "proprioception/feet"}
 
 
-class PolicyRunnerNode(Node):
+class PolicyRunnerNode(GraphNode):
     def __init__(self, **kwargs):
         super().__init__("policy_runner", **kwargs)
         self.robot = load_robot(param(self, "robot", str, required=True))

@@ -14,13 +14,12 @@ import time
 
 import numpy as np
 from nav_msgs.msg import Odometry
-from rclpy.node import Node
 from sensor_msgs.msg import Imu, JointState
 
 from lucid_ros.diagnostics import ERROR, WARN, NodeHealth
 from lucid_ros.mathutil import quat_rotate
 from lucid_ros.nodes import convert, qos
-from lucid_ros.nodes.common import Diagnostics, now_s, param
+from lucid_ros.nodes.common import Diagnostics, GraphNode, now_s, param
 from lucid_ros.proprio.estimator import ProprioEstimator
 from lucid_ros.proprio.sync import StampSync
 from lucid_ros.robots import load_robot
@@ -29,7 +28,7 @@ from lucid_ros.types import JointSample
 OUTPUTS = ("odom", "proprioception/joint_states", "proprioception/feet")
 
 
-class ProprioceptionNode(Node):
+class ProprioceptionNode(GraphNode):
     def __init__(self, **kwargs):
         super().__init__("proprioception", **kwargs)
         self.robot = load_robot(param(self, "robot", str, required=True))

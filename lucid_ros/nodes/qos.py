@@ -35,3 +35,14 @@ EVENTS = QoSProfile(
     durability=DurabilityPolicy.TRANSIENT_LOCAL,
 )
 DIAGNOSTICS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def incompatible(ours: QoSProfile, theirs: QoSProfile) -> str | None:
+    """Why a publisher offering `theirs` can never reach our subscription with `ours` (None: it can)."""
+    from rclpy.qos import QoSCompatibility, qos_check_compatible
+
+    verdict, reason = qos_check_compatible(theirs, ours)
+    if verdict != QoSCompatibility.ERROR:
+        return None
+    # rclpy says "ERROR: Best effort publisher and reliable subscription;"
+    return reason.removeprefix("ERROR:").strip().rstrip(";").strip() or "incompatible QoS"

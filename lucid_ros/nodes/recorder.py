@@ -21,12 +21,11 @@ import importlib
 import time
 
 from rclpy.clock import Clock, ClockType
-from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from lucid_ros.diagnostics import ERROR, WARN, NodeHealth, Problem
 from lucid_ros.errors import ConfigError
-from lucid_ros.nodes.common import Diagnostics, param
+from lucid_ros.nodes.common import Diagnostics, GraphNode, param
 from lucid_ros.recording import TOPICS, Recorder, offered_qos
 
 # The recorder's own subscription profiles (lucid_ros.nodes.qos holds the publishers'): deeper than
@@ -45,7 +44,7 @@ def message_class(type_name: str):
     return getattr(importlib.import_module(f"{package}.{kind}"), name)
 
 
-class RecorderNode(Node):
+class RecorderNode(GraphNode):
     def __init__(self, node_name: str = "recorder", **kwargs):
         super().__init__(node_name, **kwargs)
         mode = param(self, "mode", "full")

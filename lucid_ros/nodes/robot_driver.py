@@ -21,7 +21,6 @@ import threading
 
 from geometry_msgs.msg import Twist
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.node import Node
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
@@ -32,7 +31,7 @@ from lucid_ros.hardware.go1.remote import RemoteMapper, decode_remote
 from lucid_ros.hardware.loop import PeriodicLoop
 from lucid_ros.nodes import convert, qos
 from lucid_ros.nodes.commander import BackendCommands
-from lucid_ros.nodes.common import Diagnostics, now_s, param
+from lucid_ros.nodes.common import Diagnostics, GraphNode, now_s, param
 from lucid_ros.robots import load_robot
 from lucid_ros.types import JointCommand
 
@@ -53,7 +52,7 @@ COMMON = {
 }  # the last two: the motor process's
 
 
-class RobotDriverNode(Node):
+class RobotDriverNode(GraphNode):
     def __init__(self, **kwargs):
         super().__init__("robot_driver", **kwargs)
         self.robot = load_robot(param(self, "robot", str, required=True))

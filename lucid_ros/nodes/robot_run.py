@@ -1,7 +1,8 @@
 """`lucid-ros robot` and `lucid-ros fake-robot`: the graph against hardware, without ros2 launch.
 
 RobotGraph runs robot_driver + proprioception + policy_runner + safety_supervisor (+ camera for a
-vision policy, lucid_ros.bringup) in one process (one executor thread, as SimGraph does), on the wall clock. The supervisor never
+vision policy, lucid_ros.bringup) in one process, on the wall clock: the driver and the supervisor
+(one process under ros2 launch) in an executor thread of their own, the rest in another. The supervisor never
 sequences itself on a robot unless `auto=True` (`--auto`, for tests and rehearsals against a
 fake robot); an operator calls safety/stand and safety/run (or uses the remote: L2+Y, L2+X).
 """
@@ -15,19 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from geometry_msgs.msg import Twist
-from rclpy.node import Node
 from std_msgs.msg import String
 
 from lucid_ros.gcpause import freeze_heap
 from lucid_ros.nodes import qos
 from lucid_ros.nodes.authority import OperatorLease
+from lucid_ros.nodes.common import GraphNode
 from lucid_ros.nodes.graph import load_params
 from lucid_ros.nodes.inprocess import InProcessGraph
 
 NODE_NAMES = ("robot_driver", "proprioception", "policy_runner", "safety_supervisor")
 
 
-class StateMonitor(Node):
+class StateMonitor(GraphNode):
     """Records safety/state transitions (with wall times) and safety/event lines; calls services.
     With `cmd_vel` it also publishes that velocity command at 10 Hz (rehearsals against a fake robot).
     As `operator` it holds the operator lease (lucid_ros.safety.lease) so its commands and calls are
@@ -78,7 +79,11 @@ class RobotGraph(InProcessGraph):
         order = [n for proc in plan for n in proc.nodes]
         order.sort(key=lambda n: NODE_NAMES.index(n.name) if n.name in NODE_NAMES else len(NODE_NAMES))  # the camera last, as in sim
         specs = [(n.name, classes[n.name], {**params.get(n.name, {}), **n.params, **(overrides or {}).get(n.name, {})}) for n in order]
-        self._bring_up(specs, lambda context: StateMonitor(cmd_vel, operator=operator, context=context))
+        # the plan's process of the driver and the supervisor spins in a thread of its own, as it is a
+        # process of its own under ros2 launch: the 50 ms motor watchdog sees their tick, not the queue
+        # behind the policy's callbacks (one shared executor: command gaps up to 54 ms on an idle machine)
+        backend_process = next(tuple(n.name for n in proc.nodes) for proc in plan if any(n.name == "robot_driver" for n in proc.nodes))
+        self._bring_up(specs, lambda context: StateMonitor(cmd_vel, operator=operator, context=context), own_threads=(backend_process,))
 
     @property
     def driver(self):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 
-from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Imu, JointState
 from std_msgs.msg import Bool, Header, String
 from std_srvs.srv import Trigger
@@ -21,7 +20,7 @@ from trajectory_msgs.msg import JointTrajectory
 from lucid_ros.diagnostics import ERROR, WARN, NodeHealth, Problem
 from lucid_ros.nodes import convert, qos
 from lucid_ros.nodes.authority import LeaseKeeper, node_fqn
-from lucid_ros.nodes.common import Diagnostics, now_s, param
+from lucid_ros.nodes.common import Diagnostics, GraphNode, now_s, param
 from lucid_ros.proprio.sync import StampSync
 from lucid_ros.robots import load_robot
 from lucid_ros.safety import AutoSequence, SafetyState, Supervisor
@@ -36,7 +35,7 @@ RECOVERY = {
 }
 
 
-class SafetySupervisorNode(Node):
+class SafetySupervisorNode(GraphNode):
     def __init__(self, **kwargs):
         super().__init__("safety_supervisor", **kwargs)
         self.robot = load_robot(param(self, "robot", str, required=True))
@@ -84,7 +83,9 @@ class SafetySupervisorNode(Node):
                                  self._lease_event, exempt=[node_fqn("robot_driver", self.get_namespace())])  # fmt: skip
         for name in ("stand", "run", "damp", "reset"):
             self.create_service(Trigger, f"safety/{name}", self._service(name))
-        self.create_timer(self.period, self._heartbeat)
+        # twice a period: a keep-alive command goes out 1.5-2 periods after the last one (30-40 ms at
+        # 50 Hz), inside the motor process's 50 ms watchdog however late the policy's target is
+        self.create_timer(self.period / 2, self._heartbeat)
         self._publish_state(force=True)
 
     # ---- inputs -------------------------------------------------------------------------
@@ -197,7 +198,7 @@ class SafetySupervisorNode(Node):
         self._publish_state()
 
     def _heartbeat(self) -> None:
-        """Every period: re-check staleness (a silent input trips here, not at the next tick that
+        """Every half period: re-check staleness (a silent input trips here, not at the next tick that
         may never come) and keep commanding if ticks stopped arriving."""
         now = now_s(self)
         tripping = self.sup.state in (SafetyState.STANDING, SafetyState.RUNNING) and self.sup.check(now)

@@ -26,7 +26,6 @@ import time
 
 import numpy as np
 from nav_msgs.msg import Odometry
-from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Header, String
@@ -35,7 +34,7 @@ from lucid_ros.diagnostics import WARN, NodeHealth, Problem
 from lucid_ros.mathutil import yaw_of
 from lucid_ros.nodes import convert, qos
 from lucid_ros.nodes.commander import BackendCommands
-from lucid_ros.nodes.common import Diagnostics, param
+from lucid_ros.nodes.common import Diagnostics, GraphNode, param
 from lucid_ros.policy.observations import height_scan
 from lucid_ros.robots import load_robot
 from lucid_ros.sim.courses import load_course
@@ -50,7 +49,7 @@ COMMAND_DEADLINE = qos.COMMAND.deadline.nanoseconds * 1e-9  # s: joint_commands 
 REALTIME_FACTOR_WARN = 0.9  # realtime mode: the sim falling below this fraction of wall time is a WARN
 
 
-class SimBridgeNode(Node):
+class SimBridgeNode(GraphNode):
     def __init__(self, **kwargs):
         super().__init__("sim_bridge", **kwargs)
         self.robot = load_robot(param(self, "robot", str, required=True))

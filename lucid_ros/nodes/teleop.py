@@ -19,20 +19,19 @@ import sys
 import time
 
 from geometry_msgs.msg import Twist
-from rclpy.node import Node
 from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 
 from lucid_ros.nodes import qos
 from lucid_ros.nodes.authority import OperatorLease
-from lucid_ros.nodes.common import param
+from lucid_ros.nodes.common import GraphNode, param
 from lucid_ros.teleop.config import load_gamepad, load_keyboard
 from lucid_ros.teleop.sources import CmdGate, GamepadSource, KeyboardSource
 
 SERVICES = ("stand", "run", "damp", "reset")
 
 
-class TeleopNode(Node):
+class TeleopNode(GraphNode):
     def __init__(self, stdin_fd: int | None = None, **kwargs):
         super().__init__("teleop", **kwargs)
         device = str(param(self, "device", ""))
