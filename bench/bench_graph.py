@@ -51,7 +51,7 @@ def main() -> None:
     ap.add_argument("--executors", default="single,multi")
     ap.add_argument("--realtime", action="store_true", help="pace to the wall clock: deadline misses are real-time misses")
     args = ap.parse_args()
-    from lucid_ros.cli import default_policy
+    from lucid_ros.bringup import default_policy
 
     policy = args.policy or default_policy("go1")
     cmd = (0.5, 0.0, 0.0) if "walk" in policy else (0.0, 0.0, 0.0)

@@ -24,13 +24,12 @@ ROS_SECURITY_ENABLE=true and ROS_SECURITY_STRATEGY=Enforce exported).
 
 import os
 
-from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction, SetEnvironmentVariable
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from lucid_ros.bringup import launch_entries, robot_plan
+from lucid_ros.bringup import default_policy, launch_entries, params_files, robot_plan
 from lucid_ros.discovery import robot_discovery
 from lucid_ros.hardware import BACKENDS
 
@@ -38,16 +37,14 @@ OPTIONS = {"host": str, "port": int, "interface": str, "domain_id": int, "lcm_ur
 
 
 def _nodes(context):
-    share = get_package_share_directory("lucid_ros")
     robot = LaunchConfiguration("robot").perform(context)
     backend = LaunchConfiguration("backend").perform(context)
     if backend not in BACKENDS:
         raise RuntimeError(f"backend:={backend!r} is not one of {list(BACKENDS)}")
     policy = LaunchConfiguration("policy").perform(context)
-    if not policy:  # the shipped walking policy, else the stand policy (H1, G1 ship no walking policy yet)
-        policy = f"{robot}_walk" if os.path.exists(os.path.join(share, "config", "policies", f"{robot}_walk.yaml")) else f"{robot}_stand"
+    policy = policy or default_policy(robot)  # the shipped walking policy, else the stand policy
     arm = LaunchConfiguration("arm").perform(context).lower() in ("true", "1", "yes")
-    params = os.path.join(share, "config", "params", f"{robot}.yaml")
+    params = [str(f) for f in params_files(robot)]
     driver = {}
     for name, kind in OPTIONS.items():
         value = LaunchConfiguration(name).perform(context)

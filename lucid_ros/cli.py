@@ -18,14 +18,6 @@ DEFAULT_ROBOT = "go1"
 DEFAULT_COURSE = "flat"
 
 
-def default_policy(robot: str) -> str:
-    """The shipped walking policy for the robot, else its stand-still policy."""
-    for name in (f"{robot}_walk", f"{robot}_stand"):
-        if (paths.config_dir() / "policies" / f"{name}.yaml").is_file():
-            return name
-    raise ConfigError(paths.config_dir() / "policies", None, f"no shipped policy for robot '{robot}'; pass --policy")
-
-
 def resolve_policy(name_or_path: str) -> Path:
     return paths.resolve("policies", name_or_path)
 

@@ -48,7 +48,7 @@ def test_vision_policy_in_sim_puts_renderer_camera_and_runner_in_one_process():
 def test_launch_entries_start_installed_executables_with_each_nodes_values():
     scripts = set(re.findall(r'"([a-z0-9_\-]+) = lucid_ros', (ROOT / "setup.py").read_text()))
     plan = robot_plan("go1", "go1_udp", "go1_depth", driver_options={"host": "127.0.0.1"})
-    entries = launch_entries(plan, "go1", "/share/config/params/go1.yaml")
+    entries = launch_entries(plan, "go1", ["/share/config/params/defaults.yaml"])
     assert {e["executable"] for e in entries} <= scripts
     composed = next(e for e in entries if e["executable"] == COMPOSED and '"camera"' in e["arguments"][-1])
     args = composed["arguments"]
@@ -57,7 +57,7 @@ def test_launch_entries_start_installed_executables_with_each_nodes_values():
     backend = next(e for e in entries if e["executable"] == COMPOSED and '"robot_driver"' in e["arguments"][-1])
     nodes = json.loads(backend["arguments"][backend["arguments"].index("--nodes") + 1])
     assert list(nodes) == ["robot_driver", "safety_supervisor"] and nodes["robot_driver"]["host"] == "127.0.0.1"
-    for entries in (launch_entries(sim_plan("go1", "go1_depth"), "go1", "p.yaml"), launch_entries(sim_plan("go1", "go1_walk"), "go1", "p.yaml")):
+    for entries in (launch_entries(sim_plan("go1", "go1_depth"), "go1", ["p.yaml"]), launch_entries(sim_plan("go1", "go1_walk"), "go1", ["p.yaml"])):
         assert {e["executable"] for e in entries} <= scripts
 
 
@@ -82,7 +82,7 @@ def test_the_supervisor_always_runs_in_the_backends_process(robot, vision):
         proc = process_of(plan, node)
         assert proc is process_of(plan, "safety_supervisor") and proc.executable == COMPOSED, (backend, [p.names for p in plan])
         assert sum(n == "safety_supervisor" for p in plan for n in p.names) == 1
-        entries = launch_entries(plan, robot, "p.yaml")
+        entries = launch_entries(plan, robot, ["p.yaml"])
         assert not any(e.get("executable") == "safety_supervisor" for e in entries)  # never a process of its own
 
 

@@ -21,31 +21,14 @@ from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from std_msgs.msg import String
 
-from lucid_ros import paths
-from lucid_ros.errors import ConfigError
-from lucid_ros.fields import read_yaml
 from lucid_ros.mathutil import yaw_of
 from lucid_ros.metrics import RunMetrics
 from lucid_ros.nodes import convert, qos
 from lucid_ros.nodes.common import GraphNode
-from lucid_ros.nodes.inprocess import InProcessGraph, parameters
+from lucid_ros.nodes.inprocess import InProcessGraph, node_specs, parameters
 from lucid_ros.safety.states import POWERED, Event, SafetyState
 
 NODE_NAMES = ("sim_bridge", "proprioception", "policy_runner", "safety_supervisor")
-
-
-def load_params(robot: str, params_file: str | Path | None = None) -> dict[str, dict[str, Any]]:
-    """config/params/<robot>.yaml (or a given file), keyed by node name, as `ros2 launch` reads it."""
-    path = Path(params_file) if params_file else paths.config_dir() / "params" / f"{robot}.yaml"
-    if not path.is_file():
-        return {}
-    raw = read_yaml(path, "parameter file") or {}
-    out = {}
-    for node, body in raw.items():
-        if not isinstance(body, dict) or not isinstance(body.get("ros__parameters", {}), dict):
-            raise ConfigError(path, str(node), "expected a mapping with 'ros__parameters'")
-        out[str(node)] = dict(body.get("ros__parameters") or {})
-    return out
 
 
 def localhost_only() -> None:
@@ -136,6 +119,16 @@ class RunMonitor(GraphNode):
         self.metrics.add_event(ev.time, ev.to_state.value, cause)
 
 
+def sim_values(robot: str, policy: str | Path | None, course: str = "flat", seed: int = 0, realtime: bool = False, start_pose: str = "default",
+               auto_sequence: bool = True, params_file: str | Path | None = None, overrides: dict[str, dict[str, Any]] | None = None
+               ) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """SimGraph's nodes and their values: sim.launch.py's plan and files (test/test_launch_plan.py)."""
+    from lucid_ros.bringup import node_values, params_files, sim_plan
+
+    plan = sim_plan(robot, str(policy) if policy else "", course=course, seed=seed, realtime=realtime, auto=auto_sequence, start_pose=start_pose)
+    return node_values(plan, robot, params_files(robot, params_file), overrides)
+
+
 class SimGraph(InProcessGraph):
     """Every node of the sim graph in this process. Use as a context manager."""
 
@@ -153,42 +146,14 @@ class SimGraph(InProcessGraph):
         cmd_vel=(0.0, 0.0, 0.0),
         params_file: str | Path | None = None,
         overrides: dict[str, dict[str, Any]] | None = None,
-        nodes: tuple[str, ...] = NODE_NAMES,
         executor: str = "single",
         recorders: tuple[dict[str, Any], ...] = (),  # RecorderNode parameters, one dict per recorder (docs/recording.md)
     ):
-        from lucid_ros.nodes.camera import CameraNode, policy_reads_images
-        from lucid_ros.nodes.policy_runner import PolicyRunnerNode
-        from lucid_ros.nodes.proprioception import ProprioceptionNode
-        from lucid_ros.nodes.safety_supervisor import SafetySupervisorNode
-        from lucid_ros.nodes.sim_bridge import SimBridgeNode
-
+        """The nodes and their values are lucid_ros.bringup.sim_plan's, as sim.launch.py starts them
+        (one process here); `overrides` {node: {parameter: value}} go on top."""
         localhost_only()
-        params = load_params(robot, params_file)
-        common = {"robot": robot}
-        given = {
-            "sim_bridge": {"course": course, "seed": seed, "realtime": realtime, "start_pose": start_pose},
-            "policy_runner": {"policy": str(policy) if policy else "", "allow_privileged": True},
-            "safety_supervisor": {"auto_sequence": auto_sequence, "auto_lower_hoist": True},  # only robots with a hoist have one
-        }
-        classes = {
-            "sim_bridge": SimBridgeNode,
-            "proprioception": ProprioceptionNode,
-            "policy_runner": PolicyRunnerNode,
-            "safety_supervisor": SafetySupervisorNode,
-            "camera": CameraNode,
-        }
-        if policy_reads_images(policy) and "camera" not in nodes:  # a vision policy: render, preprocess, watch the camera
-            nodes = (*nodes, "camera")
-            given["sim_bridge"]["cameras"] = True
-            given["camera"] = {"policy": str(policy)}
-            given["safety_supervisor"]["require_camera"] = True
-        specs = []
-        for name in nodes:
-            values = {**params.get(name, {}), **common, **given.get(name, {}), **(overrides or {}).get(name, {})}
-            if name != "sim_bridge":
-                values["use_sim_time"] = True
-            specs.append((name, classes[name], values))
+        values = sim_values(robot, policy, course, seed, realtime, start_pose, auto_sequence, params_file, overrides)
+        specs = node_specs(values, NODE_NAMES)
         from lucid_ros.robots import load_robot
 
         self.robot = load_robot(robot)

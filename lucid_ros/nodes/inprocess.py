@@ -22,6 +22,15 @@ def parameters(values: dict[str, Any]) -> list[Parameter]:
     return [Parameter(k, value=v) for k, v in values.items()]
 
 
+def node_specs(values: dict[str, dict[str, Any]], first: tuple[str, ...]) -> list[tuple[str, type, dict[str, Any]]]:
+    """(name, node class, values) for `_bring_up`, created in the order of `first`, the rest (the camera) after."""
+    from lucid_ros.nodes.vision_policy import node_classes
+
+    classes = node_classes()
+    order = sorted(values, key=lambda n: first.index(n) if n in first else len(first))
+    return [(name, classes[name], values[name]) for name in order]
+
+
 class InProcessGraph:
     """Subclasses call `_bring_up`; `worker` names the node that owns a thread (start()/stop())."""
 

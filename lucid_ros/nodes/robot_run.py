@@ -22,8 +22,7 @@ from lucid_ros.gcpause import freeze_heap
 from lucid_ros.nodes import qos
 from lucid_ros.nodes.authority import OperatorLease
 from lucid_ros.nodes.common import GraphNode
-from lucid_ros.nodes.graph import load_params
-from lucid_ros.nodes.inprocess import InProcessGraph
+from lucid_ros.nodes.inprocess import InProcessGraph, node_specs
 
 NODE_NAMES = ("robot_driver", "proprioception", "policy_runner", "safety_supervisor")
 
@@ -57,6 +56,16 @@ class StateMonitor(GraphNode):
         self.states.append((time.monotonic(), msg.data))
 
 
+def robot_values(robot: str, backend: str, policy: str | Path | None, arm: bool = False, auto: bool = False,
+                 driver_options: dict[str, Any] | None = None, camera_serial: str = "", params_file: str | Path | None = None,
+                 overrides: dict[str, dict[str, Any]] | None = None):  # fmt: skip
+    """RobotGraph's plan and each node's values: robot.launch.py's plan and files (test/test_launch_plan.py)."""
+    from lucid_ros.bringup import node_values, params_files, robot_plan
+
+    plan = robot_plan(robot, backend, str(policy) if policy else "", arm=arm, auto=auto, driver_options=driver_options, camera_serial=camera_serial)
+    return plan, node_values(plan, robot, params_files(robot, params_file), overrides)
+
+
 class RobotGraph(InProcessGraph):
     worker = "robot_driver"
 
@@ -68,22 +77,15 @@ class RobotGraph(InProcessGraph):
         policy adds the camera node (RealSense by `camera_serial`, empty = the only one connected)
         and the supervisor's camera watch. `operator`: this process's monitor takes the operator
         lease (its cmd_vel and service calls are obeyed); False leaves it to lucid-ros teleop."""
-        from lucid_ros.bringup import robot_plan
-        from lucid_ros.nodes.vision_policy import node_classes
+        from lucid_ros.bringup import process_of
 
-        params = load_params(robot, params_file)
-        plan = robot_plan(
-            robot, backend, str(policy) if policy else "", arm=arm, auto=auto, driver_options=driver_options, camera_serial=camera_serial
-        )
-        classes = node_classes()
-        order = [n for proc in plan for n in proc.nodes]
-        order.sort(key=lambda n: NODE_NAMES.index(n.name) if n.name in NODE_NAMES else len(NODE_NAMES))  # the camera last, as in sim
-        specs = [(n.name, classes[n.name], {**params.get(n.name, {}), **n.params, **(overrides or {}).get(n.name, {})}) for n in order]
+        plan, values = robot_values(robot, backend, policy, arm, auto, driver_options, camera_serial, params_file, overrides)
+        specs = node_specs(values, NODE_NAMES)
         # the plan's process of the driver and the supervisor spins in a thread of its own, as it is a
         # process of its own under ros2 launch: the 50 ms motor watchdog sees their tick, not the queue
         # behind the policy's callbacks (one shared executor: command gaps up to 54 ms on an idle machine)
-        backend_process = next(tuple(n.name for n in proc.nodes) for proc in plan if any(n.name == "robot_driver" for n in proc.nodes))
-        self._bring_up(specs, lambda context: StateMonitor(cmd_vel, operator=operator, context=context), own_threads=(backend_process,))
+        monitor = lambda context: StateMonitor(cmd_vel, operator=operator, context=context)  # noqa: E731
+        self._bring_up(specs, monitor, own_threads=(process_of(plan, "robot_driver").names,))
 
     @property
     def driver(self):
@@ -107,7 +109,8 @@ def driver_options(args) -> dict[str, Any]:
 
 def run_robot(args) -> int:
     """Bring the graph up against a robot (or a fake robot); run until Ctrl-C or --duration."""
-    from lucid_ros.cli import default_policy, resolve_policy
+    from lucid_ros.bringup import default_policy
+    from lucid_ros.cli import resolve_policy
     from lucid_ros.policy.check import check_policy
     from lucid_ros.robots import load_robot
 

@@ -20,7 +20,7 @@ from lucid_ros.sim.courses import load_course
 def parse_policies(text: str | None, robot: str) -> list[tuple[str, str]]:
     """'go1_walk,teacher=path/to/t.yaml' -> [(label, spec path)]; each spec loads against the robot
     now, so a typo fails before an hour of episodes, not in the middle."""
-    from lucid_ros.cli import default_policy
+    from lucid_ros.bringup import default_policy
 
     items = [x.strip() for x in (text or default_policy(robot)).split(",") if x.strip()]
     out = []

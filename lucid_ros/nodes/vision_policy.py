@@ -6,11 +6,11 @@ the supervisor's commands through the in-process hand-off (lucid_ros.safety.hand
 camera node beside the policy runner (and in sim the sim bridge), so camera frames and image
 tensors pass through the process's vision bus, never over DDS. Arguments:
 
-    vision_policy --robot go1 [--params-file FILE] --nodes '{"camera": {...}, "policy_runner": {...}}'
+    vision_policy --robot go1 [--params-file FILE ...] --nodes '{"camera": {...}, "policy_runner": {...}}'
 
-`--nodes` maps node name -> given parameter values (JSON, in start order); the robot's parameter
-file (config/params/<robot>.yaml, or --params-file) is merged underneath per node, as
-`lucid-ros robot` does in its single process.
+`--nodes` maps node name -> given parameter values (JSON, in start order); the parameter files
+(each --params-file in order; none given: lucid_ros.bringup.params_files for the robot) are merged
+underneath per node by lucid_ros.bringup.node_values, as the in-process graphs do.
 """
 
 from __future__ import annotations
@@ -39,27 +39,33 @@ def node_classes() -> dict[str, type]:
 WORKERS = ("sim_bridge", "robot_driver")  # nodes that own a thread (start()/stop())
 
 
-def main(args=None) -> None:
-    from lucid_ros.nodes.graph import load_params
-    from lucid_ros.nodes.inprocess import parameters
+def composed_values(argv: list[str]) -> dict[str, dict]:
+    """The nodes this process runs (in start order) and each one's values, from the command line."""
+    from lucid_ros.bringup import COMPOSED, NodePlan, ProcessPlan, node_values, params_files
 
-    argv = rclpy.utilities.remove_ros_args(sys.argv if args is None else args)[1:]
     p = argparse.ArgumentParser(prog="vision_policy", description=__doc__.split("\n\n")[0])
     p.add_argument("--robot", required=True)
-    p.add_argument("--params-file", default=None)
+    p.add_argument("--params-file", action="append", default=[], help="merged in order (repeat); none: the robot's (bringup.params_files)")
     p.add_argument("--nodes", required=True, help="JSON: {node name: {parameter: value}}")
     a = p.parse_args(argv)
     given = json.loads(a.nodes)
-    classes = node_classes()
-    unknown = sorted(set(given) - set(classes))
+    unknown = sorted(set(given) - set(node_classes()))
     if unknown:
-        print(f"vision_policy: unknown node(s) {unknown}; known: {sorted(classes)}", file=sys.stderr)
+        print(f"vision_policy: unknown node(s) {unknown}; known: {sorted(node_classes())}", file=sys.stderr)
         sys.exit(2)
-    params = load_params(a.robot, a.params_file)
+    plan = [ProcessPlan(COMPOSED, tuple(NodePlan(name, values) for name, values in given.items()))]
+    return node_values(plan, a.robot, a.params_file or params_files(a.robot))
+
+
+def main(args=None) -> None:
+    from lucid_ros.nodes.inprocess import parameters
+
+    values = composed_values(rclpy.utilities.remove_ros_args(sys.argv if args is None else args)[1:])
+    classes = node_classes()
 
     def build(add) -> None:
-        for name, values in given.items():
-            add(classes[name](parameter_overrides=parameters({**params.get(name, {}), "robot": a.robot, **values})), name in WORKERS)
+        for name, v in values.items():
+            add(classes[name](parameter_overrides=parameters(v)), name in WORKERS)
 
     spin_nodes("vision_policy", build, args)
 
