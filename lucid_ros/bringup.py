@@ -56,6 +56,11 @@ def default_policy(robot: str) -> str:
     raise ConfigError(paths.config_dir() / "policies", None, f"no shipped policy for robot '{robot}'; pass --policy")
 
 
+def resolve_policy(name_or_path: str | Path) -> Path:
+    """A shipped policy by name ('go1_walk': config/policies/go1_walk.yaml) or a spec's path."""
+    return paths.resolve("policies", name_or_path)
+
+
 def params_files(robot: str, extra: str | Path | None = None) -> list[Path]:
     """The parameter files of a graph, lowest first: every node's defaults, the robot's overrides
     (only where a robot has any), then the user's file (--params-file: only what it changes)."""

@@ -10,16 +10,12 @@ import sys
 import time
 from pathlib import Path
 
-from lucid_ros import paths
+from lucid_ros.bringup import resolve_policy
 from lucid_ros.errors import ConfigError, PolicyMismatch
 from lucid_ros.hardware import BACKENDS
 
 DEFAULT_ROBOT = "go1"
 DEFAULT_COURSE = "flat"
-
-
-def resolve_policy(name_or_path: str) -> Path:
-    return paths.resolve("policies", name_or_path)
 
 
 def _cmd_vel(text: str) -> tuple[float, float, float]:
@@ -154,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "sim":
-            from lucid_ros.nodes.sim_run import run_sim
+            from lucid_ros.app.sim import run_sim
 
             return run_sim(args)
         if args.command == "report":
@@ -165,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check-policy":
             return check_policy_cmd(args)
         if args.command == "success-table":
-            from lucid_ros.nodes.success_run import run_success_table
+            from lucid_ros.app.success import run_success_table
 
             return run_success_table(args)
         if args.command == "import-policy":
@@ -176,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             from lucid_ros.nodes.teleop import run as run_teleop
 
             return run_teleop(overrides={"device": args.gamepad, "config": args.config, "rate": args.rate, "take_over": args.take_over})
-        from lucid_ros.nodes.robot_run import run_fake_robot, run_robot
+        from lucid_ros.app.robot import run_fake_robot, run_robot
 
         if args.command == "robot":  # before any rclpy context exists: the middleware reads it at init
             from lucid_ros.discovery import robot_discovery

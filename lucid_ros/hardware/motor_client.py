@@ -53,7 +53,7 @@ class MotorProcessDriver(HardwareInterface):
     def __init__(self, backend: str, robot: RobotDescription, *, arm: bool = False, on_fault: Callable[[str, str], None] | None = None,
                  command_timeout: float = 0.05, orphan_passive_after: float = 2.0, fifo_priority: int = 60,
                  ready_timeout: float = 30.0, stale_after: float = 0.1, **options: Any):  # fmt: skip
-        from lucid_ros.hardware import make_driver
+        from lucid_ros.hardware.drivers import make_driver
 
         # built here and dropped: the same TypeError/ValueError/ConfigError for a bad option or robot
         # as the in-process driver, before any process is spawned

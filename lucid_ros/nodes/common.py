@@ -67,6 +67,11 @@ class GraphNode(Node):
         return found
 
 
+def parameters(values: dict[str, Any]) -> list[Parameter]:
+    """Parameter overrides for a node created in this process."""
+    return [Parameter(k, value=v) for k, v in values.items()]
+
+
 def param(node: Node, name: str, default: Any = None, required: bool = False) -> Any:
     """Declare and read a parameter. Required ones have no default: unset is a ConfigError."""
     if required:

@@ -24,8 +24,8 @@ from std_msgs.msg import String
 from lucid_ros.mathutil import yaw_of
 from lucid_ros.metrics import RunMetrics
 from lucid_ros.nodes import convert, qos
-from lucid_ros.nodes.common import GraphNode
-from lucid_ros.nodes.inprocess import InProcessGraph, node_specs, parameters
+from lucid_ros.nodes.common import GraphNode, parameters
+from lucid_ros.nodes.inprocess import InProcessGraph, node_specs
 from lucid_ros.safety.states import POWERED, Event, SafetyState
 
 NODE_NAMES = ("sim_bridge", "proprioception", "policy_runner", "safety_supervisor")

@@ -13,13 +13,9 @@ from typing import Any
 import rclpy
 from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.parameter import Parameter
 
 from lucid_ros.gcpause import GcPauses, freeze_heap, thaw
-
-
-def parameters(values: dict[str, Any]) -> list[Parameter]:
-    return [Parameter(k, value=v) for k, v in values.items()]
+from lucid_ros.nodes.common import parameters
 
 
 def node_specs(values: dict[str, dict[str, Any]], first: tuple[str, ...]) -> list[tuple[str, type, dict[str, Any]]]:

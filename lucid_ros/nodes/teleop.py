@@ -152,7 +152,7 @@ def run(args=None, overrides: dict | None = None) -> int:
     node = None
     try:
         with raw_terminal():
-            from lucid_ros.nodes.inprocess import parameters
+            from lucid_ros.nodes.common import parameters
 
             node = TeleopNode(parameter_overrides=parameters(overrides or {}))
             while rclpy.ok() and not node.quit:

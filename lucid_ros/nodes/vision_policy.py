@@ -58,7 +58,7 @@ def composed_values(argv: list[str]) -> dict[str, dict]:
 
 
 def main(args=None) -> None:
-    from lucid_ros.nodes.inprocess import parameters
+    from lucid_ros.nodes.common import parameters
 
     values = composed_values(rclpy.utilities.remove_ros_args(sys.argv if args is None else args)[1:])
     classes = node_classes()

@@ -67,7 +67,7 @@ def test_teacher_gets_the_true_terrain_under_its_scan_every_tick(tmp_path):
 def test_teacher_is_refused_outside_the_simulator(tmp_path):
     import rclpy
 
-    from lucid_ros.nodes.inprocess import parameters
+    from lucid_ros.nodes.common import parameters
     from lucid_ros.nodes.policy_runner import PolicyRunnerNode
 
     ctx = rclpy.Context()

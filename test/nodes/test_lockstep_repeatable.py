@@ -18,8 +18,7 @@ import subprocess
 import sys
 from contextlib import contextmanager
 
-from lucid_ros.bringup import default_policy
-from lucid_ros.cli import resolve_policy
+from lucid_ros.bringup import default_policy, resolve_policy
 from lucid_ros.nodes.graph import SimGraph
 from lucid_ros.safety.states import SafetyState
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import yaml
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from lucid_ros.nodes.common import parameters
 from lucid_ros.nodes.graph import SimGraph
-from lucid_ros.nodes.inprocess import parameters
 from lucid_ros.nodes.monitor import MonitorNode, odom_transform
 from lucid_ros.policy.fixtures import make_mlp_policy, write_spec
 from lucid_ros.robots import load_robot

@@ -12,8 +12,8 @@ import threading
 from geometry_msgs.msg import Twist
 
 from lucid_ros.nodes import qos
+from lucid_ros.nodes.common import parameters
 from lucid_ros.nodes.graph import SimGraph
-from lucid_ros.nodes.inprocess import parameters
 from lucid_ros.nodes.teleop import TeleopNode
 from lucid_ros.policy.fixtures import make_mlp_policy, write_spec
 from lucid_ros.robots import load_robot

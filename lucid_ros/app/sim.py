@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lucid_ros.bringup import default_policy
-from lucid_ros.cli import resolve_policy
+from lucid_ros.bringup import default_policy, resolve_policy
 from lucid_ros.health import percentiles_ms
 from lucid_ros.nodes.episodes import CHECK_EVERY_S, episode_time_limit
 from lucid_ros.robots import load_robot
