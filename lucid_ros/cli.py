@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from lucid_ros.bringup import resolve_policy
-from lucid_ros.errors import ConfigError, PolicyMismatch
+from lucid_ros.errors import ConfigError, exit_status
 from lucid_ros.hardware import BACKENDS
 
 DEFAULT_ROBOT = "go1"
@@ -181,15 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             os.environ.update(env)
             print(f"[lucid-ros robot] {line}", file=sys.stderr, flush=True)
         return run_robot(args) if args.command == "robot" else run_fake_robot(args)
-    except PolicyMismatch as exc:
-        print(f"lucid-ros: policy mismatch: {exc}", file=sys.stderr)
-        return 1
-    except ConfigError as exc:
-        print(f"lucid-ros: configuration error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("lucid-ros: interrupted", file=sys.stderr)
-        return 130
+    except (ConfigError, KeyboardInterrupt) as exc:
+        return exit_status(exc, "lucid-ros")
 
 
 def check_policy_cmd(args) -> int:

@@ -1,6 +1,7 @@
 """Errors a user can act on. Each names the file and the field that is wrong.
 
-The CLI maps ConfigError (and subclasses) to exit status 2 and PolicyMismatch to exit 1.
+`exit_status` is the one rule every entry point (lucid-ros, the node executables, teleop) uses:
+PolicyMismatch exits 1, any other ConfigError 2, Ctrl-C 130; it prints what went wrong first.
 """
 
 from __future__ import annotations
@@ -21,3 +22,21 @@ class ConfigError(Exception):
 
 class PolicyMismatch(ConfigError):
     """A well-formed policy disagrees with its ONNX graph or with the robot it names."""
+
+
+def exit_status(exc: BaseException, label: str) -> int:
+    """Say what went wrong on stderr as `label: kind: message` and return the exit status for it.
+    Anything that is not a user's error is re-raised: a traceback is the right report for a bug."""
+    import sys
+
+    if isinstance(exc, PolicyMismatch):
+        kind, status = "policy mismatch", 1
+    elif isinstance(exc, ConfigError):
+        kind, status = "configuration error", 2
+    elif isinstance(exc, KeyboardInterrupt):
+        print(f"{label}: interrupted", file=sys.stderr)
+        return 130
+    else:
+        raise exc
+    print(f"{label}: {kind}: {exc}", file=sys.stderr)
+    return status

@@ -9,7 +9,7 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
-from lucid_ros.errors import ConfigError
+from lucid_ros.errors import ConfigError, exit_status
 from lucid_ros.gcpause import freeze_heap
 
 
@@ -46,8 +46,7 @@ def spin_nodes(label: str, build: Callable[[Callable[[Node, bool], None]], None]
                 node.start()
         executor.spin()
     except ConfigError as exc:
-        print(f"{label}: {exc}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(exit_status(exc, label))
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

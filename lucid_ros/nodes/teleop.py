@@ -144,7 +144,7 @@ def run(args=None, overrides: dict | None = None) -> int:
     from rclpy.executors import ExternalShutdownException
     from rclpy.signals import SignalHandlerOptions
 
-    from lucid_ros.errors import ConfigError
+    from lucid_ros.errors import ConfigError, exit_status
     from lucid_ros.teleop.terminal import raw_terminal
 
     # Ctrl-C as KeyboardInterrupt with the context still valid, so the zero twist goes out
@@ -158,8 +158,7 @@ def run(args=None, overrides: dict | None = None) -> int:
             while rclpy.ok() and not node.quit:
                 rclpy.spin_once(node, timeout_sec=0.1)
     except ConfigError as exc:
-        print(f"teleop: {exc}", file=sys.stderr)
-        return 2
+        return exit_status(exc, "teleop")
     except OSError as exc:
         print(f"teleop: cannot open the input device: {exc}", file=sys.stderr)
         return 2
