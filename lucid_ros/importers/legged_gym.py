@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from lucid_ros.errors import ConfigError
-from lucid_ros.fields import Fields
+from lucid_ros.fields import Fields, read_yaml
 from lucid_ros.robots.description import RobotDescription
 
 LEGS = ("FL", "FR", "RL", "RR")  # Isaac Gym's DOF order: alphabetical by body name
@@ -194,10 +193,7 @@ def read_config(cfg: Path | None, robot: RobotDescription) -> Conventions:
             )
         conv.notes.append("no --config: legged_gym's defaults (observation, scales, clips, 50 Hz, ELU) and Isaac Gym's joint order")
         return conv
-    try:
-        raw = yaml.safe_load(cfg.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(cfg, None, f"not valid YAML: {exc}") from exc
+    raw = read_yaml(cfg, "training config (--config)")
     f = Fields(raw if raw is not None else {}, cfg)
     f.refuse_unknown(CONFIG_KEYS)
     given = conv.given = set(f.data)

@@ -26,10 +26,9 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-import yaml
 
 from lucid_ros.errors import ConfigError
-from lucid_ros.fields import Fields
+from lucid_ros.fields import Fields, read_yaml
 from lucid_ros.importers.base import Conversion, refuse_extra, require, source_error
 from lucid_ros.importers.onnxgraph import GraphBuilder
 
@@ -109,10 +108,7 @@ def read_config(cfg: Path | None, fmt: str) -> dict[str, Any]:
                               "env_class_flags": [1.0, 0.0], "color_mean": IMAGENET[0], "color_std": IMAGENET[1]}  # fmt: skip
     if cfg is None:
         return values
-    try:
-        raw = yaml.safe_load(cfg.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(cfg, None, f"not valid YAML: {exc}") from exc
+    raw = read_yaml(cfg, "training config (--config)") or {}
     f = Fields(raw, cfg)
     f.refuse_unknown(set(values))
     for key in ("direction_distillation", "tanh_encoder_output"):

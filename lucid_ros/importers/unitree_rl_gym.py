@@ -19,10 +19,9 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
 from lucid_ros.errors import ConfigError
-from lucid_ros.fields import Fields
+from lucid_ros.fields import Fields, read_yaml
 from lucid_ros.importers.base import Conversion, require, source_error
 from lucid_ros.importers.onnxgraph import GraphBuilder
 
@@ -99,10 +98,7 @@ def read_config(cfg: Path | None, robot: str, n_act: int) -> dict[str, Any]:
     values: dict[str, Any] = {**COMMON, **ROBOTS[robot]}
     if cfg is None:
         return values
-    try:
-        raw = yaml.safe_load(cfg.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(cfg, None, f"not valid YAML: {exc}") from exc
+    raw = read_yaml(cfg, "deploy config (--config)")
     f = Fields(raw, cfg)
     for key in ("ang_vel_scale", "dof_pos_scale", "dof_vel_scale", "action_scale", "simulation_dt"):
         if f.has(key):
