@@ -39,7 +39,8 @@ from lucid_ros.policy.spec import PolicySpec
 from lucid_ros.robots.description import RobotDescription
 from lucid_ros.safety.checks import joints_out_of_range
 from lucid_ros.safety.limits import clip_targets
-from lucid_ros.sim.courses import Course, load_course, terrain_heights
+from lucid_ros.sim.courses import Course, load_course
+from lucid_ros.sim.heights import CourseHeights
 from lucid_ros.sim.motor import MotorModel
 from lucid_ros.sim.world import WorldIndex, build_model
 from lucid_ros.training import rewards as R
@@ -49,29 +50,24 @@ PRIV_DIM = 21  # privileged critic inputs, see _observe
 
 
 class Terrain:
-    """Ground height under (x, y) for a course: 0 for a plane, bilinear on the heightfield grid."""
+    """Ground height under (x, y) for a training course: the sim's own height map
+    (lucid_ros.sim.heights.CourseHeights: plane or heightfield, boxes, pits), so training and the
+    running sim agree to the float32 rounding MuJoCo stores a heightfield with. Off a rough field's
+    edge the edge's height (the field is the whole world there; nothing is measured past it)."""
 
     def __init__(self, course: Course):
+        self.course = course
+        self.heights = CourseHeights(course)
         g = course.ground
         self.rough = g.kind == "rough"
-        if self.rough:
-            self.h = terrain_heights(g)
-            self.x0 = g.center[0] - g.extent[0] / 2
-            self.y0 = g.center[1] - g.extent[1] / 2
-            self.cell = g.cell
-        self.half = (g.extent[0] / 2, g.extent[1] / 2)
-        self.center = g.center
+        self._lo = (g.center[0] - g.extent[0] / 2, g.center[1] - g.extent[1] / 2)
+        self._hi = (g.center[0] + g.extent[0] / 2, g.center[1] + g.extent[1] / 2)
 
     def height(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        if not self.rough:
-            return np.zeros(np.shape(x))
-        nr, nc = self.h.shape
-        u = np.clip((np.asarray(x) - self.x0) / self.cell, 0, nc - 1.000001)
-        v = np.clip((np.asarray(y) - self.y0) / self.cell, 0, nr - 1.000001)
-        i, j = v.astype(int), u.astype(int)
-        fu, fv = u - j, v - i
-        h = self.h
-        return h[i, j] * (1 - fu) * (1 - fv) + h[i, j + 1] * fu * (1 - fv) + h[i + 1, j] * (1 - fu) * fv + h[i + 1, j + 1] * fu * fv
+        x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        if self.rough:
+            x, y = np.clip(x, self._lo[0], self._hi[0]), np.clip(y, self._lo[1], self._hi[1])
+        return self.heights(np.stack([x, y], axis=-1))
 
 
 @dataclass

@@ -24,9 +24,8 @@ from lucid_ros.policy.observations import height_scan
 from lucid_ros.policy.spec import PolicySpec
 from lucid_ros.robots.description import RobotDescription
 from lucid_ros.sim.courses import DIFFICULTY, Course, load_course, randomize
-from lucid_ros.sim.heights import CourseHeights
 from lucid_ros.training.config import EnvConfig, ObsConfig, spec_dict
-from lucid_ros.training.env import WalkEnv, _World
+from lucid_ros.training.env import Terrain, WalkEnv, _World
 from lucid_ros.training.rewards import RewardWeights
 
 # Scan dots: 1.2 m ahead (a hurdle or gap two strides out at 0.5 m/s), 0.45 m behind and to the
@@ -166,20 +165,6 @@ def split_envs(n: int, shares: list[float]) -> list[int]:
     return counts.tolist()
 
 
-class CourseTerrain:
-    """WalkEnv's terrain interface over a concrete course's exact height map."""
-
-    rough = False
-
-    def __init__(self, course: Course):
-        self.course = course
-        self.heights = CourseHeights(course)
-
-    def height(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-        return self.heights(np.stack([x, y], axis=-1))
-
-
 class ParkourEnv(WalkEnv):
     """WalkEnv over the parkour courses: spawn on level ground before the goal, forward commands,
     episodes end at the goal (not a fall) or in a pit; `height_scan` is observed."""
@@ -204,7 +189,7 @@ class ParkourEnv(WalkEnv):
 
     def _make_worlds(self, nthread: int) -> list[_World]:
         counts = split_envs(self.n, self.pk.world_shares())
-        return self._lay_worlds([(c, k, CourseTerrain(c)) for c, k in zip(self.courses, counts, strict=True)], nthread)
+        return self._lay_worlds([(c, k, Terrain(c)) for c, k in zip(self.courses, counts, strict=True)], nthread)
 
     # ---- episodes ----------------------------------------------------------------------------
 

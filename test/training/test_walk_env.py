@@ -106,3 +106,33 @@ def test_env_physics_equals_sim_robot(robot, spec):
     assert moved > 0.1  # the legs really moved: the comparison is not of two robots standing still
     assert worst < 1e-9, worst
     assert abs(float(w.qpos[0, 2]) - float(sim.data.qpos[2])) < 1e-9
+
+
+def test_the_training_terrain_is_the_ground_mujoco_collides_with(robot):
+    """The rewards' ground heights (feet clearance, base height) on the rough training field are the
+    MuJoCo heightfield's, as the sim's height map is (one implementation: sim.heights.CourseHeights;
+    the trainer's own bilinear grid was off by up to 21 mm, a cell-spacing error), and clamp to the
+    field's edge beyond it."""
+    from dataclasses import replace
+
+    import mujoco
+
+    from lucid_ros.sim.courses import load_course
+    from lucid_ros.sim.world import build_model
+    from lucid_ros.training.env import Terrain
+
+    ext = EnvConfig().terrain_extent
+    rough = load_course("rough")
+    course = replace(rough, ground=replace(rough.ground, extent=(ext, ext)))  # as WalkEnv lays it out
+    model, ix = build_model(robot, course)
+    data = mujoco.MjData(model)
+    data.qpos[ix.root_qpos : ix.root_qpos + 3] = (500.0, 500.0, 50.0)  # the robot out of the way
+    mujoco.mj_forward(model, data)
+    g, rng = course.ground, np.random.default_rng(1)
+    xy = np.stack([rng.uniform(-0.49, 0.49, 300) * ext + g.center[0], rng.uniform(-0.49, 0.49, 300) * ext + g.center[1]], axis=1)
+    geom = np.zeros(1, dtype=np.int32)
+    want = np.array([5.0 - mujoco.mj_ray(model, data, np.array([x, y, 5.0]), np.array([0.0, 0.0, -1.0]), None, 1, -1, geom) for x, y in xy])
+    terrain = Terrain(course)
+    assert terrain.rough and np.abs(terrain.height(xy[:, 0], xy[:, 1]) - want).max() < 0.002
+    edge = g.center[0] + ext / 2
+    assert terrain.height(np.array([edge + 3.0]), np.array([g.center[1]])) == terrain.height(np.array([edge]), np.array([g.center[1]]))
