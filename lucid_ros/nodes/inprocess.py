@@ -144,7 +144,8 @@ class InProcessGraph:
         return self.monitor.state
 
     @staticmethod
-    def wait_until(predicate, wall_timeout: float = 30.0) -> bool:
+    def wait_until(predicate, wall_timeout: float = 30.0, release: bool = True) -> bool:
+        """Poll `predicate` on the wall clock. `release` matters only for a held lockstep sim (SimGraph)."""
         t0 = time.monotonic()
         while time.monotonic() - t0 < wall_timeout:
             if predicate():
@@ -155,8 +156,10 @@ class InProcessGraph:
     def wait_for_state(self, state: str, wall_timeout: float = 30.0) -> bool:
         return self.wait_until(lambda: self.monitor.state == state, wall_timeout)
 
-    def call(self, service: str, wall_timeout: float = 10.0) -> tuple[bool, str]:
-        """Call a std_srvs/Trigger service of the graph (e.g. 'safety/stand') over ROS."""
+    def call(self, service: str, wall_timeout: float = 10.0, release: bool = True) -> tuple[bool, str]:
+        """Call a std_srvs/Trigger service of the graph (e.g. 'safety/stand') over ROS. `release=False`
+        keeps a held lockstep sim at its tick while the call is answered (the answer is then a function
+        of sim time, not of how long the call took)."""
         from std_srvs.srv import Trigger
 
         client = self.monitor.create_client(Trigger, service)
@@ -164,7 +167,7 @@ class InProcessGraph:
             if not client.wait_for_service(timeout_sec=wall_timeout):
                 raise TimeoutError(f"service {service} not available")
             future = client.call_async(Trigger.Request())
-            if not self.wait_until(future.done, wall_timeout):
+            if not self.wait_until(future.done, wall_timeout, release=release):
                 raise TimeoutError(f"service {service} did not answer in {wall_timeout} s")
             result = future.result()
             return bool(result.success), result.message

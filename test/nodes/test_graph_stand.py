@@ -72,14 +72,18 @@ def test_humanoid_stands_in_its_default_pose(name):
 
 def test_unsafe_requests_are_refused_through_the_services(hold_policy):
     with SimGraph(robot="go1", policy=hold_policy(), auto_sequence=False) as g:
-        assert g.wait_for_state("PASSIVE")
-        ok, msg = g.call("safety/run")
+        # the calls are answered with the sim held at 0.2 s (release=False): what they see is a function
+        # of sim time, not of how long a call took on this machine (a free-running sim had settled by
+        # the reset on a fast run)
+        g.run_until(0.2)
+        assert g.wait_until(lambda: g.state == "PASSIVE", release=False)
+        ok, msg = g.call("safety/run", release=False)
         assert not ok and "PASSIVE" in msg
         assert g.state == "PASSIVE"
-        ok, _ = g.call("safety/damp")
-        assert ok and g.wait_for_state("DAMPING")
-        # the robot (started standing, unpowered) is still sinking: reset must wait for it
-        ok, msg = g.call("safety/reset")
+        ok, _ = g.call("safety/damp", release=False)
+        assert ok and g.wait_until(lambda: g.state == "DAMPING", release=False)
+        # the robot (started standing, unpowered) is still sinking at 0.2 s: reset must wait for it
+        ok, msg = g.call("safety/reset", release=False)
         assert not ok and "moving" in msg
         assert g.state == "DAMPING"
         g.run_for(3.0)
