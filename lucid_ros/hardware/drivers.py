@@ -1,44 +1,36 @@
 """The backends by name: the in-process driver of each (what a motor process runs) and its fake robot.
 
 Apart from lucid_ros.hardware so that the motor-process client can build a driver without
-importing the package that opens it (no import cycle; test/test_layout.py)."""
+importing the package that opens it (no import cycle; test/test_layout.py). The classes are
+imported only when asked for: a backend's optional dependency (cyclonedds, lcm) is needed only by
+whoever uses that backend."""
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 from lucid_ros.hardware.interface import HardwareInterface
 
-BACKENDS = ("go1_udp", "unitree_sdk2", "mini_cheetah_lcm")
+# backend -> (driver class, fake robot class), as "module:Class"
+REGISTRY = {
+    "go1_udp": ("lucid_ros.hardware.go1.driver:Go1UdpDriver", "lucid_ros.hardware.go1.fake:FakeGo1"),
+    "unitree_sdk2": ("lucid_ros.hardware.sdk2.driver:Sdk2Driver", "lucid_ros.hardware.sdk2.fake:FakeSdk2Robot"),
+    "mini_cheetah_lcm": ("lucid_ros.hardware.lcm.driver:LcmDriver", "lucid_ros.hardware.lcm.fake:FakeLcmRobot"),
+}
+BACKENDS = tuple(REGISTRY)
+
+
+def _load(backend: str, which: int, what: str) -> type:
+    if backend not in REGISTRY:
+        raise ValueError(f"unknown {what} {backend!r}; expected one of {list(BACKENDS)}")
+    module, cls = REGISTRY[backend][which].split(":")
+    return getattr(import_module(module), cls)
 
 
 def make_driver(backend: str, robot, **options: Any) -> HardwareInterface:
-    if backend == "go1_udp":
-        from lucid_ros.hardware.go1.driver import Go1UdpDriver
-
-        return Go1UdpDriver(robot, **options)
-    if backend == "unitree_sdk2":
-        from lucid_ros.hardware.sdk2.driver import Sdk2Driver
-
-        return Sdk2Driver(robot, **options)
-    if backend == "mini_cheetah_lcm":
-        from lucid_ros.hardware.lcm.driver import LcmDriver
-
-        return LcmDriver(robot, **options)
-    raise ValueError(f"unknown backend {backend!r}; expected one of {list(BACKENDS)}")
+    return _load(backend, 0, "backend")(robot, **options)
 
 
 def make_fake_robot(protocol: str, robot, **options: Any):
-    if protocol == "go1_udp":
-        from lucid_ros.hardware.go1.fake import FakeGo1
-
-        return FakeGo1(robot, **options)
-    if protocol == "unitree_sdk2":
-        from lucid_ros.hardware.sdk2.fake import FakeSdk2Robot
-
-        return FakeSdk2Robot(robot, **options)
-    if protocol == "mini_cheetah_lcm":
-        from lucid_ros.hardware.lcm.fake import FakeLcmRobot
-
-        return FakeLcmRobot(robot, **options)
-    raise ValueError(f"unknown protocol {protocol!r}; expected one of {list(BACKENDS)}")
+    return _load(protocol, 1, "protocol")(robot, **options)

@@ -3,7 +3,6 @@ spin); GraphNode's QoS watch must still say, loudly and by name, when a publishe
 reach one of our subscriptions - the silent failure those handlers existed to report."""
 
 import os
-import time
 
 import pytest
 
@@ -14,15 +13,7 @@ from std_msgs.msg import String  # noqa: E402
 
 from lucid_ros.nodes import qos  # noqa: E402
 from lucid_ros.nodes.common import GraphNode  # noqa: E402
-
-
-def _wait(pred, timeout=5.0):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
+from lucid_ros.nodes.inprocess import InProcessGraph  # noqa: E402
 
 
 def test_a_best_effort_publisher_to_a_reliable_subscription_is_named_and_a_matching_one_is_not():
@@ -36,7 +27,7 @@ def test_a_best_effort_publisher_to_a_reliable_subscription_is_named_and_a_match
         good.create_publisher(String, "qos_watch_topic", qos.STATE)
         bad = rclpy.create_node("best_effort_talker", context=ctx)
         bad.create_publisher(String, "qos_watch_topic", QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
-        assert _wait(lambda: ours.count_publishers("/qos_watch_topic") == 2)
+        assert InProcessGraph.wait_until(lambda: ours.count_publishers("/qos_watch_topic") == 2, 5.0)
         found = ours.check_qos()
         assert len(found) == 1 and "/best_effort_talker" in found[0] and "(Best effort publisher and reliable subscription)" in found[0], found
         assert ours.check_qos() == []  # said once, not every period
