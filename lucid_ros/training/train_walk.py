@@ -236,7 +236,7 @@ def train(cfg: TrainConfig, out_prefix: Path, minutes: float, log_every: int, ch
     robot = load_robot(robot_name)
     # The trunk height the reward asks for is the robot's own standing height (the Go1's 0.28 m
     # was a constant here; the other robots' are their YAML's nominal_base_height).
-    cfg.reward.base_height_target = robot.nominal_base_height
+    cfg.env.reward.base_height_target = robot.nominal_base_height
     work = Path(tempfile.mkdtemp(prefix="lucid_train_"))
     env, model, spec = build(cfg, robot, work)
     ppo = PPO(model, cfg.ppo, gen)
