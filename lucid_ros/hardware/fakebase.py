@@ -6,8 +6,12 @@ injection for tests and rehearsals: `mute()` (the robot goes silent), `vendor_co
 (someone else's controller moves the joints whatever we send), `press()` (remote buttons).
 `ground_truth_path`: the MuJoCo world's true base motion, one CSV line per 20 ms, so a test can
 judge what the robot really did instead of trusting the stack's own estimate.
-`harness=True` (the default for humanoids): the robot hangs on a gantry until the stack has
-held it for a while, then is lowered onto its feet (lucid_ros/hardware/harness.py).
+`harness=True` (the default for humanoids): the robot hangs from the sim's elastic hoist (its
+YAML's `hoist:` block, lucid_ros.sim.hoist: the same rope law and lowering schedule as
+`lucid-ros sim`) while the driver starts; the fake plays the operator and lowers it onto its feet
+once the stack has commanded positions for HOIST_HOLD_S of sim time. (Its own gantry before, with
+explicit roll/pitch/yaw damping on the pelvis, went numerically unstable: a pelvis-yaw mode grew
+x2.5 per 20 ms until a hip yaw passed its range, on loaded machines.)
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import numpy as np
 from lucid_ros.hardware.convention import VendorConvention
 from lucid_ros.hardware.loop import PeriodicLoop
 from lucid_ros.robots.description import RobotDescription
+from lucid_ros.sim.hoist import RELEASED
 from lucid_ros.types import JointCommand, JointSample
 
 
@@ -30,23 +35,22 @@ class FakeRobotBase:
     def __init__(self, robot: RobotDescription, course: str = "flat", start_pose: str = "lying", seed: int = 0,
                  vendor_controller: bool = False, rate_hz: float = 500.0, settle_s: float = 3.0,
                  ground_truth_path: str | None = None, ground_truth_rate_hz: float = 50.0, harness: bool | None = None):  # fmt: skip
-        from lucid_ros.hardware.harness import Harness
         from lucid_ros.sim.robot_sim import SimRobot
 
         self.robot = robot
         self.convention = VendorConvention.of(robot)  # the wire speaks the vendor's joint convention
-        self.sim = SimRobot(robot, course, seed=seed)
-        self.sim.reset(start_pose)
-        self.substeps = max(1, round((1.0 / rate_hz) / robot.physics_dt))
         if harness is None:
             harness = robot.kind == "humanoid" and start_pose != "lying"
-        self.harness = Harness(self.sim) if harness else None
+        if harness and robot.hoist is None:
+            raise ValueError(f"{robot.name}: a fake robot in a harness needs the robot's hoist: block")
+        self.sim = SimRobot(robot, course, seed=seed, hoist=robot.hoist if harness else None)
+        self.sim.reset(start_pose)  # hung from the hoist unless lying (SimRobot.reset)
+        self._commanded_since: float | None = None  # sim time of the first position command
+        self.substeps = max(1, round((1.0 / rate_hz) / robot.physics_dt))
         # A robot waiting for its driver rests (lying, or hanging in its harness), motors off:
         # settle before the first packet.
         self.sim.apply(JointCommand.passive(robot.n_joints))
         for _ in range(int(round(settle_s / (self.substeps * robot.physics_dt)))):
-            if self.harness is not None:
-                self.harness.apply(False, self.substeps * robot.physics_dt)
             self.sim.step(self.substeps)
         self.loop = PeriodicLoop(1.0 / rate_hz, name=f"fake_{self.protocol}")
         self.vendor_controller = vendor_controller
@@ -108,8 +112,8 @@ class FakeRobotBase:
         else:
             cmd = self.last_command
         self.sim.apply(cmd)
-        if self.harness is not None:
-            self.harness.apply(self.kind(cmd) == "position", self.substeps * self.robot.physics_dt)
+        if self.sim.hoist is not None:
+            self._operate_hoist(self.kind(cmd) == "position")
         self.sim.step(self.substeps)
         if not self.muted:
             self._send_state()
@@ -120,11 +124,26 @@ class FakeRobotBase:
             if len(self._gt_rows) - self._gt_written >= 50:  # about once a second: a killed fake keeps its record
                 self.write_ground_truth()
 
+    HOIST_HOLD_S = 3.5  # s of sim time the operator waits, after the first position command, before lowering
+
+    def _operate_hoist(self, commanded: bool) -> None:
+        """The operator's part: lower the hoist once the stack has held the robot HOIST_HOLD_S."""
+        t = self.sim.time
+        if commanded and self._commanded_since is None:
+            self._commanded_since = t
+        if self._commanded_since is not None and t - self._commanded_since >= self.HOIST_HOLD_S:
+            self.sim.lower_hoist(t)  # ignored once lowering or released
+
+    @property
+    def hoisted(self) -> bool:
+        """Does the hoist still carry (part of) the robot?"""
+        return self.sim.hoist is not None and self.sim.hoist.phase(self.sim.time) != RELEASED
+
     GT_HEADER = "wall_time,sim_time,x,y,z,qw,qx,qy,qz,vx_body,vy_body,vz_body,wx_body,wy_body,wz_body,harness,command"
 
     def _gt_row(self) -> str:
         g = self.sim.ground_truth()
-        held = self.harness is not None and self.harness.attached
+        held = self.hoisted
         vals = [time.time(), g.stamp, *g.pos, *g.quat, *g.lin_vel_body, *g.ang_vel_body, float(held)]
         return ",".join(f"{v:.6f}" for v in vals) + f",{self.kind(self.last_command)}"
 

@@ -161,7 +161,7 @@ class SimRobot:
             push = self._push if self._push_steps > 0 else 0.0
             self._push_steps = max(0, self._push_steps - 1)
             if self.hoist is None:
-                d.xfrc_applied[ix.base_body, :3] = push  # the torque part is left to its owner (hardware.harness)
+                d.xfrc_applied[ix.base_body, :3] = push  # nothing applies a torque without a hoist
             else:
                 wrench = self._hoist_wrench()
                 d.xfrc_applied[ix.base_body, :3] = wrench[:3] + push
