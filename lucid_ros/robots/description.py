@@ -21,6 +21,9 @@ from lucid_ros.errors import ConfigError
 from lucid_ros.fields import Fields, read_yaml
 from lucid_ros.robots.axes import check_axes, mjcf_axes, parse_axis, urdf_axes
 
+# vendor.lcm_dialect: which robot side the mini_cheetah_lcm backend talks to (lucid_ros.hardware.lcm.types.DIALECTS).
+LCM_DIALECTS = ("walk_these_ways", "cheetah_software")
+
 
 @dataclass(frozen=True)
 class JointSpec:
@@ -119,6 +122,7 @@ class RobotDescription:
     safety: SafetyLimits | None = None
     hoist: HoistSpec | None = None  # only robots whose YAML has a `hoist:` block
     imu_mount: ImuMount | None = None  # only robots whose IMU is not on the base (imu.mount)
+    lcm_dialect: str = "walk_these_ways"  # vendor.lcm_dialect: the joint messages on mini_cheetah_lcm
 
     # Arrays in canonical joint order; every module indexes joints this way.
     @cached_property
@@ -222,6 +226,7 @@ def _parse(f: Fields, path: Path) -> RobotDescription:
     if dupes:
         raise ConfigError(path, "joints", f"duplicate joint name(s) {dupes}")
     slots = f.int("vendor.motor_slots", lo=1)
+    f.sub("vendor").refuse_unknown(("motor_slots", "lcm_dialect"))  # a misspelt lcm_dialect must not fall back to the default
     idx = [j.vendor_index for j in joints]
     for i, j in enumerate(joints):
         if j.vendor_index >= slots:
@@ -262,6 +267,7 @@ def _parse(f: Fields, path: Path) -> RobotDescription:
         safety=safety,
         hoist=_hoist(f.sub("hoist")) if f.has("hoist") else None,
         imu_mount=mount,
+        lcm_dialect=f.choice("vendor.lcm_dialect", LCM_DIALECTS, default="walk_these_ways"),
     )
 
 

@@ -10,6 +10,7 @@ random bytes, NaN / inf readings, a zero quaternion.
 
 import os
 import random
+import struct
 import time
 
 import numpy as np
@@ -19,6 +20,7 @@ from hw_tools import assert_activation_refused, assert_silence_reported, assert_
 from lucid_ros.hardware.lcm import types as T
 from lucid_ros.hardware.lcm.driver import REJECT_REASONS, LcmDriver
 from lucid_ros.hardware.lcm.fake import FakeLcmRobot
+from lucid_ros.robots import load_robot
 
 pytestmark = pytest.mark.skipif(not importable("lcm"), reason="lcm not installed (pip install lcm)")
 URL = f"udpm://239.255.76.67:{random.Random(os.getpid() + 9).randint(7700, 7799)}?ttl=0"
@@ -28,9 +30,9 @@ URL = f"udpm://239.255.76.67:{random.Random(os.getpid() + 9).randint(7700, 7799)
 def lcm_link(go1):
     made = []
 
-    def make(driver_robot=None, **kw):
-        fake = FakeLcmRobot(go1, lcm_url=URL).start()
-        drv = LcmDriver(driver_robot or go1, lcm_url=URL, **kw)
+    def make(driver_robot=None, robot=None, **kw):
+        fake = FakeLcmRobot(robot or go1, lcm_url=URL).start()
+        drv = LcmDriver(driver_robot or robot or go1, lcm_url=URL, **kw)
         made.append((fake, drv))
         return fake, drv
 
@@ -191,3 +193,32 @@ def test_robot_silence_is_reported_within_50ms(lcm_link, go1):
 def test_swapped_joint_order_refused_at_activation(lcm_link, swapped_go1):
     fake, drv = lcm_link(driver_robot=swapped_go1, arm=True)
     assert "FR_thigh_joint" in assert_activation_refused(drv, fake)
+
+
+def test_mini_cheetah_leg_data_of_another_shape_is_refused(lcm_link, publisher):
+    """Cheetah-Software's leg_control_data (float[12] x 5, no stamp): three legs' worth, the
+    walk-these-ways layout, a foreign fingerprint or a NaN angle is refused and counted, each
+    arriving with a fresh estimator (so one that got through would become state); a good one then does."""
+    fake, drv = lcm_link(robot=load_robot("mini_cheetah"))
+    drv.configure()
+    mute_and_settle(fake, drv)
+    accepted, stale, t = drv.accepted, drv.stale_estimator, T.MCS_LEG_CONTROL_DATA
+    q_nan = np.full(12, 0.1)
+    q_nan[4] = np.nan  # FL hip
+    bad = {
+        "nine joints": struct.pack(">Q45f", t.fingerprint, *np.full(45, 0.1)),
+        "walk-these-ways layout": T.LEG_CONTROL_DATA.encode({"q": np.full(12, 0.1)}),
+        "foreign fingerprint": (t.fingerprint ^ 1 << 40).to_bytes(8, "big") + t.encode({"q": np.full(12, 0.1)})[8:],
+        "NaN in q": t.encode({"q": q_nan}),
+    }
+    for data in bad.values():
+        publisher.publish("state_estimator_data", _good("state_estimator_data"))
+        publisher.publish("leg_control_data", data)
+        time.sleep(0.005)
+    assert wait_for(lambda: sum(drv.rejected_by["leg_control_data"].values()) >= len(bad), 2.0), drv.rejected_by
+    assert drv.rejected_by["leg_control_data"] == {"length": 2, "fingerprint": 1, "nonfinite": 1, "quaternion": 0}
+    assert drv.accepted == accepted and drv.stale_estimator == stale  # none got as far as pairing with the estimator
+    publisher.publish("state_estimator_data", _good("state_estimator_data"))
+    publisher.publish("leg_control_data", t.encode({"q": np.full(12, 0.2)}))
+    assert wait_for(lambda: drv.accepted == accepted + 1, 1.0)
+    assert drv.latest().joints.q == pytest.approx(np.full(12, 0.2))

@@ -67,6 +67,7 @@ def test_go1_loads(go1):
     assert go1.urdf_path == paths.urdf_dir().resolve() / "go1.urdf"
     assert "ego" in go1.cameras and go1.cameras["ego"].mjcf_camera == "ego_camera"
     assert go1.physics_dt == pytest.approx(0.002)
+    assert go1.lcm_dialect == "walk_these_ways"  # no vendor.lcm_dialect: the default
 
 
 def test_h1_loads(h1):
@@ -148,6 +149,8 @@ BROKEN = [
     ("range_wider_than_mjcf", r"(name: FR_calf_joint,.*position: )\[-2\.818,", r"\1[-2.9,", r"joints\[2\]\.position", "go1.xml"),
     ("range_differs_from_urdf", r"(name: FR_calf_joint,.*position: )\[-2\.818,", r"\1[-2.6,", r"joints\[2\]\.position", "go1.urdf"),
     ("vendor_index_beyond_slots", r"(name: RL_calf_joint, vendor_index: )11", r"\g<1>20", r"joints\[11\]\.vendor_index", "motor_slots"),
+    ("lcm_dialect_unknown", r"^(vendor:\n)", r"\1  lcm_dialect: bogus\n", r"vendor\.lcm_dialect", "'bogus'"),
+    ("vendor_field_misspelt", r"^(vendor:\n)", r"\1  lcm_dialet: cheetah_software\n", r"vendor\.lcm_dialet", "unknown field"),
     ("unknown_foot", r"^feet: \[FR_foot,", "feet: [FR_toe,", r"feet\[0\]", "FR_toe"),
     ("vendor_sign_not_unit", r"(name: FR_thigh_joint,.*kd: 0\.5)\}", r"\1, vendor_sign: 0}", r"joints\[1\]\.vendor_sign", "1 or -1"),
     ("vendor_sign_a_word", r"(name: FR_thigh_joint,.*kd: 0\.5)\}", r"\1, vendor_sign: minus}", r"joints\[1\]\.vendor_sign", "1 or -1"),
@@ -194,6 +197,17 @@ def test_malformed_imu_mount_names_file_and_field(tmp_path, case):
     with pytest.raises(ConfigError) as info:
         load_robot(path)
     assert info.value.field == fld and str(path.resolve()) in str(info.value) and fragment in str(info.value), str(info.value)
+
+
+def test_lcm_dialect_in_flow_style_is_checked(tmp_path):
+    """`vendor: {motor_slots: 20, lcm_dialect: bogus}`: refused by file and field, the choices named."""
+    path = _broken_go1(tmp_path, r"^vendor:\n  motor_slots: 20.*$", "vendor: {motor_slots: 20, lcm_dialect: bogus}")
+    with pytest.raises(ConfigError) as info:
+        load_robot(path)
+    assert info.value.field == "vendor.lcm_dialect" and str(path.resolve()) in str(info.value)
+    assert "walk_these_ways" in str(info.value) and "cheetah_software" in str(info.value)
+    ok = _broken_go1(tmp_path, r"^vendor:\n  motor_slots: 20.*$", "vendor: {motor_slots: 20, lcm_dialect: cheetah_software}")
+    assert load_robot(ok).lcm_dialect == "cheetah_software"
 
 
 def test_unmodified_copy_loads_from_a_temp_folder(tmp_path):

@@ -44,6 +44,7 @@ def test_joint_order_is_the_lcm_order(mc):
     expected = {f"{leg}_{p}_joint": li * 3 + ji for li, leg in enumerate(LEGS) for ji, p in enumerate(PARTS)}
     assert dict(zip(mc.joint_names, mc.vendor_index.tolist(), strict=True)) == expected
     assert mc.vendor_motor_slots == 12  # leg_control_command_lcmt float[12]
+    assert mc.lcm_dialect == "cheetah_software"  # MCS's own LCM types, not walk-these-ways' Go1 bridge
     np.testing.assert_array_equal(mc.vendor_sign, 1.0)  # LegController angles are the stack's
     np.testing.assert_array_equal(mc.default_pose.reshape(4, 3)[:, 1:], [[-0.8, 1.6]] * 4)  # RecoveryStand
 

@@ -1,8 +1,11 @@
 """Mini Cheetah / walk-these-ways LCM driver: the policy side of the LCM bridge, at 500 Hz.
 
-Subscribes leg_control_data, state_estimator_data and rc_command; publishes pd_plustau_targets
-(q_des, qd_des, tau_ff, kp, kd in the bridge's joint order = the YAML's vendor_index). The
-bridge (walk-these-ways lcm_position, or Cheetah-Software) applies the robot's own limits.
+Subscribes leg_control_data, state_estimator_data and rc_command; publishes joint targets in the
+robot's LCM dialect (its YAML's vendor.lcm_dialect, types.DIALECTS): walk-these-ways'
+pd_tau_targets_lcmt on pd_plustau_targets (q_des, qd_des, tau_ff, kp, kd), or Cheetah-Software's
+leg_control_command_lcmt on leg_control_command (q_des, qd_des, tau_ff, kp_joint, kd_joint; the
+foot-space f_ff, p_des, v_des and cartesian gains left 0, so LegController adds no cartesian
+term). Joint order = the YAML's vendor_index. The bridge applies the robot's own limits.
 rc_command maps to the Unitree remote layout for the node (sticks; left_upper -> L1,
 left_lower_left -> L2, right_upper -> R1, right_lower_right -> R2); its latched `mode` is not a
 button, so the L2+B e-stop is not available from this remote: use safety/estop.
@@ -60,6 +63,7 @@ class LcmDriver(LowLevelDriver):
         except ImportError as exc:
             raise ConfigError(None, "robot_driver.backend", "mini_cheetah_lcm needs the lcm Python package (pip install 'lucid_ros[lcm]')") from exc
         self.url = lcm_url
+        self.dialect = T.DIALECTS[robot.lcm_dialect]
         self.vidx = robot.vendor_index
         self.convention = VendorConvention.of(robot)
         self.vlower, self.vupper = self.convention.vendor_limits(robot.lower, robot.upper)
@@ -131,7 +135,7 @@ class LcmDriver(LowLevelDriver):
             self._rc = (time.monotonic(), rc_to_remote(rc))
 
     def _on_leg(self, _ch, data) -> None:
-        leg = self._decode("leg_control_data", T.LEG_CONTROL_DATA, data, ("q", "qd", "tau_est"), self.vidx)
+        leg = self._decode("leg_control_data", self.dialect.leg_data, data, ("q", "qd", "tau_est"), self.vidx)
         if leg is None:
             return
         now = time.monotonic()
@@ -144,8 +148,11 @@ class LcmDriver(LowLevelDriver):
         v = self.vidx
         joints = JointSample(stamp, *self.convention.state_from_vendor(leg["q"][v], leg["qd"][v], leg["tau_est"][v]))
         imu = ImuSample(stamp, est["quat"].astype(float), est["omegaBody"].astype(float), est["aBody"].astype(float))
+        # Cheetah-Software's leg_control_data carries no stamp: the robot's stamp is then the
+        # reception time (the graph's stamp, in microseconds), so ticks still rise with the data.
+        tick = int(leg["timestamp_us"]) if self.dialect.stamped else int(stamp * 1e6)
         self.accepted += 1
-        self._pending = Reading(stamp, joints, imu, remote, int(leg["timestamp_us"]))
+        self._pending = Reading(stamp, joints, imu, remote, tick)
 
     def _is_silent(self, now: float) -> bool:
         """Silent as the base class says, or the estimator is: its channel dying alone is the
@@ -162,25 +169,31 @@ class LcmDriver(LowLevelDriver):
         return r
 
     def encode(self, cmd: JointCommand) -> bytes:
-        arrays = {k: np.zeros(N) for k in ("q_des", "qd_des", "tau_ff", "kp", "kd")}
+        arrays = {r: np.zeros(N) for r in T.COMMAND_ROLES}  # wire slots; a slot no joint uses stays 0
         v = self.vidx
         cmd = self.convention.to_vendor(cmd)
         if cmd.mode == "position":
-            arrays["q_des"][v] = np.clip(cmd.q, self.vlower, self.vupper)
-            arrays["qd_des"][v] = cmd.dq
-            arrays["tau_ff"][v] = np.clip(cmd.tau, -self.robot.effort_limit, self.robot.effort_limit)
+            arrays["q"][v] = np.clip(cmd.q, self.vlower, self.vupper)
+            arrays["dq"][v] = cmd.dq
+            arrays["tau"][v] = np.clip(cmd.tau, -self.robot.effort_limit, self.robot.effort_limit)
             arrays["kp"][v] = cmd.kp
             arrays["kd"][v] = cmd.kd
         elif cmd.mode == "damping":
-            arrays["q_des"][v] = cmd.q
+            arrays["q"][v] = cmd.q
             arrays["kd"][v] = cmd.kd
-        return T.PD_TAU_TARGETS.encode({**arrays, "timestamp_us": int(time.time() * 1e6), "id": 0, "robot_id": 0})
+        return self.dialect.encode_command(arrays, int(time.time() * 1e6))
 
     def _transmit(self, cmd: JointCommand, send: bool) -> None:
         data = self.encode(cmd)
         if send and self.lc is not None:
-            self.lc.publish("pd_plustau_targets", data)
+            self.lc.publish(self.dialect.command_channel, data)
 
     def _protocol_values(self) -> dict:
         by_reason = {f"rx_rejected_{k}": sum(r[k] for r in self.rejected_by.values()) for k in REJECT_REASONS}
-        return {"lcm_url": self.url, "rx_ok": self.accepted, **by_reason, "rx_stale_estimator": self.stale_estimator}
+        return {
+            "lcm_url": self.url,
+            "lcm_dialect": self.dialect.name,
+            "rx_ok": self.accepted,
+            **by_reason,
+            "rx_stale_estimator": self.stale_estimator,
+        }

@@ -1,5 +1,12 @@
-"""A simulated walk-these-ways LCM robot (bridge + robot): publishes leg_control_data,
-state_estimator_data and rc_command at 500 Hz and obeys pd_plustau_targets.
+"""A simulated LCM robot (bridge + robot): publishes leg_control_data, state_estimator_data and
+rc_command at 500 Hz and obeys joint targets, in its robot's LCM dialect (types.DIALECTS):
+walk-these-ways' pd_plustau_targets, or Cheetah-Software's leg_control_command (per-joint
+kp_joint / kd_joint; the foot-space fields are not modelled: the driver leaves them 0).
+
+Torque limits: the motor model clamps at the YAML's effort limits (SimRobot), which for the Mini
+Cheetah are the 3 N*m motor limit through the gears (18 / 18 / 28 N*m). MCS's spine clamps a
+little lower, +-(17, 17, 26) (robot-models.md §4.2); at most 1-2 N*m of difference at saturation,
+so no second clamp here.
 
 Loopback only: the URL must carry ttl=0, so nothing leaves this machine. Fault injection beyond
 the base's mute(): `silence(channel)` stops one output channel (the estimator process dying
@@ -28,6 +35,7 @@ class FakeLcmRobot(FakeRobotBase):
         self.url = lcm_url
         self.endpoint = lcm_url
         self.vidx = robot.vendor_index
+        self.dialect = T.DIALECTS[robot.lcm_dialect]
         self.lc = None
         self.silenced: set[str] = set()
 
@@ -44,19 +52,19 @@ class FakeLcmRobot(FakeRobotBase):
         import lcm
 
         self.lc = lcm.LCM(self.url)
-        self.lc.subscribe("pd_plustau_targets", self._on_targets)
+        self.lc.subscribe(self.dialect.command_channel, self._on_targets)
 
     def _close(self) -> None:
         self.lc = None
 
     def _on_targets(self, _ch, data) -> None:
         try:
-            t = T.PD_TAU_TARGETS.decode(data)
+            t = self.dialect.decode_command(data)
         except ValueError:
             self.rejected += 1
             return
         v = self.vidx
-        self._accept(JointCommand(self.sim.time, t["q_des"][v], t["qd_des"][v], t["tau_ff"][v], t["kp"][v], t["kd"][v], "position"))
+        self._accept(JointCommand(self.sim.time, *(t[r][v] for r in T.COMMAND_ROLES), "position"))
 
     def _poll_commands(self) -> None:
         while self.lc.handle_timeout(0) > 0:
@@ -78,5 +86,5 @@ class FakeLcmRobot(FakeRobotBase):
             "contact_estimate": contact, "aBody": imu.acc, "aWorld": quat_rotate(imu.quat, imu.acc), "timestamp_us": now_us,
         }  # fmt: skip
         self._publish("state_estimator_data", T.STATE_ESTIMATOR.encode(est))
-        self._publish("leg_control_data", T.LEG_CONTROL_DATA.encode({"q": q, "qd": qd, "tau_est": tau, "timestamp_us": now_us}))
+        self._publish("leg_control_data", self.dialect.encode_leg_data(q, qd, tau, now_us))
         self._publish("rc_command", T.RC_COMMAND.encode({}))

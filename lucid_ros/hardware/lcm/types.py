@@ -1,5 +1,11 @@
 """The walk-these-ways / Cheetah-Software LCM messages, encoded by hand (no lcm-gen output).
 
+Two dialects share state_estimator_data and rc_command but not the joint messages (`DIALECTS`,
+chosen per robot by `vendor.lcm_dialect` in its YAML): walk-these-ways' Go1 bridge takes
+pd_tau_targets_lcmt on pd_plustau_targets and stamps its leg_control_data_lcmt; Cheetah-Software
+(MCS) takes leg_control_command_lcmt on leg_control_command and its leg_control_data_lcmt has no
+stamp or ids (the same type name, another layout: the fingerprint tells them apart).
+
 LCM wire format: an 8-byte big-endian fingerprint, then every field big-endian in declaration
 order (fixed arrays element by element). The fingerprint is lcm-gen's structural hash: start at
 0x12345678; per field mix in its name, its primitive type name, the number of dimensions and,
@@ -8,7 +14,8 @@ in signed 64-bit arithmetic (strings mix their length first); the fingerprint is
 rotated left by one bit. test/hardware/test_lcm.py checks ours against lcm-gen on .lcm files
 written from the same field lists.
 
-Field lists and sizes: hardware-and-models.md §3 (encoded sizes 272 / 544 / 160 / 46 bytes).
+Field lists and sizes: hardware-and-models.md §3 (encoded sizes 272 / 544 / 160 / 46 bytes),
+robot-models.md §4.2 for MCS (248 / 488 bytes: float[12] x 5 or x 10 and the fingerprint).
 """
 
 from __future__ import annotations
@@ -70,6 +77,9 @@ class LcmType:
     def struct(self) -> struct.Struct:
         return struct.Struct(">Q" + "".join(f"{n or ''}{_FMT[t]}" for _, t, n in self.fields))
 
+    def has(self, fname: str) -> bool:
+        return any(f == fname for f, _t, _n in self.fields)
+
     @property
     def size(self) -> int:
         return self.struct.size
@@ -110,6 +120,8 @@ class LcmType:
 
 _IDS = (("timestamp_us", "int64_t", 0), ("id", "int64_t", 0), ("robot_id", "int64_t", 0))
 
+# walk-these-ways' layouts (its Go1 bridge, lcm_position); the estimator and remote are both dialects'.
+
 LEG_CONTROL_DATA = LcmType("leg_control_data_lcmt", tuple((f, "float", 12) for f in ("q", "qd", "p", "v", "tau_est")) + _IDS)
 PD_TAU_TARGETS = LcmType(
     "pd_tau_targets_lcmt",
@@ -128,11 +140,70 @@ RC_COMMAND = LcmType(
                                         "right_upper_switch", "right_lower_left_switch", "right_lower_right_switch")),
 )  # fmt: skip
 
-CHANNELS = {
-    "state_estimator_data": STATE_ESTIMATOR,  # robot -> policy
-    "leg_control_data": LEG_CONTROL_DATA,  # robot -> policy
-    "rc_command": RC_COMMAND,  # robot -> policy
-    "pd_plustau_targets": PD_TAU_TARGETS,  # policy -> robot
-}
+# Cheetah-Software's own joint messages (robot-models.md §4.2): index = leg * 3 + joint, legs FR,
+# FL, HR, HL; kp_joint / kd_joint are the diagonals of LegController's per-leg 3x3 joint gains.
+MCS_LEG_CONTROL_DATA = LcmType("leg_control_data_lcmt", tuple((f, "float", 12) for f in ("q", "qd", "p", "v", "tau_est")))
+LEG_CONTROL_COMMAND = LcmType(
+    "leg_control_command_lcmt",
+    tuple((f, "float", 12) for f in ("tau_ff", "f_ff", "q_des", "qd_des", "p_des", "v_des",
+                                      "kp_cartesian", "kd_cartesian", "kp_joint", "kd_joint")),
+)  # fmt: skip
+
+COMMAND_ROLES = ("q", "dq", "tau", "kp", "kd")  # a joint command's arrays, as JointCommand names them
+
+
+@dataclass(frozen=True, eq=False)
+class Dialect:
+    """One robot side's joint messages: what the driver publishes and the fake obeys, and the leg
+    data the fake publishes and the driver reads. Both sides go through these methods only."""
+
+    name: str
+    command_channel: str
+    command: LcmType
+    command_fields: dict  # COMMAND_ROLES -> the command type's field names; its other fields stay 0
+    leg_data: LcmType
+
+    @property
+    def stamped(self) -> bool:
+        """Does leg_control_data carry the robot's own timestamp_us?"""
+        return self.leg_data.has("timestamp_us")
+
+    @property
+    def channels(self) -> dict[str, LcmType]:
+        return {
+            "state_estimator_data": STATE_ESTIMATOR,  # robot -> policy
+            "leg_control_data": self.leg_data,  # robot -> policy
+            "rc_command": RC_COMMAND,  # robot -> policy
+            self.command_channel: self.command,  # policy -> robot
+        }
+
+    def encode_command(self, arrays: dict, stamp_us: int) -> bytes:
+        """`arrays`: COMMAND_ROLES -> 12 values in wire slots (vendor convention)."""
+        values = {self.command_fields[r]: arrays[r] for r in COMMAND_ROLES}
+        if self.command.has("timestamp_us"):
+            values["timestamp_us"] = stamp_us
+        return self.command.encode(values)
+
+    def decode_command(self, data: bytes) -> dict:
+        """COMMAND_ROLES -> 12 values in wire slots; DecodeError as LcmType.decode."""
+        msg = self.command.decode(data)
+        return {r: msg[self.command_fields[r]] for r in COMMAND_ROLES}
+
+    def encode_leg_data(self, q, qd, tau_est, stamp_us: int) -> bytes:
+        values = {"q": q, "qd": qd, "tau_est": tau_est}
+        if self.stamped:
+            values["timestamp_us"] = stamp_us
+        return self.leg_data.encode(values)
+
+
+# The keys are lucid_ros.robots.description.LCM_DIALECTS, the names a robot YAML may give (test_lcm checks).
+DIALECTS = {
+    "walk_these_ways": Dialect("walk_these_ways", "pd_plustau_targets", PD_TAU_TARGETS,
+                               {"q": "q_des", "dq": "qd_des", "tau": "tau_ff", "kp": "kp", "kd": "kd"}, LEG_CONTROL_DATA),
+    "cheetah_software": Dialect("cheetah_software", "leg_control_command", LEG_CONTROL_COMMAND,
+                                {"q": "q_des", "dq": "qd_des", "tau": "tau_ff", "kp": "kp_joint", "kd": "kd_joint"},
+                                MCS_LEG_CONTROL_DATA),
+}  # fmt: skip
+CHANNELS = DIALECTS["walk_these_ways"].channels  # the walk-these-ways channels (the default dialect)
 ROBOT_URL = "udpm://239.255.76.67:7667?ttl=255"  # walk-these-ways: the robot's network
 LOOPBACK_URL = "udpm://239.255.76.67:7667?ttl=0"  # this machine only (fake robots, tests)
