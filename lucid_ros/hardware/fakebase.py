@@ -48,10 +48,23 @@ class FakeRobotBase:
         self._commanded_since: float | None = None  # sim time of the first position command
         self.substeps = max(1, round((1.0 / rate_hz) / robot.physics_dt))
         # A robot waiting for its driver rests (lying, or hanging in its harness), motors off:
-        # settle before the first packet.
-        self.sim.apply(JointCommand.passive(robot.n_joints))
+        # settle before the first packet. Hung limbs would swing on for long on the models' joint
+        # friction alone (a G1's for > 12 s, a hip yaw turning to its stop): a real one's gearboxes
+        # damp them, and the operator starts the driver once they hang still. So a hung fake rests
+        # with joint damping (HANG_KD) until its joints are still, is steadied, then goes passive.
+        n = robot.n_joints
+        hung = self.sim.hoist is not None
+        self.sim.apply(JointCommand.damping(np.zeros(n), self.HANG_KD) if hung else JointCommand.passive(n))
         for _ in range(int(round(settle_s / (self.substeps * robot.physics_dt)))):
             self.sim.step(self.substeps)
+        if hung:
+            t0 = still_since = self.sim.time
+            while self.sim.time - still_since < self.STILL_S and self.sim.time - t0 < self.MAX_HANG_S:
+                self.sim.step(self.substeps)
+                if np.abs(self.sim.joint_sample().dq).max() > self.STILL_DQ:
+                    still_since = self.sim.time
+            self.sim.steady()  # and the rope's sideways swing, which nothing damps, is stopped by hand
+            self.sim.apply(JointCommand.passive(n))
         self.loop = PeriodicLoop(1.0 / rate_hz, name=f"fake_{self.protocol}")
         self.vendor_controller = vendor_controller
         self._home = self.sim.joint_sample().q.copy()
@@ -124,6 +137,7 @@ class FakeRobotBase:
             if len(self._gt_rows) - self._gt_written >= 50:  # about once a second: a killed fake keeps its record
                 self.write_ground_truth()
 
+    HANG_KD, STILL_DQ, STILL_S, MAX_HANG_S = 2.0, 0.02, 0.5, 30.0  # N*m*s/rad, rad/s, s, s: hung limbs at rest before the driver starts
     HOIST_HOLD_S = 3.5  # s of sim time the operator waits, after the first position command, before lowering
 
     def _operate_hoist(self, commanded: bool) -> None:

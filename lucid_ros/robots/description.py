@@ -85,7 +85,8 @@ class HoistSpec:
     height: float  # m the base hangs above where it would stand in the start pose
     lower_duration: float  # s of sim time from hung to slack
     rope_length: float  # m from the hook to the gantry (its horizontal pull is tension * offset / length)
-    hook: tuple[float, float, float]  # the hook in the base body's frame (m)
+    hook: tuple[float, float, float]  # the hook in `body`'s frame (m)
+    body: str | None = None  # the body the harness is on (None: the base body); G1: its torso, above the waist joints
 
 
 @dataclass(frozen=True)
@@ -290,7 +291,7 @@ def _imu_mount(m: Fields, joint_names: list[str]) -> ImuMount:
     return ImuMount(site=m.str("site"), frame=m.str("frame"), joint=joint, axis=tuple(axis))
 
 
-HOIST_FIELDS = ("stiffness", "damping", "height", "lower_duration", "rope_length", "hook")
+HOIST_FIELDS = ("stiffness", "damping", "height", "lower_duration", "rope_length", "hook", "body")
 
 
 def _hoist(h: Fields) -> HoistSpec:
@@ -302,6 +303,7 @@ def _hoist(h: Fields) -> HoistSpec:
         lower_duration=h.float("lower_duration", lo=0, strict=True),
         rope_length=h.float("rope_length", lo=0, strict=True),
         hook=tuple(h.float_list("hook", length=3)),
+        body=h.str("body") if h.has("body") else None,
     )
 
 
@@ -363,6 +365,8 @@ def check_mjcf(robot: RobotDescription) -> None:
     lookups = [("base_body", robot.base_body, mujoco.mjtObj.mjOBJ_BODY), ("imu.site", robot.imu_site, mujoco.mjtObj.mjOBJ_SITE)]
     lookups += [(f"feet[{i}]", n, mujoco.mjtObj.mjOBJ_GEOM) for i, n in enumerate(robot.feet)]
     lookups += [(f"cameras.{c.name}.mjcf_camera", c.mjcf_camera, mujoco.mjtObj.mjOBJ_CAMERA) for c in robot.cameras.values()]
+    if robot.hoist is not None and robot.hoist.body is not None:
+        lookups.append(("hoist.body", robot.hoist.body, mujoco.mjtObj.mjOBJ_BODY))
     for fld, name, kind in lookups:
         if mujoco.mj_name2id(m, kind, name) < 0:
             raise ConfigError(src, fld, f"'{name}' not found in {robot.mjcf_path.name}")

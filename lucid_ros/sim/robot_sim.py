@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 from lucid_ros.mathutil import quat_rotate_inverse  # noqa: E402
 from lucid_ros.robots.description import HoistSpec, RobotDescription  # noqa: E402
 from lucid_ros.sim.courses import Course, load_course, randomize  # noqa: E402
-from lucid_ros.sim.hoist import Hoist  # noqa: E402
+from lucid_ros.sim.hoist import RELEASED, Hoist  # noqa: E402
 from lucid_ros.sim.motor import MotorModel  # noqa: E402
 from lucid_ros.sim.world import build_model, foot_contacts, named_pose, place_on_ground  # noqa: E402
 from lucid_ros.types import MODES, ImuSample, JointCommand, JointSample  # noqa: E402
@@ -83,6 +83,10 @@ class SimRobot:
         self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
         total_mass = float(self.model.body_subtreemass[self.index.base_body])
         self.hoist = Hoist(hoist, total_mass, -float(self.model.opt.gravity[2])) if hoist is not None else None
+        # the body the harness is on: the base, or (hoist.body) e.g. a G1's torso above its waist joints
+        self._hook_body = self.index.base_body
+        if hoist is not None and hoist.body is not None:
+            self._hook_body = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, hoist.body)
         self.reset()
 
     @property
@@ -123,12 +127,29 @@ class SimRobot:
             mujoco.mj_forward(self.model, self.data)
         self.hoist.hang(self._hook()[0])
 
+    def steady(self) -> None:
+        """An operator steadying a hung robot by hand: every motion stops and the rope hangs straight
+        above the hook again (a 1 m rope swings undamped sideways: ±5 cm at lowering tipped a stand)."""
+        self.data.qvel[:] = 0.0
+        mujoco.mj_forward(self.model, self.data)
+        if self.hoist is not None and self.hoist.phase(self.time) != RELEASED:
+            self.hoist.hang(self._hook()[0])
+        self._fresh = True
+
     def lower_hoist(self, t0: float) -> float | None:
         """Start lowering the hoist at sim time t0; returns when it will be released (None: no hoist)."""
         return None if self.hoist is None else self.hoist.lower(t0)
 
     def _hook(self) -> tuple[np.ndarray, np.ndarray]:
-        """The hoist's hook on the base body: world position and velocity, from qpos/qvel (current)."""
+        """The hoist's hook: world position and velocity. On the base body from qpos/qvel (current);
+        on another body from the last step's kinematics (one 2 ms step old: a rope of ~10 rad/s
+        does not notice) and its Jacobian."""
+        if self._hook_body != self.index.base_body:
+            b = self._hook_body
+            p = self.data.xpos[b] + self.data.xmat[b].reshape(3, 3) @ np.asarray(self.hoist.spec.hook)
+            jacp = np.zeros((3, self.model.nv))
+            mujoco.mj_jac(self.model, self.data, jacp, None, p, b)
+            return p, jacp @ self.data.qvel
         r, v = self.index.root_qpos, self.index.root_qvel
         rot = np.zeros(9)
         mujoco.mju_quat2Mat(rot, self.data.qpos[r + 3 : r + 7])
@@ -138,12 +159,12 @@ class SimRobot:
         return self.data.qpos[r : r + 3] + arm, self.data.qvel[v : v + 3] + np.cross(omega_world, arm)
 
     def _hoist_wrench(self) -> np.ndarray:
-        """The rope force as an xfrc_applied wrench (force, torque about the base body's CoM)."""
+        """The rope force as an xfrc_applied wrench on the hook's body (force, torque about its CoM)."""
         hook, vel = self._hook()
         f = self.hoist.force(self.data.time, hook, vel)
         if not f.any():
             return np.zeros(6)
-        return np.concatenate([f, np.cross(hook - self.data.xipos[self.index.base_body], f)])
+        return np.concatenate([f, np.cross(hook - self.data.xipos[self._hook_body], f)])
 
     def apply(self, cmd: JointCommand) -> None:
         """Latch a command until the next apply(); ValueError (command unchanged) if malformed."""
@@ -162,10 +183,13 @@ class SimRobot:
             self._push_steps = max(0, self._push_steps - 1)
             if self.hoist is None:
                 d.xfrc_applied[ix.base_body, :3] = push  # nothing applies a torque without a hoist
-            else:
+            elif self._hook_body == ix.base_body:
                 wrench = self._hoist_wrench()
                 d.xfrc_applied[ix.base_body, :3] = wrench[:3] + push
                 d.xfrc_applied[ix.base_body, 3:] = wrench[3:]
+            else:
+                d.xfrc_applied[self._hook_body] = self._hoist_wrench()
+                d.xfrc_applied[ix.base_body, :3] = push
             tau = self.motor.torque(d.qpos[ix.joint_qpos], d.qvel[ix.joint_qvel], self._cmd, self._effort)
             d.ctrl[ix.actuators] = tau
             mujoco.mj_step(m, d)

@@ -215,6 +215,31 @@ def test_sim_with_a_malformed_hoist_exits_2(tmp_path):
     assert path.name in r.stderr and "hoist.stiffness" in r.stderr
 
 
+def test_a_hook_body_the_model_lacks_is_refused_naming_the_field(tmp_path):
+    path = broken_h1(tmp_path, r"(  hook: .*)$", r"\1\n  body: no_such_link")
+    path.write_text(
+        path.read_text()
+        .replace("urdf: h1.urdf", f"urdf: {paths.urdf_dir() / 'h1.urdf'}")
+        .replace("mjcf: h1.xml", f"mjcf: {paths.urdf_dir() / 'h1.xml'}")
+    )
+    with pytest.raises(ConfigError) as info:
+        load_robot(path)
+    assert info.value.field == "hoist.body" and "no_such_link" in str(info.value), str(info.value)
+
+
+def test_the_g1_hangs_by_its_torso_and_the_torso_stays_up():
+    """The G1's harness is on its torso (hoist.body): hung by the pelvis, the torso flopped forward
+    on its waist to the pitch limit (0.53 rad) and turned on the waist yaw while the motors were off."""
+    g1 = load_robot("g1")
+    assert g1.hoist.body == "torso_link"
+    sim = SimRobot(g1, hoist=g1.hoist)
+    sim.reset("default")
+    sim.apply(JointCommand.passive(g1.n_joints))
+    sim.step(int(round(3.0 / g1.physics_dt)))
+    q = dict(zip(g1.joint_names, sim.joint_sample().q, strict=True))
+    assert abs(q["waist_pitch_joint"]) < 0.2 and abs(q["waist_yaw_joint"]) < 0.2, q
+
+
 def test_quadrupeds_have_no_hoist():
     assert load_robot("go1", check_models=False).hoist is None
     assert load_robot("go2", check_models=False).hoist is None
