@@ -70,3 +70,12 @@ def test_joint_armature_is_unitrees_mujoco_value(model):
     for name in h1.joint_names:
         j = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, name)
         assert model.dof_armature[model.jnt_dofadr[j]] == pytest.approx(0.01), name
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_the_foot_spans_unitrees_collision_mesh(model, side):
+    """Heel -0.10 ... toe +0.20 from the ankle, y +-0.04, sole 0.07 below it (unitree_rl_gym's mesh)."""
+    g = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, f"{side}_foot")
+    assert model.geom_type[g] == mujoco.mjtGeom.mjGEOM_BOX
+    (x, _, z), (hx, hy, hz) = model.geom_pos[g], model.geom_size[g]
+    np.testing.assert_allclose([x - hx, x + hx, hy, z - hz], [-0.10, 0.20, 0.04, -0.07], atol=1e-6)
