@@ -8,8 +8,9 @@ the same robot, policy, command and start pose, in lockstep (computed once per c
 Velocity comes from each MuJoCo world's ground truth, never from the stack's estimate: the fake
 writes its true base motion to a CSV (--ground-truth).
 
-Cases: Go1 over go1_udp and over mini_cheetah_lcm (go1_walk), Go2 over unitree_sdk2 unitree_go
-(go2_walk), H1 standing (h1_stand) over unitree_sdk2 unitree_hg, and the humanoids walking with
+Cases: Go1 over go1_udp and over mini_cheetah_lcm (go1_walk, walk-these-ways' LCM layout), the
+Mini Cheetah over mini_cheetah_lcm in Cheetah-Software's layout (mini_cheetah_walk), Go2 over
+unitree_sdk2 unitree_go (go2_walk), H1 standing (h1_stand) over unitree_sdk2 unitree_hg, and the humanoids walking with
 Unitree's own policies (imported from ../shared/third_party/unitree_rl_gym; skipped, saying why,
 where absent) over the layout each real robot uses: H1 unitree_go, G1 unitree_hg. A fake humanoid
 hangs from the hoist while the driver starts and stands; the fake lowers it (the operator's part)
@@ -39,6 +40,7 @@ _lcm = pytest.mark.skipif(not importable("lcm"), reason="lcm not installed")
 CASES = [
     pytest.param("go1_udp", "go1", "go1_walk", None, id="go1-go1_udp"),
     pytest.param("mini_cheetah_lcm", "go1", "go1_walk", None, id="go1-mini_cheetah_lcm", marks=_lcm),
+    pytest.param("mini_cheetah_lcm", "mini_cheetah", "mini_cheetah_walk", None, id="mini_cheetah-mini_cheetah_lcm", marks=_lcm),
     pytest.param("unitree_sdk2", "go2", "go2_walk", "go", id="go2-unitree_go", marks=_dds),
     pytest.param("unitree_sdk2", "h1", "h1_stand", "hg", id="h1_stand-unitree_hg", marks=_dds),
     pytest.param("unitree_sdk2", "h1", "unitree:h1", "go", id="h1_unitree-unitree_go", marks=_dds),
@@ -169,13 +171,13 @@ def through_driver(tmp_path, backend: str, robot: str, policy: str, flavor: str 
                 starved()
                 raise AssertionError(g.monitor.events)
             t_running = t_cmd = time.time()
-            if walks and r.kind == "humanoid":
+            if r.kind == "humanoid":
                 # as an operator would: the policy takes over while the robot hangs (zero command),
                 # the fake lowers the hoist, and the walk is commanded once it is down
                 g.monitor.cmd_vel = (0.0, 0.0, 0.0)
                 if not _wait_released(gt_path, 15.0):
                     raise AssertionError(f"the fake's hoist was not released 15 s after RUNNING: {g.monitor.events}")
-                g.monitor.cmd_vel = CMD
+                g.monitor.cmd_vel = cmd
                 t_cmd = time.time()
             end = time.monotonic() + SETTLE_S + WALK_S + 0.5
             while time.monotonic() < end and g.state == "RUNNING":
