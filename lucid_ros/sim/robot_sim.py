@@ -181,15 +181,10 @@ class SimRobot:
         for _ in range(n):
             push = self._push if self._push_steps > 0 else 0.0
             self._push_steps = max(0, self._push_steps - 1)
-            if self.hoist is None:
-                d.xfrc_applied[ix.base_body, :3] = push  # nothing applies a torque without a hoist
-            elif self._hook_body == ix.base_body:
-                wrench = self._hoist_wrench()
-                d.xfrc_applied[ix.base_body, :3] = wrench[:3] + push
-                d.xfrc_applied[ix.base_body, 3:] = wrench[3:]
-            else:
-                d.xfrc_applied[self._hook_body] = self._hoist_wrench()
-                d.xfrc_applied[ix.base_body, :3] = push
+            d.xfrc_applied[ix.base_body] = 0.0  # the push and the hoist own xfrc_applied; set anew each step
+            if self.hoist is not None:
+                d.xfrc_applied[self._hook_body] = self._hoist_wrench()  # on the hook's body (the base or, e.g., a torso)
+            d.xfrc_applied[ix.base_body, :3] += push
             tau = self.motor.torque(d.qpos[ix.joint_qpos], d.qvel[ix.joint_qvel], self._cmd, self._effort)
             d.ctrl[ix.actuators] = tau
             mujoco.mj_step(m, d)
