@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hw_tools import importable, realtime_threads, robot_priority
+from unitree_artifacts import artifact
 
 from lucid_ros.hardware.loopback import fake_robot, loopback_link
 
@@ -46,7 +47,6 @@ CASES = [
     pytest.param("unitree_sdk2", "h1", "unitree:h1", "go", id="h1_unitree-unitree_go", marks=_dds),
     pytest.param("unitree_sdk2", "g1", "unitree:g1", "hg", id="g1_unitree-unitree_hg", marks=_dds),
 ]
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "third_party" / "unitree_rl_gym"
 _imported: dict[str, str] = {}
 
 
@@ -57,9 +57,7 @@ def resolve_policy(policy: str, tmp_root: Path) -> tuple[str, bool]:
         return policy, "walk" in policy
     robot = policy.split(":", 1)[1]
     if robot not in _imported:
-        src = SHARED / robot / "motion.pt"
-        if not src.is_file():
-            pytest.skip(f"Unitree's pre-trained {robot} policy not found at {src}")
+        src = artifact(robot)
         pytest.importorskip("torch", reason="importing Unitree's policy needs torch (pip install -e '.[import]')")
         from lucid_ros.importers import import_policy
 
@@ -172,8 +170,8 @@ def through_driver(tmp_path, backend: str, robot: str, policy: str, flavor: str 
                 raise AssertionError(g.monitor.events)
             t_running = t_cmd = time.time()
             if r.kind == "humanoid":
-                # as an operator would: the policy takes over while the robot hangs (zero command),
-                # the fake lowers the hoist, and the walk is commanded once it is down
+                # as an operator would: the fake lowers the hoist after the stand (the auto sequence
+                # waits auto_gantry_wait for it), and the walk is commanded once the robot is down
                 g.monitor.cmd_vel = (0.0, 0.0, 0.0)
                 if not _wait_released(gt_path, 15.0):
                     raise AssertionError(f"the fake's hoist was not released 15 s after RUNNING: {g.monitor.events}")

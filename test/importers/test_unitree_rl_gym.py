@@ -19,6 +19,8 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="import-policy needs torch (pip install -e '.[import]')")
 
+from unitree_artifacts import artifact  # noqa: E402
+
 from lucid_ros.errors import PolicyMismatch  # noqa: E402
 from lucid_ros.importers import convert, import_policy, write_and_prove  # noqa: E402
 from lucid_ros.importers.base import TOLERANCE  # noqa: E402
@@ -26,21 +28,6 @@ from lucid_ros.policy.actions import ActionMapper  # noqa: E402
 from lucid_ros.policy.observations import ObservationBuilder, ObsInputs  # noqa: E402
 from lucid_ros.policy.spec import load_spec  # noqa: E402
 from lucid_ros.robots import load_robot  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared" / "third_party" / "unitree_rl_gym"
-
-
-def artifact(robot: str) -> Path:
-    """Unitree's motion.pt for `robot`, or skip saying where it was looked for."""
-    user = os.environ.get("UNITREE_RL_GYM")
-    candidates = ([Path(user) / "deploy" / "pre_train" / robot / "motion.pt"] if user else []) + [SHARED / robot / "motion.pt"]
-    for c in candidates:
-        if c.is_file():
-            return c
-    pytest.skip(
-        f"Unitree's pre-trained {robot} policy not found (looked in {', '.join(map(str, candidates))}); set UNITREE_RL_GYM to a unitree_rl_gym checkout"
-    )
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
