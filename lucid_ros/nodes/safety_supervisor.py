@@ -46,6 +46,10 @@ class SafetySupervisorNode(GraphNode):
         # sequence lowers it (hoist/lower) after the stand and runs once hoist/state says it is released
         hoist = self.auto and bool(param(self, "auto_lower_hoist", False)) and self.robot.hoist is not None
         hold = float(param(self, "auto_run_after", 0.5))
+        if self.auto and self.robot.hoist is not None and not hoist:
+            # a humanoid on a robot (or a fake one): the operator lowers its gantry once it stands
+            # and the policy takes over a robot on its feet, as in the sim's sequence
+            hold += float(param(self, "auto_gantry_wait", 3.0))
         settle = float(param(self, "auto_stand_after", 0.2))  # s of sim time before the stand: every input has arrived
         self.sequence = AutoSequence(self.sup, hold=hold, hoist=hoist, settle=settle) if self.auto else None
         self.hoist_status: HoistStatus | None = None  # last hoist/state (None: not heard yet)
