@@ -1,14 +1,17 @@
 """A vision policy through a real driver and the real RealSense path vs pure sim (prints numbers).
 
-    python bench/bench_fake_camera.py [--policy go1_depth] [--course stairs_up] [--seconds 8] [--only fake|sim]
+    python bench/bench_fake_camera.py [--policy go1_depth] [--course stairs_up] [--seconds 8] [--runs 5] [--only fake|sim]
 
-fake: `lucid-ros fake-robot --protocol go1_udp --camera-port P --course C --ground-truth F` in its own
-process (it renders its camera); here the `lucid-ros robot` graph armed with --auto, the camera node
-opening the fake's frames as a RealSense (FakeRealSense, software_device), cmd_vel 0.5 m/s forward.
-sim: SimGraph, same robot, policy, course and seed (0), same command. Both measure from RUNNING for
---seconds (wall for the fake, sim time for the sim): forward distance, sideways drift, the highest
-base height (stairs climbed), and the capture-to-action latency from policy/camera_latency, p50/p99.
-No yaw steering: on a 1 m wide flight the robot can drift off the side (the success table steers).
+fake: `lucid-ros fake-robot --protocol go1_udp --camera-port P --course C --operator track --ground-truth F`
+in its own process: it renders its camera, and its operator holds the remote's left stick forward
+(0.5 m/s) and steers with the right stick back to the course's line, as the success table's operator
+does in sim (lucid_ros.evaluation.steer.TrackSteer, from the world's true pose). Here the
+`lucid-ros robot` graph armed with --auto, the camera node opening the fake's frames as a RealSense
+(FakeRealSense, software_device), cmd_vel from the driver's remote relay. Each run is a fresh fake.
+sim: SimGraph, same robot, policy, course variant (seed 0) and operator (monitor.steer), lockstep.
+Both measure --seconds of *physics* time from RUNNING (the fake's physics may fall behind the wall
+on a loaded machine; its ground-truth file has both clocks): forward distance, sideways offset, the
+highest base height (stairs climbed), and the capture-to-action latency (policy/camera_latency).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from std_msgs.msg import Float64
 
 from lucid_ros.nodes import qos
 
-CMD = (0.5, 0.0, 0.0)
+VX = 0.5
 
 
 def pct(x: list[float]) -> str:
@@ -34,7 +37,7 @@ def pct(x: list[float]) -> str:
     return f"p50 {np.percentile(ms, 50):.0f} ms, p99 {np.percentile(ms, 99):.0f} ms (n={len(ms)})"
 
 
-def run_fake(policy: str, course: str, seconds: float) -> None:
+def run_fake(policy: str, course: str, seconds: float, run: int) -> dict | None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test" / "hardware"))
     from hw_tools import realtime_threads, robot_priority
 
@@ -43,44 +46,51 @@ def run_fake(policy: str, course: str, seconds: float) -> None:
     from lucid_ros.nodes.robot_run import RobotGraph
     from lucid_ros.robots import load_robot
 
-    cam = FakeRealSense(load_robot("go1"), serial="FAKE-BENCH")
+    cam = FakeRealSense(load_robot("go1"), serial=f"FAKE-BENCH-{run}")
     port = cam.listen(0)
     cli, opts = loopback_link("go1_udp")
-    gt = Path("/tmp") / f"bench_fake_camera_{int(time.time())}.csv"
-    proc = start_fake_robot("go1", "go1_udp", [*cli, "--camera-port", str(port), "--course", course, "--ground-truth", str(gt)], robot_priority)
-    over = {"robot_driver": {"remote_cmd_vel": False}, "camera": {"realsense.device_provider": cam.register("bench")}}
+    gt = Path("/tmp") / f"bench_fake_camera_{int(time.time())}_{run}.csv"
+    args = [*cli, "--camera-port", str(port), "--course", course, "--operator", "track", "--operator-vx", str(VX), "--ground-truth", str(gt)]
+    proc = start_fake_robot("go1", "go1_udp", args, robot_priority)
+    over = {"camera": {"realsense.device_provider": cam.register(f"bench{run}")}}
     lat: list[float] = []
     try:
         with realtime_threads(), RobotGraph("go1", "go1_udp", policy, arm=True, auto=True, driver_options=opts, overrides=over,
-                                            camera_serial="FAKE-BENCH", cmd_vel=CMD) as g:  # fmt: skip
+                                            camera_serial=f"FAKE-BENCH-{run}") as g:  # fmt: skip
             g.monitor.create_subscription(
                 Float64, "policy/camera_latency", lambda m: lat.append(m.data) if g.state == "RUNNING" else None, qos.SENSOR
             )
             if not g.wait_for_state("RUNNING", 40.0):
-                print(f"fake: never RUNNING: {g.monitor.events}")
-                return
+                print(f"fake run {run}: never RUNNING: {g.monitor.events}")
+                return None
             t0 = time.time()
-            time.sleep(seconds)
-            t1, state = time.time(), g.state
+            time.sleep(seconds * 1.6 + 1.0)  # physics time behind the wall on a loaded machine: margin
+            state = g.state
     finally:
         stop_fake_robot(proc, timeout=5)
         cam.close()
     rows = [(float(r["wall_time"]), float(r["sim_time"]), float(r["x"]), float(r["y"]), float(r["z"])) for r in csv.DictReader(gt.open())]
-    a, b = min(rows, key=lambda r: abs(r[0] - t0)), min(rows, key=lambda r: abs(r[0] - t1))
-    zmax = max(r[4] for r in rows if a[0] <= r[0] <= b[0])
-    print(f"fake {policy} {course}: {state}; distance {b[2] - a[2]:.2f} m in {seconds:g} s wall ({b[1] - a[1]:.2f} s physics), "
-          f"y {b[3]:.2f} m, max z {zmax:.2f} m; capture->action {pct(lat)}")  # fmt: skip
+    a = min(rows, key=lambda r: abs(r[0] - t0))
+    after = [r for r in rows if r[1] >= a[1] + seconds]
+    b = after[0] if after else rows[-1]
+    zmax = max(r[4] for r in rows if a[1] <= r[1] <= b[1])
+    res = {"state": state, "distance": b[2] - a[2], "physics_s": b[1] - a[1], "y": b[3], "zmax": zmax, "latency": lat}
+    print(f"fake run {run} {policy} {course}: {state}; distance {res['distance']:.2f} m in {res['physics_s']:.2f} s physics, "
+          f"y {b[3]:+.2f} m, max z {zmax:.2f} m; capture->action {pct(lat)}", flush=True)  # fmt: skip
+    return res
 
 
-def run_sim(policy: str, course: str, seconds: float) -> None:
+def run_sim(policy: str, course: str, seconds: float) -> dict | None:
+    from lucid_ros.evaluation.steer import TrackSteer
     from lucid_ros.nodes.graph import SimGraph
 
     lat: list[float] = []
-    with SimGraph("go1", policy, course=course, seed=0, cmd_vel=CMD) as g:
+    with SimGraph("go1", policy, course=course, seed=0, cmd_vel=(VX, 0.0, 0.0)) as g:
+        g.monitor.steer = TrackSteer.for_course(g.sim.sim.course).wz  # the success table's operator
         g.monitor.create_subscription(Float64, "policy/camera_latency", lambda m: lat.append(m.data) if g.state == "RUNNING" else None, qos.SENSOR)
         if not g.wait_for_state("RUNNING", 60.0):
             print(f"sim: never RUNNING: {g.monitor.events}")
-            return
+            return None
         start = g.sim.sim.ground_truth().pos.copy()
         zmax = [start[2]]
 
@@ -90,8 +100,11 @@ def run_sim(policy: str, course: str, seconds: float) -> None:
 
         g.run_for(seconds, wall_timeout=300, stop_when=track)
         end = g.sim.sim.ground_truth().pos
-        print(f"sim  {policy} {course}: {g.state}; distance {end[0] - start[0]:.2f} m in {seconds:g} s sim, y {end[1]:.2f} m, "
-              f"max z {zmax[0]:.2f} m; capture->action {pct(lat)}")  # fmt: skip
+        state = g.state
+    res = {"state": state, "distance": end[0] - start[0], "physics_s": seconds, "y": end[1], "zmax": zmax[0], "latency": lat}
+    print(f"sim  {policy} {course}: {state}; distance {res['distance']:.2f} m in {seconds:g} s sim, y {end[1]:+.2f} m, "
+          f"max z {zmax[0]:.2f} m; capture->action {pct(lat)}", flush=True)  # fmt: skip
+    return res
 
 
 def main() -> None:
@@ -99,12 +112,20 @@ def main() -> None:
     p.add_argument("--policy", default="go1_depth")
     p.add_argument("--course", default="stairs_up")
     p.add_argument("--seconds", type=float, default=8.0)
+    p.add_argument("--runs", type=int, default=5, help="fake-robot runs (each a fresh fake; the lockstep sim run is deterministic)")
     p.add_argument("--only", choices=("fake", "sim"), default=None)
     a = p.parse_args()
-    if a.only != "sim":
-        run_fake(a.policy, a.course, a.seconds)
-    if a.only != "fake":
-        run_sim(a.policy, a.course, a.seconds)
+    fakes = [r for r in (run_fake(a.policy, a.course, a.seconds, i) for i in range(a.runs if a.only != "sim" else 0)) if r]
+    sim = run_sim(a.policy, a.course, a.seconds) if a.only != "fake" else None
+    if fakes:
+        d = np.array([r["distance"] for r in fakes])
+        lat = [x for r in fakes for x in r["latency"]]
+        line = (f"fake {a.policy} {a.course}: {len(fakes)} runs, distance mean {d.mean():.2f} m (min {d.min():.2f}, max {d.max():.2f}), "
+                f"max z mean {np.mean([r['zmax'] for r in fakes]):.2f} m, all RUNNING at the end: {all(r['state'] == 'RUNNING' for r in fakes)}; "
+                f"capture->action {pct(lat)}")  # fmt: skip
+        if sim:
+            line += f"; vs sim {sim['distance']:.2f} m: {100 * (d.mean() / sim['distance'] - 1):+.0f} % (worst run {100 * (d.min() / sim['distance'] - 1):+.0f} %)"
+        print(line)
 
 
 if __name__ == "__main__":

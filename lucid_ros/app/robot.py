@@ -87,7 +87,7 @@ def run_fake_robot(args) -> int:
 
     robot = load_robot(args.robot)
     opts: dict[str, Any] = {"start_pose": args.start_pose, "vendor_controller": args.vendor_controller, "course": args.course,
-                            "ground_truth_path": args.ground_truth}  # fmt: skip
+                            "ground_truth_path": args.ground_truth, "operator": args.operator, "operator_vx": args.operator_vx}  # fmt: skip
     if args.backend == "go1_udp":
         opts["port"] = args.port if args.port is not None else 8007
         if args.peer:

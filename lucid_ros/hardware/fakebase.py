@@ -6,6 +6,11 @@ injection for tests and rehearsals: `mute()` (the robot goes silent), `vendor_co
 (someone else's controller moves the joints whatever we send), `press()` (remote buttons).
 `ground_truth_path`: the MuJoCo world's true base motion, one CSV line per 20 ms, so a test can
 judge what the robot really did instead of trusting the stack's own estimate.
+`operator="track"`: the person holding the vendor remote on a course, as the success table's
+operator (lucid_ros.evaluation.steer.TrackSteer) drives in sim: left stick forward for
+`operator_vx`, right stick steering the robot back to the course's line, from the world's true
+pose (the operator's eyes). The sticks travel in the protocol's own remote field (Go1/SDK2
+wirelessRemote, LCM rc_command), so the driver's remote relay turns them into cmd_vel.
 `harness=True` (the default for humanoids): the robot hangs from the sim's elastic hoist (its
 YAML's `hoist:` block, lucid_ros.sim.hoist: the same rope law and lowering schedule as
 `lucid-ros sim`) while the driver starts; the fake plays the operator and lowers it onto its feet
@@ -23,10 +28,41 @@ from collections import deque
 import numpy as np
 
 from lucid_ros.hardware.convention import VendorConvention
+from lucid_ros.hardware.go1.remote import RemoteMapper
 from lucid_ros.hardware.loop import PeriodicLoop
+from lucid_ros.mathutil import quat_to_rpy
 from lucid_ros.robots.description import RobotDescription
 from lucid_ros.sim.hoist import RELEASED
 from lucid_ros.types import JointCommand, JointSample
+
+OPERATORS = ("track",)
+
+
+class RemoteOperator:
+    """A person with the vendor remote on a course: forward at `vx`, steered to the course's line.
+
+    Stick deflections are what the driver's relay (RemoteMapper with the robot_driver node's
+    default remote_max_vx / remote_max_wz) turns back into `vx` and TrackSteer's yaw rate."""
+
+    def __init__(self, steer, vx: float, mapper: RemoteMapper | None = None):
+        self.steer, self.mapper = steer, mapper or RemoteMapper()
+        if not 0.0 <= vx <= self.mapper.max_vx:
+            raise ValueError(f"operator_vx {vx}: the remote reaches 0 ... {self.mapper.max_vx} m/s forward")
+        self.ly = vx / self.mapper.max_vx
+
+    @classmethod
+    def make(cls, kind: str | None, course, vx: float) -> RemoteOperator | None:
+        if kind is None:
+            return None
+        if kind not in OPERATORS:
+            raise ValueError(f"operator {kind!r}: expected one of {list(OPERATORS)}")
+        from lucid_ros.evaluation.steer import TrackSteer
+
+        return cls(TrackSteer.for_course(course), vx)
+
+    def sticks(self, x: float, y: float, yaw: float) -> dict[str, float]:
+        wz = self.steer.wz(x, y, yaw)
+        return {"lx": 0.0, "ly": self.ly, "rx": -wz / self.mapper.max_wz, "ry": 0.0}
 
 
 class FakeRobotBase:
@@ -34,7 +70,8 @@ class FakeRobotBase:
 
     def __init__(self, robot: RobotDescription, course: str = "flat", start_pose: str = "lying", seed: int = 0,
                  vendor_controller: bool = False, rate_hz: float = 500.0, settle_s: float = 3.0,
-                 ground_truth_path: str | None = None, ground_truth_rate_hz: float = 50.0, harness: bool | None = None):  # fmt: skip
+                 ground_truth_path: str | None = None, ground_truth_rate_hz: float = 50.0, harness: bool | None = None,
+                 operator: str | None = None, operator_vx: float = 0.5):  # fmt: skip
         from lucid_ros.sim.robot_sim import SimRobot
 
         self.robot = robot
@@ -45,6 +82,7 @@ class FakeRobotBase:
             raise ValueError(f"{robot.name}: a fake robot in a harness needs the robot's hoist: block")
         self.sim = SimRobot(robot, course, seed=seed, hoist=robot.hoist if harness else None)
         self.sim.reset(start_pose)  # hung from the hoist unless lying (SimRobot.reset)
+        self.operator = RemoteOperator.make(operator, self.sim.course, operator_vx)
         self._commanded_since: float | None = None  # sim time of the first position command
         self.substeps = max(1, round((1.0 / rate_hz) / robot.physics_dt))
         # A robot waiting for its driver rests (lying, or hanging in its harness), motors off:
@@ -197,11 +235,21 @@ class FakeRobotBase:
         """Hold remote buttons (e.g. ("L2", "B")) for `seconds`: the remote bytes in the state say so."""
         self._pressed = (frozenset(buttons), time.monotonic() + seconds)
 
+    def held_buttons(self) -> frozenset[str]:
+        held, until = getattr(self, "_pressed", (frozenset(), 0.0))
+        return held if time.monotonic() < until else frozenset()
+
+    def sticks(self) -> dict[str, float]:
+        """The remote's sticks now (lx, ly, rx, ry in [-1, 1]): the operator's, else centred."""
+        if self.operator is None:
+            return {"lx": 0.0, "ly": 0.0, "rx": 0.0, "ry": 0.0}
+        g = self.sim.ground_truth()
+        return self.operator.sticks(float(g.pos[0]), float(g.pos[1]), float(quat_to_rpy(g.quat)[2]))
+
     def remote_bytes(self) -> bytes:
         from lucid_ros.hardware.go1.remote import encode_remote
 
-        held, until = getattr(self, "_pressed", (frozenset(), 0.0))
-        return encode_remote(held if time.monotonic() < until else frozenset())
+        return encode_remote(self.held_buttons(), **self.sticks())
 
     def commands_since(self, t: float) -> list[tuple[float, str]]:
         return [(ts, k) for ts, k in list(self.log) if ts >= t]

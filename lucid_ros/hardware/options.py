@@ -12,6 +12,17 @@ def add_arguments(p, fake: bool) -> None:
         p.add_argument("--peer", default=None, metavar="HOST:PORT", help="go1_udp: stream LowState here before any command arrives")
         p.add_argument("--ground-truth", dest="ground_truth", default=None, metavar="FILE.csv",
                        help="write the simulated base's true pose and velocity (50 Hz) to FILE.csv when stopped")  # fmt: skip
+        p.add_argument("--operator", default=None, choices=("track",),
+                       help="track: play the person with the remote on --course: left stick forward at --operator-vx, right stick "
+                            "steering back to the course's line (as `lucid-ros sim` steers); the driver relays the sticks as cmd_vel")  # fmt: skip
+        p.add_argument(
+            "--operator-vx",
+            dest="operator_vx",
+            type=float,
+            default=0.5,
+            metavar="M_S",
+            help="--operator track: forward speed asked with the left stick (default 0.5 m/s)",
+        )
         p.add_argument("--camera-port", dest="camera_port", type=int, default=None, metavar="PORT",
                        help="render the robot's camera and send its frames to 127.0.0.1:PORT (`lucid-ros robot --fake-camera PORT`); SIGHUP mutes/unmutes it")  # fmt: skip
     else:

@@ -87,4 +87,5 @@ class FakeLcmRobot(FakeRobotBase):
         }  # fmt: skip
         self._publish("state_estimator_data", T.STATE_ESTIMATOR.encode(est))
         self._publish("leg_control_data", self.dialect.encode_leg_data(q, qd, tau, now_us))
-        self._publish("rc_command", T.RC_COMMAND.encode({}))
+        st = self.sticks()
+        self._publish("rc_command", T.RC_COMMAND.encode({"left_stick": [st["lx"], st["ly"]], "right_stick": [st["rx"], st["ry"]]}))
