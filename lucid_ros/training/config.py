@@ -50,6 +50,13 @@ class ObsConfig:
     tg_thigh: float = 0.7
     tg_calf: float = -1.4
     tg_gain: float = 10.0  # gate = clip(gain * max|command|, 0, 1): full trot from 0.1 m/s or rad/s
+    # bipeds (humanoid_config): the legs' joints only, per-joint walking gains by joint kind, and a
+    # walking generator swinging hip pitch, knee and ankle (raw action units, signed as the default pose)
+    leg_joints_only: bool = False  # the policy drives the legs; waist and arms hold the default pose
+    joint_gains: dict[str, tuple[float, float]] = field(default_factory=dict)  # joint-name keyword -> (kp, kd)
+    tg_hip_pitch: float = 0.0
+    tg_knee: float = 0.0
+    tg_ankle: float = 0.0
 
 
 @dataclass
@@ -83,12 +90,14 @@ class EnvConfig:
     noise_gravity: float = 0.05
     noise_q: float = 0.01
     noise_dq: float = 1.5
+    noise_scale: float = 1.0  # all four noises at once (bipeds start with less)
     # initial state
     init_joint_noise: float = 0.1
     init_vel_noise: float = 0.2
     # termination (the supervisor damps beyond max_roll/max_pitch = 1 rad: stop training before that)
     max_tilt: float = 0.8  # rad of roll or pitch
     min_height: float = 0.15  # m, trunk above the ground under the feet
+    spawn_drop: float = 0.06  # m above the nominal base height at reset
     contact_threshold: float = 3.0  # N of external force for a body to count as touching
     weights: RewardWeights = field(default_factory=RewardWeights)
     reward: RewardParams = field(default_factory=RewardParams)
@@ -108,15 +117,79 @@ class TrainConfig:
         return asdict(self)
 
 
+LEG_WORDS = ("hip", "knee", "ankle")
+
+
+def policy_joints(robot: RobotDescription, obs: ObsConfig) -> list[str]:
+    """The joints the policy drives, in the robot's canonical order: all, or the legs only."""
+    if not obs.leg_joints_only:
+        return list(robot.joint_names)
+    return [j for j in robot.joint_names if any(w in j for w in LEG_WORDS)]
+
+
+def policy_gains(joints: list[str], obs: ObsConfig) -> tuple[Any, Any]:
+    """(kp, kd) for the spec: scalars, or one per joint from `joint_gains` (first keyword found)."""
+    if not obs.joint_gains:
+        return obs.kp, obs.kd
+    kp, kd = [], []
+    for j in joints:
+        key = next((k for k in obs.joint_gains if k in j), None)
+        if key is None:
+            raise ValueError(f"joint_gains: no keyword of {list(obs.joint_gains)} matches joint '{j}'")
+        kp.append(float(obs.joint_gains[key][0]))
+        kd.append(float(obs.joint_gains[key][1]))
+    return kp, kd
+
+
+# Walking gains (kp N*m/rad, kd N*m*s/rad) by joint kind: Unitree's published training values for
+# its humanoids (unitree_rl_gym's H1 and G1 configs), which the real motors are known to track.
+HUMANOID_GAINS = {
+    "h1": {"hip": (150.0, 2.0), "knee": (200.0, 4.0), "ankle": (40.0, 2.0)},
+    "g1": {"hip": (100.0, 2.0), "knee": (150.0, 4.0), "ankle": (40.0, 2.0)},
+}
+
+
+def humanoid_config(robot: RobotDescription, cfg: TrainConfig) -> TrainConfig:
+    """The walking recipe for a biped: the legs only (waist and arms held), an alternating gait clock
+    at 1.25 Hz with a walking generator, pushes and payload scaled to the robot's weight, episodes
+    ended before the supervisor's tilt limit, and the biped reward shaping (alive, upright, hips
+    under the body, feet lifted 8 cm in swing). Quadrupeds are returned unchanged."""
+    if robot.kind != "humanoid":
+        return cfg
+    o, e, w, r = cfg.obs, cfg.env, cfg.env.weights, cfg.env.reward
+    o.leg_joints_only, o.gait_frequency = True, 1.25
+    o.joint_gains = dict(HUMANOID_GAINS.get(robot.name, HUMANOID_GAINS["h1"]))
+    o.tg_hip_pitch, o.tg_knee, o.tg_ankle, o.tg_gain = 1.2, 2.4, 1.2, 10.0  # x0.25: hip 0.3, knee 0.6, ankle 0.3 rad
+    e.vx, e.vy, e.wz = (-0.5, 1.0), (-0.3, 0.3), (-1.0, 1.0)
+    e.payload = (-1.0, 3.0)
+    e.push_force = (20.0, 160.0)
+    e.push_interval_s = (4.0, 8.0)
+    e.push_duration_s = (0.1, 0.3)
+    e.init_joint_noise, e.init_vel_noise, e.noise_scale = 0.05, 0.1, 0.5
+    e.max_tilt = 0.9 * min(robot.safety.max_roll, robot.safety.max_pitch)
+    e.min_height = 0.6 * robot.nominal_base_height
+    e.spawn_drop = 0.03
+    r.swing_height_target, r.air_time_target = 0.08, 0.3
+    w.tracking_lin_vel, w.tracking_ang_vel = 1.0, 0.5
+    w.orientation, w.base_height = -1.0, -10.0
+    w.dof_pos_limits, w.collision = -5.0, -1.0
+    w.feet_air_time, w.gait_contact, w.swing_height = 0.0, 0.18, -20.0
+    w.foot_slip, w.stand_still, w.hip_pose, w.alive = -0.2, -0.2, -1.0, 0.15
+    w.torques = -1e-5  # a 50 kg robot's standing torques are ~100x a Go1's sum of squares
+    return cfg
+
+
 def spec_dict(robot: RobotDescription, obs: ObsConfig, name: str = "go1_walk") -> dict[str, Any]:
     """The policy spec for this config (without onnx/sha256, which export fills in)."""
+    joints = policy_joints(robot, obs)
+    kp, kd = policy_gains(joints, obs)
     return {
         "format": "lucid_ros.policy/1",
         "name": name,
         "robot": robot.name,
         "rate_hz": float(robot.rate_hz),
-        "joint_order": list(robot.joint_names),
-        "gains": {"kp": obs.kp, "kd": obs.kd},
+        "joint_order": joints,
+        "gains": {"kp": kp, "kd": kd},
         "action": {"clip": obs.action_clip, "scale": obs.action_scale, "offset": "default"},
         "observation": {
             "history": obs.history,

@@ -46,7 +46,20 @@ from lucid_ros.sim.world import WorldIndex, build_model
 from lucid_ros.training import rewards as R
 from lucid_ros.training.config import EnvConfig
 
-PRIV_DIM = 21  # privileged critic inputs, see _observe
+PRIV_DIM = 21  # privileged critic inputs of a four-footed robot, see _observe (priv_dim)
+
+
+def priv_dim(robot: RobotDescription) -> int:
+    """Privileged critic inputs: 17 + one contact flag per foot (Go1: 21)."""
+    return 17 + len(robot.feet)
+
+
+def foot_bottom(model: mujoco.MjModel, geoms: np.ndarray) -> np.ndarray:
+    """(n_feet,) how far below its centre each foot geom touches a flat floor when level: a sphere's
+    or capsule's radius (quadruped feet), a box's half height (humanoid soles)."""
+    size = model.geom_size[geoms]
+    box = model.geom_type[geoms] == mujoco.mjtGeom.mjGEOM_BOX
+    return np.where(box, size[:, 2], size[:, 0])
 
 
 class Terrain:
@@ -109,11 +122,21 @@ class WalkEnv:
         w0 = self.worlds[0]
         m, ix = w0.model, w0.index
         self.feet_body = m.geom_bodyid[ix.feet]  # the calf bodies carrying the foot spheres
-        self.foot_radius = m.geom_size[ix.feet, 0]
+        self.foot_radius = foot_bottom(m, ix.feet)
         names = [mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, i) or "" for i in range(m.nbody)]
-        self.knee_bodies = np.array([i for i, s in enumerate(names) if s.endswith(("_thigh", "_hip"))])
+        # bodies that should never touch the ground: a quadruped's thighs and hip housings, a biped's
+        # knees, hips and hands
+        legs = ("_thigh", "_hip") if robot.kind == "quadruped" else ("knee_link", "hip_roll_link", "hip_yaw_link", "hand", "elbow_link")
+        self.knee_bodies = np.array([i for i, s in enumerate(names) if s.endswith(legs)], dtype=np.int64)
         self.trunk_contact_ends = True  # the trunk touching anything ends the episode as a fall
-        self.hips = robot.index_of([j for j in robot.joint_names if j.endswith("hip_joint")])
+        # the hip joints kept near their default (quadruped abduction; biped roll and yaw: feet under the body)
+        hip = (lambda j: j.endswith("hip_joint")) if robot.kind == "quadruped" else (lambda j: "hip_roll" in j or "hip_yaw" in j)
+        self.hips = robot.index_of([j for j in robot.joint_names if hip(j)])
+        self.gait_offsets = R.GAITS[gait_of(robot)]
+        self.n_feet = nf = len(robot.feet)
+        if len(self.gait_offsets) != nf:
+            raise ValueError(f"{robot.name}: {nf} feet, but the gait clock has {len(self.gait_offsets)}")
+        self.height_ref = 0.3 if robot.kind == "quadruped" else robot.nominal_base_height  # critic input offset
         # per-env state
         z = lambda *s: np.zeros((n, *s))  # noqa: E731
         self.command = z(3)
@@ -123,8 +146,7 @@ class WalkEnv:
         self.last_action = z(spec.n_act)
         self.prev_target = np.broadcast_to(self.default, (n, robot.n_joints)).copy()
         self.last_dq = z(robot.n_joints)
-        self.air = z(4)
-        self.last_foot_xy = z(4, 2)
+        self.air = z(nf)
         self.push_timer = z()
         self.push_left = z()
         self.push_force = z(3)
@@ -265,7 +287,7 @@ class WalkEnv:
         span = 0.3 * self.cfg.terrain_extent if w.terrain.rough else 5.0
         xy = self.rng.uniform(-span, span, (k, 2))
         yaw = self.rng.uniform(-np.pi, np.pi, k)
-        return xy, yaw, w.terrain.height(xy[:, 0], xy[:, 1]) + self.robot.nominal_base_height + 0.06  # Go1: 0.34
+        return xy, yaw, w.terrain.height(xy[:, 0], xy[:, 1]) + self.robot.nominal_base_height + self.cfg.spawn_drop  # Go1: 0.34
 
     def reset_all(self) -> tuple[np.ndarray, np.ndarray]:
         ids = np.arange(self.n)
@@ -280,7 +302,7 @@ class WalkEnv:
     def _observe(self, s: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         c, rng, n = self.cfg, self.rng, self.n
         nj = self.robot.n_joints
-        u = lambda a, shape: rng.uniform(-a, a, shape)  # noqa: E731
+        u = lambda a, shape: rng.uniform(-a * c.noise_scale, a * c.noise_scale, shape)  # noqa: E731
         grav = projected_gravity(s["imu_quat"]) + u(c.noise_gravity, (n, 3))
         grav /= np.linalg.norm(grav, axis=1, keepdims=True)
         inputs = ObsInputs(
@@ -303,7 +325,7 @@ class WalkEnv:
             [
                 lin_body * 2.0,
                 s["ang_vel"] * 0.25,
-                height - 0.3,
+                height - self.height_ref,
                 contact,
                 self.dr_friction,
                 self.dr_payload,
@@ -389,7 +411,7 @@ class WalkEnv:
             action=action, last_action=self.last_action, default_pose=self.default,
             lower=self.robot.lower, upper=self.robot.upper, foot_contact=contact, foot_height=feet_z,
             foot_vel_xy=foot_v, air_time=air_at_touch, first_contact=first, collision=knee_hits,
-            phase=(self.gait_frequency * self.t) % 1.0, obstacle_rise=rise,
+            phase=(self.gait_frequency * self.t) % 1.0, obstacle_rise=rise, gait_offsets=self.gait_offsets,
         )  # fmt: skip
         terms = R.compute_terms(rs, cfg.reward, self.hips)
         rew, weighted = R.total(terms, cfg.weights, self.dt)
@@ -445,4 +467,9 @@ def world_positions(env: WalkEnv) -> np.ndarray:
     return env.state["pos"]
 
 
-__all__ = ["WalkEnv", "PRIV_DIM", "Terrain", "quat_rotate"]
+def gait_of(robot: RobotDescription) -> str:
+    """The gait clock's pattern for this robot: a trot for four feet, alternating for two."""
+    return {4: "trot", 2: "biped"}.get(len(robot.feet), "trot")
+
+
+__all__ = ["WalkEnv", "PRIV_DIM", "Terrain", "foot_bottom", "priv_dim", "quat_rotate"]

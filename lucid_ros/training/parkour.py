@@ -39,9 +39,7 @@ def teacher_weights() -> RewardWeights:
     """The walking weights, loosened where obstacles need it: climbing moves the base up and
     pitches it, so vertical speed, tilt and height are penalised less; feet lifted at an obstacle
     just ahead are paid (rewards.obstacle_clearance)."""
-    return replace(
-        RewardWeights(), lin_vel_z=-0.5, orientation=-0.5, base_height=-5.0, ang_vel_xy=-0.02, stand_still=0.0, obstacle_clearance=0.6
-    )
+    return replace(RewardWeights(), lin_vel_z=-0.5, orientation=-0.5, base_height=-5.0, ang_vel_xy=-0.02, stand_still=0.0, obstacle_clearance=0.6)
 
 
 @dataclass

@@ -12,12 +12,15 @@ Kept free of MuJoCo and torch so tests can build states by hand.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 # Trot: FR and RL swing together, then FL and RR (robot `feet:` order FR, FL, RR, RL).
 TROT_OFFSETS = np.array([0.0, 0.5, 0.5, 0.0])
+# Biped walk: the feet alternate (robot `feet:` order left, right).
+BIPED_OFFSETS = np.array([0.0, 0.5])
+GAITS = {"trot": TROT_OFFSETS, "biped": BIPED_OFFSETS}
 
 
 @dataclass
@@ -46,6 +49,7 @@ class RewardState:
     collision: np.ndarray  # (B,) number of thigh/calf/hip bodies touching the ground
     phase: np.ndarray  # (B,) gait clock phase in [0, 1)
     obstacle_rise: np.ndarray | None = None  # (B, 4) how far the ground just ahead of each foot rises (m)
+    gait_offsets: np.ndarray = field(default_factory=lambda: TROT_OFFSETS)  # (n_feet,) each foot's clock offset (GAITS)
 
 
 def moving(command: np.ndarray, threshold: float = 0.1) -> np.ndarray:
@@ -53,9 +57,9 @@ def moving(command: np.ndarray, threshold: float = 0.1) -> np.ndarray:
     return np.max(np.abs(command), axis=-1) > threshold
 
 
-def desired_stance(phase: np.ndarray, command: np.ndarray, duty: float = 0.5) -> np.ndarray:
-    """(B, 4) in {0, 1}: which feet the trot clock wants on the ground (all of them when standing)."""
-    foot_phase = (phase[:, None] + TROT_OFFSETS[None, :]) % 1.0
+def desired_stance(phase: np.ndarray, command: np.ndarray, duty: float = 0.5, offsets: np.ndarray = TROT_OFFSETS) -> np.ndarray:
+    """(B, n_feet) in {0, 1}: which feet the gait clock wants on the ground (all of them when standing)."""
+    foot_phase = (phase[:, None] + np.asarray(offsets)[None, :]) % 1.0
     stance = (foot_phase >= 1.0 - duty).astype(np.float64)
     return np.where(moving(command)[:, None], stance, 1.0)
 
@@ -115,13 +119,13 @@ def feet_air_time(s: RewardState, target: float = 0.2) -> np.ndarray:
 
 def gait_contact(s: RewardState) -> np.ndarray:
     """Fraction of feet whose contact matches the clock (+1 each), in [0, 1]."""
-    want = desired_stance(s.phase, s.command) > 0.5
+    want = desired_stance(s.phase, s.command, offsets=s.gait_offsets) > 0.5
     return np.mean(want == s.foot_contact, axis=1)
 
 
 def swing_height(s: RewardState, target: float) -> np.ndarray:
     """Squared shortfall of swing feet below `target` clearance while moving (feet the clock swings)."""
-    swing = 1.0 - desired_stance(s.phase, s.command)
+    swing = 1.0 - desired_stance(s.phase, s.command, offsets=s.gait_offsets)
     short = np.clip(target - s.foot_height, 0.0, None)
     return np.sum(np.square(short) * swing, axis=1)
 
@@ -145,6 +149,11 @@ def foot_slip(s: RewardState) -> np.ndarray:
 def stand_still(s: RewardState) -> np.ndarray:
     """Joint distance from the default pose while the command is zero."""
     return np.sum(np.abs(s.q - s.default_pose), axis=1) * ~moving(s.command)
+
+
+def alive(s: RewardState) -> np.ndarray:
+    """1 per step not fallen (a biped has to be paid for staying up before it can be paid to walk)."""
+    return np.ones(len(s.command))
 
 
 def hip_pose(s: RewardState, hips: np.ndarray) -> np.ndarray:
@@ -172,6 +181,7 @@ class RewardWeights:
     stand_still: float = -0.5
     hip_pose: float = -0.5
     obstacle_clearance: float = 0.0  # the parkour teacher's (training.parkour.teacher_weights)
+    alive: float = 0.0  # bipeds (config.humanoid_config)
 
     def as_dict(self) -> dict[str, float]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -206,6 +216,7 @@ def compute_terms(s: RewardState, p: RewardParams, hips: np.ndarray) -> dict[str
         "stand_still": stand_still(s),
         "hip_pose": hip_pose(s, hips),
         "obstacle_clearance": obstacle_clearance(s),
+        "alive": alive(s),
     }
 
 

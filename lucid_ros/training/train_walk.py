@@ -28,7 +28,7 @@ import torch
 from lucid_ros.policy.check import check_policy
 from lucid_ros.policy.spec import PolicySpec, load_spec
 from lucid_ros.robots.description import RobotDescription, load_robot
-from lucid_ros.training.config import ObsConfig, TrainConfig, spec_dict
+from lucid_ros.training.config import ObsConfig, TrainConfig, humanoid_config, spec_dict
 from lucid_ros.training.env import WalkEnv
 from lucid_ros.training.export import actor_to_onnx, write_spec
 from lucid_ros.training.ppo import PPO, ActorCritic, RolloutBuffer, TrotGenerator
@@ -56,12 +56,13 @@ def build(cfg: TrainConfig, robot: RobotDescription, workdir: Path) -> tuple[Wal
     """Network, spec (exported once from the untrained network so the env reads a real spec file)
     and env."""
     probe = spec_dict(robot, cfg.obs)
+    n_act = len(probe["joint_order"])
     n_terms = {"base_ang_vel": 3, "projected_gravity": 3, "velocity_command": 3, "gait_phase": 2}
-    frame = sum(n_terms.get(t["name"], robot.n_joints) for t in probe["observation"]["terms"])
+    frame = sum(n_terms.get(t["name"], n_act) for t in probe["observation"]["terms"])
     obs_dim = frame * cfg.obs.history
-    from lucid_ros.training.env import PRIV_DIM
+    from lucid_ros.training.env import priv_dim
 
-    model = ActorCritic(obs_dim, PRIV_DIM, robot.n_joints, cfg.ppo)
+    model = ActorCritic(obs_dim, priv_dim(robot), n_act, cfg.ppo)
     spec = export_policy(model, robot, cfg, workdir / f"{robot.name}_walk", {})
     if spec.obs_dim != obs_dim:
         raise RuntimeError(f"spec observation {spec.obs_dim} != network input {obs_dim}")
@@ -72,20 +73,26 @@ def build(cfg: TrainConfig, robot: RobotDescription, workdir: Path) -> tuple[Wal
 
 
 def trot_generator(spec: PolicySpec, robot: RobotDescription, obs: ObsConfig) -> TrotGenerator:
-    """The trot prior for this spec: clock and command read from the observation's latest frame."""
+    """The gait prior for this spec (a trot, or a biped's alternating steps): clock and command read
+    from the observation's latest frame."""
     o = spec.observation
     sin_index = int(o.term_indices("gait_phase")[-1][0])
     cmd_index = [int(i) for i in o.term_indices("velocity_command")[-1]]
     cmd_scale = next(t.scale for t in o.terms if t.name == "velocity_command")
-    feet_sign = {"FR": 1.0, "FL": -1.0, "RR": -1.0, "RL": 1.0}  # diagonal pairs, as rewards.TROT_OFFSETS
+    # which half of the clock each foot swings in, as rewards.GAITS: diagonal pairs; left then right
+    feet_sign = {"FR": 1.0, "FL": -1.0, "RR": -1.0, "RL": 1.0, "le": 1.0, "ri": -1.0}
     # tg_thigh / tg_calf are written in Go1's signs (thigh flexes +, knee bends -); a robot whose
     # joints turn the other way (the Mini Cheetah: hip -0.8, knee +1.6) flexes with the opposite
-    # sign, so each amplitude takes the sign of the joint's default pose (Go1: unchanged).
+    # sign, so each amplitude takes the sign of the joint's default pose (Go1: unchanged). A biped's
+    # swing flexes hip pitch, knee and ankle pitch further the way its default pose bends them.
+    words = (("thigh", obs.tg_thigh), ("calf", obs.tg_calf), ("hip_pitch", obs.tg_hip_pitch), ("knee", obs.tg_knee), ("ankle_pitch", obs.tg_ankle))
+    if robot.kind == "humanoid":
+        words += (("ankle_joint", obs.tg_ankle),)  # H1's one ankle joint pitches
     default = dict(zip(robot.joint_names, robot.default_pose, strict=True))
     amplitude, sign = [], []
     for name in spec.joint_order:
         sign.append(feet_sign[name[:2]])
-        a = abs(obs.tg_thigh) if "thigh" in name else abs(obs.tg_calf) if "calf" in name else 0.0
+        a = abs(next((v for w, v in words if w in name), 0.0))
         amplitude.append(a if default[name] >= 0 else -a)
     return TrotGenerator(sin_index, cmd_index, list(cmd_scale), amplitude, sign, obs.tg_gain)
 
@@ -133,12 +140,16 @@ def ppo_loop(
     snapshot=None,
     t_start: float | None = None,
     critic_only_iters: int = 0,
+    curriculum_s: tuple[float, float] | None = None,
+    history_out: list[dict] | None = None,
 ) -> tuple[list[dict], int, int]:
     """Collect and update until cfg.iterations or `budget` s; progress lines to stdout; `snapshot(it, steps)`
     every 50 iterations. The first `critic_only_iters` iterations train the critic alone (a warm-started
-    actor keeps its behaviour while a fresh critic learns its values). Returns (history, iterations, steps)."""
+    actor keeps its behaviour while a fresh critic learns its values). `curriculum_s` = (s already
+    trained, s planned in all): a resumed run's curriculum goes on from where the last phase left it
+    (default: this run is the whole of it). Returns (history, iterations, steps)."""
     t_start = time.time() if t_start is None else t_start
-    robot_joints = env.robot.n_joints
+    robot_joints = env.spec.n_act  # the actions the policy outputs (a humanoid's legs only)
     n, T = env.n, cfg.ppo.steps_per_env
     obs, priv = env.reset_all()
     buf = RolloutBuffer(T, n, obs.shape[1], priv.shape[1], robot_joints)
@@ -146,7 +157,7 @@ def ppo_loop(
     model.priv_norm.update(torch.from_numpy(np.concatenate([obs, priv], axis=1)))
     actor_params = [*model.actor.parameters(), model.log_std]
     ep_ret, ep_len = np.zeros(n), np.zeros(n)
-    history: list[dict] = []
+    history: list[dict] = [] if history_out is None else history_out  # a caller's list sees it grow
     recent_ret, recent_len = [], []
     steps = 0
     print(
@@ -195,7 +206,8 @@ def ppo_loop(
         model.priv_norm.update(torch.cat([flat_obs, buf.priv.reshape(-1, buf.priv.shape[-1])], dim=1))
         steps += n * T
         elapsed = time.time() - t_start
-        env.progress = max((it + 1) / cfg.iterations, elapsed / budget)
+        done_s, plan_s = curriculum_s if curriculum_s is not None else (0.0, budget)
+        env.progress = max((it + 1) / cfg.iterations, (done_s + elapsed) / plan_s)
         recent_ret, recent_len = recent_ret[-400:], recent_len[-400:]
         rec = {
             "it": it, "steps": steps, "time_s": elapsed,
@@ -227,7 +239,14 @@ def ppo_loop(
     return history, it, steps
 
 
-def train(cfg: TrainConfig, out_prefix: Path, minutes: float, log_every: int, checkpoint: Path | None, command: str, robot_name: str = "go1") -> int:
+def train(cfg: TrainConfig, out_prefix: Path, minutes: float, log_every: int, checkpoint: Path | None, command: str, robot_name: str = "go1",
+          resume: Path | None = None, total_minutes: float | None = None) -> int:  # fmt: skip
+    """One training run, or one phase of a run that spans sessions: with `resume`, the checkpoint's
+    network (and its running observation statistics) continue, the curriculum goes on over
+    `total_minutes` in all, and the spec's `training:` block records every phase (its commit,
+    command, minutes, iterations and steps) with totals over all of them. The optimiser's state
+    is not carried: Adam restarts and the KL-adaptive learning rate finds its level within a few
+    iterations."""
     t_start = time.time()
     commit = git_commit()  # the code that runs: HEAD may move during a run of hours
     torch.set_num_threads(1)
@@ -240,14 +259,39 @@ def train(cfg: TrainConfig, out_prefix: Path, minutes: float, log_every: int, ch
     work = Path(tempfile.mkdtemp(prefix="lucid_train_"))
     env, model, spec = build(cfg, robot, work)
     ppo = PPO(model, cfg.ppo, gen)
+    prior: dict = {"time_s": 0.0, "steps": 0, "iterations": 0, "phases": [], "history": []}
+    if resume is not None:
+        ck = torch.load(resume, weights_only=True)
+        model.load_state_dict(ck["model"])
+        prior.update({k: ck[k] for k in prior if k in ck})
+        print(f"[train_walk] resumed from {resume}: {prior['iterations']} iterations, {prior['steps'] / 1e6:.2f}M steps, "
+              f"{fmt_time(prior['time_s'])} in {len(prior['phases'])} phase(s) before this one", flush=True)  # fmt: skip
+    plan_s = 60.0 * (total_minutes if total_minutes is not None else minutes)
 
-    def snapshot(it: int, steps: int) -> None:
+    def phases(it: int, steps: int) -> list[dict]:
+        here = {"git_commit": commit, "command": command, "resumed_from": str(resume) if resume else None,
+                "minutes": round((time.time() - t_start) / 60.0, 1), "iterations": it + 1, "env_steps": steps}  # fmt: skip
+        return [*prior["phases"], here]
+
+    def snapshot(it: int, steps: int, history: list[dict] | None = None) -> None:
         if checkpoint is not None:
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            torch.save({"model": model.state_dict(), "it": it, "steps": steps, "cfg": cfg.as_dict()}, checkpoint)
-            export_policy(model, robot, cfg, checkpoint.parent / f"{robot.name}_walk_latest", {"iteration": it, "steps": steps})
+            totals = {"time_s": prior["time_s"] + time.time() - t_start, "steps": prior["steps"] + steps, "iterations": prior["iterations"] + it + 1}
+            torch.save(
+                {"model": model.state_dict(), **totals, "phases": phases(it, steps), "history": history or [], "cfg": cfg.as_dict()}, checkpoint
+            )
+            export_policy(
+                model, robot, cfg, checkpoint.parent / f"{robot.name}_walk_latest", {"iteration": totals["iterations"], "steps": totals["steps"]}
+            )
 
-    history, it, steps = ppo_loop(env, model, ppo, cfg, minutes * 60.0, log_every, "train_walk", snapshot, t_start)
+    run_history: list[dict] = []
+
+    def snapshot_with_history(it: int, steps: int) -> None:
+        snapshot(it, steps, [*prior["history"], *_shifted(run_history, prior)])
+
+    history, it, steps = ppo_loop(env, model, ppo, cfg, minutes * 60.0, log_every, "train_walk", snapshot_with_history, t_start,
+                                  curriculum_s=(prior["time_s"], plan_s), history_out=run_history)  # fmt: skip
+    snapshot(it, steps, [*prior["history"], *_shifted(history, prior)])
     wall = time.time() - t_start
     last = history[-20:]
     final = {k: round(float(np.mean([h[k] for h in last])), 4) for k in ("ep_return", "ep_len_s", "falls_per_min", "err_vx", "err_vy", "err_wz")}
@@ -256,9 +300,9 @@ def train(cfg: TrainConfig, out_prefix: Path, minutes: float, log_every: int, ch
         "command": command,
         "seed": cfg.seed,
         "git_commit": commit,
-        "wall_time_s": round(wall, 1),
-        "iterations": it + 1,
-        "env_steps": steps,
+        "wall_time_s": round(prior["time_s"] + wall, 1),
+        "iterations": prior["iterations"] + it + 1,
+        "env_steps": prior["steps"] + steps,
         "n_envs": env.n,
         "physics": f"MuJoCo {__import__('mujoco').__version__}, dt {robot.physics_dt} s, {env.substeps} physics steps per policy step, "
         "MotorModel(pd_torque) every physics step",
@@ -275,11 +319,14 @@ def train(cfg: TrainConfig, out_prefix: Path, minutes: float, log_every: int, ch
             "noise": {"gyro": cfg.env.noise_gyro, "gravity": cfg.env.noise_gravity, "q": cfg.env.noise_q, "dq": cfg.env.noise_dq},
         },
         "final_metrics_last_20_iterations": final,
+        **({"phases": phases(it, steps)} if resume is not None or prior["phases"] else {}),
         "config": json.loads(json.dumps(cfg.as_dict())),
     }
     spec = export_policy(model, robot, cfg, out_prefix, training)
     png = out_prefix.parent / f"{out_prefix.name}_training.png"
-    plot_curve(history, png, f"{out_prefix.name}: seed {cfg.seed}, {steps / 1e6:.1f}M steps, {fmt_time(wall)}")
+    whole = [*prior["history"], *_shifted(history, prior)]
+    total_steps, total_s = prior["steps"] + steps, prior["time_s"] + wall
+    plot_curve(whole, png, f"{out_prefix.name}: seed {cfg.seed}, {total_steps / 1e6:.1f}M steps, {fmt_time(total_s)}")
     (work / "history.json").write_text(json.dumps(history))
     report = check_policy(spec.path, robot)
     print(report.text(), flush=True)
@@ -287,6 +334,13 @@ def train(cfg: TrainConfig, out_prefix: Path, minutes: float, log_every: int, ch
         f"[train_walk] wrote {spec.onnx_path}, {spec.path}, {png}; wall {fmt_time(wall)}, {steps} steps; history {work / 'history.json'}", flush=True
     )
     return report.exit_code
+
+
+def _shifted(history: list[dict], prior: dict) -> list[dict]:
+    """This phase's history on the whole run's axes (steps and seconds after the earlier phases)."""
+    return [
+        {**h, "steps": h["steps"] + prior["steps"], "time_s": h["time_s"] + prior["time_s"], "it": h["it"] + prior["iterations"]} for h in history
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -304,8 +358,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--checkpoint", type=Path, default=None, help="checkpoint (and <robot>_walk_latest.onnx beside it; default /tmp/lucid_train/<robot>_walk.pt)"
     )
+    p.add_argument("--resume", type=Path, default=None,
+                   help="continue a run from its checkpoint (a training that spans sessions: each phase is recorded in the spec)")  # fmt: skip
+    p.add_argument("--total-minutes", dest="total_minutes", type=float, default=None,
+                   help="the whole run's planned minutes over all phases, for the command curriculum (default: --minutes)")  # fmt: skip
     args = p.parse_args(argv)
     cfg = TrainConfig(iterations=args.iterations, seed=args.seed, nthread=args.threads)
+    humanoid_config(load_robot(args.robot), cfg)  # a biped's recipe; quadrupeds unchanged
     cfg.time_budget_s = args.minutes * 60.0
     if args.envs is not None:
         cfg.env.n_envs = args.envs
@@ -313,7 +372,12 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m lucid_ros.training.train_walk " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     out = args.out if args.out is not None else Path(f"config/policies/{args.robot}_walk")
     checkpoint = args.checkpoint if args.checkpoint is not None else Path(f"/tmp/lucid_train/{args.robot}_walk.pt")
-    return train(cfg, out, args.minutes, args.log_every, checkpoint, command, args.robot)
+    if args.resume is not None and args.resume.resolve() == checkpoint.resolve():
+        # the run writes its checkpoint where it resumes from: keep the phase it starts from
+        keep = checkpoint.with_name(f"{checkpoint.stem}_phase_start{checkpoint.suffix}")
+        keep.write_bytes(args.resume.read_bytes())
+        args.resume = keep
+    return train(cfg, out, args.minutes, args.log_every, checkpoint, command, args.robot, args.resume, args.total_minutes)
 
 
 if __name__ == "__main__":
