@@ -1,19 +1,20 @@
 """Can a Go1 jump at all through the motor path a policy has? Issue 17's evidence before hours of RL.
 
-    python bench/jump_capability.py [--trials 120] [--seed 0]
+    python bench/jump_capability.py [--trials 30] [--iters 8] [--seed 0] [--only TEXT]
 
-A scripted crouch-and-extend (no learning), through what a policy's targets go through: the
-spec's action range (default ± scale × clip), the supervisor's per-tick slew limit
+A scripted crouch -> push-off -> tuck -> land (no learning), through what a policy's targets go
+through: the spec's action range (default ± scale × clip), the supervisor's per-tick slew limit
 (`safety.max_target_step`, 0.5 rad per 20 ms tick) and joint-range clip (`safety.limits.clip_targets`),
-then the sim's motor model (PD at 500 Hz, torque limits) on `urdf/go1.xml`, 50 Hz targets.
-Per configuration (gains kp/kd; slew limit on or off) a random search over the script's knobs
-(crouch depth, push-off pose and duration, rear legs' delay, tuck) finds:
-- vertical: the highest all-feet clearance (the lowest foot's bottom above the floor, at its
-  best moment), flight time (no foot touching), take-off vertical speed, landing upright;
-- forward over a hurdle (0.20 / 0.25 / 0.30 m tall, 0.356 m deep, LucidSim's scale) and a gap (0.45 m,
-  between blocks over a 1 m pit): crossed = the trunk ends past it, upright, with no robot geom
-  touching the hurdle's box / the pit's floor and walls at any time.
-Prints one table; lockstep sim, so the numbers do not depend on the machine.
+then the sim's motor law (PD at 500 Hz, torque limits) on `urdf/go1.xml`, 50 Hz targets. Per motor
+path (gains; slew limit on or off; optionally a torque-speed line) a cross-entropy search over the
+script's knobs (`Script`) finds the best of:
+- vertical: the highest all-feet clearance (the lowest foot's bottom above the floor while no robot
+  geom touches anything), flight time, take-off vertical speed, landing upright;
+- forward, standing or after a 0.8 m/s approach walked by go1_walk: a hurdle (0.20 / 0.30 m tall,
+  0.356 m deep, LucidSim's scale) and a 0.45 m gap between blocks over a 1 m pit. Crossed = the
+  trunk ends 0.15 m past the far edge, upright, and no robot geom ever touched the hurdle's box (its
+  top included) or the pit floor.
+Prints one line per cell; lockstep sim, so the numbers do not depend on the machine.
 """
 
 from __future__ import annotations
