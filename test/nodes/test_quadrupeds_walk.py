@@ -1,6 +1,6 @@
 """Every shipped quadruped walks on its own shipped policy, through the whole graph (issue 20).
 
-Go2 (`go2_walk`) and the MIT Mini Cheetah (`mini_cheetah_walk`, trained by train_walk --robot
+Go2 (`go2_walk`, trained by train_walk --robot go2) and the MIT Mini Cheetah (`mini_cheetah_walk`, trained by train_walk --robot
 mini_cheetah) from lying, lockstep, flat ground: the README's quadruped table asks a mean vx of at
 least 0.8 x a 0.5 m/s command and a yaw rate of at least 0.7 x 0.5 rad/s, without a fall. (The
 Go1's own numbers are test_graph_walk's.) Velocity is the MuJoCo ground truth, not the estimate.
