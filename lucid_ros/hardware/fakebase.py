@@ -28,7 +28,7 @@ from collections import deque
 import numpy as np
 
 from lucid_ros.hardware.convention import VendorConvention
-from lucid_ros.hardware.go1.remote import RemoteMapper
+from lucid_ros.hardware.go1.remote import RemoteMapper, encode_remote
 from lucid_ros.hardware.loop import PeriodicLoop
 from lucid_ros.mathutil import quat_to_rpy
 from lucid_ros.robots.description import RobotDescription
@@ -247,8 +247,6 @@ class FakeRobotBase:
         return self.operator.sticks(float(g.pos[0]), float(g.pos[1]), float(quat_to_rpy(g.quat)[2]))
 
     def remote_bytes(self) -> bytes:
-        from lucid_ros.hardware.go1.remote import encode_remote
-
         return encode_remote(self.held_buttons(), **self.sticks())
 
     def commands_since(self, t: float) -> list[tuple[float, str]]:

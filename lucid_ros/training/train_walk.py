@@ -85,9 +85,9 @@ def trot_generator(spec: PolicySpec, robot: RobotDescription, obs: ObsConfig) ->
     # joints turn the other way (the Mini Cheetah: hip -0.8, knee +1.6) flexes with the opposite
     # sign, so each amplitude takes the sign of the joint's default pose (Go1: unchanged). A biped's
     # swing flexes hip pitch, knee and ankle pitch further the way its default pose bends them.
-    words = (("thigh", obs.tg_thigh), ("calf", obs.tg_calf), ("hip_pitch", obs.tg_hip_pitch), ("knee", obs.tg_knee), ("ankle_pitch", obs.tg_ankle))
-    if robot.kind == "humanoid":
-        words += (("ankle_joint", obs.tg_ankle),)  # H1's one ankle joint pitches
+    # H1's one ankle joint (`ankle_joint`) pitches, as G1's `ankle_pitch_joint`; no quadruped joint name has either
+    words = (("thigh", obs.tg_thigh), ("calf", obs.tg_calf), ("hip_pitch", obs.tg_hip_pitch), ("knee", obs.tg_knee),
+             ("ankle_pitch", obs.tg_ankle), ("ankle_joint", obs.tg_ankle))  # fmt: skip
     default = dict(zip(robot.joint_names, robot.default_pose, strict=True))
     amplitude, sign = [], []
     for name in spec.joint_order:
@@ -273,25 +273,21 @@ def train(cfg: TrainConfig, out_prefix: Path, minutes: float, log_every: int, ch
                 "minutes": round((time.time() - t_start) / 60.0, 1), "iterations": it + 1, "env_steps": steps}  # fmt: skip
         return [*prior["phases"], here]
 
-    def snapshot(it: int, steps: int, history: list[dict] | None = None) -> None:
+    run_history: list[dict] = []  # ppo_loop appends to it: a snapshot holds the curve so far
+
+    def snapshot(it: int, steps: int) -> None:
         if checkpoint is not None:
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
             totals = {"time_s": prior["time_s"] + time.time() - t_start, "steps": prior["steps"] + steps, "iterations": prior["iterations"] + it + 1}
-            torch.save(
-                {"model": model.state_dict(), **totals, "phases": phases(it, steps), "history": history or [], "cfg": cfg.as_dict()}, checkpoint
-            )
+            history = [*prior["history"], *_shifted(run_history, prior)]
+            torch.save({"model": model.state_dict(), **totals, "phases": phases(it, steps), "history": history, "cfg": cfg.as_dict()}, checkpoint)
             export_policy(
                 model, robot, cfg, checkpoint.parent / f"{robot.name}_walk_latest", {"iteration": totals["iterations"], "steps": totals["steps"]}
             )
 
-    run_history: list[dict] = []
-
-    def snapshot_with_history(it: int, steps: int) -> None:
-        snapshot(it, steps, [*prior["history"], *_shifted(run_history, prior)])
-
-    history, it, steps = ppo_loop(env, model, ppo, cfg, minutes * 60.0, log_every, "train_walk", snapshot_with_history, t_start,
+    history, it, steps = ppo_loop(env, model, ppo, cfg, minutes * 60.0, log_every, "train_walk", snapshot, t_start,
                                   curriculum_s=(prior["time_s"], plan_s), history_out=run_history)  # fmt: skip
-    snapshot(it, steps, [*prior["history"], *_shifted(history, prior)])
+    snapshot(it, steps)
     wall = time.time() - t_start
     last = history[-20:]
     final = {k: round(float(np.mean([h[k] for h in last])), 4) for k in ("ep_return", "ep_len_s", "falls_per_min", "err_vx", "err_vy", "err_wz")}
