@@ -38,14 +38,20 @@ def _seed(text: str) -> int:
     return value
 
 
-def _latency_ms(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--camera-latency expects milliseconds, got {text!r}") from None
-    if not (value >= 0.0 and value < 10_000):
-        raise argparse.ArgumentTypeError(f"--camera-latency expects 0 <= MS < 10000, got {text!r}")
-    return value
+def _latency_ms_for(flag: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} expects milliseconds, got {text!r}") from None
+        if not (value >= 0.0 and value < 10_000):
+            raise argparse.ArgumentTypeError(f"{flag} expects 0 <= MS < 10000, got {text!r}")
+        return value
+
+    return parse
+
+
+_latency_ms = _latency_ms_for("--camera-latency")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         metavar="MS",
         help="hold every camera frame back MS ms of sim time after its capture (robustness to camera delay)",
+    )
+    s.add_argument(
+        "--action-latency",
+        type=_latency_ms_for("--action-latency"),
+        default=0.0,
+        metavar="MS",
+        help="apply every joint command MS ms of sim time late, in whole physics steps (robustness to bus and driver delay)",
     )
     s.add_argument("--summary", type=Path, default=None, metavar="FILE.json", help="write the run summary as JSON")
     s.add_argument("--record", type=Path, default=None, metavar="FILE.mcap", help="record every topic to MCAP (rosbag2 profile: ros2 bag, Foxglove)")

@@ -79,7 +79,7 @@ def run_sim(args) -> int:
         auto_sequence=not args.no_auto,
         cmd_vel=cmd,
         recorders=recorders,
-        overrides={"sim_bridge": {"camera_latency": args.camera_latency / 1000.0}},
+        overrides={"sim_bridge": {"camera_latency": args.camera_latency / 1000.0, "action_latency": args.action_latency / 1000.0}},
     ) as graph:
         if steer:
             from lucid_ros.evaluation.steer import TrackSteer

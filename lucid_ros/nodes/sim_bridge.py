@@ -31,6 +31,7 @@ from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Header, String
 
 from lucid_ros.diagnostics import WARN, NodeHealth, Problem
+from lucid_ros.errors import ConfigError
 from lucid_ros.mathutil import yaw_of
 from lucid_ros.nodes import convert, qos
 from lucid_ros.nodes.commander import BackendCommands
@@ -75,6 +76,12 @@ class SimBridgeNode(GraphNode):
         self.scans = bus_for(self.context)  # privileged height scans for a teacher policy (sim only)
         self._heights: CourseHeights | None = None
         self.camera_latency = float(param(self, "camera_latency", 0.0))  # s from capture to delivery (robustness runs)
+        # s from the graph's joint command to the motors, in whole physics steps (robustness runs: the
+        # bus and driver delay a real robot adds; lockstep otherwise applies a command at the next step)
+        self.action_latency = float(param(self, "action_latency", 0.0))
+        if not 0.0 <= self.action_latency < 10.0:
+            raise ConfigError(None, "sim_bridge.action_latency", f"expected 0 <= seconds < 10, got {self.action_latency}")
+        self.sim.motor.set_latency(round(self.action_latency / self.robot.physics_dt))
         if bool(param(self, "cameras", False)):  # render camera mounts in this thread for the camera node
             from lucid_ros.nodes.camera import attach_sim_cameras
 
