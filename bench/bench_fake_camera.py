@@ -12,6 +12,12 @@ sim: SimGraph, same robot, policy, course variant (seed 0) and operator (monitor
 Both measure --seconds of *physics* time from RUNNING (the fake's physics may fall behind the wall
 on a loaded machine; its ground-truth file has both clocks): forward distance, sideways offset, the
 highest base height (stairs climbed), and the capture-to-action latency (policy/camera_latency).
+
+--episode: each run goes on to the success table's own end instead (its time limit for the
+course, `episode_time_limit`, or the first decision), and is judged as the table judges
+(lucid_ros.sim.outcome.judge on the true trajectory from RUNNING; the supervisor damping counts
+as tripped); sim is then the table's own episode (`run_episode`). Printed per run: the outcome,
+the time to the goal, and the distance covered after --seconds as before.
 """
 
 from __future__ import annotations
@@ -37,7 +43,27 @@ def pct(x: list[float]) -> str:
     return f"p50 {np.percentile(ms, 50):.0f} ms, p99 {np.percentile(ms, 99):.0f} ms (n={len(ms)})"
 
 
-def run_fake(policy: str, course: str, seconds: float, run: int) -> dict | None:
+def judge_fake(course: str, rows: list[dict], t_run_wall: float, limit: float) -> tuple[str, float, float]:
+    """(status, sim seconds from RUNNING to the decision, distance) of a fake run's ground truth,
+    judged as the success table judges a sim episode; DAMPING from the supervisor is `tripped`."""
+    from lucid_ros.nodes.episodes import DECIDED
+    from lucid_ros.sim.courses import load_course, randomize
+    from lucid_ros.sim.outcome import judge
+
+    variant = randomize(load_course(course), 0)
+    a = min(range(len(rows)), key=lambda i: abs(float(rows[i]["wall_time"]) - t_run_wall))
+    run = [r for r in rows[a:] if float(r["sim_time"]) <= float(rows[a]["sim_time"]) + limit]
+    t = np.array([float(r["sim_time"]) for r in run])
+    pos = np.array([[float(r[k]) for k in ("x", "y", "z")] for r in run])
+    quat = np.array([[float(r[k]) for k in ("qw", "qx", "qy", "qz")] for r in run])
+    out = judge(variant, t, pos, quat)
+    trip = next((i for i, r in enumerate(run) if r["command"] == "damping"), None)
+    if trip is not None and not (out.status in DECIDED and out.time_s <= t[trip]):
+        return "tripped", float(t[trip] - t[0]), out.distance_m
+    return out.status, out.time_s - float(t[0]), out.distance_m
+
+
+def run_fake(policy: str, course: str, seconds: float, run: int, limit: float | None = None) -> dict | None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test" / "hardware"))
     from hw_tools import realtime_threads, robot_priority
 
@@ -64,7 +90,7 @@ def run_fake(policy: str, course: str, seconds: float, run: int) -> dict | None:
                 print(f"fake run {run}: never RUNNING: {g.monitor.events}")
                 return None
             t0 = time.time()
-            time.sleep(seconds * 1.6 + 1.0)  # physics time behind the wall on a loaded machine: margin
+            time.sleep(max(seconds, limit or 0.0) * 1.6 + 1.0)  # physics time behind the wall on a loaded machine: margin
             state = g.state
     finally:
         stop_fake_robot(proc, timeout=5)
@@ -75,9 +101,22 @@ def run_fake(policy: str, course: str, seconds: float, run: int) -> dict | None:
     b = after[0] if after else rows[-1]
     zmax = max(r[4] for r in rows if a[1] <= r[1] <= b[1])
     res = {"state": state, "distance": b[2] - a[2], "physics_s": b[1] - a[1], "y": b[3], "zmax": zmax, "latency": lat}
+    episode = ""
+    if limit is not None:
+        res["outcome"] = judge_fake(course, list(csv.DictReader(gt.open())), t0, limit)
+        episode = f"; episode: {res['outcome'][0]} at {res['outcome'][1]:.1f} s, {res['outcome'][2]:.2f} m"
     print(f"fake run {run} {policy} {course}: {state}; distance {res['distance']:.2f} m in {res['physics_s']:.2f} s physics, "
-          f"y {b[3]:+.2f} m, max z {zmax:.2f} m; capture->action {pct(lat)}", flush=True)  # fmt: skip
+          f"y {b[3]:+.2f} m, max z {zmax:.2f} m; capture->action {pct(lat)}{episode}", flush=True)  # fmt: skip
     return res
+
+
+def run_sim_episode(policy: str, course: str) -> tuple[str, float, float]:
+    """The success table's own episode of this course variant (seed 0): (status, time, distance)."""
+    from lucid_ros.nodes.episodes import run_episode
+
+    ep = run_episode("go1", policy, course, 0, cmd_vel=(VX, 0.0, 0.0))
+    print(f"sim  {policy} {course} episode: {ep.status} at {ep.time_s:.1f} s, {ep.distance_m:.2f} m ({ep.reason})", flush=True)
+    return ep.status, ep.time_s, ep.distance_m
 
 
 def run_sim(policy: str, course: str, seconds: float) -> dict | None:
@@ -114,9 +153,17 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=8.0)
     p.add_argument("--runs", type=int, default=5, help="fake-robot runs (each a fresh fake; the lockstep sim run is deterministic)")
     p.add_argument("--only", choices=("fake", "sim"), default=None)
+    p.add_argument("--episode", action="store_true", help="also run each to the success table's end and judge it as the table does")
     a = p.parse_args()
-    fakes = [r for r in (run_fake(a.policy, a.course, a.seconds, i) for i in range(a.runs if a.only != "sim" else 0)) if r]
+    limit = None
+    if a.episode:
+        from lucid_ros.nodes.episodes import episode_time_limit
+        from lucid_ros.sim.courses import load_course, randomize
+
+        limit = episode_time_limit(randomize(load_course(a.course), 0), VX)
+    fakes = [r for r in (run_fake(a.policy, a.course, a.seconds, i, limit) for i in range(a.runs if a.only != "sim" else 0)) if r]
     sim = run_sim(a.policy, a.course, a.seconds) if a.only != "fake" else None
+    sim_ep = run_sim_episode(a.policy, a.course) if a.episode and a.only != "fake" else None
     if fakes:
         d = np.array([r["distance"] for r in fakes])
         lat = [x for r in fakes for x in r["latency"]]
@@ -126,6 +173,15 @@ def main() -> None:
         if sim:
             line += f"; vs sim {sim['distance']:.2f} m: {100 * (d.mean() / sim['distance'] - 1):+.0f} % (worst run {100 * (d.min() / sim['distance'] - 1):+.0f} %)"
         print(line)
+        if limit is not None:
+            outs = [r["outcome"] for r in fakes]
+            ok = [o for o in outs if o[0] == "succeeded"]
+            line = (f"fake {a.policy} {a.course} episodes ({limit:.0f} s limit): {len(ok)} of {len(outs)} succeeded"
+                    + (f", goal at {np.mean([o[1] for o in ok]):.1f} s mean ({min(o[1] for o in ok):.1f}-{max(o[1] for o in ok):.1f})" if ok else "")
+                    + f", distance mean {np.mean([o[2] for o in outs]):.2f} m; others: {[o[0] for o in outs if o[0] != 'succeeded']}")  # fmt: skip
+            if sim_ep:
+                line += f"; sim: {sim_ep[0]} at {sim_ep[1]:.1f} s, {sim_ep[2]:.2f} m"
+            print(line)
 
 
 if __name__ == "__main__":
