@@ -227,11 +227,22 @@ class SimRobot:
         self._refresh()
         return foot_contacts(self.model, self.data, self.index)
 
-    def render(self, camera_name: str = "ego", width: int | None = None, height: int | None = None, depth: bool = False) -> np.ndarray:
+    def snapshot(self) -> mujoco.MjData:
+        """A copy of the world now (kinematics current) that `render(..., data=)` can draw in another
+        thread while this one steps on: a camera must not stall the physics it films."""
+        self._refresh()
+        snap = mujoco.MjData(self.model)
+        mujoco.mj_copyData(snap, self.model, self.data)
+        return snap
+
+    def render(
+        self, camera_name: str = "ego", width: int | None = None, height: int | None = None, depth: bool = False, data: mujoco.MjData | None = None,
+    ) -> np.ndarray:  # fmt: skip
         """RGB (h, w, 3) uint8 or depth (h, w) float32 metres from a named camera.
 
         camera_name is a mount name from the robot YAML ('ego') or an MJCF camera name; the size
-        defaults to that mount's depth or color stream. Renderers are cached per size.
+        defaults to that mount's depth or color stream. Renderers are cached per size. `data`: draw
+        a `snapshot()` instead of the live world (then from one thread only).
         """
         cid = self.index.cameras.get(camera_name)
         if cid is None:
@@ -245,14 +256,15 @@ class SimRobot:
         g = self.model.vis.global_
         if width > g.offwidth or height > g.offheight:
             raise ValueError(f"{width}x{height} exceeds the offscreen buffer {g.offwidth}x{g.offheight} of this model")
-        self._refresh()
+        if data is None:
+            self._refresh()
         r = self._renderers.get((width, height))
         if r is None:
             r = self._renderers[(width, height)] = mujoco.Renderer(self.model, height, width)
         if depth:
             r.enable_depth_rendering()
         try:
-            r.update_scene(self.data, camera=int(cid))
+            r.update_scene(self.data if data is None else data, camera=int(cid))
             return r.render().copy()
         finally:
             if depth:

@@ -38,6 +38,7 @@ def test_rendered_frames_come_out_of_the_realsense_source_as_the_sim_renders_the
             sim.step(substeps)
             sender.on_tick(sim)
             time.sleep(0.001)
+        assert sender.flush(), "the render thread did not finish the captured frames within 5 s"
         end = time.monotonic() + 2.0
         while time.monotonic() < end and len([f for f in got if f.stream == "color"]) < sender.frames["color"]:
             time.sleep(0.01)
@@ -53,7 +54,7 @@ def test_rendered_frames_come_out_of_the_realsense_source_as_the_sim_renders_the
         assert np.all(np.diff([f.stamp for f in depth]) > 0)  # the hardware clock mapped onto the graph clock
         h = src.health()
         assert h.open and h.errors == 0 and h.checks["depth_frame_gaps"] == 0 and h.checks["depth_stamp_backwards"] == 0
-        assert cam.rejected == 0 and sender.errors == 0
+        assert cam.rejected == 0 and sender.errors == 0 and sender.dropped == 0, sender.last_error
     finally:
         src.close()
         cam.close()
