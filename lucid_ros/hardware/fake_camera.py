@@ -18,8 +18,10 @@ into its software_device, registered as the RealSense device provider `fake` (ca
 `realsense.device_provider: fake`). Mount-sized frames fit a datagram (go1: 12.7 kB depth); a mount
 over 64 kB per frame is refused at start. Both sides take the sizes from the same robot YAML.
 
-Rendering uses the sim's code (SimCameraSource.render: the mount's fovy, near plane, sensor model)
-in the fake's physics thread (MuJoCo is not thread-safe), only while the source streams.
+Rendering uses the sim's code (SimCameraSource.render: the mount's fovy, near plane, sensor model).
+The fake's physics thread only copies the world when a frame is due (SimRobot.snapshot: MuJoCo's
+data is not shared across threads); the sender's render thread draws that copy and sends it, so the
+500 Hz physics never waits for a render, as a real camera never stalls its robot.
 """
 
 from __future__ import annotations
