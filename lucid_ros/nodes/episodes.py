@@ -30,6 +30,10 @@ TRIPPED = TRIPS
 CHECK_EVERY_S = 0.5  # sim seconds between outcome checks while running (the sim held at each: SimGraph.run_until)
 STAND_LIMIT_S = 30.0  # sim seconds from the start for the auto sequence to reach RUNNING
 FOREIGN_EVERY_S = 4.0  # sim seconds between looks for other graphs' publishers on this one's topics
+# wall seconds from an episode's start before its last look for them may clear it: DDS discovery of
+# another process's endpoints takes ~1-3 s, and a lockstep episode can end sooner (one did, in 3 s,
+# and the table reported a result another graph's teleop was on the domain to steer)
+DISCOVERY_S = 5.0
 DOMAIN_TRIES = 3
 DOMAIN_WAIT_S = 5.0
 
@@ -103,6 +107,7 @@ def _episode(robot, policy, course, seed, cmd_vel, camera_latency_ms, label, max
             return judge_since(m, variant, t_run).status in DECIDED
 
         graph.run_until(limit, wall_timeout=max(120.0, 20.0 * (limit - t_run)), stop_when=decided, check_every=CHECK_EVERY_S)
+        time.sleep(max(0.0, DISCOVERY_S - (time.monotonic() - wall0)))
         foreign.update(graph.foreign_publishers())
         tail.update(hashes(graph))
         outcome = judge_since(m, variant, t_run)
