@@ -95,7 +95,8 @@ def run_fake(policy: str, course: str, seconds: float, run: int, limit: float | 
     finally:
         stop_fake_robot(proc, timeout=5)
         cam.close()
-    rows = [(float(r["wall_time"]), float(r["sim_time"]), float(r["x"]), float(r["y"]), float(r["z"])) for r in csv.DictReader(gt.open())]
+    records = list(csv.DictReader(gt.open()))
+    rows = [(float(r["wall_time"]), float(r["sim_time"]), float(r["x"]), float(r["y"]), float(r["z"])) for r in records]
     a = min(rows, key=lambda r: abs(r[0] - t0))
     after = [r for r in rows if r[1] >= a[1] + seconds]
     b = after[0] if after else rows[-1]
@@ -103,7 +104,7 @@ def run_fake(policy: str, course: str, seconds: float, run: int, limit: float | 
     res = {"state": state, "distance": b[2] - a[2], "physics_s": b[1] - a[1], "y": b[3], "zmax": zmax, "latency": lat}
     episode = ""
     if limit is not None:
-        res["outcome"] = judge_fake(course, list(csv.DictReader(gt.open())), t0, limit)
+        res["outcome"] = judge_fake(course, records, t0, limit)
         episode = f"; episode: {res['outcome'][0]} at {res['outcome'][1]:.1f} s, {res['outcome'][2]:.2f} m"
     print(f"fake run {run} {policy} {course}: {state}; distance {res['distance']:.2f} m in {res['physics_s']:.2f} s physics, "
           f"y {b[3]:+.2f} m, max z {zmax:.2f} m; capture->action {pct(lat)}{episode}", flush=True)  # fmt: skip

@@ -51,9 +51,6 @@ def _latency_ms_for(flag: str):
     return parse
 
 
-_latency_ms = _latency_ms_for("--camera-latency")
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lucid-ros", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -76,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--realtime", action="store_true", help="pace the sim to the wall clock")
     s.add_argument(
         "--camera-latency",
-        type=_latency_ms,
+        type=_latency_ms_for("--camera-latency"),
         default=0.0,
         metavar="MS",
         help="hold every camera frame back MS ms of sim time after its capture (robustness to camera delay)",

@@ -2,6 +2,7 @@
 simulated motors that much later, in whole physics steps, as a real robot's bus and driver delay
 it; a robustness knob like --camera-latency. Refused by name when negative or absurd."""
 
+import copy
 import subprocess
 import sys
 
@@ -17,9 +18,10 @@ def test_a_command_reaches_the_motors_the_latency_later():
     from lucid_ros.nodes.graph import SimGraph
 
     with SimGraph(robot="go1", policy="go1_walk", auto_sequence=False, overrides={"sim_bridge": {"action_latency": 0.02}}) as g:
-        motor = g.sim.sim.motor
-        assert int(motor.latency_steps) == 10  # 20 ms at the Go1's 2 ms physics step
-        # the delay line in the bridge's own motor: a target change shows in the torque 10 steps on
+        assert int(g.sim.sim.motor.latency_steps) == 10  # 20 ms at the Go1's 2 ms physics step
+        # the bridge's motor as configured (a copy: the sim thread owns the live one): a target
+        # change shows in the torque 10 physics steps on
+        motor = copy.deepcopy(g.sim.sim.motor)
         n = g.sim.robot.n_joints
         q, dq, eff = np.zeros(n), np.zeros(n), np.full(n, 100.0)
         motor.reset()
