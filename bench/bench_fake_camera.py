@@ -1,6 +1,6 @@
 """A vision policy through a real driver and the real RealSense path vs pure sim (prints numbers).
 
-    python bench/bench_fake_camera.py [--policy go1_depth] [--course stairs_up] [--seconds 8] [--runs 5] [--only fake|sim]
+    python bench/bench_fake_camera.py [--policy go1_depth] [--course stairs_up] [--seed 0] [--seconds 8] [--runs 5] [--only fake|sim]
 
 fake: `lucid-ros fake-robot --protocol go1_udp --camera-port P --course C --operator track --ground-truth F`
 in its own process: it renders its camera, and its operator holds the remote's left stick forward
@@ -8,7 +8,7 @@ in its own process: it renders its camera, and its operator holds the remote's l
 does in sim (lucid_ros.evaluation.steer.TrackSteer, from the world's true pose). Here the
 `lucid-ros robot` graph armed with --auto, the camera node opening the fake's frames as a RealSense
 (FakeRealSense, software_device), cmd_vel from the driver's remote relay. Each run is a fresh fake.
-sim: SimGraph, same robot, policy, course variant (seed 0) and operator (monitor.steer), lockstep.
+sim: SimGraph, same robot, policy, course variant (--seed, the fake's --seed) and operator (monitor.steer), lockstep.
 Both measure --seconds of *physics* time from RUNNING (the fake's physics may fall behind the wall
 on a loaded machine; its ground-truth file has both clocks): forward distance, sideways offset, the
 highest base height (stairs climbed), and the capture-to-action latency (policy/camera_latency).
@@ -43,14 +43,14 @@ def pct(x: list[float]) -> str:
     return f"p50 {np.percentile(ms, 50):.0f} ms, p99 {np.percentile(ms, 99):.0f} ms (n={len(ms)})"
 
 
-def judge_fake(course: str, rows: list[dict], t_run_wall: float, limit: float) -> tuple[str, float, float]:
+def judge_fake(course: str, seed: int, rows: list[dict], t_run_wall: float, limit: float) -> tuple[str, float, float]:
     """(status, sim seconds from RUNNING to the decision, distance) of a fake run's ground truth,
     judged as the success table judges a sim episode; DAMPING from the supervisor is `tripped`."""
     from lucid_ros.nodes.episodes import DECIDED
     from lucid_ros.sim.courses import load_course, randomize
     from lucid_ros.sim.outcome import judge
 
-    variant = randomize(load_course(course), 0)
+    variant = randomize(load_course(course), seed)
     a = min(range(len(rows)), key=lambda i: abs(float(rows[i]["wall_time"]) - t_run_wall))
     run = [r for r in rows[a:] if float(r["sim_time"]) <= float(rows[a]["sim_time"]) + limit]
     t = np.array([float(r["sim_time"]) for r in run])
@@ -63,7 +63,7 @@ def judge_fake(course: str, rows: list[dict], t_run_wall: float, limit: float) -
     return out.status, out.time_s - float(t[0]), out.distance_m
 
 
-def run_fake(policy: str, course: str, seconds: float, run: int, limit: float | None = None) -> dict | None:
+def run_fake(policy: str, course: str, seconds: float, run: int, limit: float | None = None, seed: int = 0) -> dict | None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test" / "hardware"))
     from hw_tools import realtime_threads, robot_priority
 
@@ -76,7 +76,21 @@ def run_fake(policy: str, course: str, seconds: float, run: int, limit: float | 
     port = cam.listen(0)
     cli, opts = loopback_link("go1_udp")
     gt = Path("/tmp") / f"bench_fake_camera_{int(time.time())}_{run}.csv"
-    args = [*cli, "--camera-port", str(port), "--course", course, "--operator", "track", "--operator-vx", str(VX), "--ground-truth", str(gt)]
+    args = [
+        *cli,
+        "--camera-port",
+        str(port),
+        "--course",
+        course,
+        "--seed",
+        str(seed),
+        "--operator",
+        "track",
+        "--operator-vx",
+        str(VX),
+        "--ground-truth",
+        str(gt),
+    ]
     proc = start_fake_robot("go1", "go1_udp", args, robot_priority)
     over = {"camera": {"realsense.device_provider": cam.register(f"bench{run}")}}
     lat: list[float] = []
@@ -104,28 +118,28 @@ def run_fake(policy: str, course: str, seconds: float, run: int, limit: float | 
     res = {"state": state, "distance": b[2] - a[2], "physics_s": b[1] - a[1], "y": b[3], "zmax": zmax, "latency": lat}
     episode = ""
     if limit is not None:
-        res["outcome"] = judge_fake(course, records, t0, limit)
+        res["outcome"] = judge_fake(course, seed, records, t0, limit)
         episode = f"; episode: {res['outcome'][0]} at {res['outcome'][1]:.1f} s, {res['outcome'][2]:.2f} m"
     print(f"fake run {run} {policy} {course}: {state}; distance {res['distance']:.2f} m in {res['physics_s']:.2f} s physics, "
           f"y {b[3]:+.2f} m, max z {zmax:.2f} m; capture->action {pct(lat)}{episode}", flush=True)  # fmt: skip
     return res
 
 
-def run_sim_episode(policy: str, course: str) -> tuple[str, float, float]:
-    """The success table's own episode of this course variant (seed 0): (status, time, distance)."""
+def run_sim_episode(policy: str, course: str, seed: int = 0) -> tuple[str, float, float]:
+    """The success table's own episode of this course variant: (status, time, distance)."""
     from lucid_ros.nodes.episodes import run_episode
 
-    ep = run_episode("go1", policy, course, 0, cmd_vel=(VX, 0.0, 0.0))
-    print(f"sim  {policy} {course} episode: {ep.status} at {ep.time_s:.1f} s, {ep.distance_m:.2f} m ({ep.reason})", flush=True)
+    ep = run_episode("go1", policy, course, seed, cmd_vel=(VX, 0.0, 0.0))
+    print(f"sim  {policy} {course} seed {seed} episode: {ep.status} at {ep.time_s:.1f} s, {ep.distance_m:.2f} m ({ep.reason})", flush=True)
     return ep.status, ep.time_s, ep.distance_m
 
 
-def run_sim(policy: str, course: str, seconds: float) -> dict | None:
+def run_sim(policy: str, course: str, seconds: float, seed: int = 0) -> dict | None:
     from lucid_ros.evaluation.steer import TrackSteer
     from lucid_ros.nodes.graph import SimGraph
 
     lat: list[float] = []
-    with SimGraph("go1", policy, course=course, seed=0, cmd_vel=(VX, 0.0, 0.0)) as g:
+    with SimGraph("go1", policy, course=course, seed=seed, cmd_vel=(VX, 0.0, 0.0)) as g:
         g.monitor.steer = TrackSteer.for_course(g.sim.sim.course).wz  # the success table's operator
         g.monitor.create_subscription(Float64, "policy/camera_latency", lambda m: lat.append(m.data) if g.state == "RUNNING" else None, qos.SENSOR)
         if not g.wait_for_state("RUNNING", 60.0):
@@ -151,24 +165,39 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--policy", default="go1_depth")
     p.add_argument("--course", default="stairs_up")
+    p.add_argument("--seeds", default="0", help="course variants, comma-separated (each: --runs fake runs and one sim run; default 0)")
     p.add_argument("--seconds", type=float, default=8.0)
-    p.add_argument("--runs", type=int, default=5, help="fake-robot runs (each a fresh fake; the lockstep sim run is deterministic)")
+    p.add_argument("--runs", type=int, default=5, help="fake-robot runs per variant (each a fresh fake; the lockstep sim run is deterministic)")
     p.add_argument("--only", choices=("fake", "sim"), default=None)
     p.add_argument("--episode", action="store_true", help="also run each to the success table's end and judge it as the table does")
     a = p.parse_args()
+    try:
+        seeds = [int(x) for x in a.seeds.split(",") if x.strip()]
+    except ValueError:
+        p.error(f"--seeds expects integers like 0,1,2, got {a.seeds!r}")
+    if not seeds or min(seeds) < 0:
+        p.error(f"--seeds expects integers >= 0, got {a.seeds!r}")
+    for seed in seeds:
+        bench_variant(a, seed)
+
+
+def bench_variant(a: argparse.Namespace, seed: int) -> None:
+    """--runs fake runs and the lockstep sim run of one course variant, and their summary lines."""
     limit = None
     if a.episode:
         from lucid_ros.nodes.episodes import episode_time_limit
         from lucid_ros.sim.courses import load_course, randomize
 
-        limit = episode_time_limit(randomize(load_course(a.course), 0), VX)
-    fakes = [r for r in (run_fake(a.policy, a.course, a.seconds, i, limit) for i in range(a.runs if a.only != "sim" else 0)) if r]
-    sim = run_sim(a.policy, a.course, a.seconds) if a.only != "fake" else None
-    sim_ep = run_sim_episode(a.policy, a.course) if a.episode and a.only != "fake" else None
+        limit = episode_time_limit(randomize(load_course(a.course), seed), VX)
+    runs = a.runs if a.only != "sim" else 0
+    fakes = [r for r in (run_fake(a.policy, a.course, a.seconds, i, limit, seed) for i in range(runs)) if r]
+    sim = run_sim(a.policy, a.course, a.seconds, seed) if a.only != "fake" else None
+    sim_ep = run_sim_episode(a.policy, a.course, seed) if a.episode and a.only != "fake" else None
+    name = f"{a.policy} {a.course} seed {seed}"
     if fakes:
         d = np.array([r["distance"] for r in fakes])
         lat = [x for r in fakes for x in r["latency"]]
-        line = (f"fake {a.policy} {a.course}: {len(fakes)} runs, distance mean {d.mean():.2f} m (min {d.min():.2f}, max {d.max():.2f}), "
+        line = (f"fake {name}: {len(fakes)} runs, distance mean {d.mean():.2f} m (min {d.min():.2f}, max {d.max():.2f}), "
                 f"max z mean {np.mean([r['zmax'] for r in fakes]):.2f} m, all RUNNING at the end: {all(r['state'] == 'RUNNING' for r in fakes)}; "
                 f"capture->action {pct(lat)}")  # fmt: skip
         if sim:
@@ -177,12 +206,12 @@ def main() -> None:
         if limit is not None:
             outs = [r["outcome"] for r in fakes]
             ok = [o for o in outs if o[0] == "succeeded"]
-            line = (f"fake {a.policy} {a.course} episodes ({limit:.0f} s limit): {len(ok)} of {len(outs)} succeeded"
+            line = (f"fake {name} episodes ({limit:.0f} s limit): {len(ok)} of {len(outs)} succeeded"
                     + (f", goal at {np.mean([o[1] for o in ok]):.1f} s mean ({min(o[1] for o in ok):.1f}-{max(o[1] for o in ok):.1f})" if ok else "")
                     + f", distance mean {np.mean([o[2] for o in outs]):.2f} m; others: {[o[0] for o in outs if o[0] != 'succeeded']}")  # fmt: skip
             if sim_ep:
                 line += f"; sim: {sim_ep[0]} at {sim_ep[1]:.1f} s, {sim_ep[2]:.2f} m"
-            print(line)
+            print(line, flush=True)
 
 
 if __name__ == "__main__":

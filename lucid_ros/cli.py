@@ -13,6 +13,7 @@ from pathlib import Path
 from lucid_ros.bringup import resolve_policy
 from lucid_ros.errors import ConfigError, exit_status
 from lucid_ros.hardware import BACKENDS
+from lucid_ros.hardware.options import seed_arg
 
 DEFAULT_ROBOT = "go1"
 DEFAULT_COURSE = "flat"
@@ -26,16 +27,6 @@ def _cmd_vel(text: str) -> tuple[float, float, float]:
     if len(parts) != 3:
         raise argparse.ArgumentTypeError(f"--cmd-vel expects three numbers VX,VY,WZ, got {text!r}")
     return parts  # type: ignore[return-value]
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--seed expects an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"--seed must be >= 0 (0 = the course as written), got {value}")
-    return value
 
 
 def _latency_ms_for(flag: str):
@@ -61,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--course", default=DEFAULT_COURSE, help="course name or YAML path (default: flat)")
     s.add_argument("--duration", type=float, default=None,
                    help="simulated seconds to run (default: 10; on a course, until its outcome is decided or the success table's time limit)")  # fmt: skip
-    s.add_argument("--seed", type=_seed, default=0, help="course variant: 0 = the course as written, N >= 1 = variant N (default: 0)")
+    s.add_argument("--seed", type=seed_arg, default=0, help="course variant: 0 = the course as written, N >= 1 = variant N (default: 0)")
     s.add_argument("--cmd-vel", type=_cmd_vel, default=None, metavar="VX,VY,WZ", help="velocity command (default: 0.5,0,0 for a walking policy)")
     s.add_argument(
         "--start-pose",
@@ -119,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--courses", default="hurdle,gaps,stairs_up,stairs_down,parkour", metavar="C[,C...]")
     e.add_argument("--episodes", type=int, default=30, help="seeded variants per course and policy (default: 30)")
-    e.add_argument("--first-seed", type=_seed, default=1, help="variants FIRST_SEED .. FIRST_SEED + EPISODES - 1 (default: 1)")
+    e.add_argument("--first-seed", type=seed_arg, default=1, help="variants FIRST_SEED .. FIRST_SEED + EPISODES - 1 (default: 1)")
     e.add_argument("--cmd-vel", type=_cmd_vel, default=(0.5, 0.0, 0.0), metavar="VX,VY,WZ", help="forward command (default: 0.5,0,0)")
     e.add_argument("--camera-latency", default="0", metavar="MS[,MS...]", help="added camera latency, one table per value (default: 0)")
     e.add_argument("--out", type=Path, default=Path("success"), metavar="DIR", help="table.md and results.json go here (default: ./success)")

@@ -86,19 +86,7 @@ def run_fake_robot(args) -> int:
     from lucid_ros.robots import load_robot
 
     robot = load_robot(args.robot)
-    opts: dict[str, Any] = {"start_pose": args.start_pose, "vendor_controller": args.vendor_controller, "course": args.course,
-                            "ground_truth_path": args.ground_truth, "operator": args.operator, "operator_vx": args.operator_vx}  # fmt: skip
-    if args.backend == "go1_udp":
-        opts["port"] = args.port if args.port is not None else 8007
-        if args.peer:
-            host, _, port = args.peer.rpartition(":")
-            opts["peer"] = (host or "127.0.0.1", int(port))
-    elif args.backend == "unitree_sdk2":
-        opts["domain_id"] = args.domain_id if args.domain_id is not None else 0
-        if args.flavor:
-            opts["flavor"] = args.flavor
-    elif args.backend == "mini_cheetah_lcm" and args.lcm_url:
-        opts["lcm_url"] = args.lcm_url
+    opts = fake_robot_options(args)
     fake = make_fake_robot(args.backend, robot, **opts)
     if getattr(args, "camera_port", None) is not None:
         from lucid_ros.hardware.fake_camera import attach_fake_camera
@@ -112,6 +100,24 @@ def run_fake_robot(args) -> int:
     print(f"[fake-robot {args.backend}] {robot.name} ready ({_where(fake)}); start pose {args.start_pose}", file=sys.stderr, flush=True)
     fake.run_forever()
     return 0
+
+
+def fake_robot_options(args) -> dict[str, Any]:
+    """make_fake_robot's keyword options from `lucid-ros fake-robot`'s arguments."""
+    opts: dict[str, Any] = {"start_pose": args.start_pose, "vendor_controller": args.vendor_controller, "course": args.course,
+                            "seed": args.seed, "ground_truth_path": args.ground_truth, "operator": args.operator, "operator_vx": args.operator_vx}  # fmt: skip
+    if args.backend == "go1_udp":
+        opts["port"] = args.port if args.port is not None else 8007
+        if args.peer:
+            host, _, port = args.peer.rpartition(":")
+            opts["peer"] = (host or "127.0.0.1", int(port))
+    elif args.backend == "unitree_sdk2":
+        opts["domain_id"] = args.domain_id if args.domain_id is not None else 0
+        if args.flavor:
+            opts["flavor"] = args.flavor
+    elif args.backend == "mini_cheetah_lcm" and args.lcm_url:
+        opts["lcm_url"] = args.lcm_url
+    return opts
 
 
 def _where(fake) -> str:

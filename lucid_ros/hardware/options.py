@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 
+def seed_arg(text: str) -> int:
+    """--seed: a course variant (lucid_ros.sim.courses.randomize), >= 0."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed expects an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"--seed must be >= 0 (0 = the course as written), got {value}")
+    return value
+
+
 def add_arguments(p, fake: bool) -> None:
     """Options for `robot` / `fake-robot` (cli.py builds the subparsers)."""
     if fake:
         p.add_argument("--course", default="flat")
+        p.add_argument("--seed", type=seed_arg, default=0,
+                       help="course variant, as `lucid-ros sim --seed` and the success table's seeds: 0 = the course as written (default: 0)")  # fmt: skip
         p.add_argument("--start-pose", default="lying", choices=("default", "crouch", "lying"))
         p.add_argument("--vendor-controller", action="store_true", help="simulate the vendor's controller still running (activation must refuse)")
         p.add_argument("--peer", default=None, metavar="HOST:PORT", help="go1_udp: stream LowState here before any command arrives")

@@ -33,14 +33,14 @@ def test_a_run_that_reaches_the_goal_succeeds_at_the_time_it_got_there(bench):
 
     goal = randomize(load_course("stairs_up"), 0).goal_x
     xs = [0.5 * 0.02 * i for i in range(int((goal + 1.0) / 0.01))]  # 0.5 m/s from x = 0
-    status, t, dist = bench.judge_fake("stairs_up", rows(xs), 1000.0, 60.0)
+    status, t, dist = bench.judge_fake("stairs_up", 0, rows(xs), 1000.0, 60.0)
     assert status == "succeeded" and t == pytest.approx(goal / 0.5, abs=0.05) and dist == pytest.approx(goal, abs=0.02)
 
 
 def test_damping_before_the_goal_is_tripped_and_a_stall_is_stuck(bench):
     xs = [min(0.5 * 0.02 * i, 1.2) for i in range(1500)]  # reaches 1.2 m in 2.4 s, then stands for 27.6 s
     cmds = ["position"] * 400 + ["damping"] * 1100
-    status, t, _ = bench.judge_fake("stairs_up", rows(xs, cmds), 1000.0, 60.0)
+    status, t, _ = bench.judge_fake("stairs_up", 0, rows(xs, cmds), 1000.0, 60.0)
     assert status == "tripped" and t == pytest.approx(8.0, abs=0.03)
-    status, _, dist = bench.judge_fake("stairs_up", rows(xs), 1000.0, 60.0)
+    status, _, dist = bench.judge_fake("stairs_up", 0, rows(xs), 1000.0, 60.0)
     assert status == "stuck" and dist == pytest.approx(1.2, abs=0.01)

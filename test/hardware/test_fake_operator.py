@@ -62,3 +62,17 @@ def test_a_bad_operator_is_refused_by_name():
         RemoteOperator.make("wander", None, 0.5)
     with pytest.raises(ValueError, match="operator_vx 2.5"):
         make_fake_robot("go1_udp", ROBOT, course="stairs_up", operator="track", operator_vx=2.5, port=0, settle_s=0.0)
+
+
+def test_fake_robot_seed_builds_the_course_variant_the_success_table_and_sim_use():
+    from lucid_ros.app.robot import fake_robot_options
+    from lucid_ros.cli import build_parser
+    from lucid_ros.sim.courses import load_course, randomize
+
+    args = build_parser().parse_args(["fake-robot", "--robot", "go1", "--protocol", "go1_udp", "--course", "stairs_up", "--seed", "3", "--port", "0"])
+    fake = make_fake_robot("go1_udp", ROBOT, **{**fake_robot_options(args), "settle_s": 0.0})
+    want = randomize(load_course("stairs_up"), 3)
+    assert fake.sim.course.obstacles == want.obstacles and fake.sim.course.goal_x == want.goal_x
+    assert fake.sim.course.obstacles != randomize(load_course("stairs_up"), 0).obstacles  # the seed reached the world
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["fake-robot", "--robot", "go1", "--protocol", "go1_udp", "--seed", "-1"])
