@@ -74,7 +74,8 @@ class PolicyRunnerNode(GraphNode):
         spec = self.runtime.spec
         self.get_logger().info(f"policy '{spec.name}' ({spec.n_act} actions, {spec.rate_hz:g} Hz): {self.runtime.provider_report}")
         self.status_pub.publish(String(data=f"READY {spec.name} sha256={spec.sha256[:12]} {self.runtime.provider_report}"))
-        self.schedule = PolicySchedule(1.0 / spec.rate_hz, self.cmd_timeout, self.robot.n_joints)  # decimation, hold, cmd timeout
+        # decimation (to within half a robot tick: a robot's stamps jitter), hold, cmd timeout
+        self.schedule = PolicySchedule(1.0 / spec.rate_hz, self.cmd_timeout, self.robot.n_joints, tick_period=1.0 / self.robot.rate_hz)
         self.scan_terms = privileged_terms(spec)  # a teacher: its terrain scan comes from the sim bridge
         self.vision = bus_for(self.context) if spec.images or self.scan_terms else None  # in-process tensors
         for term in self.scan_terms:
