@@ -90,7 +90,8 @@ class LowLevelDriver(HardwareInterface):
         self.command_source: Callable[[float], tuple[JointCommand | None, float | None]] | None = None
         self.reading_sink: Callable[[Reading], None] | None = None
         self.tick_hook: Callable[[float, str], None] | None = None
-        self.counters = {"sent": 0, "dry_run_encoded": 0, "received": 0, "watchdog_trips": 0, "silences": 0, "nonfinite_commands": 0}
+        self.counters = {"sent": 0, "dry_run_encoded": 0, "received": 0, "watchdog_trips": 0, "silences": 0, "nonfinite_commands": 0,
+                         "tick_hook_errors": 0}  # fmt: skip
 
     # ---- transport, per protocol --------------------------------------------------------------
     @abstractmethod
@@ -273,9 +274,10 @@ class LowLevelDriver(HardwareInterface):
     def _send_tick(self) -> None:
         now = time.monotonic()
         cmd, why = self._select(now)
-        if why == "watchdog" and not self._watchdog_active and self._last_cmd_rx is not None:
+        last_rx = self._last_cmd_rx  # once: deactivate() clears it from another thread
+        if why == "watchdog" and not self._watchdog_active and last_rx is not None:
             self.counters["watchdog_trips"] += 1
-            self.watchdog_fired = (self._last_cmd_rx, now)  # (last write, first damping tick), monotonic
+            self.watchdog_fired = (last_rx, now)  # (last write, first damping tick), monotonic
             log.error("%s: no joint_commands for more than %.0f ms: damping on our own", self.backend, self.command_timeout * 1e3)
         self._watchdog_active = why == "watchdog"
         try:
@@ -292,7 +294,12 @@ class LowLevelDriver(HardwareInterface):
                     self.on_fault("silence", f"robot silent for more than {self.silence_timeout * 1e3:.0f} ms")
             self._silent = silent
         if self.tick_hook is not None:
-            self.tick_hook(now, why)
+            try:
+                self.tick_hook(now, why)
+            except Exception:  # bookkeeping must never stop the packets that keep the robot damped
+                self.counters["tick_hook_errors"] += 1
+                if self.counters["tick_hook_errors"] == 1:
+                    log.exception("%s: the send loop's tick hook failed (the loop goes on sending)", self.backend)
 
     def latch_fault(self, message: str) -> None:
         if self.fault is None:

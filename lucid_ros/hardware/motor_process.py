@@ -157,8 +157,9 @@ class MotorProcess:
 
     def _on_tick(self, now: float, why: str) -> None:
         d = self.driver
-        if why == "command":  # how close the graph's command stream runs to the watchdog
-            self.command_age_max = max(self.command_age_max, now - d._last_cmd_rx)
+        rx = d._last_cmd_rx  # once: deactivate() clears it from another thread (read twice, it crashed the send loop)
+        if why == "command" and rx is not None:  # how close the graph's command stream runs to the watchdog
+            self.command_age_max = max(self.command_age_max, now - rx)
         if d.counters["watchdog_trips"] > self._trips:
             self._trips = d.counters["watchdog_trips"]
             if not self._orphaned.is_set():

@@ -128,3 +128,20 @@ def _fake_state():
     return codec.LowState(
         1, np.full(n, 10, np.uint8), z, z, z, z, np.array([1.0, 0, 0, 0]), np.zeros(3), np.zeros(3), np.zeros(3), np.zeros(4), np.zeros(4), b""
     )
+
+
+def test_a_failing_tick_hook_never_stops_the_send_loop(fake_go1, go1_driver, go1):
+    """The motor process's bookkeeping hook once raised (a field another thread cleared) and took
+    the 500 Hz thread with it: no more damping packets. The loop now counts the error and sends on."""
+    fake = fake_go1()
+    d = go1_driver(fake, arm=True)
+    d.activate()
+
+    def hook(now, why):
+        raise TypeError("bookkeeping bug")
+
+    d.tick_hook = hook
+    sent = d.counters["sent"]
+    time.sleep(0.2)
+    assert d.loop.running and d.counters["sent"] > sent + 50
+    assert d.counters["tick_hook_errors"] > 50
