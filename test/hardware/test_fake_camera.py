@@ -104,3 +104,25 @@ def test_vision_policy_through_go1_udp_and_a_muted_fake_camera_damps_within_came
     finally:
         stop_fake_robot(proc, timeout=5)
         cam.close()
+
+
+@pytest.mark.parametrize("policy", ["go1_depth", "go1_rgb"])
+def test_a_vision_student_climbs_the_stairs_through_the_real_driver_and_the_realsense_path(policy):
+    """Issue 21's proof: `lucid-ros fake-robot --protocol go1_udp --course stairs_up --seed 3
+    --operator track --camera-port P` and `lucid-ros robot ... --auto` with the camera node opening
+    the fake's frames as a RealSense: the student reaches the top, judged as the success table
+    judges, within 11 s of RUNNING (pure sim: the goal at 8.4 s depth / 8.3 s RGB; through the fake
+    8.0-8.5 / 8.2-8.8 s). While the policy schedule skipped the robot's early ticks (the network at
+    32 Hz) the depth student got there at 11.3-12.8 s on this variant, and 0 of 5 times on seed 0."""
+    import importlib.util
+    from pathlib import Path
+
+    bench_py = Path(__file__).resolve().parents[2] / "bench" / "bench_fake_camera.py"
+    spec = importlib.util.spec_from_file_location("bench_fake_camera", bench_py)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    res = bench.run_fake(policy, "stairs_up", 6.0, 0, limit=11.0, seed=3)
+    assert res is not None, "the robot graph never reached RUNNING"
+    status, t_goal, distance = res["outcome"]
+    assert status == "succeeded", f"{policy} through go1_udp and the fake camera: {status} after {t_goal:.1f} s, {distance:.2f} m"
+    assert len(res["latency"]) > 0 and max(res["latency"]) < 0.5, "no capture-to-action latency reported, or frames half a second old"
