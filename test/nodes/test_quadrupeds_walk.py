@@ -8,25 +8,14 @@ Go1's own numbers are test_graph_walk's.) Velocity is the MuJoCo ground truth, n
 
 import numpy as np
 import pytest
-
-from lucid_ros.nodes.graph import SimGraph
+from graph_tools import mean_walk_velocity
 
 SETTLE = 1.0  # s after RUNNING before anything is measured
 SECONDS = 10.0
 
 
 def mean_velocity(robot: str, cmd: tuple[float, float, float]) -> tuple[np.ndarray, list]:
-    with SimGraph(robot=robot, policy=f"{robot}_walk", start_pose="lying", cmd_vel=cmd) as g:
-        assert g.wait_for_state("RUNNING", wall_timeout=60), g.monitor.events
-        g.run_for(SETTLE)
-        t0 = g.sim_time
-        g.run_until(t0 + SECONDS)
-        assert g.state == "RUNNING", g.monitor.events
-    m = g.monitor.metrics
-    t = np.array(m.t)
-    win = (t >= t0) & (t <= t0 + SECONDS)
-    assert win.sum() > 40 * SECONDS, "ground truth missing"
-    return np.array(m.vel_body)[win].mean(axis=0), list(m.falls)
+    return mean_walk_velocity(robot, cmd, SETTLE, SECONDS, start_pose="lying")
 
 
 @pytest.mark.parametrize("robot", ["go2", "mini_cheetah"])
