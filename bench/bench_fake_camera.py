@@ -1,6 +1,6 @@
 """A vision policy through a real driver and the real RealSense path vs pure sim (prints numbers).
 
-    python bench/bench_fake_camera.py [--policy go1_depth] [--course stairs_up] [--seed 0] [--seconds 8] [--runs 5] [--only fake|sim]
+    python bench/bench_fake_camera.py [--policy go1_depth] [--course stairs_up] [--seeds 0[,2,3]] [--seconds 8] [--runs 5] [--only fake|sim]
 
 fake: `lucid-ros fake-robot --protocol go1_udp --camera-port P --course C --operator track --ground-truth F`
 in its own process: it renders its camera, and its operator holds the remote's left stick forward
@@ -171,12 +171,14 @@ def main() -> None:
     p.add_argument("--only", choices=("fake", "sim"), default=None)
     p.add_argument("--episode", action="store_true", help="also run each to the success table's end and judge it as the table does")
     a = p.parse_args()
+    from lucid_ros.hardware.options import seed_arg  # the variant check lucid-ros sim and fake-robot use
+
     try:
-        seeds = [int(x) for x in a.seeds.split(",") if x.strip()]
-    except ValueError:
-        p.error(f"--seeds expects integers like 0,1,2, got {a.seeds!r}")
-    if not seeds or min(seeds) < 0:
-        p.error(f"--seeds expects integers >= 0, got {a.seeds!r}")
+        seeds = [seed_arg(x.strip()) for x in a.seeds.split(",") if x.strip()]
+    except argparse.ArgumentTypeError as exc:
+        p.error(str(exc))
+    if not seeds:
+        p.error(f"--seeds expects integers >= 0 like 0,2,3, got {a.seeds!r}")
     for seed in seeds:
         bench_variant(a, seed)
 
