@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lucid_ros import paths
 from lucid_ros.errors import ConfigError
+from lucid_ros.evaluation.jumps import evidence_table
 from lucid_ros.evaluation.table import Episode, by_difficulty, failures, markdown, to_json
 from lucid_ros.nodes.episodes import DomainShared, run_table
 from lucid_ros.policy.spec import load_spec
@@ -79,7 +80,16 @@ def run_success_table(args) -> int:
         eps = [e for e in episodes if e.camera_latency_ms == lat]
         cmd = f"vx {args.cmd_vel[0]:g} m/s steered to the course line" if args.steer == "track" else f"cmd_vel {tuple(args.cmd_vel)}"
         head = f"Success rate, {len(seeds)} seeded variants per course (seeds {seeds[0]}-{seeds[-1]}), {cmd}"
-        body = "\n\n".join(x for x in (markdown(eps, courses, labels), failures(eps, courses, labels), by_difficulty(eps, courses, labels)) if x)
+        body = "\n\n".join(
+            x
+            for x in (
+                markdown(eps, courses, labels),
+                failures(eps, courses, labels),
+                by_difficulty(eps, courses, labels),
+                evidence_table(eps, courses, labels),
+            )
+            if x
+        )
         parts.append(f"{head}, added camera latency {lat:g} ms\n\n{body}")
     text = "\n\n".join(parts) + "\n"
     (out / "table.md").write_text(text)

@@ -33,6 +33,7 @@ class Episode:
     trajectory_sha256: str | None = None  # lockstep: sha256 of every tick's qpos/qvel (same seed, same hash)
     ticks_hashed: int = 0
     lockstep_timeouts: int = 0  # ticks the sim integrated without their answer: the run is then not repeatable
+    crossings: tuple[dict, ...] = ()  # per obstacle reached: how it was crossed (evaluation.jumps.Crossing as a dict)
 
     @property
     def succeeded(self) -> bool:
@@ -114,9 +115,8 @@ def by_difficulty(episodes: list[Episode], courses: list[str], policies: list[st
         eps = [e for e in episodes if e.course == c and e.difficulty is not None]
         if not eps:
             continue
-        key, values = eps[0].difficulty_key, np.array([e.difficulty for e in eps])
-        edges = np.linspace(values.min(), values.max(), bins + 1) if np.ptp(values) > 0 else np.array([values.min()] * 2)
-        which = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)  # the top value in the last bin
+        key = eps[0].difficulty_key
+        edges, which = difficulty_bins([e.difficulty for e in eps], bins)
         lines = [f"{c} by {key} (successes/runs)", "", f"| {key} | " + " | ".join(policies) + " |", "|---|" + "---|" * len(policies)]
         for b in range(len(edges) - 1):
             row = []
@@ -126,6 +126,14 @@ def by_difficulty(episodes: list[Episode], courses: list[str], policies: list[st
             lines.append(f"| {edges[b]:.3g}–{edges[b + 1]:.3g} | " + " | ".join(row) + " |")
         out.append("\n".join(lines))
     return "\n\n".join(out)
+
+
+def difficulty_bins(values, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """`bins` equal-width bins over the drawn values: (edges, the bin of each value); the top value
+    falls in the last bin, and one repeated value is one bin."""
+    values = np.asarray(values, dtype=np.float64)
+    edges = np.linspace(values.min(), values.max(), bins + 1) if np.ptp(values) > 0 else np.array([values.min()] * 2)
+    return edges, np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
 
 
 def to_json(episodes: list[Episode]) -> dict:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lucid_ros.evaluation.jumps import ContactRecorder, as_dicts, crossings
 from lucid_ros.evaluation.steer import TrackSteer
 from lucid_ros.evaluation.table import Episode
 from lucid_ros.nodes.graph import SimGraph
@@ -80,6 +81,8 @@ def _episode(robot, policy, course, seed, cmd_vel, camera_latency_ms, label, max
         tail = dict(camera_latency_ms=camera_latency_ms, difficulty_key=key, difficulty=value)
         if steer:
             graph.monitor.steer = TrackSteer.for_course(variant).wz
+        contacts = ContactRecorder(graph.sim.sim.model, graph.sim.sim.index)  # how each obstacle was crossed (evaluation.jumps)
+        graph.sim.sim.physics_hooks.append(contacts)
         foreign: set[str] = set()
         m = graph.monitor
         try:  # held every CHECK_EVERY_S of sim time until RUNNING: the run from there is the same every time
@@ -111,6 +114,7 @@ def _episode(robot, policy, course, seed, cmd_vel, camera_latency_ms, label, max
         foreign.update(graph.foreign_publishers())
         tail.update(hashes(graph))
         outcome = judge_since(m, variant, t_run)
+        tail["crossings"] = as_dicts(crossings(variant, contacts.arrays(t_run, outcome.time_s)))
         trip = next(((t, s) for t, s in list(m.states) if t >= t_run and s in TRIPPED), None)
         if trip is not None and not (outcome.status in DECIDED and outcome.time_s <= trip[0]):
             cause = next((e.get("cause", "") for e in m.metrics.events if e.get("state") == trip[1]), "")

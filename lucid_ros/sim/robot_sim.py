@@ -81,6 +81,8 @@ class SimRobot:
         self._push_steps = 0
         self._fresh = False  # do derived quantities (sensors, contacts, poses) match qpos/qvel?
         self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
+        # callables(model, data) after every physics step, reading only (evaluation.jumps.ContactRecorder)
+        self.physics_hooks: list = []
         total_mass = float(self.model.body_subtreemass[self.index.base_body])
         self.hoist = Hoist(hoist, total_mass, -float(self.model.opt.gravity[2])) if hoist is not None else None
         # the body the harness is on: the base, or (hoist.body) e.g. a G1's torso above its waist joints
@@ -188,6 +190,8 @@ class SimRobot:
             tau = self.motor.torque(d.qpos[ix.joint_qpos], d.qvel[ix.joint_qvel], self._cmd, self._effort)
             d.ctrl[ix.actuators] = tau
             mujoco.mj_step(m, d)
+            for fn in self.physics_hooks:
+                fn(m, d)
         self._fresh = False
 
     # ---- readers: lucid_ros.types in canonical joint order -------------------------------------

@@ -249,6 +249,14 @@ def _check_motor(model: mujoco.MjModel, aid: int, jid: int, effort: float, src: 
             raise ConfigError(src, field, f"{what} {rng[aid].tolist()} of '{name}' in {fname} is narrower than the effort limit {effort}")
 
 
+def foot_bottom(model: mujoco.MjModel, geoms: np.ndarray) -> np.ndarray:
+    """(n_feet,) how far below its centre each foot geom touches a flat floor when level: a sphere's
+    or capsule's radius (quadruped feet), a box's half height (humanoid soles)."""
+    size = model.geom_size[geoms]
+    box = model.geom_type[geoms] == mujoco.mjtGeom.mjGEOM_BOX
+    return np.where(box, size[:, 2], size[:, 0])
+
+
 def _robot_radius(model: mujoco.MjModel, base: int, geoms: np.ndarray) -> float:
     data = mujoco.MjData(model)
     mujoco.mj_kinematics(model, data)

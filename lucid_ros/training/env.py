@@ -42,7 +42,7 @@ from lucid_ros.safety.limits import clip_targets
 from lucid_ros.sim.courses import Course, load_course
 from lucid_ros.sim.heights import CourseHeights
 from lucid_ros.sim.motor import MotorModel
-from lucid_ros.sim.world import WorldIndex, build_model
+from lucid_ros.sim.world import WorldIndex, build_model, foot_bottom
 from lucid_ros.training import rewards as R
 from lucid_ros.training.config import EnvConfig
 
@@ -52,14 +52,6 @@ PRIV_DIM = 21  # privileged critic inputs of a four-footed robot, see _observe (
 def priv_dim(robot: RobotDescription) -> int:
     """Privileged critic inputs: 17 + one contact flag per foot (Go1: 21)."""
     return 17 + len(robot.feet)
-
-
-def foot_bottom(model: mujoco.MjModel, geoms: np.ndarray) -> np.ndarray:
-    """(n_feet,) how far below its centre each foot geom touches a flat floor when level: a sphere's
-    or capsule's radius (quadruped feet), a box's half height (humanoid soles)."""
-    size = model.geom_size[geoms]
-    box = model.geom_type[geoms] == mujoco.mjtGeom.mjGEOM_BOX
-    return np.where(box, size[:, 2], size[:, 0])
 
 
 class Terrain:

@@ -77,6 +77,13 @@ def test_success_table_runs_seeded_episodes_through_the_graph(tmp_path):
     assert [e["difficulty"] for e in results["episodes"]] == gaps and "gaps by blocks.gap (successes/runs)" in table
     assert {e["status"] for e in results["episodes"]} <= {"fell", "stuck"}
     assert any(e["status"] == "fell" and e["distance_m"] > 1.0 for e in results["episodes"])  # it walked, then fell in
+    # how: at the first gap, no flight and a foot below the rim (evaluation.jumps), for every episode
+    assert "gaps: how obstacles were crossed, by blocks.gap" in table
+    for e in results["episodes"]:
+        first = e["crossings"][0]
+        assert first["obstacle"] == "blocks_gap_0" and not first["crossed"] and first["flights"] == 0, e["crossings"]
+    fell = next(e for e in results["episodes"] if e["status"] == "fell")
+    assert fell["crossings"][0]["foot_clearance_m"] < -0.05, fell["crossings"]
     assert "[2/2] gaps" in r.stderr
     kept = [json.loads(line) for line in (tmp_path / "out" / "episodes.jsonl").read_text().splitlines()]
     assert sorted(e["seed"] for e in kept) == [3, 4]  # written as each finished, not only at the end
