@@ -7,9 +7,9 @@ policy's own actions so the robots walk and climb as in training (random actions
 writhe, which costs the solver more):
 - env-steps/s of `env.step` (50 Hz steps: 10 physics steps, motor law, observation, rewards,
   resets; the policy's inference is not counted);
-- raw MuJoCo for the same batch: the same worlds from the same states, `batch.step` ten times per
-  env step with the torques held, nothing else (what the env could reach with free Python);
-- MuJoCo alone for those states on one thread, one MjData per env (`mj_step`), times the cores.
+- the share of that time spent in MuJoCo's `batch.step` for the same batch (timed inside the env's
+  own steps), and the rate MuJoCo alone would reach: what the env could reach with free Python;
+- plain `mj_step` on one thread, one MjData per env, from the states the env left (no batch).
 Then one PPO update of the teacher's size (504 envs x 24 steps, its network) with torch on 1 and
 on 2 threads. Wall-clock numbers: run it on an idle machine.
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 import mujoco
 import numpy as np
@@ -39,24 +40,38 @@ def policy_of(name: str):
     return spec, lambda obs: sess.run(None, {spec.obs_input: obs.astype(np.float32)})[0].astype(np.float64)
 
 
+class TimedBatch:
+    """A mujoco.batch.Batch whose step() calls are timed (everything else passes through)."""
+
+    def __init__(self, batch) -> None:
+        object.__setattr__(self, "_b", batch)
+        object.__setattr__(self, "seconds", 0.0)
+
+    def step(self, *args, **kwargs):
+        t0 = time.perf_counter()
+        out = self._b.step(*args, **kwargs)
+        object.__setattr__(self, "seconds", self.seconds + time.perf_counter() - t0)
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self._b, name)
+
+
 def measure(label: str, env: WalkEnv, act, steps: int) -> None:
     obs, _ = env.reset_all()
     for _ in range(25):  # walk off the spawn transients
         obs, *_ = env.step(act(obs))
+    timed = [TimedBatch(w.batch) for w in env.worlds]
+    for w, tb in zip(env.worlds, timed, strict=True):
+        w.batch = tb
     t_env = 0.0
     for _ in range(steps):
         a = act(obs)
         t0 = time.perf_counter()
         obs, *_ = env.step(a)
         t_env += time.perf_counter() - t0
-    # raw MuJoCo: the same batches from the states the env left, torques held
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        for _k in range(env.substeps):
-            for w in env.worlds:
-                w.batch.step()
-    t_raw = time.perf_counter() - t0
-    # one thread, one MjData per env of the first world: MuJoCo's own speed for these robots
+    t_mj = sum(tb.seconds for tb in timed)
+    # MuJoCo on one thread, one MjData per env of the first world, from the states the env left
     w = env.worlds[0]
     k = min(32, w.batch.nsim)
     datas = [w.batch.get_data(i) for i in range(k)]
@@ -66,10 +81,11 @@ def measure(label: str, env: WalkEnv, act, steps: int) -> None:
         for d in datas:
             mujoco.mj_step(model, d, env.substeps)
     t_one = (time.perf_counter() - t0) * env.n / k
-    rate, raw = env.n * steps / t_env, env.n * steps / t_raw
+    rate = env.n * steps / t_env
     print(
-        f"{label:<26} {len(env.worlds):>2} world(s) {env.n:>4} envs: env {rate:8.0f} env-steps/s | raw MuJoCo, same batch {raw:8.0f} "
-        f"(env at {100 * rate / raw:3.0f} %) | mj_step on 1 thread {env.n * steps / t_one:7.0f}",
+        f"{label:<26} {len(env.worlds):>2} world(s) {env.n:>4} envs: env {rate:6.0f} env-steps/s | of its time in MuJoCo's batch.step "
+        f"{100 * t_mj / t_env:3.0f} % (MuJoCo alone would run {env.n * steps / t_mj:6.0f}) | mj_step, 1 thread, 1 MjData per env: "
+        f"{env.n * steps / t_one:5.0f}",
         flush=True,
     )
 
@@ -79,7 +95,7 @@ def ppo_update_time(obs_dim: int, n_env: int, threads: int) -> float:
     cfg = TrainConfig().ppo
     gen = torch.Generator().manual_seed(0)
     model = ActorCritic(obs_dim, priv_dim(load_robot("go1")), 12, cfg)
-    ppo = PPO(model, cfg, gen)
+    ppo = PPO(model, replace(cfg, update_threads=threads), gen)
     T = cfg.steps_per_env
     buf = RolloutBuffer(T, n_env, obs_dim, priv_dim(load_robot("go1")), 12)
     for _ in range(T):

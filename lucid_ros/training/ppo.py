@@ -12,6 +12,8 @@ tuning a learning-rate decay to the run length.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 from torch import nn
@@ -142,6 +144,17 @@ class RolloutBuffer:
         self.t = 0
 
 
+@contextmanager
+def torch_threads(n: int):
+    """torch on n threads inside the block, the previous count after it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(n)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class PPO:
     def __init__(self, model: ActorCritic, cfg: PPOConfig, generator: torch.Generator):
         self.model = model
@@ -157,6 +170,10 @@ class PPO:
         return a, d.log_prob(a).sum(-1), self.model.value(obs, priv), d.mean, d.stddev
 
     def update(self, buf: RolloutBuffer) -> dict[str, float]:
+        with torch_threads(self.cfg.update_threads):
+            return self._update(buf)
+
+    def _update(self, buf: RolloutBuffer) -> dict[str, float]:
         cfg = self.cfg
         n = buf.steps * buf.obs.shape[1]
         flat = lambda x: x.reshape(n, *x.shape[2:])  # noqa: E731

@@ -8,7 +8,8 @@ the result. `--robot R` trains another quadruped from its description (default o
 config/policies/R_walk; docs/training.md lists what is still Go1-tuned). Progress lines go to stdout. The run stops at --iterations or --minutes, whichever
 comes first; the curriculum follows whichever is further along, so a shorter budget still ends
 on the full command ranges. Same seed, same machine-independent result up to thread scheduling
-of floating-point sums in MuJoCo's pool (none: each env runs on one thread) and torch (1 thread).
+of floating-point sums in MuJoCo's pool (none: each env runs on one thread) and torch (acting on one
+thread; the update on PPOConfig.update_threads, which gives bit-identical parameters on this machine).
 """
 
 from __future__ import annotations
