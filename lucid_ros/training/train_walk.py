@@ -359,9 +359,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="continue a run from its checkpoint (a training that spans sessions: each phase is recorded in the spec)")  # fmt: skip
     p.add_argument("--total-minutes", dest="total_minutes", type=float, default=None,
                    help="the whole run's planned minutes over all phases, for the command curriculum (default: --minutes)")  # fmt: skip
+    p.add_argument("--yaw-weight", dest="yaw_weight", type=float, default=None,
+                   help="weight of yaw-rate tracking (default: the recipe's, 1.0 for humanoids; H1's phases 1-2 used 0.5)")  # fmt: skip
     args = p.parse_args(argv)
     cfg = TrainConfig(iterations=args.iterations, seed=args.seed, nthread=args.threads)
     humanoid_config(load_robot(args.robot), cfg)  # a biped's recipe; quadrupeds unchanged
+    if args.yaw_weight is not None:
+        if not args.yaw_weight >= 0:
+            p.error(f"--yaw-weight must be >= 0, got {args.yaw_weight}")
+        cfg.env.weights.tracking_ang_vel = args.yaw_weight
     cfg.time_budget_s = args.minutes * 60.0
     if args.envs is not None:
         cfg.env.n_envs = args.envs
