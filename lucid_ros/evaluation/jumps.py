@@ -7,7 +7,9 @@ records, for every obstacle a run reached, what the physics did there:
 - **flight phases**: every foot under FLIGHT_FORCE_N of contact force for at least FLIGHT_MIN_S
   (all four feet off the ground; the base may still brush the obstacle), while the base is at the
   obstacle (from APPROACH_M before its near edge to PAST_M after its far edge);
-- **take-off vertical speed**: the base's vertical speed at the start of the longest of them;
+- **take-off vertical speed**: the base's vertical speed at the start of the longest of them, and
+  the **landing**: how far past the obstacle's far edge the first foot down after it touched (a gap's
+  landing wants > 2 cm past the edge; negative: it came down short, on or before the far edge);
 - **foot clearance**: the lowest foot bottom over the obstacle's footprint minus the obstacle's top
   (a hurdle's top, a gap's rim: the highest ground within RIM_M of the footprint). About 0 is a
   foot standing on the top, and a landing foot sinks a few cm into it (MuJoCo's contacts are soft:
@@ -115,6 +117,7 @@ class Crossing:
     flights: int
     longest_flight_s: float
     takeoff_vz: float | None  # m/s at the start of the longest flight
+    landing_past_m: float | None  # x of the first foot down after the longest flight, minus the far edge
     foot_clearance_m: float | None
     trunk_clearance_m: float | None
     top_contact_s: float
@@ -185,6 +188,7 @@ def crossings(course: Course, rec: dict[str, np.ndarray]) -> list[Crossing]:
                 flights=len(mine),
                 longest_flight_s=round(float(t[longest[1] - 1] - t[longest[0]] + dt), 4) if longest else 0.0,
                 takeoff_vz=round(float(base[longest[0], 3]), 3) if longest else None,
+                landing_past_m=_landing(feet, force, longest, o.x1),
                 foot_clearance_m=round(float((feet[..., 2][over]).min() - top), 4) if over.any() else None,
                 trunk_clearance_m=round(float(base[base_over, 2].min() - top), 4) if base_over.any() else None,
                 top_contact_s=round(len(np.unique(con[on_top, 0])) * dt, 4),
@@ -194,6 +198,17 @@ def crossings(course: Course, rec: dict[str, np.ndarray]) -> list[Crossing]:
     return out
 
 
+def _landing(feet: np.ndarray, force: np.ndarray, flight: tuple[int, int] | None, x1: float) -> float | None:
+    """x of the first foot to touch down when a flight ends, minus x1; None without a flight or if the
+    record ends in the air."""
+    if flight is None or flight[1] >= len(force):
+        return None
+    down = np.flatnonzero(force[flight[1]] >= FLIGHT_FORCE_N)
+    if len(down) == 0:
+        return None
+    return round(float(feet[flight[1], down, 0].min() - x1), 4)
+
+
 def as_dicts(cs: list[Crossing]) -> tuple[dict, ...]:
     return tuple(asdict(c) for c in cs)
 
@@ -201,8 +216,8 @@ def as_dicts(cs: list[Crossing]) -> tuple[dict, ...]:
 def evidence_table(episodes, courses: list[str], policies: list[str], bins: int = 4) -> str:
     """Per course with a difficulty number: obstacles crossed by difficulty bin and policy, with how
     (markdown). 'flight' is the share of crossings with a flight phase, 'on top' with contact on a
-    hurdle's top (a climb), 'sides' with contact on a face or pit wall; take-off speed and foot
-    clearance are medians over the crossings that have them."""
+    hurdle's top (a climb), 'sides' with contact on a face or pit wall; take-off speed, foot
+    clearance and landing are medians over the crossings that have them."""
     out = []
     for c in courses:
         eps = [e for e in episodes if e.course == c and e.difficulty is not None and e.crossings]
@@ -212,8 +227,8 @@ def evidence_table(episodes, courses: list[str], policies: list[str], bins: int 
         lines = [
             f"{c}: how obstacles were crossed, by {eps[0].difficulty_key}",
             "",
-            "| bin | policy | crossed/reached | flight | take-off vz | foot clearance | on top | sides |",
-            "|---|---|---|---|---|---|---|---|",
+            "| bin | policy | crossed/reached | flight | take-off vz | foot clearance | on top | sides | landing past the edge |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for b in range(len(edges) - 1):
             for p in policies:
@@ -223,10 +238,12 @@ def evidence_table(episodes, courses: list[str], policies: list[str], bins: int 
                 done = [x for x in cs if x["crossed"]]
                 vz = [x["takeoff_vz"] for x in done if x["takeoff_vz"] is not None]
                 fc = [x["foot_clearance_m"] for x in done if x["foot_clearance_m"] is not None]
+                land = [x["landing_past_m"] for x in done if x.get("landing_past_m") is not None]
                 lines.append(
                     f"| {edges[b]:.3g}–{edges[b + 1]:.3g} | {p} | {len(done)}/{len(cs)} | {_share(done, 'flights')} | "
                     f"{f'{np.median(vz):+.2f} m/s' if vz else '—'} | {f'{np.median(fc):+.3f} m' if fc else '—'} | "
-                    f"{_share(done, 'top_contact_s')} | {_share(done, 'side_contact_s')} |"
+                    f"{_share(done, 'top_contact_s')} | {_share(done, 'side_contact_s')} | "
+                    f"{f'{np.median(land):+.2f} m' if land else '—'} |"
                 )
         out.append("\n".join(lines))
     return "\n\n".join(out)

@@ -63,6 +63,7 @@ def test_a_thrown_robot_clears_the_hurdle_in_flight(go1):
     # ballistic: it lands at its take-off height, so the flight lasts 2 vz / g
     assert abs(c.takeoff_vz - 3.0) < 0.1 and abs(c.longest_flight_s - 2 * c.takeoff_vz / 9.81) < 0.03, c
     assert c.foot_clearance_m is not None and c.foot_clearance_m > 0.05, c
+    assert c.landing_past_m is not None and c.landing_past_m > 0.05, c  # came down beyond the far edge
     assert c.top_contact_s == 0.0 and c.side_contact_s == 0.0, c
     assert c.trunk_clearance_m > 0.1 and abs(c.top_m - top) < 1e-6
 
@@ -82,7 +83,7 @@ def test_a_robot_on_the_hurdle_top_is_a_climb_not_a_jump(go1):
 
 def test_the_table_shows_flights_and_climbs_per_bin():
     def ep(policy, difficulty, flights, top):
-        x = dict(obstacle="h0", crossed=True, top_m=0.2, flights=flights, longest_flight_s=0.15 * flights, takeoff_vz=1.5 if flights else None,
+        x = dict(obstacle="h0", crossed=True, top_m=0.2, flights=flights, longest_flight_s=0.15 * flights, takeoff_vz=1.5 if flights else None, landing_past_m=None,
                  foot_clearance_m=0.05, trunk_clearance_m=0.2, top_contact_s=top, side_contact_s=0.0)  # fmt: skip
         return Episode(
             policy, "hurdle", 0, "succeeded", "", 10.0, 10.0, 1, 1, 1.0, difficulty_key="hurdles.height", difficulty=difficulty, crossings=(x,)
