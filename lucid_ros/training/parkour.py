@@ -38,8 +38,9 @@ SCAN_TERM = {"name": "height_scan", "x": list(SCAN_X), "y": list(SCAN_Y), "offse
 def teacher_weights() -> RewardWeights:
     """The walking weights, loosened where obstacles need it: climbing moves the base up and
     pitches it, so vertical speed, tilt and height are penalised less; feet lifted at an obstacle
-    just ahead are paid (rewards.obstacle_clearance)."""
-    return replace(RewardWeights(), lin_vel_z=-0.5, orientation=-0.5, base_height=-5.0, ang_vel_xy=-0.02, stand_still=0.0, obstacle_clearance=0.6)
+    just ahead are paid (rewards.obstacle_clearance). Standing still at a zero command is paid as in
+    walking (ParkourConfig.p_stand)."""
+    return replace(RewardWeights(), lin_vel_z=-0.5, orientation=-0.5, base_height=-5.0, ang_vel_xy=-0.02, obstacle_clearance=0.6)
 
 
 @dataclass
@@ -83,6 +84,11 @@ class ParkourConfig:
     # `wz_free` until their next command, so following wz is learned beyond what steering asks.
     steer_share: float = 0.8
     wz_free: tuple[float, float] = (-0.4, 0.4)
+    # Zero commands. The shipped teacher (trained with none) walks 0.8 m and turns 0.9 rad in 10 s
+    # at cmd_vel 0, and its students do the same (test_zero_command): this share of the command
+    # draws is (0, 0, 0), unsteered, with the walking recipe's stand-still term paying for the
+    # default pose, and a standing env is never ended as stuck.
+    p_stand: float = 0.1
 
     def world_shares(self) -> list[float]:
         """One share per training course, in training_courses' order."""
@@ -217,9 +223,10 @@ class ParkourEnv(WalkEnv):
         if k == 0:
             return
         self.command[ids] = 0.0
-        self.command[ids, 0] = self.rng.uniform(*self.pk.vx, k)
-        self.steered[ids] = self.rng.random(k) < self.pk.steer_share
-        self.command[ids, 2] = np.where(self.steered[ids], 0.0, self.rng.uniform(*self.pk.wz_free, k))
+        stand = self.rng.random(k) < self.pk.p_stand
+        self.command[ids, 0] = np.where(stand, 0.0, self.rng.uniform(*self.pk.vx, k))
+        self.steered[ids] = (self.rng.random(k) < self.pk.steer_share) & ~stand
+        self.command[ids, 2] = np.where(self.steered[ids] | stand, 0.0, self.rng.uniform(*self.pk.wz_free, k))
         self.cmd_timer[ids] = self.rng.uniform(*self.cfg.resample_s, k)
 
     def _steer(self, s: dict[str, np.ndarray]) -> None:
@@ -261,13 +268,19 @@ class ParkourEnv(WalkEnv):
         fell |= self._stuck(s["pos"][:, 0]) & ~off
         return fell, off
 
+    @property
+    def standing(self) -> np.ndarray:
+        """(n,) envs told to stand still (zero command): the stuck rule does not apply to them."""
+        return ~np.any(self.command != 0.0, axis=1)
+
     def _reset(self, ids: np.ndarray) -> None:
         super()._reset(ids)
         self.best_x[ids] = -np.inf
         self.best_t[ids] = 0.0
 
     def _stuck(self, x: np.ndarray) -> np.ndarray:
-        gained = x > self.best_x + self.pk.stuck_m
+        """Envs with no new progress for stuck_s; an env standing on command restarts its window."""
+        gained = (x > self.best_x + self.pk.stuck_m) | self.standing
         self.best_x[gained] = x[gained]
         self.best_t[gained] = self.t[gained]
         return self.t - self.best_t > self.pk.stuck_s

@@ -40,7 +40,7 @@ def test_a_swing_foot_must_clear_the_hurdle_just_ahead_of_it_not_only_the_ground
 def hurdle_env():
     robot = load_robot("go1")
     spec = load_spec(config_dir() / "policies" / "go1_teacher.yaml", robot)
-    pk = ParkourConfig(levels={"hurdle": (0.0,)}, shares={"hurdle": (1.0,)}, parkour_seeds=())
+    pk = ParkourConfig(levels={"hurdle": (0.0,)}, shares={"hurdle": (1.0,)}, parkour_seeds=(), p_stand=0.0)
     cfg = replace(teacher_env_config(4), latency_steps=(0, 0))
     return ParkourEnv(robot, spec, cfg, pk, seed=3, nthread=1), pk
 
@@ -56,6 +56,29 @@ def test_a_robot_that_stands_in_front_of_the_hurdles_is_ended_as_a_failure_after
         assert not (timeout & first).any(), "a standing robot does not reach the goal"
         ended_at[first] = (k + 1) * env.dt
     assert np.all(np.abs(ended_at - pk.stuck_s) < 3 * env.dt), ended_at  # the window starts at the first step
+
+
+def test_an_env_told_to_stand_still_is_never_stuck_and_is_paid_for_standing(hurdle_env):
+    """Zero commands (issue 17: the shipped teacher never saw one and walks off at cmd_vel 0): a
+    standing env is unsteered, holds (0, 0, 0), is not ended by the stuck rule, and the stand-still
+    term is in its reward."""
+    env, pk = hurdle_env
+    env.pk = replace(pk, p_stand=1.0)
+    try:
+        env.reset_all()
+        assert np.all(env.command == 0.0) and not env.steered.any()
+        hold = np.zeros((env.n, env.robot.n_joints))
+        ended = np.zeros(env.n, dtype=bool)
+        stand = []
+        for _ in range(int((pk.stuck_s + 1.0) / env.dt)):
+            _obs, _priv, _rew, fell, timeout, info = env.step(hold)
+            ended |= fell | timeout
+            stand.append(info["terms"]["stand_still"])
+        assert not ended.any(), "standing on command is what it was told to do"
+        assert np.all(env.command == 0.0)
+        assert min(stand) < 0.0  # the default pose is paid for (a penalty on distance from it)
+    finally:
+        env.pk = pk
 
 
 def test_progress_keeps_an_episode_going(hurdle_env):
