@@ -102,7 +102,9 @@ def _describe(r: CheckReport, spec: PolicySpec, robot: RobotDescription) -> None
         r.lines.append(f"note: policy gains differ from the robot's defaults on {differ} joint(s); the policy's apply while RUNNING")
     o = spec.observation
     r.lines += [
-        f"observation: {o.dim} = {o.frame_dim} per frame x history {o.history} ({o.history_layout}), "
+        f"observation: {o.dim} = {o.frame_dim} per frame x history {o.history}"
+        + ("" if o.dim == o.frame_dim * o.history else " (less the older frames of terms with their own history)")
+        + f" ({o.history_layout}), "
         f"clip {o.clip if o.clip is not None else 'none'}; value = clip((raw + offset) * scale)",
         "  term               size  obs index            scale          offset   clip",
     ]
@@ -114,6 +116,8 @@ def _describe(r: CheckReport, spec: PolicySpec, robot: RobotDescription) -> None
             extra += f" value={list(t.value)}"
         if t.components is not None:
             extra += f" components={[('vx', 'vy', 'wz')[i] for i in t.components]}"
+        if t.history is not None and t.history != o.history:
+            extra += f" newest {t.history} frame(s) only"
         r.lines.append(
             f"  {t.name:17s}  {t.size:4d}  {_ranges(o.term_indices(k)):19s}  {_fmt(t.scale):13s}  {_fmt(t.offset):7s}  "
             f"{t.clip if t.clip is not None else '-'}{extra}"

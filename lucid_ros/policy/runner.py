@@ -119,7 +119,9 @@ def graph_problems(spec: PolicySpec, sess: ort.InferenceSession) -> list[PolicyM
             bad(
                 "inputs.observation",
                 f"input '{obs.name}' has shape {obs.shape}; the spec's observation is [1, {spec.obs_dim}] "
-                f"({o.frame_dim} per frame x history {o.history}: " + ", ".join(f"{t.name} {t.size}" for t in o.terms) + ")",
+                f"({o.frame_dim} per frame x history {o.history}: "
+                + ", ".join(f"{t.name} {t.size}" + (f" x{t.history}" if t.history is not None else "") for t in o.terms)
+                + ")",
             )
     act = need(outs, spec.action_output, "outputs.action", "output")
     if act is not None:

@@ -46,7 +46,7 @@ REPEATABLE_TERMS = frozenset({"constant"})
 COMMAND_COMPONENTS = ("vx", "vy", "wz")
 # Terms no robot sensor provides: only the simulator (a teacher policy in training and in sim).
 PRIVILEGED_TERMS = frozenset({"height_scan"})
-_TERM_OPTIONS = {"name", "scale", "offset", "clip"}
+_TERM_OPTIONS = {"name", "scale", "offset", "clip", "history"}
 _EXTRA_OPTIONS = {
     "foot_contacts": {"feet"},
     "gait_phase": {"frequency", "start"},
@@ -75,6 +75,7 @@ class TermSpec:
     grid: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None  # height_scan: (start, stop, step) in x, y
     value: tuple[float, ...] | None = None  # constant only: the raw value, every step
     components: tuple[int, ...] | None = None  # velocity_command only: indices into (vx, vy, wz); None = all three
+    history: int | None = None  # frames of this term the network sees (the newest); None = the observation's history
 
     def scan_points(self) -> np.ndarray:
         """height_scan only: the (size, 2) sample points (x, y) in the base's yaw frame, x-major
@@ -104,7 +105,12 @@ class ObservationSpec:
 
     @property
     def dim(self) -> int:
-        return self.frame_dim * self.history
+        return sum(t.size * self.term_history(k) for k, t in enumerate(self.terms))
+
+    def term_history(self, k: int) -> int:
+        """Frames of term k in the observation: its own `history` (the newest frames), else the observation's."""
+        h = self.terms[k].history
+        return self.history if h is None else h
 
     def frame_slices(self) -> list[slice]:
         """Where each term sits inside one frame."""
@@ -115,17 +121,22 @@ class ObservationSpec:
         return out
 
     def stack_index(self) -> np.ndarray:
-        """obs[k] = history[k // F, k % F] flattened: the permutation from time-major (oldest frame
-        first) to this spec's layout. Computed once so stacking is one gather."""
+        """obs[k] = history[k // F, k % F] flattened: the gather from the time-major history (oldest
+        frame first) to this spec's layout, keeping of each term only its newest `term_history`
+        frames. Computed once so stacking is one gather."""
         h, f = self.history, self.frame_dim
+        slices = self.frame_slices()
         if self.history_layout == "time_major":
-            return np.arange(h * f, dtype=np.int64)
-        parts = [(np.arange(h)[:, None] * f + np.arange(s.start, s.stop)[None, :]).ravel() for s in self.frame_slices()]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+            parts = [np.arange(i * f + s.start, i * f + s.stop) for i in range(h) for k, s in enumerate(slices) if i >= h - self.term_history(k)]
+        else:
+            parts = [
+                (np.arange(h - self.term_history(k), h)[:, None] * f + np.arange(s.start, s.stop)[None, :]).ravel() for k, s in enumerate(slices)
+            ]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
 
     def term_indices(self, name: str | int) -> np.ndarray:
         """Indices in the observation vector of term `name` (or of the term at position `name` in
-        `terms`, for a term that appears more than once), shape (history, size), oldest first."""
+        `terms`, for a term that appears more than once), shape (term_history, size), oldest first."""
         names = [t.name for t in self.terms]
         if isinstance(name, int):
             if not 0 <= name < len(names):
@@ -136,8 +147,9 @@ class ObservationSpec:
         else:
             k = names.index(name)
         sl = self.frame_slices()[k]
-        where = np.argsort(self.stack_index())  # time-major position -> obs position
-        tm = np.arange(self.history)[:, None] * self.frame_dim + np.arange(sl.start, sl.stop)[None, :]
+        where = np.full(self.history * self.frame_dim, -1, dtype=np.int64)  # time-major position -> obs position
+        where[self.stack_index()] = np.arange(self.dim)
+        tm = np.arange(self.history - self.term_history(k), self.history)[:, None] * self.frame_dim + np.arange(sl.start, sl.stop)[None, :]
         return where[tm]
 
 
@@ -333,7 +345,11 @@ def _observation(o: Fields, n: int, n_feet: int | None) -> ObservationSpec:
     # With one frame the layouts coincide; with more, the layout must be stated (a wrong guess
     # permutes the network's input without any error).
     layout = o.choice("history_layout", LAYOUTS) if history > 1 else o.choice("history_layout", LAYOUTS, default="term_major")
-    terms = tuple(_term(t, n, n_feet) for t in o.list("terms", min_len=1))
+    items = o.list("terms", min_len=1)
+    terms = tuple(_term(t, n, n_feet) for t in items)
+    for t, item in zip(terms, items, strict=True):
+        if t.history is not None and t.history > history:
+            raise item.error("history", f"term '{t.name}' keeps {t.history} frames, more than the observation's history {history}")
     names = [t.name for t in terms]
     dupes = [d for d in _dupes(names) if d not in REPEATABLE_TERMS]
     if dupes:
@@ -398,6 +414,7 @@ def _term(t: Fields, n: int, n_feet: int | None) -> TermSpec:
         grid=grid,
         value=value,
         components=components,
+        history=t.int("history", lo=1) if t.has("history") else None,
     )
 
 

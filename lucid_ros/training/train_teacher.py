@@ -32,7 +32,7 @@ from lucid_ros.robots.description import RobotDescription, load_robot
 from lucid_ros.training.config import TrainConfig
 from lucid_ros.training.env import PRIV_DIM
 from lucid_ros.training.export import actor_to_onnx, write_spec
-from lucid_ros.training.parkour import SCAN_X, SCAN_Y, ParkourConfig, ParkourEnv, teacher_env_config, teacher_spec_dict
+from lucid_ros.training.parkour import SCAN_TERM, SCAN_X, SCAN_Y, ParkourConfig, ParkourEnv, teacher_env_config, teacher_spec_dict
 from lucid_ros.training.ppo import PPO, ActorCritic
 from lucid_ros.training.train_walk import fmt_time, git_commit, plot_curve, ppo_loop, trot_generator
 
@@ -46,13 +46,13 @@ def export_teacher(model: ActorCritic, robot: RobotDescription, cfg: TrainConfig
 
 
 def teacher_obs_dim(robot: RobotDescription, cfg: TrainConfig) -> int:
-    """Observation width of the teacher spec (term sizes x history); export checks it against the spec."""
+    """Observation width of the teacher spec (term sizes x their history); export checks it against the spec."""
     sizes = {"base_ang_vel": 3, "projected_gravity": 3, "velocity_command": 3, "gait_phase": 2}
     count = lambda lo, hi, step: len(np.arange(lo, hi + step / 2, step))  # noqa: E731 - the spec's stop-inclusive grid
     frame = sum(
         sizes.get(t["name"], robot.n_joints) for t in teacher_spec_dict(robot, cfg.obs, "probe")["observation"]["terms"] if t["name"] != "height_scan"
     )
-    return (frame + count(*SCAN_X) * count(*SCAN_Y)) * cfg.obs.history
+    return frame * cfg.obs.history + count(*SCAN_X) * count(*SCAN_Y) * SCAN_TERM.get("history", cfg.obs.history)
 
 
 def warm_start(model: ActorCritic, onnx_path: Path, init_std: float) -> int:

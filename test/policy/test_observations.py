@@ -265,3 +265,25 @@ def test_constants_and_command_components_in_place(tmp_path, go1):
     terms[1]["components"] = ["wz", "vx"]
     _, b = _builder(tmp_path, go1, terms=terms)
     np.testing.assert_allclose(b.build(_inputs(go1, command=cmd[:1]))[0, 3:5], [-0.3, 0.6], atol=1e-7)
+
+
+def test_a_term_with_its_own_history_keeps_only_its_newest_frames(tmp_path, go1):
+    """A privileged height scan need not be stacked with the proprioception: `history: 1` on a term
+    gives the network that term's newest frame only, in either layout."""
+    terms = [{"name": "velocity_command", "history": 1}, {"name": "base_ang_vel", "scale": 0.5}]
+    for layout, want, idx in (
+        ("term_major", [110, 120, 130, 2, 2.5, 3, 3.5, 4, 4.5, 5.5, 6, 6.5], [[0, 1, 2]]),
+        ("time_major", [2, 2.5, 3, 3.5, 4, 4.5, 110, 120, 130, 5.5, 6, 6.5], [[6, 7, 8]]),
+    ):
+        spec, b = _builder(tmp_path, go1, name=layout, terms=terms, history=3, history_layout=layout, obs_clip=None)
+        assert spec.obs_dim == 12 and spec.observation.term_indices("velocity_command").tolist() == idx
+        assert spec.observation.term_indices("base_ang_vel").shape == (3, 3)
+        out = [b.build(_inputs(go1, ang_vel=np.array([av], float), command=np.array([c], float)))[0].tolist() for av, c in STEPS]
+        assert out[3] == want, layout
+
+
+def test_a_term_history_longer_than_the_observations_is_refused(tmp_path, go1):
+    from lucid_ros.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"terms\[1\]\.history.*keeps 4 frames, more than the observation's history 3"):
+        _builder(tmp_path, go1, terms=[{"name": "base_ang_vel"}, {"name": "velocity_command", "history": 4}], history=3, history_layout="term_major")
