@@ -104,6 +104,9 @@ class EnvConfig:
     spawn_drop: float = 0.06  # m above the nominal base height at reset
     contact_threshold: float = 3.0  # N of external force for a body to count as touching
     weights: RewardWeights = field(default_factory=RewardWeights)
+    # legged_gym's clip of each step's total at 0 (early penalties cannot make dying look better than
+    # living); off for the jumping teacher, whose stall cost must make refusing worse than trying
+    clip_reward_at_zero: bool = True
     reward: RewardParams = field(default_factory=RewardParams)
 
 

@@ -404,9 +404,10 @@ class WalkEnv:
             lower=self.robot.lower, upper=self.robot.upper, foot_contact=contact, foot_height=feet_z,
             foot_vel_xy=foot_v, air_time=air_at_touch, first_contact=first, collision=knee_hits,
             phase=(self.gait_frequency * self.t) % 1.0, obstacle_rise=rise, gait_offsets=self.gait_offsets,
+            goal_speed=s.get("goal_speed"), foot_edge=s.get("foot_edge"),
         )  # fmt: skip
         terms = R.compute_terms(rs, cfg.reward, self.hips)
-        rew, weighted = R.total(terms, cfg.weights, self.dt)
+        rew, weighted = R.total(terms, cfg.weights, self.dt, only_positive=cfg.clip_reward_at_zero)
         self.last_dq = s["dq"].copy()
         self.last_action = action
         # --- termination

@@ -106,9 +106,31 @@ class ParkourConfig:
         return out + list(sh)
 
 
-def teacher_env_config(n_envs: int) -> EnvConfig:
+def jump_weights() -> RewardWeights:
+    """The jumping teacher's reward (issue 17; extreme-parkour's terms and weights where they carry
+    over, docs/training.md): progress toward the goal capped at the command instead of an exp kernel
+    on the velocity error, no gait clock terms (no diagonal-pair contact, air-time or swing-height
+    asks), a cost for every step a forward command is not followed and for feet on edges, collisions
+    at -10, and the walking penalties relaxed where a leap needs it (vertical speed, body height)."""
+    return replace(
+        RewardWeights(),
+        tracking_lin_vel=0.0, tracking_goal_vel=1.5, tracking_ang_vel=0.5, stall=-1.0, feet_edge=-1.0,
+        lin_vel_z=-0.5, ang_vel_xy=-0.02, orientation=-0.5, base_height=0.0, collision=-10.0,
+        torques=-1e-5, dof_acc=-2.5e-7, action_rate=-0.1, feet_air_time=0.0, gait_contact=0.0, swing_height=0.0,
+        obstacle_clearance=0.0, hip_pose=-0.5,
+    )  # fmt: skip
+
+
+RECIPES = ("climb", "jump")  # climb: the shipped teacher's (teacher_weights); jump: jump_weights, no zero clip
+
+
+def teacher_env_config(n_envs: int, recipe: str = "climb") -> EnvConfig:
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown teacher recipe {recipe!r}; expected one of {list(RECIPES)}")
+    jump = recipe == "jump"
     return EnvConfig(
-        n_envs=n_envs, episode_s=30.0, p_zero_command=0.0, push_force=(0.0, 0.0), weights=teacher_weights(), max_tilt=1.0,
+        n_envs=n_envs, episode_s=30.0, p_zero_command=0.0, push_force=(0.0, 0.0), weights=jump_weights() if jump else teacher_weights(),
+        max_tilt=1.0, clip_reward_at_zero=not jump,
     )  # fmt: skip
 
 
@@ -143,6 +165,27 @@ def ground_ahead(terrain_height, foot_xy: np.ndarray, yaw: np.ndarray, reach: tu
     d = np.stack([np.cos(yaw), np.sin(yaw)], axis=-1)  # (B, 2)
     pts = foot_xy[:, :, None, :] + r[None, None, :, None] * d[:, None, None, :]  # (B, F, R, 2)
     return np.asarray(terrain_height(pts), dtype=np.float64).reshape(pts.shape[:-1]).max(axis=-1)
+
+
+GOAL_LOOKAHEAD_M = 1.0  # the goal direction points at the course line this far ahead
+EDGE_M, EDGE_RISE_M = 0.05, 0.05  # a foot within EDGE_M of a step of more than EDGE_RISE_M stands on an edge
+
+
+def goal_speed(xy: np.ndarray, vel_xy: np.ndarray, line_y: float, lookahead: float = GOAL_LOOKAHEAD_M) -> np.ndarray:
+    """(B,) world speed toward the point `lookahead` metres ahead (+x) on the course's line y = line_y:
+    forward progress that steers back to the line, as extreme-parkour's waypoint direction."""
+    d = np.column_stack([np.full(len(xy), lookahead), line_y - xy[:, 1]])
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    return np.sum(vel_xy * d, axis=1)
+
+
+def on_edge(terrain_height, foot_xy: np.ndarray, reach: float = EDGE_M, rise: float = EDGE_RISE_M) -> np.ndarray:
+    """(B, F) bool: the ground within `reach` of the foot (4 points: +-x, +-y) differs from the ground
+    under it by more than `rise` (a hurdle's or block's rim, a stair nosing)."""
+    offs = np.array([[reach, 0.0], [-reach, 0.0], [0.0, reach], [0.0, -reach]])
+    pts = np.concatenate([foot_xy[..., None, :], foot_xy[..., None, :] + offs], axis=-2)  # (B, F, 5, 2)
+    h = np.asarray(terrain_height(pts), dtype=np.float64).reshape(pts.shape[:-1])
+    return np.max(np.abs(h[..., 1:] - h[..., :1]), axis=-1) > rise
 
 
 def training_courses(cfg: ParkourConfig, seed: int = 0) -> list[Course]:
@@ -252,6 +295,13 @@ class ParkourEnv(WalkEnv):
         s["clear_ground"] = np.concatenate(
             [ground_ahead(w.terrain.heights, foot_xy[w.sl], yaw[w.sl], self.pk.clear_reach) for w in self.worlds], axis=0
         )
+        wts = self.cfg.weights
+        if wts.tracking_goal_vel or wts.stall:
+            s["goal_speed"] = np.concatenate(
+                [goal_speed(s["pos"][w.sl, :2], s["vel_w"][w.sl, :2], w.terrain.course.spawn_xy[1]) for w in self.worlds], axis=0
+            )
+        if wts.feet_edge:
+            s["foot_edge"] = np.concatenate([on_edge(w.terrain.heights, foot_xy[w.sl]) for w in self.worlds], axis=0)
         return s
 
     def _episode_ends(self, s: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -49,6 +49,8 @@ class RewardState:
     collision: np.ndarray  # (B,) number of thigh/calf/hip bodies touching the ground
     phase: np.ndarray  # (B,) gait clock phase in [0, 1)
     obstacle_rise: np.ndarray | None = None  # (B, 4) how far the ground just ahead of each foot rises (m)
+    goal_speed: np.ndarray | None = None  # (B,) world speed toward the course line's point ahead (m/s; ParkourEnv)
+    foot_edge: np.ndarray | None = None  # (B, 4) bool: the foot stands within a few cm of a terrain edge (ParkourEnv)
     gait_offsets: np.ndarray = field(default_factory=lambda: TROT_OFFSETS)  # (n_feet,) each foot's clock offset (GAITS)
 
 
@@ -142,6 +144,36 @@ def obstacle_clearance(s: RewardState, min_rise: float = 0.05, margin: float = 0
     return np.sum(lifted * ahead, axis=1)
 
 
+def tracking_goal_vel(s: RewardState) -> np.ndarray:
+    """Speed toward the goal as a fraction of the commanded speed, capped at 1 (extreme-parkour's
+    goal-velocity reward): 0 for standing, nothing extra for going faster, so a leap at 1.2 m/s under
+    a 0.5 command is paid in full where an exp kernel on the velocity error pays 0.09. 0 without a
+    goal or a forward command."""
+    if s.goal_speed is None:
+        return np.zeros(len(s.command))
+    vcmd = s.command[:, 0]
+    go = vcmd > 0.05
+    return np.where(go, np.minimum(s.goal_speed, vcmd) / np.where(go, vcmd, 1.0), 0.0)
+
+
+def stall(s: RewardState, fraction: float = 0.2) -> np.ndarray:
+    """1 while a forward command is not followed (goal speed under `fraction` of it): with a negative
+    weight, refusing at an obstacle costs every step it lasts, so standing at an edge can never be
+    worth more than trying (with the zero clip of the total off: ParkourConfig.jump)."""
+    if s.goal_speed is None:
+        return np.zeros(len(s.command))
+    vcmd = s.command[:, 0]
+    return ((vcmd > 0.05) & (s.goal_speed < fraction * vcmd)).astype(np.float64)
+
+
+def feet_edge(s: RewardState) -> np.ndarray:
+    """Feet in contact on a terrain edge (extreme-parkour's feet_edge): a foot on a hurdle's or a
+    gap's rim slips off; the count, to be penalised."""
+    if s.foot_edge is None:
+        return np.zeros(len(s.command))
+    return np.sum(s.foot_edge & s.foot_contact.astype(bool), axis=1).astype(np.float64)
+
+
 def foot_slip(s: RewardState) -> np.ndarray:
     return np.sum(np.square(s.foot_vel_xy) * s.foot_contact, axis=1)
 
@@ -181,6 +213,9 @@ class RewardWeights:
     stand_still: float = -0.5
     hip_pose: float = -0.5
     obstacle_clearance: float = 0.0  # the parkour teacher's (training.parkour.teacher_weights)
+    tracking_goal_vel: float = 0.0  # the jumping teacher's (training.parkour.jump_weights), and the next two
+    stall: float = 0.0
+    feet_edge: float = 0.0
     alive: float = 0.0  # bipeds (config.humanoid_config)
 
     def as_dict(self) -> dict[str, float]:
@@ -216,6 +251,9 @@ def compute_terms(s: RewardState, p: RewardParams, hips: np.ndarray) -> dict[str
         "stand_still": stand_still(s),
         "hip_pose": hip_pose(s, hips),
         "obstacle_clearance": obstacle_clearance(s),
+        "tracking_goal_vel": tracking_goal_vel(s),
+        "stall": stall(s),
+        "feet_edge": feet_edge(s),
         "alive": alive(s),
     }
 

@@ -32,7 +32,7 @@ from lucid_ros.robots.description import RobotDescription, load_robot
 from lucid_ros.training.config import TrainConfig
 from lucid_ros.training.env import PRIV_DIM
 from lucid_ros.training.export import actor_to_onnx, write_spec
-from lucid_ros.training.parkour import SCAN_TERM, SCAN_X, SCAN_Y, ParkourConfig, ParkourEnv, teacher_env_config, teacher_spec_dict
+from lucid_ros.training.parkour import RECIPES, SCAN_TERM, SCAN_X, SCAN_Y, ParkourConfig, ParkourEnv, teacher_env_config, teacher_spec_dict
 from lucid_ros.training.ppo import PPO, ActorCritic
 from lucid_ros.training.train_walk import fmt_time, git_commit, plot_curve, ppo_loop, trot_generator
 
@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--resume", type=Path, default=None, help="a go1_teacher.pt checkpoint (from a run's workdir) to continue from")
     p.add_argument("--init-std", type=float, default=0.3)
     p.add_argument("--log-every", type=int, default=5)
+    p.add_argument("--recipe", choices=RECIPES, default="climb",
+                   help="climb: the shipped teacher's reward; jump: goal-velocity, stall and edge terms, no gait terms, no zero clip (issue 17)")  # fmt: skip
     args = p.parse_args(argv)
     command = "python -m lucid_ros.training.train_teacher " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     t_start = time.time()
@@ -102,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
-    cfg = TrainConfig(iterations=args.iterations, seed=args.seed, nthread=args.threads, env=teacher_env_config(args.envs))
+    cfg = TrainConfig(iterations=args.iterations, seed=args.seed, nthread=args.threads, env=teacher_env_config(args.envs, args.recipe))
     cfg.time_budget_s = args.minutes * 60.0
     cfg.ppo.lr = 1e-4  # fine-tuning: start low, the KL schedule raises it if the steps are small
     robot = load_robot("go1")

@@ -144,3 +144,19 @@ def test_envs_are_steered_back_to_the_course_line_with_the_success_tables_yaw_ra
         free.extend(env.command[~env.steered, 2])
     assert abs(np.mean(share) - pk.steer_share) < 0.05
     assert np.all(np.abs(free) <= pk.wz_free[1]) and np.std(free) > 0.15
+
+
+def test_the_jump_recipe_charges_a_robot_that_stands_at_the_course_instead_of_going():
+    """The jump recipe through the real env: goal speed and edges from the course, a robot holding
+    its default pose under a forward command is charged every step (no zero clip)."""
+    robot = load_robot("go1")
+    spec = load_spec(config_dir() / "policies" / "go1_teacher.yaml", robot)
+    pk = ParkourConfig(levels={"hurdle": (0.0,)}, shares={"hurdle": (1.0,)}, parkour_seeds=(), p_stand=0.0)
+    env = ParkourEnv(robot, spec, replace(teacher_env_config(4, "jump"), latency_steps=(0, 0)), pk, seed=3, nthread=1)
+    env.reset_all()
+    hold = np.zeros((env.n, robot.n_joints))
+    for _ in range(25):  # 0.5 s: it settles, it does not walk
+        _obs, _priv, rew, fell, _timeout, info = env.step(hold)
+    assert not fell.any()
+    assert "goal_speed" in env.state and "foot_edge" in env.state
+    assert info["terms"]["stall"] < 0 and np.all(rew < 0), (rew, info["terms"])
