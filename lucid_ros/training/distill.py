@@ -39,8 +39,9 @@ from lucid_ros.training.camera import EnvCamera, JitterRanges, SceneJitter
 from lucid_ros.training.config import TrainConfig, spec_dict
 from lucid_ros.training.export import write_spec
 from lucid_ros.training.parkour import ParkourConfig, ParkourEnv, teacher_env_config
+from lucid_ros.training.phases import git_commit
 from lucid_ros.training.student import HIDDEN, Student, student_from_onnx, student_to_onnx
-from lucid_ros.training.train_walk import fmt_time, git_commit, trot_generator
+from lucid_ros.training.train_walk import fmt_time, trot_generator
 from lucid_ros.vision.preprocess import IMAGENET_MEAN, IMAGENET_STD, ImageHistory, Preprocessor, from_spec
 
 # Depth: the Go1 mount's 106x60 frame, area-resized to 80x45 (LucidSim's student size), clipped to

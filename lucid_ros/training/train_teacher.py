@@ -33,8 +33,9 @@ from lucid_ros.training.config import TrainConfig
 from lucid_ros.training.env import PRIV_DIM
 from lucid_ros.training.export import actor_to_onnx, write_spec
 from lucid_ros.training.parkour import RECIPES, SCAN_TERM, SCAN_X, SCAN_Y, ParkourConfig, ParkourEnv, teacher_env_config, teacher_spec_dict
+from lucid_ros.training.phases import Phases, keep_phase_start
 from lucid_ros.training.ppo import PPO, ActorCritic
-from lucid_ros.training.train_walk import fmt_time, git_commit, plot_curve, ppo_loop, trot_generator
+from lucid_ros.training.train_walk import fmt_time, plot_curve, ppo_loop, trot_generator
 
 
 def export_teacher(model: ActorCritic, robot: RobotDescription, cfg: TrainConfig, out_prefix: Path, training: dict) -> PolicySpec:
@@ -92,15 +93,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--envs", type=int, default=504)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--critic-warmup", type=int, default=10)
-    p.add_argument("--resume", type=Path, default=None, help="a go1_teacher.pt checkpoint (from a run's workdir) to continue from")
+    p.add_argument("--resume", type=Path, default=None,
+                   help="continue a run from its checkpoint (a training that spans sessions: each phase is recorded in the spec)")  # fmt: skip
+    p.add_argument("--checkpoint", type=Path, default=None, help="where the run's checkpoint goes (default: go1_teacher.pt in its workdir)")
+    p.add_argument("--total-minutes", dest="total_minutes", type=float, default=None,
+                   help="the whole run's planned minutes over all phases, for the curriculum clock (default: --minutes)")  # fmt: skip
     p.add_argument("--init-std", type=float, default=0.3)
     p.add_argument("--log-every", type=int, default=5)
     p.add_argument("--recipe", choices=RECIPES, default="climb",
                    help="climb: the shipped teacher's reward; jump: goal-velocity, stall and edge terms, no gait terms, no zero clip (issue 17)")  # fmt: skip
     args = p.parse_args(argv)
     command = "python -m lucid_ros.training.train_teacher " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-    t_start = time.time()
-    commit = git_commit()  # the code that runs: HEAD may move during a run of hours
+    work = Path(tempfile.mkdtemp(prefix="lucid_teacher_"))
+    checkpoint = args.checkpoint if args.checkpoint is not None else work / "go1_teacher.pt"
+    run = Phases(command, keep_phase_start(args.resume, checkpoint), args.minutes, args.total_minutes, tag="train_teacher")
+    t_start, commit = run.t_start, run.commit
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
@@ -108,16 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     cfg.time_budget_s = args.minutes * 60.0
     cfg.ppo.lr = 1e-4  # fine-tuning: start low, the KL schedule raises it if the steps are small
     robot = load_robot("go1")
-    work = Path(tempfile.mkdtemp(prefix="lucid_teacher_"))
     obs_dim = teacher_obs_dim(robot, cfg)
     model = ActorCritic(obs_dim, PRIV_DIM, robot.n_joints, cfg.ppo)
     spec = export_teacher(model, robot, cfg, work / "go1_teacher", {})
     if spec.obs_dim != obs_dim:
         raise RuntimeError(f"teacher spec observation {spec.obs_dim} != network input {obs_dim}")
     model.tg = trot_generator(spec, robot, cfg.obs)
-    if args.resume is not None:
-        model.load_state_dict(torch.load(args.resume, weights_only=True)["model"])
-        print(f"[train_teacher] resumed from {args.resume}; workdir {work}", flush=True)
+    if run.resume is not None:
+        run.load(model)
+        print(f"[train_teacher] workdir {work}", flush=True)
     else:
         n_old = warm_start(model, args.init, args.init_std)
         print(f"[train_teacher] warm start from {args.init}: {n_old} of {obs_dim} inputs carried over; workdir {work}", flush=True)
@@ -127,13 +133,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[train_teacher] {len(env.worlds)} worlds: " + ", ".join(f"{c.name}{dict(c.drawn).get(k, '')}" for c, k in _labels(env)), flush=True)
     ppo = PPO(model, cfg.ppo, torch.Generator().manual_seed(args.seed))
 
+    run_history: list[dict] = []  # ppo_loop appends to it: a snapshot holds the curve so far
+
     def snapshot(it: int, steps: int) -> None:
-        torch.save({"model": model.state_dict(), "it": it, "steps": steps}, work / "go1_teacher.pt")
-        export_teacher(model, robot, cfg, work / "go1_teacher_latest", {"iteration": it, "steps": steps})
+        run.save(checkpoint, model, it, steps, run_history, cfg.as_dict())
+        totals = run.totals(it, steps)
+        export_teacher(model, robot, cfg, checkpoint.parent / "go1_teacher_latest", {"iteration": totals["iterations"], "steps": totals["steps"]})
 
     history, it, steps = ppo_loop(
-        env, model, ppo, cfg, args.minutes * 60.0, args.log_every, "train_teacher", snapshot, t_start, critic_only_iters=args.critic_warmup
-    )
+        env, model, ppo, cfg, args.minutes * 60.0, args.log_every, "train_teacher", snapshot, t_start,
+        critic_only_iters=0 if run.resume is not None else args.critic_warmup, curriculum_s=run.curriculum_s, history_out=run_history,
+    )  # fmt: skip
+    snapshot(it, steps)
+    fields = run.training_fields(it, steps)  # totals over the phases, and the phases
+    phases = fields.pop("phases", None)
     wall = time.time() - t_start
     last = history[-20:]
     final = {k: round(float(np.mean([h[k] for h in last])), 4) for k in ("ep_return", "ep_len_s", "falls_per_min", "err_vx")}
@@ -142,18 +155,22 @@ def main(argv: list[str] | None = None) -> int:
         "command": command,
         "seed": args.seed,
         "git_commit": commit,
-        "wall_time_s": round(wall, 1),
-        "iterations": it + 1,
-        "env_steps": steps,
+        **fields,
         "n_envs": env.n,
-        "init": str(args.init.name) if args.resume is None else f"resumed from {args.resume}",
+        "recipe": args.recipe,
+        "init": str(args.init.name) if run.resume is None else f"resumed from {run.resume}",
         "courses": [f"{c.name} (variant {c.variant}: {dict(c.drawn)})" for c in env.courses],
         "final_metrics_last_20_iterations": final,
+        **({"phases": phases} if phases else {}),
         "config": json.loads(json.dumps(cfg.as_dict())),
     }
     spec = export_teacher(model, robot, cfg, args.out, training)
     png = args.out.parent / f"{args.out.name}_training.png"
-    plot_curve(history, png, f"{args.out.name}: seed {args.seed}, {steps / 1e6:.1f}M steps, {fmt_time(wall)}")
+    plot_curve(
+        run.whole_history(history),
+        png,
+        f"{args.out.name}: seed {args.seed}, {fields['env_steps'] / 1e6:.1f}M steps, {fmt_time(fields['wall_time_s'])}",
+    )
     (work / "history.json").write_text(json.dumps(history))
     print(f"[train_teacher] wrote {spec.onnx_path}, {spec.path}, {png}; wall {fmt_time(wall)}; history {work / 'history.json'}", flush=True)
     return 0

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,15 +31,8 @@ from lucid_ros.robots.description import RobotDescription, load_robot
 from lucid_ros.training.config import ObsConfig, TrainConfig, humanoid_config, spec_dict
 from lucid_ros.training.env import WalkEnv
 from lucid_ros.training.export import actor_to_onnx, write_spec
+from lucid_ros.training.phases import Phases, keep_phase_start
 from lucid_ros.training.ppo import PPO, ActorCritic, RolloutBuffer, TrotGenerator
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=10)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def export_policy(model: ActorCritic, robot: RobotDescription, cfg: TrainConfig, out_prefix: Path, training: dict) -> PolicySpec:
@@ -248,8 +240,8 @@ def train(cfg: TrainConfig, out_prefix: Path, minutes: float, log_every: int, ch
     command, minutes, iterations and steps) with totals over all of them. The optimiser's state
     is not carried: Adam restarts and the KL-adaptive learning rate finds its level within a few
     iterations."""
-    t_start = time.time()
-    commit = git_commit()  # the code that runs: HEAD may move during a run of hours
+    run = Phases(command, resume, minutes, total_minutes, tag="train_walk")
+    t_start, commit = run.t_start, run.commit
     torch.set_num_threads(1)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -260,46 +252,32 @@ def train(cfg: TrainConfig, out_prefix: Path, minutes: float, log_every: int, ch
     work = Path(tempfile.mkdtemp(prefix="lucid_train_"))
     env, model, spec = build(cfg, robot, work)
     ppo = PPO(model, cfg.ppo, gen)
-    prior: dict = {"time_s": 0.0, "steps": 0, "iterations": 0, "phases": [], "history": []}
-    if resume is not None:
-        ck = torch.load(resume, weights_only=True)
-        model.load_state_dict(ck["model"])
-        prior.update({k: ck[k] for k in prior if k in ck})
-        print(f"[train_walk] resumed from {resume}: {prior['iterations']} iterations, {prior['steps'] / 1e6:.2f}M steps, "
-              f"{fmt_time(prior['time_s'])} in {len(prior['phases'])} phase(s) before this one", flush=True)  # fmt: skip
-    plan_s = 60.0 * (total_minutes if total_minutes is not None else minutes)
-
-    def phases(it: int, steps: int) -> list[dict]:
-        here = {"git_commit": commit, "command": command, "resumed_from": str(resume) if resume else None,
-                "minutes": round((time.time() - t_start) / 60.0, 1), "iterations": it + 1, "env_steps": steps}  # fmt: skip
-        return [*prior["phases"], here]
+    run.load(model)
 
     run_history: list[dict] = []  # ppo_loop appends to it: a snapshot holds the curve so far
 
     def snapshot(it: int, steps: int) -> None:
         if checkpoint is not None:
-            checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            totals = {"time_s": prior["time_s"] + time.time() - t_start, "steps": prior["steps"] + steps, "iterations": prior["iterations"] + it + 1}
-            history = [*prior["history"], *_shifted(run_history, prior)]
-            torch.save({"model": model.state_dict(), **totals, "phases": phases(it, steps), "history": history, "cfg": cfg.as_dict()}, checkpoint)
+            run.save(checkpoint, model, it, steps, run_history, cfg.as_dict())
+            totals = run.totals(it, steps)
             export_policy(
                 model, robot, cfg, checkpoint.parent / f"{robot.name}_walk_latest", {"iteration": totals["iterations"], "steps": totals["steps"]}
             )
 
     history, it, steps = ppo_loop(env, model, ppo, cfg, minutes * 60.0, log_every, "train_walk", snapshot, t_start,
-                                  curriculum_s=(prior["time_s"], plan_s), history_out=run_history)  # fmt: skip
+                                  curriculum_s=run.curriculum_s, history_out=run_history)  # fmt: skip
     snapshot(it, steps)
     wall = time.time() - t_start
     last = history[-20:]
     final = {k: round(float(np.mean([h[k] for h in last])), 4) for k in ("ep_return", "ep_len_s", "falls_per_min", "err_vx", "err_vy", "err_wz")}
+    fields = run.training_fields(it, steps)  # totals over the phases, and the phases
+    phases = fields.pop("phases", None)
     training = {
         "tool": "lucid_ros.training.train_walk (PPO, asymmetric actor-critic)",
         "command": command,
         "seed": cfg.seed,
         "git_commit": commit,
-        "wall_time_s": round(prior["time_s"] + wall, 1),
-        "iterations": prior["iterations"] + it + 1,
-        "env_steps": prior["steps"] + steps,
+        **fields,
         "n_envs": env.n,
         "physics": f"MuJoCo {__import__('mujoco').__version__}, dt {robot.physics_dt} s, {env.substeps} physics steps per policy step, "
         "MotorModel(pd_torque) every physics step",
@@ -316,13 +294,13 @@ def train(cfg: TrainConfig, out_prefix: Path, minutes: float, log_every: int, ch
             "noise": {"gyro": cfg.env.noise_gyro, "gravity": cfg.env.noise_gravity, "q": cfg.env.noise_q, "dq": cfg.env.noise_dq},
         },
         "final_metrics_last_20_iterations": final,
-        **({"phases": phases(it, steps)} if resume is not None or prior["phases"] else {}),
+        **({"phases": phases} if phases else {}),
         "config": json.loads(json.dumps(cfg.as_dict())),
     }
     spec = export_policy(model, robot, cfg, out_prefix, training)
     png = out_prefix.parent / f"{out_prefix.name}_training.png"
-    whole = [*prior["history"], *_shifted(history, prior)]
-    total_steps, total_s = prior["steps"] + steps, prior["time_s"] + wall
+    whole = run.whole_history(history)
+    total_steps, total_s = fields["env_steps"], fields["wall_time_s"]
     plot_curve(whole, png, f"{out_prefix.name}: seed {cfg.seed}, {total_steps / 1e6:.1f}M steps, {fmt_time(total_s)}")
     (work / "history.json").write_text(json.dumps(history))
     report = check_policy(spec.path, robot)
@@ -331,13 +309,6 @@ def train(cfg: TrainConfig, out_prefix: Path, minutes: float, log_every: int, ch
         f"[train_walk] wrote {spec.onnx_path}, {spec.path}, {png}; wall {fmt_time(wall)}, {steps} steps; history {work / 'history.json'}", flush=True
     )
     return report.exit_code
-
-
-def _shifted(history: list[dict], prior: dict) -> list[dict]:
-    """This phase's history on the whole run's axes (steps and seconds after the earlier phases)."""
-    return [
-        {**h, "steps": h["steps"] + prior["steps"], "time_s": h["time_s"] + prior["time_s"], "it": h["it"] + prior["iterations"]} for h in history
-    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -375,11 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m lucid_ros.training.train_walk " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     out = args.out if args.out is not None else Path(f"config/policies/{args.robot}_walk")
     checkpoint = args.checkpoint if args.checkpoint is not None else Path(f"/tmp/lucid_train/{args.robot}_walk.pt")
-    if args.resume is not None and args.resume.resolve() == checkpoint.resolve():
-        # the run writes its checkpoint where it resumes from: keep the phase it starts from
-        keep = checkpoint.with_name(f"{checkpoint.stem}_phase_start{checkpoint.suffix}")
-        keep.write_bytes(args.resume.read_bytes())
-        args.resume = keep
+    args.resume = keep_phase_start(args.resume, checkpoint)
     return train(cfg, out, args.minutes, args.log_every, checkpoint, command, args.robot, args.resume, args.total_minutes)
 
 

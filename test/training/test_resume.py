@@ -1,0 +1,32 @@
+"""A training that spans sessions (issue 17: 'training may be stopped and resumed over several runs;
+every phase is recorded in the spec'): a second phase resumed from the first's checkpoint continues
+its totals, and the spec lists both phases, for the walking trainer and the parkour teacher's."""
+
+import pytest
+import yaml
+
+pytest.importorskip("torch")
+
+from lucid_ros.training import train_teacher, train_walk  # noqa: E402
+
+
+def _training(path) -> dict:
+    return yaml.safe_load(path.read_text())["training"]
+
+
+@pytest.mark.parametrize("trainer", ["walk", "teacher"])
+def test_a_resumed_phase_continues_the_run_and_the_spec_records_both(tmp_path, trainer):
+    ck = tmp_path / "run.pt"
+    if trainer == "walk":
+        tool, out, common = train_walk, tmp_path / "go1_walk", ["--robot", "go1", "--envs", "8", "--log-every", "1"]
+    else:
+        tool, out, common = train_teacher, tmp_path / "go1_teacher", ["--envs", "4", "--log-every", "1", "--recipe", "jump"]
+    assert tool.main([*common, "--iterations", "2", "--minutes", "5", "--out", str(out), "--checkpoint", str(ck)]) == 0
+    first = _training(out.with_suffix(".yaml"))
+    assert first["iterations"] == 2 and "phases" not in first
+    assert tool.main([*common, "--iterations", "1", "--minutes", "5", "--out", str(out), "--checkpoint", str(ck), "--resume", str(ck)]) == 0
+    second = _training(out.with_suffix(".yaml"))
+    assert second["iterations"] == 3 and second["env_steps"] == first["env_steps"] * 3 // 2
+    assert [p["iterations"] for p in second["phases"]] == [2, 1]
+    assert second["phases"][1]["resumed_from"].endswith("run_phase_start.pt")  # the start of the phase is kept
+    assert (tmp_path / "run_phase_start.pt").is_file()
