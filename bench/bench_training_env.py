@@ -94,10 +94,11 @@ def ppo_update_time(obs_dim: int, n_env: int, threads: int) -> float:
     torch.set_num_threads(threads)
     cfg = TrainConfig().ppo
     gen = torch.Generator().manual_seed(0)
-    model = ActorCritic(obs_dim, priv_dim(load_robot("go1")), 12, cfg)
+    n_priv = priv_dim(load_robot("go1"))
+    model = ActorCritic(obs_dim, n_priv, 12, cfg)
     ppo = PPO(model, replace(cfg, update_threads=threads), gen)
     T = cfg.steps_per_env
-    buf = RolloutBuffer(T, n_env, obs_dim, priv_dim(load_robot("go1")), 12)
+    buf = RolloutBuffer(T, n_env, obs_dim, n_priv, 12)
     for _ in range(T):
         o, p = torch.randn(n_env, obs_dim, generator=gen), torch.randn(n_env, buf.priv.shape[-1], generator=gen)
         a, logp, v, mu, sig = ppo.act(o, p)

@@ -123,10 +123,6 @@ class Crossing:
     top_contact_s: float
     side_contact_s: float
 
-    @property
-    def jumped(self) -> bool:
-        return self.flights > 0
-
 
 def flight_phases(t: np.ndarray, force: np.ndarray, threshold: float = FLIGHT_FORCE_N, min_s: float = FLIGHT_MIN_S) -> list[tuple[int, int]]:
     """(start, end) sample index ranges (end exclusive) where every foot is under `threshold` N for at

@@ -36,7 +36,7 @@ class PPOConfig:
     max_grad_norm: float = 1.0
     steps_per_env: int = 24
     # torch threads for the update only (acting between env steps stays on one, beside MuJoCo's
-    # threads): on 2 cores a teacher-sized update takes 0.72 s instead of 1.33 s, with bit-identical
+    # threads): on 2 cores a teacher-sized update takes 0.76 s instead of 1.37 s, with bit-identical
     # parameters (bench/bench_training_env.py)
     update_threads: int = 2
 

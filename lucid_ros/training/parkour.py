@@ -26,7 +26,7 @@ from lucid_ros.robots.description import RobotDescription
 from lucid_ros.sim.courses import DIFFICULTY, Course, load_course, randomize
 from lucid_ros.training.config import EnvConfig, ObsConfig, spec_dict
 from lucid_ros.training.env import Terrain, WalkEnv, _World
-from lucid_ros.training.rewards import RewardWeights
+from lucid_ros.training.rewards import RewardWeights, moving
 
 # Scan dots: 1.2 m ahead (a hurdle or gap two strides out at 0.5 m/s), 0.45 m behind and to the
 # sides (the hind feet; block edges on the gaps course). 12 x 7 = 84 points.
@@ -323,7 +323,7 @@ class ParkourEnv(WalkEnv):
     @property
     def standing(self) -> np.ndarray:
         """(n,) envs told to stand still (zero command): the stuck rule does not apply to them."""
-        return ~np.any(self.command != 0.0, axis=1)
+        return ~moving(self.command)
 
     def _reset(self, ids: np.ndarray) -> None:
         super()._reset(ids)

@@ -26,7 +26,7 @@ def git_commit() -> str | None:
 
 
 class Phases:
-    """This phase of a run: `load(model)` continues a checkpoint's; `checkpoint(...)` writes one;
+    """This phase of a run: `load(model)` continues a checkpoint's; `save(...)` writes one;
     `training_fields(...)` are the spec's totals and phases."""
 
     def __init__(self, command: str, resume: Path | None, minutes: float, total_minutes: float | None = None, tag: str = "train") -> None:

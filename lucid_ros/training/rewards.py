@@ -159,7 +159,7 @@ def tracking_goal_vel(s: RewardState) -> np.ndarray:
 def stall(s: RewardState, fraction: float = 0.2) -> np.ndarray:
     """1 while a forward command is not followed (goal speed under `fraction` of it): with a negative
     weight, refusing at an obstacle costs every step it lasts, so standing at an edge can never be
-    worth more than trying (with the zero clip of the total off: ParkourConfig.jump)."""
+    worth more than trying (with the zero clip of the total off: EnvConfig.clip_reward_at_zero, the jump recipe)."""
     if s.goal_speed is None:
         return np.zeros(len(s.command))
     vcmd = s.command[:, 0]
