@@ -75,6 +75,10 @@ class DistillEnv(ParkourEnv):
     """ParkourEnv that also builds each student's observation and camera input, per env."""
 
     def __init__(self, robot, teacher: PolicySpec, students: list[PolicySpec], cfg, pk, seed: int, nthread: int, latency_max_steps: int):
+        if pk.curriculum:
+            raise ValueError(
+                "DistillEnv renders each world's model as it is: a curriculum world holds every level's boxes at once, so distil on fixed levels (ParkourConfig.curriculum False)"
+            )
         super().__init__(robot, teacher, cfg, pk, seed=seed, nthread=nthread)
         self.students = students
         self.student_builders = [ObservationBuilder(s, robot, batch=self.n) for s in students]
@@ -173,7 +177,7 @@ class Dagger:
         self.opts = [torch.optim.Adam(m.parameters(), lr=lr) for m in models]
         n = env.n
         self.driver = np.arange(n) % len(models)
-        self.goal_x = np.array([env.worlds[k].terrain.course.goal_x or np.inf for k in env.world_course])
+        self.goal_x = env.goal_x  # per env, from the level it stands on (updated at every reset)
         self.rng = np.random.default_rng(seed)
         self.obs, _priv = env.reset_all()
         self.h = [torch.zeros(1, n, HIDDEN) for _ in models]

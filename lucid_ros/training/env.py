@@ -193,7 +193,9 @@ class WalkEnv:
         s["dq"] = self._gather(lambda w: w.qvel[:, ix.joint_qvel])
         s["imu_quat"] = self._gather(lambda w: w.sensordata[:, ix.imu_quat : ix.imu_quat + 4])
         s["imu_gyro"] = self._gather(lambda w: w.sensordata[:, ix.imu_gyro : ix.imu_gyro + 3])
-        s["foot_pos"] = self._gather(lambda w: w.geom_xpos[:, ix.feet])
+        # geom ids are per world: a course's ground and boxes come first, so a course with more boxes
+        # moves the robot's geoms along (body, joint and sensor addresses do not move)
+        s["foot_pos"] = self._gather(lambda w: w.geom_xpos[:, w.index.feet])
         s["foot_force"] = self._gather(lambda w: np.linalg.norm(w.cfrc_ext[:, self.feet_body, 3:], axis=-1))
         s["knee_force"] = self._gather(lambda w: np.linalg.norm(w.cfrc_ext[:, self.knee_bodies, 3:], axis=-1))
         s["trunk_force"] = self._gather(lambda w: w.cfrc_ext[:, ix.base_body, 3:])
@@ -244,7 +246,7 @@ class WalkEnv:
             k = len(sel)
             w.batch.reset(local, stage=mujoco.mjtStage.mjSTAGE_NONE.value)
             self._randomize(w, local, sel)
-            xy, yaw, z = self._spawn(w, k)
+            xy, yaw, z = self._spawn(w, local)
             rp = rng.uniform(-0.05, 0.05, (k, 2))
             qpos = w.qpos[local]
             qpos[:, ix.root_qpos : ix.root_qpos + 2] = xy
@@ -274,8 +276,9 @@ class WalkEnv:
         self.motor.kp_scale = self.dr_kp[:, None]
         self.motor.kd_scale = self.dr_kd[:, None]
 
-    def _spawn(self, w: _World, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Where k envs of world w start: (xy (k, 2), yaw (k,), base z (k,)). Anywhere, any heading."""
+    def _spawn(self, w: _World, local: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Where envs `local` (rows of world w) start: (xy (k, 2), yaw (k,), base z (k,)). Anywhere, any heading."""
+        k = len(local)
         span = 0.3 * self.cfg.terrain_extent if w.terrain.rough else 5.0
         xy = self.rng.uniform(-span, span, (k, 2))
         yaw = self.rng.uniform(-np.pi, np.pi, k)

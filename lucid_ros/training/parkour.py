@@ -91,6 +91,25 @@ class ParkourConfig:
     # draws is (0, 0, 0), unsteered, with the walking recipe's stand-still term paying for the
     # default pose, and a standing env is never ended as stuck.
     p_stand: float = 0.1
+    # Promote/demote by distance (issue 17; extreme-parkour's rule). Off: every env stays on its level,
+    # one world per level, envs split by `shares`. On: each course is one world holding every level's
+    # obstacles, each env stands on one level at a time (the other levels' boxes do not collide for it
+    # and are not in its height map); an env that reaches the goal goes up a level (from the top level
+    # to a random one, so the easy levels are not forgotten), one whose episode ends short of
+    # `demote_below` of the way from its spawn to the goal goes down, standing envs stay. `shares` is
+    # then where the envs start, and `course_shares` how many envs each course gets.
+    curriculum: bool = False
+    demote_below: float = 0.5
+    course_shares: dict[str, float] | None = None  # None: the sum of each course's level shares
+
+    def groups(self) -> list[tuple[str, list[float]]]:
+        """(course name, its levels' shares) in training_courses' order; the parkour seeds are its levels."""
+        shares = self.world_shares()
+        out, k = [], 0
+        for name, n in [*((c, len(lv)) for c, lv in self.levels.items()), ("parkour", len(self.parkour_seeds))]:
+            out.append((name, shares[k : k + n]))
+            k += n
+        return [(name, sh) for name, sh in out if sh]
 
     def world_shares(self) -> list[float]:
         """One share per training course, in training_courses' order."""
@@ -122,6 +141,16 @@ def jump_weights() -> RewardWeights:
 
 
 RECIPES = ("climb", "jump")  # climb: the shipped teacher's (teacher_weights); jump: jump_weights, no zero clip
+
+
+def parkour_config(recipe: str = "climb") -> ParkourConfig:
+    """The worlds for a recipe: fixed levels for the climb (the shipped teacher's), the promote/demote
+    curriculum for the jump, with more of the envs on gaps (10 % of them had gaps before)."""
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown teacher recipe {recipe!r}; expected one of {list(RECIPES)}")
+    if recipe == "climb":
+        return ParkourConfig()
+    return ParkourConfig(curriculum=True, course_shares={"hurdle": 0.3, "gaps": 0.25, "stairs_up": 0.15, "stairs_down": 0.1, "parkour": 0.2})
 
 
 def teacher_env_config(n_envs: int, recipe: str = "climb") -> EnvConfig:
@@ -171,8 +200,9 @@ GOAL_LOOKAHEAD_M = 1.0  # the goal direction points at the course line this far 
 EDGE_M, EDGE_RISE_M = 0.05, 0.05  # a foot within EDGE_M of a step of more than EDGE_RISE_M stands on an edge
 
 
-def goal_speed(xy: np.ndarray, vel_xy: np.ndarray, line_y: float, lookahead: float = GOAL_LOOKAHEAD_M) -> np.ndarray:
-    """(B,) world speed toward the point `lookahead` metres ahead (+x) on the course's line y = line_y:
+def goal_speed(xy: np.ndarray, vel_xy: np.ndarray, line_y: float | np.ndarray, lookahead: float = GOAL_LOOKAHEAD_M) -> np.ndarray:
+    """(B,) world speed toward the point `lookahead` metres ahead (+x) on the course's line y = line_y
+    (one for all, or one per env):
     forward progress that steers back to the line, as extreme-parkour's waypoint direction."""
     d = np.column_stack([np.full(len(xy), lookahead), line_y - xy[:, 1]])
     d /= np.linalg.norm(d, axis=1, keepdims=True)
@@ -214,37 +244,159 @@ def split_envs(n: int, shares: list[float]) -> list[int]:
     return counts.tolist()
 
 
+class LevelTerrain:
+    """The ground of one parkour world whose envs may stand on different levels of one course: one
+    Terrain (and one TrackSteer) per level, and `level`, each env's level in the world's row order.
+    `heights(pts)` / `height(x, y)` take the world's envs as their leading axis and answer each env
+    from its own level's height map; `heights_of(level, pts)` does it for any rows. With one level it
+    is that level's Terrain."""
+
+    rough = False  # parkour courses lie on planes
+
+    def __init__(self, courses: list[Course], count: int):
+        self.courses = list(courses)
+        self.course = self.courses[0]
+        self.terrains = [Terrain(c) for c in self.courses]
+        self.steers = [TrackSteer.for_course(c) for c in self.courses]
+        self.level = np.zeros(count, dtype=np.int64)
+
+    def heights_of(self, level: np.ndarray, pts: np.ndarray) -> np.ndarray:
+        pts = np.asarray(pts, dtype=np.float64)
+        if len(self.terrains) == 1:
+            return np.asarray(self.terrains[0].heights(pts), dtype=np.float64)
+        out = np.empty(pts.shape[:-1])
+        for k in np.unique(level):
+            rows = level == k
+            out[rows] = self.terrains[k].heights(pts[rows])
+        return out
+
+    def heights(self, pts: np.ndarray) -> np.ndarray:
+        return self.heights_of(self.level, pts)
+
+    def height(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return self.heights(np.stack([np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)], axis=-1))
+
+
+def union_course(courses: list[Course]) -> tuple[Course, list[np.ndarray]]:
+    """One course holding every level's boxes (level k's named l<k>_<name>), for a world whose envs
+    switch levels by switching collisions; and each level's positions in its boxes. The levels must
+    lie on one ground (textures aside): ValueError naming the course otherwise."""
+    ground = replace(courses[0].ground, texture=None)
+    boxes, spans = [], []
+    for k, c in enumerate(courses):
+        if replace(c.ground, texture=None) != ground:
+            raise ValueError(f"course {c.name!r}: level {k} lies on another ground than level 0, so its levels cannot share one world")
+        spans.append(np.arange(len(boxes), len(boxes) + len(c.boxes)))
+        boxes += [replace(b, name=f"l{k}_{b.name}") for b in c.boxes]
+    return replace(courses[0], boxes=tuple(boxes)), spans
+
+
+def next_levels(level: np.ndarray, top: int, reached: np.ndarray, progress: np.ndarray, judged: np.ndarray,
+                rng: np.random.Generator, demote_below: float = 0.5) -> np.ndarray:  # fmt: skip
+    """The promote/demote rule (ParkourConfig.curriculum) for envs whose episodes just ended: up one
+    level at the goal (past the top level: a random level), down one when the episode ended short of
+    `demote_below` of the way from spawn to goal; envs not `judged` (standing on command) stay."""
+    out = np.asarray(level, dtype=np.int64).copy()
+    out[judged & reached] += 1
+    out[judged & ~reached & (progress < demote_below)] -= 1
+    over = out > top
+    out[over] = rng.integers(0, top + 1, int(over.sum()))
+    return np.clip(out, 0, top)
+
+
 class ParkourEnv(WalkEnv):
     """WalkEnv over the parkour courses: spawn on level ground before the goal, forward commands,
-    episodes end at the goal (not a fall) or in a pit; `height_scan` is observed."""
+    episodes end at the goal (not a fall) or in a pit; `height_scan` is observed. With
+    `ParkourConfig.curriculum` the envs move between levels by how far they get (next_levels)."""
 
     def __init__(self, robot: RobotDescription, spec: PolicySpec, cfg: EnvConfig, pk: ParkourConfig, seed: int = 0, nthread: int = 2):
         self.pk = pk
-        self.courses = training_courses(pk, seed)
+        self.courses = training_courses(pk, seed)  # every level of every course, in ParkourConfig order
         self.steered = np.ones(cfg.n_envs, dtype=bool)  # per env: yaw rate from the course's TrackSteer
         super().__init__(robot, spec, cfg, seed=seed, nthread=nthread)
-        self.steers = [TrackSteer.for_course(w.terrain.course) for w in self.worlds]
         # Touching a hurdle with the body is penalised as a collision, not ended as a fall: an episode
         # that ends at the first touch gives the policy no time to find out how to get over.
         self.trunk_contact_ends = False
         self.knee_bodies = np.append(self.knee_bodies, self.worlds[0].index.base_body)
         term = next(t for t in spec.observation.terms if t.name == "height_scan")
         self.scan_offsets = term.scan_points()
-        self.world_course = np.zeros(self.n, dtype=int)
+        self.world_course = np.zeros(self.n, dtype=int)  # env -> its world
         for i, w in enumerate(self.worlds):
             self.world_course[w.sl] = i
-        self.best_x = np.full(self.n, -np.inf)  # furthest x so far (in steps of stuck_m) and when
-        self.best_t = np.zeros(self.n)
+        n = self.n
+        # per env, from the level it stands on (set at every reset)
+        self.course_of = np.zeros(n, dtype=int)  # index into self.courses
+        self.goal_x = np.full(n, np.inf)
+        self.fall_z = np.full(n, -np.inf)
+        self.line_y = np.zeros(n)  # the course's line (its spawn y): the corridor's middle, the goal direction's target
+        self.spawn_x = np.zeros(n)
+        self.end_x = np.zeros(n)  # where the last episode ended and whether it reached the goal (the curriculum's judge)
+        self.reached = np.zeros(n, dtype=bool)
+        self.best_x = np.full(n, -np.inf)  # furthest x so far (in steps of stuck_m) and when
+        self.best_t = np.zeros(n)
+        self.moves = {"up": 0, "down": 0}  # curriculum moves since the last log_fields()
+        # a curriculum world switches levels per env by the boxes' collision bits (expanded per env)
+        self.box_bits = []
+        for w, spans in zip(self.worlds, self.level_boxes, strict=True):
+            if spans is not None:
+                boxes = w.index.boxes
+                self.box_bits.append((w.batch.expand("geom_contype"), w.batch.expand("geom_conaffinity"),
+                                      int(w.model.geom_contype[boxes[0]]), int(w.model.geom_conaffinity[boxes[0]])))  # fmt: skip
+            else:
+                self.box_bits.append(None)
 
     def _make_worlds(self, nthread: int) -> list[_World]:
-        counts = split_envs(self.n, self.pk.world_shares())
-        return self._lay_worlds([(c, k, Terrain(c)) for c, k in zip(self.courses, counts, strict=True)], nthread)
+        """Fixed levels: one world per level, envs split by `shares`. Curriculum: one world per course
+        (union_course of its levels), envs split by `course_shares`, starting on levels by `shares`."""
+        pk, plan, first = self.pk, [], 0
+        self.world_levels: list[list[int]] = []  # per world: its levels' indices into self.courses
+        self.level_boxes: list[list[np.ndarray] | None] = []  # per world: each level's rows of index.boxes
+        if not pk.curriculum:
+            for i, (c, k) in enumerate(zip(self.courses, split_envs(self.n, pk.world_shares()), strict=True)):
+                if k:
+                    plan.append((c, k, LevelTerrain([c], k)))
+                    self.world_levels.append([i])
+                    self.level_boxes.append(None)
+            return self._lay_worlds(plan, nthread)
+        shares_of = pk.course_shares
+        for name, shares in pk.groups():
+            idx = list(range(first, first + len(shares)))
+            first += len(shares)
+            weight = sum(shares) if shares_of is None else float(shares_of.get(name, 0.0))
+            if weight > 0:
+                plan.append((name, idx, shares, weight))
+        if not plan:
+            raise ValueError(f"ParkourConfig.course_shares {shares_of} gives no envs to any of the courses {[g for g, _ in pk.groups()]}")
+        worlds = []
+        for (_name, idx, shares, _w), k in zip(plan, split_envs(self.n, [p[3] for p in plan]), strict=True):
+            if not k:
+                continue
+            courses = [self.courses[i] for i in idx]
+            union, spans = union_course(courses)
+            terrain = LevelTerrain(courses, k)
+            terrain.level[:] = np.repeat(np.arange(len(shares)), split_envs(k, shares))  # where the envs start
+            worlds.append((union, k, terrain))
+            self.world_levels.append(idx)
+            self.level_boxes.append(spans)
+        return self._lay_worlds(worlds, nthread)
+        return self._lay_worlds(plan, nthread)
 
     # ---- episodes ----------------------------------------------------------------------------
 
-    def _spawn(self, w: _World, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _spawn(self, w: _World, local: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each env on its level's course (`_spawn_on`); records where it starts."""
+        t, k = w.terrain, len(local)
+        lv = t.level[local]
+        xy, yaw, z = np.zeros((k, 2)), np.zeros(k), np.zeros(k)
+        for lev in np.unique(lv):
+            rows = lv == lev
+            xy[rows], yaw[rows], z[rows] = self._spawn_on(t.courses[lev], t.terrains[lev], int(rows.sum()))
+        self.spawn_x[w.sl.start + local] = xy[:, 0]
+        return xy, yaw, z
+
+    def _spawn_on(self, course: Course, terrain: Terrain, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """On level ground (the whole footprint within 1 cm) between the spawn and 1 m before the goal."""
-        course, rng = w.terrain.course, self.rng
+        rng = self.rng
         x0 = course.spawn_xy[0]
         x1 = max(x0, (course.goal_x if course.goal_x is not None else x0 + 3.0) - 1.0)
         xy = np.tile(np.asarray(course.spawn_xy, dtype=np.float64), (k, 1))
@@ -253,15 +405,38 @@ class ParkourEnv(WalkEnv):
         foot = np.stack([fx.ravel(), fy.ravel()], axis=-1)
         for _ in range(self.pk.spawn_tries):
             cand = np.column_stack([rng.uniform(x0, x1, k), course.spawn_xy[1] + rng.uniform(-0.1, 0.1, k)])
-            h = w.terrain.heights(cand[:, None, :] + foot[None])
+            h = terrain.heights(cand[:, None, :] + foot[None])
             good = (h.max(axis=1) - h.min(axis=1) < 0.01) & np.isfinite(h).all(axis=1) & ~ok
             if course.fall_z is not None:
                 good &= h.min(axis=1) > course.fall_z
             xy[good] = cand[good]
             ok |= good
         yaw = course.spawn_yaw + rng.uniform(-0.15, 0.15, k)
-        z = w.terrain.heights(xy[:, None, :] + foot[None]).max(axis=1) + 0.34
+        z = terrain.heights(xy[:, None, :] + foot[None]).max(axis=1) + 0.34
         return xy, yaw, z
+
+    def _randomize(self, w: _World, local: np.ndarray, glob: np.ndarray) -> None:
+        """WalkEnv's randomisation, then the env's level: its boxes collide (a curriculum world's
+        other levels' do not) with that level's friction, and its goal, pit and line."""
+        super()._randomize(w, local, glob)
+        wi = int(self.world_course[glob[0]])
+        t, lv = w.terrain, w.terrain.level[local]
+        spans = self.level_boxes[wi]
+        if spans is not None:
+            contype, conaff, bit_t, bit_a = self.box_bits[wi]
+            boxes = w.index.boxes
+            contype[local[:, None], boxes[None, :]] = 0
+            conaff[local[:, None], boxes[None, :]] = 0
+            for lev in np.unique(lv):
+                rows, ids = local[lv == lev], boxes[spans[lev]]
+                contype[rows[:, None], ids[None, :]] = bit_t
+                conaff[rows[:, None], ids[None, :]] = bit_a
+                w.friction[rows[:, None], ids[None, :], 0] = t.courses[lev].friction
+        courses = [t.courses[k] for k in lv]
+        self.course_of[glob] = np.asarray(self.world_levels[wi])[lv]
+        self.goal_x[glob] = [c.goal_x if c.goal_x is not None else np.inf for c in courses]
+        self.fall_z[glob] = [c.fall_z if c.fall_z is not None else -np.inf for c in courses]
+        self.line_y[glob] = [c.spawn_xy[1] for c in courses]
 
     def _sample_commands(self, ids: np.ndarray) -> None:
         k = len(ids)
@@ -276,10 +451,14 @@ class ParkourEnv(WalkEnv):
 
     def _steer(self, s: dict[str, np.ndarray]) -> None:
         """The steered envs' yaw-rate command from their pose now, as the success table's operator sets it."""
-        for w, steer in zip(self.worlds, self.steers, strict=True):
-            p = s["pos"][w.sl]
-            wz = steer.wz_array(p[:, 0], p[:, 1], s["yaw"][w.sl])
-            self.command[w.sl, 2] = np.where(self.steered[w.sl], wz, self.command[w.sl, 2])
+        wz = np.zeros(self.n)
+        for w in self.worlds:
+            t, p, yaw = w.terrain, s["pos"][w.sl], s["yaw"][w.sl]
+            part = wz[w.sl]
+            for lev in np.unique(t.level):
+                rows = t.level == lev
+                part[rows] = t.steers[lev].wz_array(p[rows, 0], p[rows, 1], yaw[rows])
+        self.command[:, 2] = np.where(self.steered, wz, self.command[:, 2])
 
     def _observe(self, s: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         self._steer(s)
@@ -297,27 +476,20 @@ class ParkourEnv(WalkEnv):
         )
         wts = self.cfg.weights
         if wts.tracking_goal_vel or wts.stall:
-            s["goal_speed"] = np.concatenate(
-                [goal_speed(s["pos"][w.sl, :2], s["vel_w"][w.sl, :2], w.terrain.course.spawn_xy[1]) for w in self.worlds], axis=0
-            )
+            s["goal_speed"] = goal_speed(s["pos"][:, :2], s["vel_w"][:, :2], self.line_y)
         if wts.feet_edge:
             s["foot_edge"] = np.concatenate([on_edge(w.terrain.heights, foot_xy[w.sl]) for w in self.worlds], axis=0)
         return s
 
     def _episode_ends(self, s: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        fell = np.zeros(self.n, dtype=bool)
-        off = np.zeros(self.n, dtype=bool)
-        for w in self.worlds:
-            c = w.terrain.course
-            p = s["pos"][w.sl]
-            if c.fall_z is not None:
-                fell[w.sl] = p[:, 2] < c.fall_z
-            # Leaving the track's corridor ends the episode as a failure: walking around a hurdle is
-            # not crossing it (sim.outcome calls it 'bypassed'), and it must not pay.
-            fell[w.sl] |= np.abs(p[:, 1] - c.spawn_xy[1]) > self.pk.corridor
-            goal = c.goal_x if c.goal_x is not None else np.inf
-            off[w.sl] = p[:, 0] > goal + 0.3
-        fell |= self._stuck(s["pos"][:, 0]) & ~off
+        p = s["pos"]
+        fell = p[:, 2] < self.fall_z  # in a pit
+        # Leaving the track's corridor ends the episode as a failure: walking around a hurdle is
+        # not crossing it (sim.outcome calls it 'bypassed'), and it must not pay.
+        fell |= np.abs(p[:, 1] - self.line_y) > self.pk.corridor
+        off = p[:, 0] > self.goal_x + 0.3
+        fell |= self._stuck(p[:, 0]) & ~off
+        self.end_x[:], self.reached[:] = p[:, 0], off
         return fell, off
 
     @property
@@ -326,9 +498,30 @@ class ParkourEnv(WalkEnv):
         return ~moving(self.command)
 
     def _reset(self, ids: np.ndarray) -> None:
+        if self.pk.curriculum and len(ids):
+            self._move_levels(ids)
         super()._reset(ids)
         self.best_x[ids] = -np.inf
         self.best_t[ids] = 0.0
+
+    def _move_levels(self, ids: np.ndarray) -> None:
+        """next_levels for the envs whose episodes just ended (not at the first reset: t = 0)."""
+        judged = (self.t[ids] > 0) & ~self.standing[ids]
+        if not judged.any():
+            return
+        progress = (self.end_x[ids] - self.spawn_x[ids]) / np.maximum(self.goal_x[ids] - self.spawn_x[ids], 1e-6)
+        for w in self.worlds:
+            inside = (ids >= w.sl.start) & (ids < w.sl.stop)
+            if not inside.any():
+                continue
+            t, local = w.terrain, ids[inside] - w.sl.start
+            before = t.level[local]
+            after = next_levels(
+                before, len(t.courses) - 1, self.reached[ids[inside]], progress[inside], judged[inside], self.rng, self.pk.demote_below
+            )
+            self.moves["up"] += int((after > before).sum())
+            self.moves["down"] += int((after < before).sum())
+            t.level[local] = after
 
     def _stuck(self, x: np.ndarray) -> np.ndarray:
         """Envs with no new progress for stuck_s; an env standing on command restarts its window."""
@@ -343,3 +536,39 @@ class ParkourEnv(WalkEnv):
         for w in self.worlds:
             out[w.sl] = height_scan(self.scan_offsets, s["pos"][w.sl], yaw[w.sl], w.terrain.heights)
         return {"height_scan": out}
+
+    # ---- the curriculum's state ----------------------------------------------------------------
+
+    def levels(self) -> dict[str, float]:
+        """Mean level per course as a fraction of its top level (curriculum worlds only)."""
+        out = {}
+        for w in self.worlds:
+            t = w.terrain
+            if len(t.courses) > 1:
+                out[t.course.name] = round(float(t.level.mean()) / (len(t.courses) - 1), 4)
+        return out
+
+    def log_fields(self) -> dict:
+        """What ppo_loop adds to each iteration's record: the curriculum's levels and moves since last time."""
+        if not self.pk.curriculum:
+            return {}
+        out = {"levels": self.levels(), "level_moves": dict(self.moves)}
+        self.moves = {"up": 0, "down": 0}
+        return out
+
+    def state_dict(self) -> dict:
+        """The curriculum's per-env levels (a checkpoint keeps them: a resumed run goes on from them)."""
+        return {"levels": [int(v) for w in self.worlds for v in w.terrain.level]} if self.pk.curriculum else {}
+
+    def load_state_dict(self, state: dict) -> bool:
+        """Levels from state_dict(); False (levels as configured) when the env count or layout differs."""
+        levels = state.get("levels")
+        if not self.pk.curriculum or levels is None or len(levels) != self.n:
+            return False
+        levels = np.asarray(levels, dtype=np.int64)
+        for w in self.worlds:
+            if levels[w.sl].max(initial=0) >= len(w.terrain.courses):
+                return False
+        for w in self.worlds:
+            w.terrain.level[:] = levels[w.sl]
+        return True

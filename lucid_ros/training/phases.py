@@ -37,6 +37,7 @@ class Phases:
         self.tag = tag
         self.plan_s = 60.0 * (total_minutes if total_minutes is not None else minutes)
         self.prior: dict = {"time_s": 0.0, "steps": 0, "iterations": 0, "phases": [], "history": []}
+        self.env_state: dict = {}  # what the env keeps between phases (a parkour curriculum's levels)
 
     def load(self, model: torch.nn.Module) -> None:
         """Continue the network and the totals of the checkpoint `resume` (nothing without one)."""
@@ -45,6 +46,7 @@ class Phases:
         ck = torch.load(self.resume, weights_only=True)
         model.load_state_dict(ck["model"])
         self.prior.update({k: ck[k] for k in self.prior if k in ck})
+        self.env_state = ck.get("env_state", {})
         p = self.prior
         print(f"[{self.tag}] resumed from {self.resume}: {p['iterations']} iterations, {p['steps'] / 1e6:.2f}M steps, "
               f"{p['time_s'] / 60:.1f} min in {len(p['phases'])} phase(s) before this one", flush=True)  # fmt: skip
@@ -69,10 +71,11 @@ class Phases:
         shifted = [{**h, "steps": h["steps"] + p["steps"], "time_s": h["time_s"] + p["time_s"], "it": h["it"] + p["iterations"]} for h in history]
         return [*p["history"], *shifted]
 
-    def save(self, path: Path, model: torch.nn.Module, it: int, steps: int, history: list[dict], cfg: dict) -> None:
+    def save(self, path: Path, model: torch.nn.Module, it: int, steps: int, history: list[dict], cfg: dict, env_state: dict | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         ck = {
             "model": model.state_dict(),
+            "env_state": env_state or {},
             **self.totals(it, steps),
             "phases": self.phases(it, steps),
             "history": self.whole_history(history),

@@ -32,7 +32,7 @@ from lucid_ros.robots.description import RobotDescription, load_robot
 from lucid_ros.training.config import TrainConfig
 from lucid_ros.training.env import PRIV_DIM
 from lucid_ros.training.export import actor_to_onnx, write_spec
-from lucid_ros.training.parkour import RECIPES, SCAN_TERM, SCAN_X, SCAN_Y, ParkourConfig, ParkourEnv, teacher_env_config, teacher_spec_dict
+from lucid_ros.training.parkour import RECIPES, SCAN_TERM, SCAN_X, SCAN_Y, ParkourEnv, parkour_config, teacher_env_config, teacher_spec_dict
 from lucid_ros.training.phases import Phases, keep_phase_start
 from lucid_ros.training.ppo import PPO, ActorCritic
 from lucid_ros.training.train_walk import fmt_time, plot_curve, ppo_loop, trot_generator
@@ -128,15 +128,21 @@ def main(argv: list[str] | None = None) -> int:
         n_old = warm_start(model, args.init, args.init_std)
         print(f"[train_teacher] warm start from {args.init}: {n_old} of {obs_dim} inputs carried over; workdir {work}", flush=True)
     spec = export_teacher(model, robot, cfg, work / "go1_teacher", {})
-    pk = ParkourConfig()
+    pk = parkour_config(args.recipe)
     env = ParkourEnv(robot, spec, cfg.env, pk, seed=args.seed, nthread=args.threads)
+    if run.env_state:
+        kept = env.load_state_dict(run.env_state)
+        print(
+            f"[train_teacher] curriculum levels {'carried over from the checkpoint' if kept else 'restarted: the checkpoint has another env layout'}",
+            flush=True,
+        )
     print(f"[train_teacher] {len(env.worlds)} worlds: " + ", ".join(f"{c.name}{dict(c.drawn).get(k, '')}" for c, k in _labels(env)), flush=True)
     ppo = PPO(model, cfg.ppo, torch.Generator().manual_seed(args.seed))
 
     run_history: list[dict] = []  # ppo_loop appends to it: a snapshot holds the curve so far
 
     def snapshot(it: int, steps: int) -> None:
-        run.save(checkpoint, model, it, steps, run_history, cfg.as_dict())
+        run.save(checkpoint, model, it, steps, run_history, cfg.as_dict(), env.state_dict())
         totals = run.totals(it, steps)
         export_teacher(model, robot, cfg, checkpoint.parent / "go1_teacher_latest", {"iteration": totals["iterations"], "steps": totals["steps"]})
 
@@ -158,6 +164,11 @@ def main(argv: list[str] | None = None) -> int:
         **fields,
         "n_envs": env.n,
         "recipe": args.recipe,
+        **(
+            {"curriculum": {"levels_at_end": env.levels(), "demote_below": pk.demote_below, "course_shares": pk.course_shares}}
+            if pk.curriculum
+            else {}
+        ),
         "init": str(args.init.name) if run.resume is None else f"resumed from {run.resume}",
         "courses": [f"{c.name} (variant {c.variant}: {dict(c.drawn)})" for c in env.courses],
         "final_metrics_last_20_iterations": final,

@@ -101,7 +101,17 @@ def plot_curve(history: list[dict], path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     steps = np.array([h["steps"] for h in history]) / 1e6
-    fig, ax = plt.subplots(2, 2, figsize=(11, 7))
+    levels = [h for h in history if "levels" in h]  # a parkour curriculum: where the envs stand, per course
+    fig, ax = plt.subplots(2, 3 if levels else 2, figsize=(16 if levels else 11, 7), squeeze=False)
+    if levels:
+        for name in levels[-1]["levels"]:
+            ax[0, 2].plot([h["steps"] / 1e6 for h in levels], [h["levels"].get(name, np.nan) for h in levels], label=name)
+        ax[0, 2].set_title("curriculum: mean level / top level")
+        ax[0, 2].legend()
+        ax[1, 2].plot([h["steps"] / 1e6 for h in levels], [h["level_moves"]["up"] for h in levels], label="promoted")
+        ax[1, 2].plot([h["steps"] / 1e6 for h in levels], [h["level_moves"]["down"] for h in levels], label="demoted")
+        ax[1, 2].set_title("curriculum moves per iteration")
+        ax[1, 2].legend()
     ax[0, 0].plot(steps, [h["ep_return"] for h in history])
     ax[0, 0].set_title("mean episode return")
     ax[0, 1].plot(steps, [h["err_vx"] for h in history], label="|vx - cmd| (m/s)")
@@ -210,6 +220,7 @@ def ppo_loop(
             **{k: v_ / T for k, v_ in err.items()},
             "terms": {k: v_ / T for k, v_ in terms_sum.items()},
             **stats,
+            **(env.log_fields() if hasattr(env, "log_fields") else {}),  # a parkour curriculum's levels
         }  # fmt: skip
         history.append(rec)
         if it % log_every == 0 or it == cfg.iterations - 1:
@@ -224,6 +235,9 @@ def ppo_loop(
                 flush=True,
             )
             print(f"      terms: {terms}", flush=True)
+            if "levels" in rec:
+                lv = " ".join(f"{k} {v:.2f}" for k, v in rec["levels"].items())
+                print(f"      levels (fraction of the top): {lv} | moves up {rec['level_moves']['up']} down {rec['level_moves']['down']}", flush=True)
         if snapshot is not None and (it % 50 == 0 or it == cfg.iterations - 1):
             snapshot(it, steps)
         if elapsed >= budget:

@@ -160,3 +160,24 @@ def test_the_jump_recipe_charges_a_robot_that_stands_at_the_course_instead_of_go
     assert not fell.any()
     assert "goal_speed" in env.state and "foot_edge" in env.state
     assert info["terms"]["stall"] < 0 and np.all(rew < 0), (rew, info["terms"])
+
+
+def test_every_world_reads_its_own_feet():
+    """A course's boxes come before the robot's geoms in MuJoCo's numbering, so the feet's geom ids
+    differ between worlds (hurdle 5 boxes, gaps 7): each world's feet must be read with its own ids.
+    (Until 2026-12-05 every world used the first world's: on stairs_down and gaps, the training
+    'feet' were the calf and thigh geoms.)"""
+    robot = load_robot("go1")
+    spec = load_spec(config_dir() / "policies" / "go1_teacher.yaml", robot)
+    pk = ParkourConfig(levels={"hurdle": (0.0,), "stairs_down": (0.0,), "gaps": (0.0,)}, shares={"hurdle": (1.0,), "stairs_down": (1.0,), "gaps": (1.0,)},
+                       parkour_seeds=(), p_stand=0.0)  # fmt: skip
+    env = ParkourEnv(robot, spec, replace(teacher_env_config(3), latency_steps=(0, 0)), pk, seed=1, nthread=1)
+    assert len({tuple(w.index.feet) for w in env.worlds}) == 3, "the test needs worlds whose feet have different ids"
+    env.reset_all()
+    for _ in range(10):
+        env.step(np.zeros((env.n, robot.n_joints)))
+    s = env.state
+    for w in env.worlds:
+        np.testing.assert_array_equal(s["foot_pos"][w.sl], w.geom_xpos[:, w.index.feet])
+    drop = s["foot_pos"][..., 2] - env.foot_radius - s["ground_feet"]
+    assert np.all(np.abs(drop) < 0.03), f"standing feet are on the ground, not {drop.round(3)} m above it"

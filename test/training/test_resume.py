@@ -30,3 +30,8 @@ def test_a_resumed_phase_continues_the_run_and_the_spec_records_both(tmp_path, t
     assert [p["iterations"] for p in second["phases"]] == [2, 1]
     assert second["phases"][1]["resumed_from"].endswith("run_phase_start.pt")  # the start of the phase is kept
     assert (tmp_path / "run_phase_start.pt").is_file()
+    if trainer == "teacher":  # the jump recipe's curriculum levels go on from where the first phase left them
+        import torch
+
+        assert len(torch.load(ck, weights_only=True)["env_state"]["levels"]) == 4
+        assert "curriculum" in second and set(second["curriculum"]["levels_at_end"]) <= {"hurdle", "gaps", "stairs_up", "stairs_down", "parkour"}

@@ -1,0 +1,157 @@
+"""The jumping teacher's promote/demote curriculum (issue 17): one world per course holding every
+level's obstacles, each env on one level at a time. What must hold: an env collides with its own
+level's boxes only, and that is the same physics as a world built from that level alone; its height
+map, goal and steering are its level's; reaching the goal moves it up, stopping short moves it down,
+and a resumed run keeps the levels."""
+
+from dataclasses import replace
+
+import mujoco
+import numpy as np
+import pytest
+from mujoco import batch as mjbatch
+
+from lucid_ros.paths import config_dir
+from lucid_ros.policy.spec import load_spec
+from lucid_ros.robots.description import load_robot
+from lucid_ros.sim.heights import CourseHeights
+from lucid_ros.sim.world import build_model
+from lucid_ros.training.parkour import ParkourConfig, ParkourEnv, next_levels, parkour_config, teacher_env_config, union_course
+
+LEVELS = (0.0, 1.0)  # hurdles 0.10 m and 0.305 m
+
+
+@pytest.fixture(scope="module")
+def env():
+    robot = load_robot("go1")
+    spec = load_spec(config_dir() / "policies" / "go1_teacher.yaml", robot)
+    pk = ParkourConfig(levels={"hurdle": LEVELS}, shares={"hurdle": (1.0, 1.0)}, parkour_seeds=(), p_stand=0.0, curriculum=True)
+    cfg = replace(teacher_env_config(4), latency_steps=(0, 0))
+    e = ParkourEnv(robot, spec, cfg, pk, seed=5, nthread=1)
+    e.reset_all()
+    return e
+
+
+def test_the_rule_up_at_the_goal_down_when_short_and_past_the_top_anywhere():
+    rng = np.random.default_rng(0)
+    level = np.array([0, 1, 2, 2, 1, 1, 0])
+    reached = np.array([True, True, False, False, False, True, False])
+    progress = np.array([1.0, 1.0, 0.2, 0.7, 0.1, 1.0, 0.1])
+    judged = np.array([True, True, True, True, True, False, True])
+    out = next_levels(level, 2, reached, progress, judged, rng, demote_below=0.5)
+    assert out.tolist() == [1, 2, 1, 2, 0, 1, 0]  # up, up, down (short), stays (0.7), down, standing: stays, floor
+    tops = next_levels(np.full(200, 2), 2, np.ones(200, bool), np.ones(200), np.ones(200, bool), rng)
+    assert set(tops.tolist()) == {0, 1, 2}  # past the top: a random level, the easy ones not forgotten
+
+
+def test_an_env_collides_with_its_own_levels_boxes_only_and_the_physics_is_that_levels_alone(env):
+    """A Go1 dropped 0.4 m above the 0.305 m level's first hurdle: on level 1 it comes to rest on the
+    box, on level 0 (0.10 m hurdles, elsewhere) below its top; each trajectory equals (1e-9) the one
+    in a model built from that level's course alone."""
+    robot = env.robot
+    w = env.worlds[0]
+    assert len(w.terrain.courses) == 2 and w.terrain.level.tolist() == [0, 0, 1, 1]
+    box = w.terrain.courses[1].boxes[0]
+    x = box.pos[0]
+    top = box.pos[2] + box.size[2] / 2
+    union, _spans = union_course(w.terrain.courses)
+    for lev, course in enumerate(w.terrain.courses):
+        alone, aix = build_model(robot, course)
+        solo = mjbatch.Batch(alone, 1, nthread=1)
+        rows = np.flatnonzero(w.terrain.level == lev)[:1]
+        ix = w.index
+        q0 = np.array(w.qpos[rows[0]])
+        q0[ix.root_qpos : ix.root_qpos + 3] = [x, 0.0, top + 0.4]
+        q0[ix.root_qpos + 3 : ix.root_qpos + 7] = [1, 0, 0, 0]
+        q0[ix.joint_qpos] = robot.default_pose
+        # the same friction the env drew for this row, in both models
+        fr_union = np.array(w.friction[rows[0]])
+        sq, sv, sf = solo.bind("qpos"), solo.bind("qvel"), solo.expand("geom_friction")
+        sf[0, aix.ground, :] = fr_union[ix.ground]
+        sf[0, aix.boxes, :] = fr_union[ix.boxes[_spans[lev]]]
+        solo.expand("body_mass")[0] = w.body_mass[rows[0]]  # the env's drawn payload
+        solo.set_const(np.array([0]))
+        qpos, qvel = w.qpos[:], w.qvel[:]
+        qpos[rows[0]], qvel[rows[0]] = q0, 0.0
+        w.qpos[:], w.qvel[:] = qpos, qvel
+        w.ctrl[:] = 0.0
+        w.xfrc[:] = 0.0
+        sq[0], sv[0] = q0, 0.0
+        w.batch.forward(rows)
+        solo.forward(np.array([0]))
+        for _ in range(400):  # 0.8 s: falls 0.4 m and settles
+            w.batch.step(stage=mujoco.mjtStage.mjSTAGE_NONE.value)
+            solo.step(stage=mujoco.mjtStage.mjSTAGE_NONE.value)
+            np.testing.assert_allclose(w.qpos[rows[0]], sq[0], rtol=0, atol=1e-9)
+        z = float(w.qpos[rows[0], ix.root_qpos + 2])
+        if lev == 1:
+            assert z > top + 0.05, f"level 1: the trunk should rest above the 0.305 m box, z {z:.3f}"
+        else:
+            assert z < top, f"level 0: the 0.305 m box is not there, yet the trunk rests at z {z:.3f}"
+    env.reset_all()
+
+
+def test_height_map_goal_and_steering_are_the_envs_level(env):
+    w = env.worlds[0]
+    env.reset_all()
+    s = env.state
+    scan = env._extra_inputs(s)["height_scan"]
+    from lucid_ros.policy.observations import height_scan
+
+    for i in range(env.n):
+        course = w.terrain.courses[w.terrain.level[i]]
+        want = height_scan(env.scan_offsets, s["pos"][i : i + 1], s["yaw"][i : i + 1], CourseHeights(course))
+        np.testing.assert_allclose(scan[i : i + 1], want)
+        assert env.goal_x[i] == course.goal_x
+        assert env.courses[env.course_of[i]] is course
+
+
+def test_reaching_the_goal_promotes_stopping_short_demotes_and_the_collisions_follow(env):
+    w = env.worlds[0]
+    env.reset_all()
+    t = w.terrain
+    contype = env.box_bits[0][0]
+    spans = env.level_boxes[0]
+    ids = np.arange(env.n)
+    env.command[:, 0] = 0.5  # told to walk: judged
+    env.t[:] = 3.0
+    env.reached[:] = [True, False, True, False]
+    env.end_x[:] = env.spawn_x + [5.0, 0.1, 5.0, 5.0]
+    before = t.level.copy()  # [0, 0, 1, 1]
+    env._reset(ids)
+    after = t.level.tolist()
+    assert after[0] == 1 and after[1] == 0  # promoted; demoted from 0 stays at 0
+    assert after[2] in (0, 1)  # past the top: a random level
+    assert after[3] == 1  # short of the goal but more than half way (it timed out walking): stays
+    assert env.moves["up"] >= 1 and before.tolist() == [0, 0, 1, 1]
+    boxes = w.index.boxes
+    for i, lev in enumerate(after):
+        on = contype[i, boxes[spans[lev]]]
+        off = contype[i, boxes[spans[1 - lev]]]
+        assert (on != 0).all() and (off == 0).all(), f"env {i} on level {lev}"
+        assert env.goal_x[i] == t.courses[lev].goal_x
+
+
+def test_levels_survive_a_checkpoint_and_a_mismatch_is_refused(env):
+    w = env.worlds[0]
+    w.terrain.level[:] = [1, 0, 1, 1]
+    state = env.state_dict()
+    assert state == {"levels": [1, 0, 1, 1]}
+    w.terrain.level[:] = 0
+    assert env.load_state_dict(state) and w.terrain.level.tolist() == [1, 0, 1, 1]
+    assert not env.load_state_dict({"levels": [1, 0]})  # another env count: levels start as configured
+    assert not env.load_state_dict({"levels": [1, 0, 5, 1]})  # a level this world does not have
+
+
+def test_the_jump_recipe_uses_the_curriculum_and_the_climb_recipe_fixed_levels():
+    assert parkour_config("jump").curriculum and not parkour_config("climb").curriculum
+    with pytest.raises(ValueError, match="unknown teacher recipe"):
+        parkour_config("fly")
+
+
+def test_levels_that_lie_on_different_grounds_cannot_share_a_world():
+    from lucid_ros.sim.courses import load_course
+
+    a, b = load_course("hurdle"), load_course("gaps")
+    with pytest.raises(ValueError, match="another ground"):
+        union_course([a, b])
