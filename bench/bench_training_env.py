@@ -2,7 +2,8 @@
 
     python bench/bench_training_env.py [--steps 48] [--threads 2] [--envs 504]
 
-For each env (WalkEnv with go1_walk's spec, ParkourEnv with go1_teacher's), driven by the shipped
+For each env (WalkEnv with go1_walk's spec, ParkourEnv with go1_teacher's on fixed levels and on the
+jump recipe's curriculum worlds), driven by the shipped
 policy's own actions so the robots walk and climb as in training (random actions make them fall and
 writhe, which costs the solver more):
 - env-steps/s of `env.step` (50 Hz steps: 10 physics steps, motor law, observation, rewards,
@@ -30,7 +31,7 @@ from lucid_ros.policy.spec import load_spec
 from lucid_ros.robots import load_robot
 from lucid_ros.training.config import EnvConfig, TrainConfig
 from lucid_ros.training.env import WalkEnv, priv_dim
-from lucid_ros.training.parkour import ParkourConfig, ParkourEnv, teacher_env_config
+from lucid_ros.training.parkour import ParkourConfig, ParkourEnv, parkour_config, teacher_env_config
 from lucid_ros.training.ppo import PPO, ActorCritic, RolloutBuffer
 
 
@@ -122,6 +123,9 @@ def main() -> None:
     teacher_spec, teacher = policy_of("go1_teacher")
     env = ParkourEnv(robot, teacher_spec, teacher_env_config(args.envs), ParkourConfig(), nthread=args.threads)
     measure("parkour env (go1_teacher)", env, teacher, args.steps)
+    # the jump recipe's worlds: one per course with every level's boxes, each env on its own level
+    env = ParkourEnv(robot, teacher_spec, teacher_env_config(args.envs, "jump"), parkour_config("jump"), nthread=args.threads)
+    measure("parkour env, curriculum", env, teacher, args.steps)
     for threads in (1, 2):
         dt = ppo_update_time(teacher_spec.obs_dim, args.envs, threads)
         print(
