@@ -95,7 +95,8 @@ class ParkourConfig:
     # one world per level, envs split by `shares`. On: each course is one world holding every level's
     # obstacles, each env stands on one level at a time (the other levels' boxes do not collide for it
     # and are not in its height map); an env that reaches the goal goes up a level (from the top level
-    # to a random one, so the easy levels are not forgotten), one whose episode ends short of
+    # to a random one, so the easy levels are not forgotten; only if it spawned before the last
+    # obstacle), one whose episode ends short of
     # `demote_below` of the way from its spawn to the goal goes down, standing envs stay. `shares` is
     # then where the envs start, and `course_shares` how many envs each course gets.
     curriculum: bool = False
@@ -332,6 +333,7 @@ class ParkourEnv(WalkEnv):
         self.spawn_x = np.zeros(n)
         self.end_x = np.zeros(n)  # where the last episode ended and whether it reached the goal (the curriculum's judge)
         self.reached = np.zeros(n, dtype=bool)
+        self.last_obstacle_x0 = np.full(n, -np.inf)  # where the level's last obstacle starts
         self.best_x = np.full(n, -np.inf)  # furthest x so far (in steps of stuck_m) and when
         self.best_t = np.zeros(n)
         self.moves = {"up": 0, "down": 0}  # curriculum moves since the last log_fields()
@@ -437,6 +439,7 @@ class ParkourEnv(WalkEnv):
         self.goal_x[glob] = [c.goal_x if c.goal_x is not None else np.inf for c in courses]
         self.fall_z[glob] = [c.fall_z if c.fall_z is not None else -np.inf for c in courses]
         self.line_y[glob] = [c.spawn_xy[1] for c in courses]
+        self.last_obstacle_x0[glob] = [max((o.x0 for o in c.obstacles), default=-np.inf) for c in courses]
 
     def _sample_commands(self, ids: np.ndarray) -> None:
         k = len(ids)
@@ -505,20 +508,21 @@ class ParkourEnv(WalkEnv):
         self.best_t[ids] = 0.0
 
     def _move_levels(self, ids: np.ndarray) -> None:
-        """next_levels for the envs whose episodes just ended (not at the first reset: t = 0)."""
-        judged = (self.t[ids] > 0) & ~self.standing[ids]
+        """next_levels for the envs whose episodes just ended. Not judged: the first reset (t = 0), the
+        first episodes' desynchronised time limits (cut short at random, not failures), standing envs."""
+        judged = (self.t[ids] > 0) & ~self.standing[ids] & (self.t_limit[ids] >= self.cfg.episode_s - 1e-9)
         if not judged.any():
             return
         progress = (self.end_x[ids] - self.spawn_x[ids]) / np.maximum(self.goal_x[ids] - self.spawn_x[ids], 1e-6)
+        # the goal promotes only an env that had an obstacle to cross (spawns are spread along the course)
+        earned = self.reached[ids] & (self.spawn_x[ids] < self.last_obstacle_x0[ids])
         for w in self.worlds:
             inside = (ids >= w.sl.start) & (ids < w.sl.stop)
             if not inside.any():
                 continue
             t, local = w.terrain, ids[inside] - w.sl.start
             before = t.level[local]
-            after = next_levels(
-                before, len(t.courses) - 1, self.reached[ids[inside]], progress[inside], judged[inside], self.rng, self.pk.demote_below
-            )
+            after = next_levels(before, len(t.courses) - 1, earned[inside], progress[inside], judged[inside], self.rng, self.pk.demote_below)
             self.moves["up"] += int((after > before).sum())
             self.moves["down"] += int((after < before).sum())
             t.level[local] = after

@@ -114,22 +114,38 @@ def test_reaching_the_goal_promotes_stopping_short_demotes_and_the_collisions_fo
     spans = env.level_boxes[0]
     ids = np.arange(env.n)
     env.command[:, 0] = 0.5  # told to walk: judged
-    env.t[:] = 3.0
+    env.t[:], env.t_limit[:] = 3.0, env.cfg.episode_s
     env.reached[:] = [True, False, True, False]
+    env.spawn_x[:] = np.minimum(env.spawn_x, env.last_obstacle_x0 - 0.1)  # each had a hurdle to cross
     env.end_x[:] = env.spawn_x + [5.0, 0.1, 5.0, 5.0]
     before = t.level.copy()  # [0, 0, 1, 1]
     env._reset(ids)
     after = t.level.tolist()
-    assert after[0] == 1 and after[1] == 0  # promoted; demoted from 0 stays at 0
-    assert after[2] in (0, 1)  # past the top: a random level
-    assert after[3] == 1  # short of the goal but more than half way (it timed out walking): stays
-    assert env.moves["up"] >= 1 and before.tolist() == [0, 0, 1, 1]
     boxes = w.index.boxes
     for i, lev in enumerate(after):
         on = contype[i, boxes[spans[lev]]]
         off = contype[i, boxes[spans[1 - lev]]]
         assert (on != 0).all() and (off == 0).all(), f"env {i} on level {lev}"
         assert env.goal_x[i] == t.courses[lev].goal_x
+    assert after[0] == 1 and after[1] == 0  # promoted; demoted from 0 stays at 0
+    assert after[2] in (0, 1)  # past the top: a random level
+    assert after[3] == 1  # short of the goal but more than half way (it timed out walking): stays
+    assert env.moves["up"] >= 1 and before.tolist() == [0, 0, 1, 1]
+    # the first episodes end at random times (desynchronised): such an ending is not judged
+    t.level[:] = [1, 1, 1, 1]
+    env.t[:], env.t_limit[:] = 3.0, [3.0, env.cfg.episode_s, 3.0, env.cfg.episode_s]
+    env.reached[:], env.end_x[:] = False, env.spawn_x + 0.1
+    env.command[:, 0] = 0.5
+    env._reset(ids)
+    assert t.level.tolist() == [1, 0, 1, 0]
+    # reaching the goal from a spawn past the last hurdle earns nothing
+    t.level[:] = 0
+    env.t[:], env.t_limit[:] = 3.0, env.cfg.episode_s
+    env.command[:, 0] = 0.5
+    env.spawn_x[:] = env.last_obstacle_x0 + [0.5, 0.5, -0.5, -0.5]
+    env.reached[:], env.end_x[:] = True, env.goal_x + 0.3
+    env._reset(ids)
+    assert t.level.tolist() == [0, 0, 1, 1]
 
 
 def test_levels_survive_a_checkpoint_and_a_mismatch_is_refused(env):
