@@ -92,6 +92,11 @@ class SimRobot:
         self.reset()
 
     @property
+    def hook_body(self) -> int:
+        """MuJoCo body id the hoist's harness is on (the base unless the `hoist:` block names one)."""
+        return self._hook_body
+
+    @property
     def time(self) -> float:
         return float(self.data.time)
 

@@ -83,8 +83,9 @@ def test_status_text_round_trips():
 
 
 def run(sim: SimRobot, seconds: float, command=None) -> dict:
-    """Ticks of 20 ms; returns the base's height range, largest tilt and the last foot contacts."""
-    z, tilt = [], []
+    """Ticks of 20 ms; returns the base's height range and largest tilt, the largest tilt of the body the
+    harness is on (the base, or a G1's torso), and the base's last height."""
+    z, tilt, hooked = [], [], []
     for _ in range(int(round(seconds * 50))):
         if command is not None:
             sim.apply(command(sim.time))
@@ -92,7 +93,8 @@ def run(sim: SimRobot, seconds: float, command=None) -> dict:
         gt = sim.ground_truth()
         z.append(gt.pos[2])
         tilt.append(np.abs(quat_to_rpy(gt.quat)[:2]).max())
-    return {"z_min": min(z), "z_max": max(z), "tilt": max(tilt), "z": z[-1]}
+        hooked.append(np.abs(quat_to_rpy(sim.data.xquat[sim.hook_body].copy())[:2]).max())
+    return {"z_min": min(z), "z_max": max(z), "tilt": max(tilt), "hooked_tilt": max(hooked), "z": z[-1]}
 
 
 def stand_command(robot, q0, t0, duration):
@@ -120,23 +122,20 @@ def foot_load(sim: SimRobot) -> float:
     return total
 
 
-G1_WAIST_FLOPS = pytest.mark.xfail(
-    strict=True,
-    reason="the hook is on the base body (pelvis); the G1's torso sits on three passive waist joints and, "
-    "unpowered, flops and swings the pelvis (tilt up to 0.34 rad, z 0.881-0.902 m over 5 s). A real harness holds "
-    "the torso. Powered at the default pose it hangs level (tilt 0.007 rad, z within 1 mm), and the auto sequence "
-    "stands it (test_graph_stand)",
-)
-
-
-@pytest.mark.parametrize("name", ["h1", pytest.param("g1", marks=G1_WAIST_FLOPS)])
+@pytest.mark.parametrize("name", HUMANOIDS)
 def test_the_hoist_holds_a_passive_humanoid_up(name):
     robot = load_robot(name)
     sim = SimRobot(robot, hoist=robot.hoist)
     start = sim.ground_truth().pos[2]
     assert start >= robot.nominal_base_height + robot.hoist.height  # hung above where it would stand
     r = run(sim, 5.0)  # motors off: legs and arms dangle
-    assert r["z_max"] - r["z_min"] < 0.01 and r["tilt"] < 0.1, r
+    assert r["z_max"] - r["z_min"] < 0.01, r  # hangs still: no bounce, no slow sag
+    # H1's harness is on its base: it hangs level. The G1's is on the torso, above three unpowered waist
+    # joints: with the arms and legs dangling, the whole body's CoM settles under the hook with the torso
+    # leaning 0.26 rad and the pelvis 0.21 (measured), as a real one hangs until the stand powers the
+    # waist (test_graph_stand stands it level); bounded, so a hook that slips off the torso shows here.
+    level = 0.1 if robot.hoist.body is None else 0.3
+    assert r["hooked_tilt"] < level and r["tilt"] < level, r
     assert not sim.foot_contacts().any()  # the feet clear the ground, knees straight
 
 
