@@ -107,6 +107,11 @@ class EnvConfig:
     # legged_gym's clip of each step's total at 0 (early penalties cannot make dying look better than
     # living); off for the jumping teacher, whose stall cost must make refusing worse than trying
     clip_reward_at_zero: bool = True
+    # Charged once (not x dt) on the step an episode ends in a failure (tilt, height, trunk, joint
+    # range, and in ParkourEnv a pit, leaving the corridor or the stuck rule); 0 = none. Without the
+    # zero clip a fall ends every later step's costs, so it must cost more than carrying on slowly
+    # (parkour.teacher_env_config sizes it; test_jump_recipe checks the ordering).
+    fall_cost: float = 0.0
     reward: RewardParams = field(default_factory=RewardParams)
 
 

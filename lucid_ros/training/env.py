@@ -429,6 +429,9 @@ class WalkEnv:
         fell |= extra_fall
         timeout = (self.t >= self.t_limit - 1e-9) | off
         done = fell | timeout
+        if cfg.fall_cost:
+            weighted["fall_cost"] = cfg.fall_cost * fell
+            rew = rew + weighted["fall_cost"]
         info = {
             "terms": {k: float(v.mean()) for k, v in weighted.items()},
             "err_vx": np.abs(self.command[:, 0] - lin_body[:, 0]),

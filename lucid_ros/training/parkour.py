@@ -134,7 +134,7 @@ def jump_weights() -> RewardWeights:
     at -10, and the walking penalties relaxed where a leap needs it (vertical speed, body height)."""
     return replace(
         RewardWeights(),
-        tracking_lin_vel=0.0, tracking_goal_vel=1.5, tracking_ang_vel=0.5, stall=-1.0, feet_edge=-1.0,
+        tracking_lin_vel=0.0, tracking_goal_vel=1.5, tracking_ang_vel=0.5, stall=-3.0, feet_edge=-1.0,
         lin_vel_z=-0.5, ang_vel_xy=-0.02, orientation=-0.5, base_height=0.0, collision=-10.0,
         torques=-1e-5, dof_acc=-2.5e-7, action_rate=-0.1, feet_air_time=0.0, gait_contact=0.0, swing_height=0.0,
         obstacle_clearance=0.0, hip_pose=-0.5,
@@ -154,13 +154,27 @@ def parkour_config(recipe: str = "climb") -> ParkourConfig:
     return ParkourConfig(curriculum=True, course_shares={"hurdle": 0.3, "gaps": 0.25, "stairs_up": 0.15, "stairs_down": 0.1, "parkour": 0.2})
 
 
+# What a step of moving costs the jump recipe besides the stall term (action rate, collisions, joint
+# acceleration, stand-still, hips, body motion, slip): 0.026 per step over phase 1's last iterations
+# (docs/training.md). It sizes JUMP_FALL_COST.
+JUMP_MOVING_COST = 0.026
+# A fall (or the stuck rule, or leaving the corridor) costs this once. Phase 1 ran without it: its
+# steps summed below zero, a fall ended them, and episodes shortened 6.0 -> 2.9 s while falls rose
+# 10 -> 22 per env-minute. Sized so that, at gamma 0.99 (a ~2 s horizon), carrying on slowly
+# (JUMP_MOVING_COST a step, a quarter of the goal speed, yaw tracked) is worth more than falling
+# (-0.85 against -3), and falling more than refusing at an edge until the stuck rule ends it (the
+# stall cost for 5 s, then this cost: -4.8), so trying beats refusing and carrying on beats giving up.
+# test_jump_recipe checks the order; the stall weight (-3, was -1) is what puts refusing below a fall.
+JUMP_FALL_COST = -3.0
+
+
 def teacher_env_config(n_envs: int, recipe: str = "climb") -> EnvConfig:
     if recipe not in RECIPES:
         raise ValueError(f"unknown teacher recipe {recipe!r}; expected one of {list(RECIPES)}")
     jump = recipe == "jump"
     return EnvConfig(
         n_envs=n_envs, episode_s=30.0, p_zero_command=0.0, push_force=(0.0, 0.0), weights=jump_weights() if jump else teacher_weights(),
-        max_tilt=1.0, clip_reward_at_zero=not jump,
+        max_tilt=1.0, clip_reward_at_zero=not jump, fall_cost=JUMP_FALL_COST if jump else 0.0,
     )  # fmt: skip
 
 

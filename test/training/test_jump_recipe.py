@@ -7,7 +7,16 @@ import pytest
 from test_walk_rewards import state
 
 from lucid_ros.training import rewards as R
-from lucid_ros.training.parkour import goal_speed, jump_weights, on_edge, teacher_env_config, teacher_weights
+from lucid_ros.training.config import EnvConfig, PPOConfig
+from lucid_ros.training.parkour import (
+    JUMP_MOVING_COST,
+    ParkourConfig,
+    goal_speed,
+    jump_weights,
+    on_edge,
+    teacher_env_config,
+    teacher_weights,
+)
 
 DT = 0.02
 FWD = np.array([[0.5, 0.0, 0.0]] * 4)
@@ -42,6 +51,30 @@ def test_standing_at_an_edge_is_worth_less_than_nothing_with_the_jump_recipe_onl
     assert np.all(go > 0)
     with pytest.raises(ValueError, match="unknown teacher recipe 'hop'"):
         teacher_env_config(4, "hop")
+
+
+def test_falling_never_beats_carrying_on_slowly_and_refusing_never_beats_falling():
+    """The fall cost's reason (phase 1 ran without it and learned to fall: docs/training.md). In
+    discounted value, per behaviour at a 0.5 m/s command, from the recipe's own terms:
+    carrying on at a quarter of the speed (no stall cost, the measured costs of moving every step,
+    forever) > falling now (the fall cost once) > refusing at the edge (the stall cost every step
+    until the stuck rule ends the episode, then the fall cost). Changing the stall or fall cost,
+    the stuck window or gamma without keeping this order fails here."""
+    gamma, n_stuck = PPOConfig().gamma, round(ParkourConfig().stuck_s / DT)
+    cfg = teacher_env_config(4, "jump")
+    hips = np.array([0, 3, 6, 9])
+
+    def step_reward(goal: float) -> float:
+        s = state(4, command=FWD, goal_speed=np.full(4, goal), foot_edge=np.zeros((4, 4), bool))
+        r, _ = R.total(R.compute_terms(s, R.RewardParams(), hips), cfg.weights, DT, only_positive=cfg.clip_reward_at_zero)
+        return float(r[0])
+
+    slow = (step_reward(0.125) - JUMP_MOVING_COST) / (1 - gamma)
+    fall = cfg.fall_cost
+    refuse = step_reward(0.0) * (1 - gamma**n_stuck) / (1 - gamma) + gamma**n_stuck * cfg.fall_cost
+    assert slow > fall + 0.5 and fall > refuse + 0.5, (slow, fall, refuse)
+    # the walking and climbing recipes keep legged_gym's zero clip and charge no fall
+    assert teacher_env_config(4).fall_cost == 0.0 and EnvConfig().fall_cost == 0.0
 
 
 def test_the_goal_points_at_the_course_line_ahead_and_edges_are_found():

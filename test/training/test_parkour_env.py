@@ -9,7 +9,7 @@ import pytest
 from lucid_ros.paths import config_dir
 from lucid_ros.policy.spec import load_spec
 from lucid_ros.robots.description import load_robot
-from lucid_ros.training.parkour import ParkourConfig, ParkourEnv, ground_ahead, split_envs, teacher_env_config
+from lucid_ros.training.parkour import JUMP_FALL_COST, ParkourConfig, ParkourEnv, ground_ahead, split_envs, teacher_env_config
 
 
 def test_envs_follow_the_shares_and_every_level_gets_one():
@@ -148,7 +148,8 @@ def test_envs_are_steered_back_to_the_course_line_with_the_success_tables_yaw_ra
 
 def test_the_jump_recipe_charges_a_robot_that_stands_at_the_course_instead_of_going():
     """The jump recipe through the real env: goal speed and edges from the course, a robot holding
-    its default pose under a forward command is charged every step (no zero clip)."""
+    its default pose under a forward command is charged every step (no zero clip), and once more,
+    by the fall cost, on the step the stuck rule ends its episode as a failure."""
     robot = load_robot("go1")
     spec = load_spec(config_dir() / "policies" / "go1_teacher.yaml", robot)
     pk = ParkourConfig(levels={"hurdle": (0.0,)}, shares={"hurdle": (1.0,)}, parkour_seeds=(), p_stand=0.0)
@@ -160,6 +161,16 @@ def test_the_jump_recipe_charges_a_robot_that_stands_at_the_course_instead_of_go
     assert not fell.any()
     assert "goal_speed" in env.state and "foot_edge" in env.state
     assert info["terms"]["stall"] < 0 and np.all(rew < 0), (rew, info["terms"])
+    assert "fall_cost" not in info["terms"] or info["terms"]["fall_cost"] == 0.0
+    before = rew
+    for _ in range(int((pk.stuck_s + 0.5) / env.dt)):
+        _obs, _priv, rew, fell, timeout, info = env.step(hold)
+        if fell.any():
+            break
+        before = rew
+    assert fell.all() and not timeout.any(), "the stuck rule ends every standing env as a failure"
+    np.testing.assert_allclose(rew - before, JUMP_FALL_COST, atol=0.05)  # one step's terms change little
+    assert info["terms"]["fall_cost"] == pytest.approx(JUMP_FALL_COST)
 
 
 def test_every_world_reads_its_own_feet():
