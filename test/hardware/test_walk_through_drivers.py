@@ -11,7 +11,7 @@ writes its true base motion to a CSV (--ground-truth).
 Cases: Go1 over go1_udp and over mini_cheetah_lcm (go1_walk, walk-these-ways' LCM layout), the
 Mini Cheetah over mini_cheetah_lcm in Cheetah-Software's layout (mini_cheetah_walk), Go2 over
 unitree_sdk2 unitree_go (go2_walk), H1 standing (h1_stand) over unitree_sdk2 unitree_hg, H1 walking on
-its own h1_walk over unitree_go, and the humanoids walking with
+its own h1_walk over unitree_go, G1 on its own g1_walk over unitree_hg, and the humanoids walking with
 Unitree's own policies (imported from ../shared/third_party/unitree_rl_gym; skipped, saying why,
 where absent) over the layout each real robot uses: H1 unitree_go, G1 unitree_hg. A fake humanoid
 hangs from the hoist while the driver starts and stands; the fake lowers it (the operator's part)
@@ -48,6 +48,7 @@ CASES = [
     pytest.param("unitree_sdk2", "h1", "unitree:h1", "go", id="h1_unitree-unitree_go", marks=_dds),
     pytest.param("unitree_sdk2", "h1", "h1_walk", "go", id="h1_walk-unitree_go", marks=_dds),
     pytest.param("unitree_sdk2", "g1", "unitree:g1", "hg", id="g1_unitree-unitree_hg", marks=_dds),
+    pytest.param("unitree_sdk2", "g1", "g1_walk", "hg", id="g1_walk-unitree_hg", marks=_dds),
 ]
 _imported: dict[str, str] = {}
 

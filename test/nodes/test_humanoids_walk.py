@@ -1,6 +1,6 @@
 """Every shipped humanoid walking policy walks through the whole graph (issue 16).
 
-`h1_walk` (trained by train_walk --robot h1): hung from the hoist, stood, lowered and run by the
+`h1_walk` and `g1_walk` (trained by train_walk --robot h1|g1): hung from the hoist, stood, lowered and run by the
 sim's auto sequence (all on sim time), lockstep, flat ground. The README's humanoid table asks a
 mean vx of at least 0.8 x a 0.5 m/s command and a yaw rate of at least 0.7 x 0.5 rad/s, without a
 fall. Velocity is the MuJoCo ground truth, not the estimate.
@@ -22,7 +22,7 @@ def mean_velocity(robot: str, cmd: tuple[float, float, float]) -> tuple[np.ndarr
 
 
 def test_a_humanoid_walking_policy_is_shipped():
-    assert "h1" in SHIPPED, "config/policies/h1_walk.yaml is missing: lucid-ros sim --robot h1 would only stand"
+    assert SHIPPED == ["h1", "g1"], "config/policies/{h1,g1}_walk.yaml: without one, lucid-ros sim --robot R would only stand"
 
 
 @pytest.mark.parametrize("robot", SHIPPED)
