@@ -158,7 +158,7 @@ def parkour_config(recipe: str = "climb") -> ParkourConfig:
 # acceleration, stand-still, hips, body motion, slip): 0.026 per step over phase 1's last iterations
 # (docs/training.md). It sizes JUMP_FALL_COST.
 JUMP_MOVING_COST = 0.026
-# A fall (or the stuck rule, or leaving the corridor) costs this once. Phase 1 ran without it: its
+# A fall (or the stuck rule, or leaving the corridor while steered along it) costs this once. Phase 1 ran without it: its
 # steps summed below zero, a fall ended them, and episodes shortened 6.0 -> 2.9 s while falls rose
 # 10 -> 22 per env-minute. Sized so that, at gamma 0.99 (a ~2 s horizon), carrying on slowly
 # (JUMP_MOVING_COST a step, a quarter of the goal speed, yaw tracked) is worth more than falling
@@ -328,6 +328,7 @@ class ParkourEnv(WalkEnv):
         self.pk = pk
         self.courses = training_courses(pk, seed)  # every level of every course, in ParkourConfig order
         self.steered = np.ones(cfg.n_envs, dtype=bool)  # per env: yaw rate from the course's TrackSteer
+        self.left_free = np.zeros(cfg.n_envs, dtype=bool)  # ended off the corridor on a free yaw command
         super().__init__(robot, spec, cfg, seed=seed, nthread=nthread)
         # Touching a hurdle with the body is penalised as a collision, not ended as a fall: an episode
         # that ends at the first touch gives the policy no time to find out how to get over.
@@ -501,13 +502,18 @@ class ParkourEnv(WalkEnv):
     def _episode_ends(self, s: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         p = s["pos"]
         fell = p[:, 2] < self.fall_z  # in a pit
-        # Leaving the track's corridor ends the episode as a failure: walking around a hurdle is
-        # not crossing it (sim.outcome calls it 'bypassed'), and it must not pay.
-        fell |= np.abs(p[:, 1] - self.line_y) > self.pk.corridor
-        off = p[:, 0] > self.goal_x + 0.3
-        fell |= self._stuck(p[:, 0]) & ~off
-        self.end_x[:], self.reached[:] = p[:, 0], off
-        return fell, off
+        # Leaving the track's corridor ends the episode as a failure when the env was being steered
+        # along the line: walking around a hurdle is not crossing it (sim.outcome calls it
+        # 'bypassed'), and it must not pay. An env holding a free yaw-rate command (`wz_free`) that
+        # turns off the course did what it was told: its episode ends, not as a failure (no fall
+        # cost, not judged by the curriculum), or following wz would be taught as a way to fall.
+        wide = np.abs(p[:, 1] - self.line_y) > self.pk.corridor
+        fell |= wide & self.steered
+        goal = p[:, 0] > self.goal_x + 0.3
+        fell |= self._stuck(p[:, 0]) & ~goal
+        self.left_free[:] = wide & ~fell
+        self.end_x[:], self.reached[:] = p[:, 0], goal
+        return fell, goal | self.left_free
 
     @property
     def standing(self) -> np.ndarray:
@@ -523,8 +529,9 @@ class ParkourEnv(WalkEnv):
 
     def _move_levels(self, ids: np.ndarray) -> None:
         """next_levels for the envs whose episodes just ended. Not judged: the first reset (t = 0), the
-        first episodes' desynchronised time limits (cut short at random, not failures), standing envs."""
-        judged = (self.t[ids] > 0) & ~self.standing[ids] & (self.t_limit[ids] >= self.cfg.episode_s - 1e-9)
+        first episodes' desynchronised time limits (cut short at random, not failures), standing envs,
+        envs that turned off the course on a free yaw-rate command."""
+        judged = (self.t[ids] > 0) & ~self.standing[ids] & (self.t_limit[ids] >= self.cfg.episode_s - 1e-9) & ~self.left_free[ids]
         if not judged.any():
             return
         progress = (self.end_x[ids] - self.spawn_x[ids]) / np.maximum(self.goal_x[ids] - self.spawn_x[ids], 1e-6)

@@ -171,3 +171,30 @@ def test_levels_that_lie_on_different_grounds_cannot_share_a_world():
     a, b = load_course("hurdle"), load_course("gaps")
     with pytest.raises(ValueError, match="another ground"):
         union_course([a, b])
+
+
+def test_leaving_the_corridor_fails_a_steered_env_and_ends_a_free_yaw_one_unjudged():
+    """An env steered along the line that leaves the corridor bypassed the obstacle: a failure, with
+    the jump recipe's fall cost. One holding a free yaw-rate command that takes it off the course
+    did as told: its episode ends (bootstrapped, like a time limit), costs nothing and moves no level."""
+    robot = load_robot("go1")
+    spec = load_spec(config_dir() / "policies" / "go1_teacher.yaml", robot)
+    pk = ParkourConfig(levels={"hurdle": LEVELS}, shares={"hurdle": (1.0, 1.0)}, parkour_seeds=(), p_stand=0.0, curriculum=True)
+    e = ParkourEnv(robot, spec, replace(teacher_env_config(4, "jump"), latency_steps=(0, 0)), pk, seed=5, nthread=1)
+    e.reset_all()
+    hold = np.zeros((e.n, robot.n_joints))
+    e.step(hold)
+    e.t[:] = 3.0  # past the first episodes' random limits: judged if it were a failure
+    e.t_limit[:] = e.cfg.episode_s
+    e.steered[:] = [True, False, True, False]
+    e.command[:, 2] = np.where(e.steered, 0.0, 0.3)
+    e.line_y[:] = e.state["pos"][:, 1] + pk.corridor + 0.2  # every robot is now beside the course
+    levels = e.worlds[0].terrain.level.copy()
+    _obs, _priv, rew, fell, timeout, _info = e.step(hold)
+    assert fell.tolist() == [True, False, True, False]
+    assert timeout.tolist() == [False, True, False, True]
+    assert np.all(rew[[0, 2]] < e.cfg.fall_cost + 0.1) and np.all(rew[[1, 3]] > e.cfg.fall_cost + 1.0), rew
+    # the steered envs were judged (short of half way: down, or staying at the bottom); the free ones were not
+    after = e.worlds[0].terrain.level
+    assert after[1] == levels[1] and after[3] == levels[3]
+    assert after[0] == max(levels[0] - 1, 0) and after[2] == max(levels[2] - 1, 0)
