@@ -158,9 +158,9 @@ def parkour_config(recipe: str = "climb") -> ParkourConfig:
 # acceleration, stand-still, hips, body motion, slip): 0.026 per step over phase 1's last iterations
 # (docs/training.md). It sizes JUMP_FALL_COST.
 JUMP_MOVING_COST = 0.026
-# A fall (or the stuck rule, or leaving the corridor while steered along it) costs this once. Phase 1 ran without it: its
-# steps summed below zero, a fall ended them, and episodes shortened 6.0 -> 2.9 s while falls rose
-# 10 -> 22 per env-minute. Sized so that, at gamma 0.99 (a ~2 s horizon), carrying on slowly
+# A fall (or the stuck rule, or leaving the corridor while steered along it) costs this once.
+# Phase 1 ran without it: its steps summed below zero, a fall ended them, and episodes shortened
+# 6.0 -> 2.9 s while falls rose 10 -> 22 per env-minute. Sized so that, at gamma 0.99 (a ~2 s horizon), carrying on slowly
 # (JUMP_MOVING_COST a step, a quarter of the goal speed, yaw tracked) is worth more than falling
 # (-0.85 against -3), and falling more than refusing at an edge until the stuck rule ends it (the
 # stall cost for 5 s, then this cost: -4.8), so trying beats refusing and carrying on beats giving up.
