@@ -108,9 +108,9 @@ class EnvConfig:
     # living); off for the jumping teacher, whose stall cost must make refusing worse than trying
     clip_reward_at_zero: bool = True
     # Charged once (not x dt) on the step an episode ends in a failure (tilt, height, trunk, joint
-    # range, and in ParkourEnv a pit, the stuck rule or a steered env leaving the corridor); 0 = none. Without the
-    # zero clip a fall ends every later step's costs, so it must cost more than carrying on slowly
-    # (parkour.teacher_env_config sizes it; test_jump_recipe checks the ordering).
+    # range, and in ParkourEnv a pit, the stuck rule or a steered env leaving the corridor); 0 = none.
+    # Without the zero clip a fall ends every later step's costs, so it must cost more than carrying
+    # on slowly (parkour.teacher_env_config sizes it; test_jump_recipe checks the ordering).
     fall_cost: float = 0.0
     reward: RewardParams = field(default_factory=RewardParams)
 

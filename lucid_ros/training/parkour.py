@@ -160,11 +160,12 @@ def parkour_config(recipe: str = "climb") -> ParkourConfig:
 JUMP_MOVING_COST = 0.026
 # A fall (or the stuck rule, or leaving the corridor while steered along it) costs this once.
 # Phase 1 ran without it: its steps summed below zero, a fall ended them, and episodes shortened
-# 6.0 -> 2.9 s while falls rose 10 -> 22 per env-minute. Sized so that, at gamma 0.99 (a ~2 s horizon), carrying on slowly
-# (JUMP_MOVING_COST a step, a quarter of the goal speed, yaw tracked) is worth more than falling
-# (-0.85 against -3), and falling more than refusing at an edge until the stuck rule ends it (the
-# stall cost for 5 s, then this cost: -4.8), so trying beats refusing and carrying on beats giving up.
-# test_jump_recipe checks the order; the stall weight (-3, was -1) is what puts refusing below a fall.
+# 6.0 -> 2.9 s while falls rose 10 -> 22 per env-minute. Sized so that, at gamma 0.99 (a ~2 s
+# horizon), carrying on slowly (JUMP_MOVING_COST a step, a quarter of the goal speed, yaw tracked)
+# is worth more than falling (-0.85 against -3), and falling more than refusing at an edge until the
+# stuck rule ends it (the stall cost for 5 s, then this cost: -4.8), so trying beats refusing and
+# carrying on beats giving up. test_jump_recipe checks the order; the stall weight (-3, was -1) is
+# what puts refusing below a fall.
 JUMP_FALL_COST = -3.0
 
 

@@ -21,15 +21,20 @@ from lucid_ros.training.parkour import ParkourConfig, ParkourEnv, next_levels, p
 LEVELS = (0.0, 1.0)  # hurdles 0.10 m and 0.305 m
 
 
-@pytest.fixture(scope="module")
-def env():
+def curriculum_env(recipe: str = "climb") -> ParkourEnv:
+    """Four Go1 envs on the two hurdle levels, the curriculum on, reset."""
     robot = load_robot("go1")
     spec = load_spec(config_dir() / "policies" / "go1_teacher.yaml", robot)
     pk = ParkourConfig(levels={"hurdle": LEVELS}, shares={"hurdle": (1.0, 1.0)}, parkour_seeds=(), p_stand=0.0, curriculum=True)
-    cfg = replace(teacher_env_config(4), latency_steps=(0, 0))
+    cfg = replace(teacher_env_config(4, recipe), latency_steps=(0, 0))
     e = ParkourEnv(robot, spec, cfg, pk, seed=5, nthread=1)
     e.reset_all()
     return e
+
+
+@pytest.fixture(scope="module")
+def env():
+    return curriculum_env()
 
 
 def test_the_rule_up_at_the_goal_down_when_short_and_past_the_top_anywhere():
@@ -177,18 +182,14 @@ def test_leaving_the_corridor_fails_a_steered_env_and_ends_a_free_yaw_one_unjudg
     """An env steered along the line that leaves the corridor bypassed the obstacle: a failure, with
     the jump recipe's fall cost. One holding a free yaw-rate command that takes it off the course
     did as told: its episode ends (bootstrapped, like a time limit), costs nothing and moves no level."""
-    robot = load_robot("go1")
-    spec = load_spec(config_dir() / "policies" / "go1_teacher.yaml", robot)
-    pk = ParkourConfig(levels={"hurdle": LEVELS}, shares={"hurdle": (1.0, 1.0)}, parkour_seeds=(), p_stand=0.0, curriculum=True)
-    e = ParkourEnv(robot, spec, replace(teacher_env_config(4, "jump"), latency_steps=(0, 0)), pk, seed=5, nthread=1)
-    e.reset_all()
-    hold = np.zeros((e.n, robot.n_joints))
+    e = curriculum_env("jump")
+    hold = np.zeros((e.n, e.robot.n_joints))
     e.step(hold)
     e.t[:] = 3.0  # past the first episodes' random limits: judged if it were a failure
     e.t_limit[:] = e.cfg.episode_s
     e.steered[:] = [True, False, True, False]
     e.command[:, 2] = np.where(e.steered, 0.0, 0.3)
-    e.line_y[:] = e.state["pos"][:, 1] + pk.corridor + 0.2  # every robot is now beside the course
+    e.line_y[:] = e.state["pos"][:, 1] + e.pk.corridor + 0.2  # every robot is now beside the course
     levels = e.worlds[0].terrain.level.copy()
     _obs, _priv, rew, fell, timeout, _info = e.step(hold)
     assert fell.tolist() == [True, False, True, False]
