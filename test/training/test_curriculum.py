@@ -14,6 +14,7 @@ from mujoco import batch as mjbatch
 from lucid_ros.paths import config_dir
 from lucid_ros.policy.spec import load_spec
 from lucid_ros.robots.description import load_robot
+from lucid_ros.sim.courses import load_course
 from lucid_ros.sim.heights import CourseHeights
 from lucid_ros.sim.world import build_model
 from lucid_ros.training.parkour import ParkourConfig, ParkourEnv, next_levels, parkour_config, teacher_env_config, union_course
@@ -166,13 +167,26 @@ def test_levels_survive_a_checkpoint_and_a_mismatch_is_refused(env):
 
 def test_the_jump_recipe_uses_the_curriculum_and_the_climb_recipe_fixed_levels():
     assert parkour_config("jump").curriculum and not parkour_config("climb").curriculum
+
+
+def test_the_jump_recipes_gap_levels_step_by_at_most_8_cm_and_span_the_course():
+    """An env is promoted only by crossing all six gaps of its course in one episode; the teacher
+    crossed 92 % of 0.15 m gaps and 63 % of 0.30 m ones, so 0.15 m steps left it on the first level
+    (0.04 of the top after 114 min). The climb recipe keeps its four levels (the shipped teacher's)."""
+    course = load_course("gaps")
+    lo, hi = next((a, b) for s, p, a, b in course.variants.geometry if (s, p) == ("blocks", "gap"))
+    for recipe, most in (("jump", 0.08), ("climb", 0.16)):
+        pk = parkour_config(recipe)
+        widths = [lo + v * (hi - lo) for v in pk.levels["gaps"]]
+        assert widths[0] == pytest.approx(lo) and widths[-1] == pytest.approx(hi), recipe
+        assert max(np.diff(widths)) <= most, (recipe, widths)
+        assert len(pk.shares["gaps"]) == len(pk.levels["gaps"]), recipe
+    assert len(parkour_config("climb").levels["gaps"]) == 4
     with pytest.raises(ValueError, match="unknown teacher recipe"):
         parkour_config("fly")
 
 
 def test_levels_that_lie_on_different_grounds_cannot_share_a_world():
-    from lucid_ros.sim.courses import load_course
-
     a, b = load_course("hurdle"), load_course("gaps")
     with pytest.raises(ValueError, match="another ground"):
         union_course([a, b])
