@@ -39,7 +39,7 @@ from lucid_ros.training.camera import EnvCamera, JitterRanges, SceneJitter
 from lucid_ros.training.config import TrainConfig, spec_dict
 from lucid_ros.training.export import write_spec
 from lucid_ros.training.parkour import ParkourConfig, ParkourEnv, teacher_env_config
-from lucid_ros.training.phases import git_commit
+from lucid_ros.training.phases import StopOnSignal, git_commit
 from lucid_ros.training.student import HIDDEN, Student, student_from_onnx, student_to_onnx
 from lucid_ros.training.train_walk import fmt_time, trot_generator
 from lucid_ros.vision.preprocess import IMAGENET_MEAN, IMAGENET_STD, ImageHistory, Preprocessor, from_spec
@@ -274,38 +274,42 @@ def main(argv: list[str] | None = None) -> int:
         f"[distill] {n} envs in {len(env.worlds)} worlds, {T} steps/iter, students {[s.name for s in specs]}, budget {args.minutes:g} min; workdir {work}",
         flush=True,
     )
-    while time.time() - t_start < args.minutes * 60.0:
-        t_it = time.time()
-        beta = max(0.0, 1.0 - it / max(args.beta_iters, 1))
-        buf = dagger.collect(T, beta)
-        steps += n * T
-        t_up = time.time()
-        losses = dagger.update(buf, args.epochs)
-        t_up = time.time() - t_up
-        minutes_driven = n / len(models) * T * env.dt / 60.0 * (1 - beta)
-        falls, goals = buf["falls"], buf["goals"]
-        rec = {
-            "it": it,
-            "steps": steps,
-            "time_s": time.time() - t_start,
-            "beta": beta,
-            "loss": losses,
-            "falls_per_min": (falls / max(minutes_driven, 1e-9)).tolist(),
-            "goals": goals.tolist(),
-        }
-        history.append(rec)
-        if it % args.log_every == 0:
-            el = time.time() - t_start
-            print(
-                f"it {it:4d} steps {steps / 1e6:5.2f}M beta {beta:.2f} loss depth {losses[0]:.4f} rgb {losses[1]:.4f} | falls/min {rec['falls_per_min'][0]:.2f} / "
-                f"{rec['falls_per_min'][1]:.2f} goals {int(goals[0])}/{int(goals[1])} | {n * T / (time.time() - t_it):.0f} steps/s "
-                f"(render {buf['t_render']:.1f}s upd {t_up:.1f}s) elapsed {fmt_time(el)} ETA {fmt_time(max(args.minutes * 60 - el, 0))}",
-                flush=True,
-            )
-        if it % 25 == 0:
-            for spec, m in zip(specs, models, strict=True):
-                export_student(m, spec, work / f"{spec.name}_latest", {"iteration": it})
-        it += 1
+    with StopOnSignal("distill") as stop:  # Ctrl-C: the students are exported as at the budget's end
+        while time.time() - t_start < args.minutes * 60.0:
+            t_it = time.time()
+            beta = max(0.0, 1.0 - it / max(args.beta_iters, 1))
+            buf = dagger.collect(T, beta)
+            steps += n * T
+            t_up = time.time()
+            losses = dagger.update(buf, args.epochs)
+            t_up = time.time() - t_up
+            minutes_driven = n / len(models) * T * env.dt / 60.0 * (1 - beta)
+            falls, goals = buf["falls"], buf["goals"]
+            rec = {
+                "it": it,
+                "steps": steps,
+                "time_s": time.time() - t_start,
+                "beta": beta,
+                "loss": losses,
+                "falls_per_min": (falls / max(minutes_driven, 1e-9)).tolist(),
+                "goals": goals.tolist(),
+            }
+            history.append(rec)
+            if it % args.log_every == 0:
+                el = time.time() - t_start
+                print(
+                    f"it {it:4d} steps {steps / 1e6:5.2f}M beta {beta:.2f} loss depth {losses[0]:.4f} rgb {losses[1]:.4f} | falls/min {rec['falls_per_min'][0]:.2f} / "
+                    f"{rec['falls_per_min'][1]:.2f} goals {int(goals[0])}/{int(goals[1])} | {n * T / (time.time() - t_it):.0f} steps/s "
+                    f"(render {buf['t_render']:.1f}s upd {t_up:.1f}s) elapsed {fmt_time(el)} ETA {fmt_time(max(args.minutes * 60 - el, 0))}",
+                    flush=True,
+                )
+            if it % 25 == 0:
+                for spec, m in zip(specs, models, strict=True):
+                    export_student(m, spec, work / f"{spec.name}_latest", {"iteration": it})
+            it += 1
+            if stop.requested:
+                print(f"[distill] stopped by {stop.signal} after {it} iterations", flush=True)
+                break
     wall = time.time() - t_start
     for k, ((stream, _name, _pre), spec, m) in enumerate(zip(STUDENTS, specs, models, strict=True)):
         training = {

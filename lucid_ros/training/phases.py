@@ -9,7 +9,9 @@ restarts and the KL-adaptive learning rate finds its level within a few iteratio
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -100,3 +102,40 @@ def keep_phase_start(resume: Path | None, checkpoint: Path) -> Path | None:
     keep = checkpoint.with_name(f"{checkpoint.stem}_phase_start{checkpoint.suffix}")
     keep.write_bytes(resume.read_bytes())
     return keep
+
+
+class StopOnSignal:
+    """Ctrl-C (SIGINT) or SIGTERM during a training run: the iteration under way finishes and the loop
+    ends as if its time were up, so the caller writes its checkpoint, spec and plots as at the end of
+    the budget and nothing trained is lost (a run of hours is stopped this way between sessions). A
+    second signal stops at once (KeyboardInterrupt): what came after the last snapshot is lost.
+    Outside the main thread (signals cannot be caught there) it does nothing. The handlers before
+    it are put back on exit."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.signal: str | None = None  # the name of the signal that asked to stop, once one has
+        self._old: dict = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.signal is not None
+
+    def _handle(self, signum: int, _frame) -> None:
+        if self.signal is not None:
+            raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: stopped without saving")
+        self.signal = signal.Signals(signum).name
+        print(f"[{self.tag}] {self.signal}: stopping after this iteration, then saving the checkpoint and the export "
+              f"(send it again to stop now and lose what came after the last snapshot)", flush=True)  # fmt: skip
+
+    def __enter__(self) -> StopOnSignal:
+        if threading.current_thread() is threading.main_thread():
+            self._old = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, old in self._old.items():
+            signal.signal(s, old)
+        self._old = {}

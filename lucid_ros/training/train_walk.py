@@ -31,7 +31,7 @@ from lucid_ros.robots.description import RobotDescription, load_robot
 from lucid_ros.training.config import ObsConfig, TrainConfig, humanoid_config, spec_dict
 from lucid_ros.training.env import WalkEnv
 from lucid_ros.training.export import actor_to_onnx, write_spec
-from lucid_ros.training.phases import Phases, keep_phase_start
+from lucid_ros.training.phases import Phases, StopOnSignal, keep_phase_start
 from lucid_ros.training.ppo import PPO, ActorCritic, RolloutBuffer, TrotGenerator
 
 
@@ -147,7 +147,8 @@ def ppo_loop(
     history_out: list[dict] | None = None,
 ) -> tuple[list[dict], int, int]:
     """Collect and update until cfg.iterations or `budget` s; progress lines to stdout; `snapshot(it, steps)`
-    every 50 iterations. The first `critic_only_iters` iterations train the critic alone (a warm-started
+    every 50 iterations; Ctrl-C or SIGTERM ends the loop after the iteration under way (StopOnSignal),
+    as the budget does. The first `critic_only_iters` iterations train the critic alone (a warm-started
     actor keeps its behaviour while a fresh critic learns its values). `curriculum_s` = (s already
     trained, s planned in all): a resumed run's curriculum goes on from where the last phase left it
     (default: this run is the whole of it). Returns (history, iterations, steps)."""
@@ -169,80 +170,87 @@ def ppo_loop(
         flush=True,
     )
     it = 0
-    for it in range(cfg.iterations):
-        t_it = time.time()
-        falls = 0
-        err = {"err_vx": 0.0, "err_vy": 0.0, "err_wz": 0.0}
-        terms_sum: dict[str, float] = {}
-        t_env = 0.0
-        for _t in range(T):
-            o_t, p_t = torch.from_numpy(obs), torch.from_numpy(priv)
-            a, logp, v, mu, sig = ppo.act(o_t, p_t)
-            t0 = time.time()
-            obs, priv, rew, fell, timeout, info = env.step(a.numpy().astype(np.float64))
-            t_env += time.time() - t0
-            r = torch.from_numpy(rew) + cfg.ppo.gamma * v * torch.from_numpy(timeout.astype(np.float32))
-            done = fell | timeout
-            buf.add(o_t, p_t, a, logp, v, r, torch.from_numpy(done.astype(np.float32)), mu, sig)
-            ep_ret += rew
-            ep_len += 1
-            if done.any():
-                recent_ret += ep_ret[done].tolist()
-                recent_len += ep_len[done].tolist()
-                ep_ret[done] = 0
-                ep_len[done] = 0
-            falls += int(fell.sum())
-            for k in err:
-                err[k] += float(info[k].mean())
-            for k, v_ in info["terms"].items():
-                terms_sum[k] = terms_sum.get(k, 0.0) + v_
-        with torch.no_grad():
-            last_v = model.value(torch.from_numpy(obs), torch.from_numpy(priv))
-        buf.finish(last_v, cfg.ppo.gamma, cfg.ppo.lam)
-        t_up = time.time()
-        for prm in actor_params:
-            prm.requires_grad_(it >= critic_only_iters)
-        stats = ppo.update(buf)
-        t_up = time.time() - t_up
-        flat_obs = buf.obs.reshape(-1, buf.obs.shape[-1])
-        model.obs_norm.update(flat_obs)
-        model.priv_norm.update(torch.cat([flat_obs, buf.priv.reshape(-1, buf.priv.shape[-1])], dim=1))
-        steps += n * T
-        elapsed = time.time() - t_start
-        done_s, plan_s = curriculum_s if curriculum_s is not None else (0.0, budget)
-        env.progress = max((it + 1) / cfg.iterations, (done_s + elapsed) / plan_s)
-        recent_ret, recent_len = recent_ret[-400:], recent_len[-400:]
-        rec = {
-            "it": it, "steps": steps, "time_s": elapsed,
-            "ep_return": float(np.mean(recent_ret)) if recent_ret else 0.0,
-            "ep_len_s": float(np.mean(recent_len)) * env.dt if recent_len else 0.0,
-            "falls_per_min": falls / (n * T * env.dt / 60.0),
-            **{k: v_ / T for k, v_ in err.items()},
-            "terms": {k: v_ / T for k, v_ in terms_sum.items()},
-            **stats,
-            **(env.log_fields() if hasattr(env, "log_fields") else {}),  # a parkour curriculum's levels
-        }  # fmt: skip
-        history.append(rec)
-        if it % log_every == 0 or it == cfg.iterations - 1:
-            sps = n * T / (time.time() - t_it)
-            eta = min((cfg.iterations - it - 1) * (time.time() - t_it), max(budget - elapsed, 0.0))
-            terms = " ".join(f"{k}={v_:+.4f}" for k, v_ in rec["terms"].items())
-            print(
-                f"it {it:5d} steps {steps / 1e6:7.2f}M ret {rec['ep_return']:7.3f} len {rec['ep_len_s']:5.1f}s falls/min {rec['falls_per_min']:.3f} "
-                f"err vx {rec['err_vx']:.3f} vy {rec['err_vy']:.3f} wz {rec['err_wz']:.3f} | std {stats['std']:.3f} lr {stats['lr']:.1e} "
-                f"kl {stats['kl']:.4f} vloss {stats['value_loss']:.4f} | {sps:6.0f} steps/s (env {t_env:.2f}s upd {t_up:.2f}s) "
-                f"prog {env.progress:.2f} elapsed {fmt_time(elapsed)} ETA {fmt_time(eta)}",
-                flush=True,
-            )
-            print(f"      terms: {terms}", flush=True)
-            if "levels" in rec:
-                lv = " ".join(f"{k} {v:.2f}" for k, v in rec["levels"].items())
-                print(f"      levels (fraction of the top): {lv} | moves up {rec['level_moves']['up']} down {rec['level_moves']['down']}", flush=True)
-        if snapshot is not None and (it % 50 == 0 or it == cfg.iterations - 1):
-            snapshot(it, steps)
-        if elapsed >= budget:
-            print(f"[{tag}] time budget reached after {it + 1} iterations", flush=True)
-            break
+    with StopOnSignal(tag) as stop:  # Ctrl-C ends the loop after this iteration: the caller saves as at the budget's end
+        for it in range(cfg.iterations):
+            t_it = time.time()
+            falls = 0
+            err = {"err_vx": 0.0, "err_vy": 0.0, "err_wz": 0.0}
+            terms_sum: dict[str, float] = {}
+            t_env = 0.0
+            for _t in range(T):
+                o_t, p_t = torch.from_numpy(obs), torch.from_numpy(priv)
+                a, logp, v, mu, sig = ppo.act(o_t, p_t)
+                t0 = time.time()
+                obs, priv, rew, fell, timeout, info = env.step(a.numpy().astype(np.float64))
+                t_env += time.time() - t0
+                r = torch.from_numpy(rew) + cfg.ppo.gamma * v * torch.from_numpy(timeout.astype(np.float32))
+                done = fell | timeout
+                buf.add(o_t, p_t, a, logp, v, r, torch.from_numpy(done.astype(np.float32)), mu, sig)
+                ep_ret += rew
+                ep_len += 1
+                if done.any():
+                    recent_ret += ep_ret[done].tolist()
+                    recent_len += ep_len[done].tolist()
+                    ep_ret[done] = 0
+                    ep_len[done] = 0
+                falls += int(fell.sum())
+                for k in err:
+                    err[k] += float(info[k].mean())
+                for k, v_ in info["terms"].items():
+                    terms_sum[k] = terms_sum.get(k, 0.0) + v_
+            with torch.no_grad():
+                last_v = model.value(torch.from_numpy(obs), torch.from_numpy(priv))
+            buf.finish(last_v, cfg.ppo.gamma, cfg.ppo.lam)
+            t_up = time.time()
+            for prm in actor_params:
+                prm.requires_grad_(it >= critic_only_iters)
+            stats = ppo.update(buf)
+            t_up = time.time() - t_up
+            flat_obs = buf.obs.reshape(-1, buf.obs.shape[-1])
+            model.obs_norm.update(flat_obs)
+            model.priv_norm.update(torch.cat([flat_obs, buf.priv.reshape(-1, buf.priv.shape[-1])], dim=1))
+            steps += n * T
+            elapsed = time.time() - t_start
+            done_s, plan_s = curriculum_s if curriculum_s is not None else (0.0, budget)
+            env.progress = max((it + 1) / cfg.iterations, (done_s + elapsed) / plan_s)
+            recent_ret, recent_len = recent_ret[-400:], recent_len[-400:]
+            rec = {
+                "it": it, "steps": steps, "time_s": elapsed,
+                "ep_return": float(np.mean(recent_ret)) if recent_ret else 0.0,
+                "ep_len_s": float(np.mean(recent_len)) * env.dt if recent_len else 0.0,
+                "falls_per_min": falls / (n * T * env.dt / 60.0),
+                **{k: v_ / T for k, v_ in err.items()},
+                "terms": {k: v_ / T for k, v_ in terms_sum.items()},
+                **stats,
+                **(env.log_fields() if hasattr(env, "log_fields") else {}),  # a parkour curriculum's levels
+            }  # fmt: skip
+            history.append(rec)
+            if it % log_every == 0 or it == cfg.iterations - 1:
+                sps = n * T / (time.time() - t_it)
+                eta = min((cfg.iterations - it - 1) * (time.time() - t_it), max(budget - elapsed, 0.0))
+                terms = " ".join(f"{k}={v_:+.4f}" for k, v_ in rec["terms"].items())
+                print(
+                    f"it {it:5d} steps {steps / 1e6:7.2f}M ret {rec['ep_return']:7.3f} len {rec['ep_len_s']:5.1f}s falls/min {rec['falls_per_min']:.3f} "
+                    f"err vx {rec['err_vx']:.3f} vy {rec['err_vy']:.3f} wz {rec['err_wz']:.3f} | std {stats['std']:.3f} lr {stats['lr']:.1e} "
+                    f"kl {stats['kl']:.4f} vloss {stats['value_loss']:.4f} | {sps:6.0f} steps/s (env {t_env:.2f}s upd {t_up:.2f}s) "
+                    f"prog {env.progress:.2f} elapsed {fmt_time(elapsed)} ETA {fmt_time(eta)}",
+                    flush=True,
+                )
+                print(f"      terms: {terms}", flush=True)
+                if "levels" in rec:
+                    lv = " ".join(f"{k} {v:.2f}" for k, v in rec["levels"].items())
+                    print(
+                        f"      levels (fraction of the top): {lv} | moves up {rec['level_moves']['up']} down {rec['level_moves']['down']}",
+                        flush=True,
+                    )
+            if snapshot is not None and (it % 50 == 0 or it == cfg.iterations - 1):
+                snapshot(it, steps)
+            if elapsed >= budget:
+                print(f"[{tag}] time budget reached after {it + 1} iterations", flush=True)
+                break
+            if stop.requested:
+                print(f"[{tag}] stopped by {stop.signal} after {it + 1} iterations", flush=True)
+                break
     return history, it, steps
 
 
