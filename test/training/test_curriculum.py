@@ -213,3 +213,23 @@ def test_leaving_the_corridor_fails_a_steered_env_and_ends_a_free_yaw_one_unjudg
     after = e.worlds[0].terrain.level
     assert after[1] == levels[1] and after[3] == levels[3]
     assert after[0] == max(levels[0] - 1, 0) and after[2] == max(levels[2] - 1, 0)
+
+
+def test_a_start_share_spawns_envs_where_the_success_table_starts_its_runs():
+    """The mixed course's first rolled ramp: the training env, its spawns spread along the course,
+    counted it crossed 70 % of the time, while every run from the course's start (the success
+    table's) fell on it. The jump recipe starts a share of its envs there; the climb recipe none."""
+    robot = load_robot("go1")
+    spec = load_spec(config_dir() / "policies" / "go1_teacher.yaml", robot)
+    cfg = replace(teacher_env_config(16, "jump"), latency_steps=(0, 0))
+    for share, near in ((1.0, 16), (0.0, None)):
+        pk = ParkourConfig(levels={}, shares={"parkour": (1.0,)}, parkour_seeds=(1,), p_stand=0.0, start_share=share)
+        e = ParkourEnv(robot, spec, cfg, pk, seed=3, nthread=1)
+        e.reset_all()
+        spawn = e.courses[0].spawn_xy
+        at_start = int((np.abs(e.spawn_x - spawn[0]) <= 0.3 + 1e-9).sum())
+        if near is not None:
+            assert at_start == near, e.spawn_x
+        else:
+            assert at_start <= 4, e.spawn_x  # spread along ~13 m of course: 1 of 16 within 0.3 m of its start
+    assert parkour_config("jump").start_share > 0 and parkour_config("climb").start_share == 0
