@@ -67,6 +67,11 @@ class ParkourConfig:
         }
     )
     parkour_seeds: tuple[int, ...] = (1, 2)
+    # Levels of the mixed course (None: one fully random variant per `parkour_seeds`, the climb
+    # recipe's two layouts). Level f sets each of PARKOUR_LEVEL_KEYS at lo + f * (hi - lo) of its
+    # variants range, the other numbers drawn per level: gentle ramps, a low hurdle and narrow gaps
+    # at 0, the table's steepest ramps, highest hurdle and widest gaps at 1.
+    parkour_levels: tuple[float, ...] | None = None
     vx: tuple[float, float] = (0.3, 0.8)
     spawn_tries: int = 12
     corridor: float = 0.5  # m of lateral offset from the track's line that ends an episode as a failure
@@ -112,7 +117,7 @@ class ParkourConfig:
         """(course name, its levels' shares) in training_courses' order; the parkour seeds are its levels."""
         shares = self.world_shares()
         out, k = [], 0
-        for name, n in [*((c, len(lv)) for c, lv in self.levels.items()), ("parkour", len(self.parkour_seeds))]:
+        for name, n in [*((c, len(lv)) for c, lv in self.levels.items()), ("parkour", self.n_parkour())]:
             out.append((name, shares[k : k + n]))
             k += n
         return [(name, sh) for name, sh in out if sh]
@@ -125,10 +130,15 @@ class ParkourConfig:
             if len(sh) != len(levels):
                 raise ValueError(f"ParkourConfig.shares[{name!r}] has {len(sh)} entries for {len(levels)} levels")
             out += list(sh)
-        sh = self.shares.get("parkour", (1.0,) * len(self.parkour_seeds))
-        if len(sh) != len(self.parkour_seeds):
-            raise ValueError(f"ParkourConfig.shares['parkour'] has {len(sh)} entries for {len(self.parkour_seeds)} seeds")
+        n = self.n_parkour()
+        sh = self.shares.get("parkour", (1.0,) * n)
+        if len(sh) != n:
+            raise ValueError(f"ParkourConfig.shares['parkour'] has {len(sh)} entries for {n} mixed-course levels")
         return out + list(sh)
+
+    def n_parkour(self) -> int:
+        """How many worlds (levels) of the mixed course: its levels, else its seeds."""
+        return len(self.parkour_levels) if self.parkour_levels is not None else len(self.parkour_seeds)
 
 
 def jump_weights() -> RewardWeights:
@@ -158,7 +168,8 @@ def parkour_config(recipe: str = "climb") -> ParkourConfig:
         return ParkourConfig()
     base = ParkourConfig()
     return ParkourConfig(
-        levels={**base.levels, "gaps": JUMP_GAP_LEVELS}, shares={**base.shares, "gaps": (1.0,) * len(JUMP_GAP_LEVELS)},
+        levels={**base.levels, "gaps": JUMP_GAP_LEVELS}, parkour_levels=JUMP_PARKOUR_LEVELS,
+        shares={**base.shares, "gaps": (1.0,) * len(JUMP_GAP_LEVELS), "parkour": (1.0,) * len(JUMP_PARKOUR_LEVELS)},
         start_share=JUMP_START_SHARE, curriculum=True, course_shares={"hurdle": 0.3, "gaps": 0.25, "stairs_up": 0.15, "stairs_down": 0.1, "parkour": 0.2},
     )  # fmt: skip
 
@@ -171,6 +182,13 @@ def parkour_config(recipe: str = "climb") -> ParkourConfig:
 JUMP_GAP_LEVELS = tuple(k / 6 for k in range(7))
 # A third of the jump recipe's spawns at the course's start, as the success table runs (phase 8 on).
 JUMP_START_SHARE = 0.33
+# The jump recipe's mixed course in five levels (phase 10 on). Its two random layouts (the climb
+# recipe's) both rolled their ramps 0.38-0.40 rad, near the top of the table's 0.2-0.45: from the
+# start the teacher crossed the first ramp 0 of 112 times, then 28 of 101 with the start share, and
+# the table draws 30 layouts where training saw two.
+JUMP_PARKOUR_LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
+# The mixed course's numbers that make it harder (its variants ranges' hard ends): ParkourConfig.parkour_levels.
+PARKOUR_LEVEL_KEYS = ("ramps.angle", "hurdle.height", "blocks.gap", "up.riser", "down.riser")
 
 
 # What a step of moving costs the jump recipe besides the stall term (action rate, collisions, joint
@@ -205,16 +223,18 @@ def teacher_spec_dict(robot: RobotDescription, obs: ObsConfig, name: str) -> dic
     return spec
 
 
-def level_course(course: Course, level: float, seed: int) -> Course:
-    """The course's variant `seed` with its difficulty number (courses.DIFFICULTY) fixed at
-    lo + level * (hi - lo) of the course's own variants range."""
-    key = DIFFICULTY.get(course.name)
-    if key is None:
-        return randomize(course, seed)
-    seg, param = key.split(".")
+def level_course(course: Course, level: float, seed: int, keys: tuple[str, ...] | None = None) -> Course:
+    """The course's variant `seed` with its difficulty number (courses.DIFFICULTY), or each of
+    `keys` ("segment.param"), fixed at lo + level * (hi - lo) of the course's own variants range."""
+    if keys is None:
+        key = DIFFICULTY.get(course.name)
+        keys = () if key is None else (key,)
+    missing = set(keys) - {f"{s}.{p}" for s, p, _, _ in course.variants.geometry}
+    if missing:
+        raise ValueError(f"course {course.name!r} has no variants range for {sorted(missing)}")
     geom = []
     for s, p, lo, hi in course.variants.geometry:
-        if (s, p) == (seg, param):
+        if f"{s}.{p}" in keys:
             v = lo + float(level) * (hi - lo)
             lo = hi = v
         geom.append((s, p, lo, hi))
@@ -262,8 +282,9 @@ def training_courses(cfg: ParkourConfig, seed: int = 0) -> list[Course]:
             k += 1
             out.append(level_course(base, lv, 1000 * (seed + 1) + k))
     parkour = load_course("parkour")
-    out += [randomize(parkour, s) for s in cfg.parkour_seeds]
-    return out
+    if cfg.parkour_levels is None:
+        return out + [randomize(parkour, s) for s in cfg.parkour_seeds]
+    return out + [level_course(parkour, lv, 1000 * (seed + 1) + k + j + 1, PARKOUR_LEVEL_KEYS) for j, lv in enumerate(cfg.parkour_levels)]
 
 
 def split_envs(n: int, shares: list[float]) -> list[int]:

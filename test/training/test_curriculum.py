@@ -14,10 +14,20 @@ from mujoco import batch as mjbatch
 from lucid_ros.paths import config_dir
 from lucid_ros.policy.spec import load_spec
 from lucid_ros.robots.description import load_robot
-from lucid_ros.sim.courses import load_course
+from lucid_ros.sim.courses import load_course, randomize
 from lucid_ros.sim.heights import CourseHeights
 from lucid_ros.sim.world import build_model
-from lucid_ros.training.parkour import ParkourConfig, ParkourEnv, next_levels, parkour_config, teacher_env_config, union_course
+from lucid_ros.training.parkour import (
+    PARKOUR_LEVEL_KEYS,
+    ParkourConfig,
+    ParkourEnv,
+    level_course,
+    next_levels,
+    parkour_config,
+    teacher_env_config,
+    training_courses,
+    union_course,
+)
 
 LEVELS = (0.0, 1.0)  # hurdles 0.10 m and 0.305 m
 
@@ -233,3 +243,26 @@ def test_a_start_share_spawns_envs_where_the_success_table_starts_its_runs():
         else:
             assert at_start <= 4, e.spawn_x  # spread along ~13 m of course: 1 of 16 within 0.3 m of its start
     assert parkour_config("jump").start_share > 0 and parkour_config("climb").start_share == 0
+
+
+def test_the_jump_recipes_mixed_course_climbs_from_gentle_ramps_to_the_tables_hardest_layout():
+    """The climb recipe's two random layouts of the mixed course both roll their ramps 0.38-0.40
+    rad (the table draws 0.2-0.45): from the start the teacher crossed the first ramp 0 of 112 times.
+    The jump recipe's mixed course has levels: every difficulty number at the easy end of its range
+    at level 0 and at the hard end at the top, another layout per level; the climb recipe's are the
+    same two random variants as before."""
+    parkour = load_course("parkour")
+    ranges = {f"{s}.{p}": (lo, hi) for s, p, lo, hi in parkour.variants.geometry}
+    pk = parkour_config("jump")
+    courses = [c for c in training_courses(pk) if c.name == "parkour"]
+    assert len(courses) == len(pk.parkour_levels) >= 4 and pk.n_parkour() == len(pk.shares["parkour"])
+    for key in PARKOUR_LEVEL_KEYS:
+        lo, hi = ranges[key]
+        drawn = [dict(c.drawn)[key] for c in courses]
+        assert drawn[0] == pytest.approx(lo) and drawn[-1] == pytest.approx(hi), key
+        assert np.all(np.diff(drawn) > 0), (key, drawn)
+    assert len({dict(c.drawn)["ramps.stagger"] for c in courses}) == len(courses)  # a layout per level
+    climb = [c for c in training_courses(parkour_config("climb")) if c.name == "parkour"]
+    assert [c.drawn for c in climb] == [randomize(parkour, s).drawn for s in (1, 2)]
+    with pytest.raises(ValueError, match="no variants range"):
+        level_course(load_course("hurdle"), 0.5, 1, ("ramps.angle",))
