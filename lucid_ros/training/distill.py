@@ -38,7 +38,7 @@ from lucid_ros.robots.description import RobotDescription, load_robot
 from lucid_ros.training.camera import EnvCamera, JitterRanges, SceneJitter
 from lucid_ros.training.config import TrainConfig, spec_dict
 from lucid_ros.training.export import write_spec
-from lucid_ros.training.parkour import ParkourConfig, ParkourEnv, teacher_env_config
+from lucid_ros.training.parkour import ParkourEnv, distill_config, recipe_of, teacher_env_config
 from lucid_ros.training.phases import StopOnSignal, git_commit
 from lucid_ros.training.student import HIDDEN, Student, student_from_onnx, student_to_onnx
 from lucid_ros.training.train_walk import fmt_time, trot_generator
@@ -261,11 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     robot = load_robot("go1")
     teacher = load_spec(args.teacher, robot)
-    cfg = TrainConfig(seed=args.seed, nthread=args.threads, env=teacher_env_config(args.envs))
+    cfg = TrainConfig(seed=args.seed, nthread=args.threads, env=teacher_env_config(args.envs, recipe_of(teacher)))
     work = Path(tempfile.mkdtemp(prefix="lucid_distill_"))
     specs, models = build_students(robot, cfg, teacher, work, args.init_dir)
     latency_steps = int(round(args.latency_ms / 20.0))
-    env = DistillEnv(robot, teacher, specs, cfg.env, ParkourConfig(), seed=args.seed, nthread=args.threads, latency_max_steps=latency_steps)
+    env = DistillEnv(robot, teacher, specs, cfg.env, distill_config(teacher), seed=args.seed, nthread=args.threads, latency_max_steps=latency_steps)
     dagger = Dagger(env, teacher, models, args.lr, args.seed)
     n, T = env.n, args.steps
     history: list[dict] = []

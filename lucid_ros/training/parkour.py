@@ -174,6 +174,25 @@ def parkour_config(recipe: str = "climb") -> ParkourConfig:
     )  # fmt: skip
 
 
+def recipe_of(teacher: PolicySpec) -> str:
+    """The recipe a teacher was trained with (its spec's `training.recipe`; the shipped teacher, from
+    before recipes, is the climb). ValueError for one this code does not know."""
+    recipe = str(teacher.training.get("recipe", "climb"))
+    if recipe not in RECIPES:
+        raise ValueError(
+            f"teacher {teacher.name!r} was trained with recipe {recipe!r}, which this code does not know (expected one of {list(RECIPES)})"
+        )
+    return recipe
+
+
+def distill_config(teacher: PolicySpec) -> ParkourConfig:
+    """The worlds a teacher's students learn on: the teacher's own recipe's courses and levels
+    (students of the jumping teacher see its finer gaps and graded mixed course, and its start
+    share), on fixed levels: a curriculum world holds every level's boxes at once, and the students'
+    cameras would see them all."""
+    return replace(parkour_config(recipe_of(teacher)), curriculum=False)
+
+
 # The jump recipe's gap levels: 0.15 -> 0.60 m in 0.075 m steps (the climb recipe's four levels step
 # 0.15 m). An env goes up only by crossing every gap of its course (six), and after 114 min the
 # teacher crossed 92 % of 0.15 m gaps and 63 % of 0.30 m ones, one at a time: 0.92^6 = 0.61 of its

@@ -18,9 +18,12 @@ from lucid_ros.sim.courses import load_course, randomize
 from lucid_ros.sim.heights import CourseHeights
 from lucid_ros.sim.world import build_model
 from lucid_ros.training.parkour import (
+    JUMP_PARKOUR_LEVELS,
+    JUMP_START_SHARE,
     PARKOUR_LEVEL_KEYS,
     ParkourConfig,
     ParkourEnv,
+    distill_config,
     level_course,
     next_levels,
     parkour_config,
@@ -266,3 +269,19 @@ def test_the_jump_recipes_mixed_course_climbs_from_gentle_ramps_to_the_tables_ha
     assert [c.drawn for c in climb] == [randomize(parkour, s).drawn for s in (1, 2)]
     with pytest.raises(ValueError, match="no variants range"):
         level_course(load_course("hurdle"), 0.5, 1, ("ramps.angle",))
+
+
+def test_students_learn_on_their_teachers_worlds_on_fixed_levels():
+    """distill builds its worlds from the teacher's recipe (its spec's training.recipe): the jumping
+    teacher's students see its finer gaps and graded mixed course, the shipped teacher's (from before
+    recipes) the climb's; never a curriculum world, whose every level's boxes a camera would see."""
+    robot = load_robot("go1")
+    shipped = load_spec(config_dir() / "policies" / "go1_teacher.yaml", robot)
+    assert "recipe" not in shipped.training
+    assert distill_config(shipped) == ParkourConfig()
+    jumper = replace(shipped, training={**shipped.training, "recipe": "jump"})
+    pk = distill_config(jumper)
+    assert not pk.curriculum and pk.levels == parkour_config("jump").levels and pk.parkour_levels == JUMP_PARKOUR_LEVELS
+    assert pk.start_share == JUMP_START_SHARE
+    with pytest.raises(ValueError, match="recipe 'fly'"):
+        distill_config(replace(shipped, training={"recipe": "fly"}))
