@@ -201,13 +201,15 @@ def distill_config(teacher: PolicySpec) -> ParkourConfig:
 JUMP_GAP_LEVELS = tuple(k / 6 for k in range(7))
 # A third of the jump recipe's spawns at the course's start, as the success table runs (phase 8 on).
 JUMP_START_SHARE = 0.33
-# The jump recipe's mixed course in five levels (phase 10 on). Its two random layouts (the climb
+# The jump recipe's mixed course in levels (phase 10 on). Its two random layouts (the climb
 # recipe's) both rolled their ramps 0.38-0.40 rad, near the top of the table's 0.2-0.45: from the
-# start the teacher crossed the first ramp 0 of 112 times, then 28 of 101 with the start share, and
-# the table draws 30 layouts where training saw two.
-JUMP_PARKOUR_LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
+# start the teacher crossed the first ramp 0 of 112 times, then 28 of 101 with the start share.
+# Phase 10's five levels left the ramps' stagger and gaps drawn, and its table (13 %) failed on the
+# ramps only, staggered 0.23-0.44 m: every number of the course rises with the level (phase 11 on),
+# in seven steps.
+JUMP_PARKOUR_LEVELS = tuple(k / 6 for k in range(7))
 # The mixed course's numbers that make it harder (its variants ranges' hard ends): ParkourConfig.parkour_levels.
-PARKOUR_LEVEL_KEYS = ("ramps.angle", "hurdle.height", "blocks.gap", "up.riser", "down.riser")
+PARKOUR_LEVEL_KEYS = ("ramps.angle", "ramps.stagger", "ramps.gap", "hurdle.height", "blocks.gap", "up.riser", "down.riser")
 
 
 # What a step of moving costs the jump recipe besides the stall term (action rate, collisions, joint
