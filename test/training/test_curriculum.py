@@ -171,11 +171,40 @@ def test_levels_survive_a_checkpoint_and_a_mismatch_is_refused(env):
     w = env.worlds[0]
     w.terrain.level[:] = [1, 0, 1, 1]
     state = env.state_dict()
-    assert state == {"levels": [1, 0, 1, 1]}
+    assert state == {"levels": [1, 0, 1, 1], "worlds": [["hurdle", 4]]}
     w.terrain.level[:] = 0
     assert env.load_state_dict(state) and w.terrain.level.tolist() == [1, 0, 1, 1]
+    w.terrain.level[:] = 0
+    assert env.load_state_dict({"levels": [1, 0, 1, 1]}) and w.terrain.level.tolist() == [1, 0, 1, 1]  # from before splits were saved
     assert not env.load_state_dict({"levels": [1, 0]})  # another env count: levels start as configured
     assert not env.load_state_dict({"levels": [1, 0, 5, 1]})  # a level this world does not have
+    assert not env.load_state_dict({"levels": [1, 0], "worlds": [["gaps", 2]]})  # no levels saved for this course
+
+
+def test_levels_follow_their_course_when_the_envs_are_split_over_the_courses_anew():
+    """Between phases the envs may be split over the courses differently (course_shares, --envs):
+    each course's envs then take the levels that course's envs had, in the same proportions, and
+    never another course's (which a row-by-row copy would have given them, silently)."""
+    robot = load_robot("go1")
+    spec = load_spec(config_dir() / "policies" / "go1_teacher.yaml", robot)
+    cfg = replace(teacher_env_config(12, "jump"), latency_steps=(0, 0))
+
+    def make(hurdle: float, gaps: float) -> ParkourEnv:
+        pk = ParkourConfig(
+            levels={"hurdle": (0.0, 0.5, 1.0), "gaps": (0.0, 0.5, 1.0)}, shares={"hurdle": (1.0,) * 3, "gaps": (1.0,) * 3},
+            parkour_seeds=(), p_stand=0.0, curriculum=True, course_shares={"hurdle": hurdle, "gaps": gaps},
+        )  # fmt: skip
+        return ParkourEnv(robot, spec, cfg, pk, seed=0, nthread=1)
+
+    a = make(0.5, 0.5)
+    assert a.layout() == [["hurdle", 6], ["gaps", 6]]
+    a.worlds[0].terrain.level[:] = [2, 2, 2, 2, 1, 1]
+    a.worlds[1].terrain.level[:] = 0
+    b = make(1 / 6, 5 / 6)
+    assert b.layout() == [["hurdle", 3], ["gaps", 9]]
+    assert b.load_state_dict(a.state_dict())
+    assert sorted(b.worlds[0].terrain.level.tolist()) == [1, 2, 2]
+    assert b.worlds[1].terrain.level.tolist() == [0] * 9
 
 
 def test_the_jump_recipe_uses_the_curriculum_and_the_climb_recipe_fixed_levels():
