@@ -69,8 +69,8 @@ class ParkourConfig:
     parkour_seeds: tuple[int, ...] = (1, 2)
     # Levels of the mixed course (None: one fully random variant per `parkour_seeds`, the climb
     # recipe's two layouts). Level f sets each of PARKOUR_LEVEL_KEYS at lo + f * (hi - lo) of its
-    # variants range, the other numbers drawn per level: gentle ramps, a low hurdle and narrow gaps
-    # at 0, the table's steepest ramps, highest hurdle and widest gaps at 1.
+    # variants range (friction is drawn per level): gentle, barely staggered ramps, a low hurdle and
+    # narrow gaps at 0, the table's steepest, most staggered ramps, highest hurdle and widest gaps at 1.
     parkour_levels: tuple[float, ...] | None = None
     vx: tuple[float, float] = (0.3, 0.8)
     spawn_tries: int = 12
@@ -114,7 +114,8 @@ class ParkourConfig:
     course_shares: dict[str, float] | None = None  # None: the sum of each course's level shares
 
     def groups(self) -> list[tuple[str, list[float]]]:
-        """(course name, its levels' shares) in training_courses' order; the parkour seeds are its levels."""
+        """(course name, its levels' shares) in training_courses' order; the mixed course's levels are
+        `parkour_levels`, or its seeds."""
         shares = self.world_shares()
         out, k = [], 0
         for name, n in [*((c, len(lv)) for c, lv in self.levels.items()), ("parkour", self.n_parkour())]:
