@@ -31,6 +31,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
+from lucid_ros.errors import ConfigError, exit_status
 from lucid_ros.paths import config_dir
 from lucid_ros.policy.observations import ObservationBuilder
 from lucid_ros.policy.spec import PolicySpec, load_spec
@@ -370,4 +371,7 @@ def plot_losses(history: list[dict], path: Path) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except ConfigError as exc:  # a malformed teacher or student spec: named, exit status 2, no traceback
+        sys.exit(exit_status(exc, "distill"))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from lucid_ros.errors import ConfigError
 from lucid_ros.evaluation.steer import TrackSteer
 from lucid_ros.mathutil import quat_to_rpy
 from lucid_ros.policy.observations import height_scan
@@ -185,12 +186,14 @@ JUMP_COURSE_SHARES = {"hurdle": 0.2, "gaps": 0.2, "stairs_up": 0.1, "stairs_down
 
 def recipe_of(teacher: PolicySpec) -> str:
     """The recipe a teacher was trained with (its spec's `training.recipe`; the shipped teacher, from
-    before recipes, is the climb). ValueError for one this code does not know."""
+    before recipes, is the climb). ConfigError naming the spec and the field for one this code does
+    not know."""
     recipe = str(teacher.training.get("recipe", "climb"))
     if recipe not in RECIPES:
-        raise ValueError(
-            f"teacher {teacher.name!r} was trained with recipe {recipe!r}, which this code does not know (expected one of {list(RECIPES)})"
-        )
+        raise ConfigError(
+            teacher.path, "training.recipe",
+            f"teacher {teacher.name!r} was trained with recipe {recipe!r}, which this code does not know (expected one of {list(RECIPES)})",
+        )  # fmt: skip
     return recipe
 
 

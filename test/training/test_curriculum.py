@@ -4,13 +4,18 @@ level's boxes only, and that is the same physics as a world built from that leve
 map, goal and steering are its level's; reaching the goal moves it up, stopping short moves it down,
 and a resumed run keeps the levels."""
 
+import shutil
+import subprocess
+import sys
 from dataclasses import replace
 
 import mujoco
 import numpy as np
 import pytest
+import yaml
 from mujoco import batch as mjbatch
 
+from lucid_ros.errors import ConfigError
 from lucid_ros.paths import config_dir
 from lucid_ros.policy.spec import load_spec
 from lucid_ros.robots.description import load_robot
@@ -314,5 +319,22 @@ def test_students_learn_on_their_teachers_worlds_on_fixed_levels():
     pk = distill_config(jumper)
     assert not pk.curriculum and pk.levels == parkour_config("jump").levels and pk.parkour_levels == JUMP_PARKOUR_LEVELS
     assert pk.start_share == JUMP_START_SHARE
-    with pytest.raises(ValueError, match="recipe 'fly'"):
+    with pytest.raises(ConfigError, match="training.recipe: .*recipe 'fly'"):
         distill_config(replace(shipped, training={"recipe": "fly"}))
+
+
+def test_distill_refuses_a_teacher_trained_with_an_unknown_recipe_by_name_with_status_2(tmp_path):
+    """A teacher spec naming a recipe this code does not know stops distill before any world is
+    built: the spec's path and field on stderr, exit status 2, no traceback."""
+    src = config_dir() / "policies"
+    spec = yaml.safe_load((src / "go1_teacher.yaml").read_text())
+    spec["training"]["recipe"] = "fly"
+    (tmp_path / "go1_teacher.yaml").write_text(yaml.safe_dump(spec))
+    shutil.copy(src / "go1_teacher.onnx", tmp_path / "go1_teacher.onnx")
+    out = subprocess.run(
+        [sys.executable, "-m", "lucid_ros.training.distill", "--teacher", str(tmp_path / "go1_teacher.yaml"), "--out-dir", str(tmp_path / "out"), "--minutes", "0.1"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 2, out.stderr
+    assert "training.recipe" in out.stderr and "'fly'" in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert not (tmp_path / "out").exists()
