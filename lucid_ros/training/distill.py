@@ -234,7 +234,7 @@ class Dagger:
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
                 self.opts[k].step()
-            losses.append(float(loss))
+            losses.append(loss.item())
         return losses
 
 

@@ -36,8 +36,8 @@ class Student(nn.Module):
         super().__init__()
         c, h, w = image_shape
         self.image_shape = image_shape
-        self.register_buffer("norm_mean", torch.as_tensor(np.asarray(norm_mean, dtype=np.float32)))
-        self.register_buffer("norm_std", torch.as_tensor(np.asarray(norm_std, dtype=np.float32)))
+        self.register_buffer("norm_mean", torch.tensor(np.array(norm_mean, dtype=np.float32)))
+        self.register_buffer("norm_std", torch.tensor(np.array(norm_std, dtype=np.float32)))
         self.convs = nn.ModuleList([nn.Conv2d(c, 16, 5, stride=2), nn.Conv2d(16, 32, 3, stride=2), nn.Conv2d(32, 32, 3, stride=2)])
         with torch.no_grad():
             flat = self._conv(torch.zeros(1, c, h, w)).shape[1]
