@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
+import yaml
 
 from lucid_ros.errors import ConfigError, exit_status
 from lucid_ros.paths import config_dir
@@ -321,12 +322,32 @@ def main(argv: list[str] | None = None) -> int:
             "scene_randomisation": json.loads(json.dumps(JitterRanges().__dict__)), "courses": [c.name for c in env.courses],
             "final_loss_last_20": round(float(np.mean([r["loss"][k] for r in history[-20:]])), 5),
         }  # fmt: skip
+        training.update(student_phases(args.init_dir / f"{spec.name}.yaml" if args.init_dir else None, training))
         out = export_student(m, spec, args.out_dir / spec.name, training)
         print(f"[distill] wrote {out.onnx_path} and {out.path}", flush=True)
     plot_losses(history, args.out_dir / "go1_students_training.png")
     (work / "history.json").write_text(json.dumps(history))
     print(f"[distill] done in {fmt_time(wall)}, {steps} steps, {env.renders} renders; history {work / 'history.json'}", flush=True)
     return 0
+
+
+PHASE_KEYS = ("command", "git_commit", "init", "teacher", "teacher_sha256", "iterations", "env_steps", "wall_time_s")
+
+
+def student_phases(init_spec: Path | None, here: dict) -> dict:
+    """`phases` and `total` for a student's spec: the phases of the student it continues from (its
+    spec beside its .onnx in --init-dir; one that has no list counts as one phase), then this run's.
+    A student distilled over several runs, perhaps from several teachers, keeps every one of them."""
+    before: list[dict] = []
+    if init_spec is not None and init_spec.is_file():
+        prior = (yaml.safe_load(init_spec.read_text()) or {}).get("training") or {}
+        before = list(prior.get("phases") or ([{k: prior[k] for k in PHASE_KEYS if k in prior}] if prior else []))
+    phases = [*before, {k: here[k] for k in PHASE_KEYS if k in here}]
+    total = {
+        "env_steps": sum(int(p.get("env_steps", 0)) for p in phases),
+        "wall_time_s": round(sum(float(p.get("wall_time_s", 0.0)) for p in phases), 1),
+    }
+    return {"phases": phases, "total": total}
 
 
 def teacher_normaliser(path: Path) -> tuple[np.ndarray, np.ndarray]:
