@@ -266,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = TrainConfig(seed=args.seed, nthread=args.threads, env=teacher_env_config(args.envs, recipe_of(teacher)))
     work = Path(tempfile.mkdtemp(prefix="lucid_distill_"))
     specs, models = build_students(robot, cfg, teacher, work, args.init_dir)
+    # read now, so a broken spec in --init-dir stops the run before training, not after it
+    earlier = {s.name: earlier_phases(args.init_dir / f"{s.name}.yaml" if args.init_dir else None) for s in specs}
     latency_steps = int(round(args.latency_ms / 20.0))
     env = DistillEnv(robot, teacher, specs, cfg.env, distill_config(teacher), seed=args.seed, nthread=args.threads, latency_max_steps=latency_steps)
     dagger = Dagger(env, teacher, models, args.lr, args.seed)
@@ -322,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
             "scene_randomisation": json.loads(json.dumps(JitterRanges().__dict__)), "courses": [c.name for c in env.courses],
             "final_loss_last_20": round(float(np.mean([r["loss"][k] for r in history[-20:]])), 5),
         }  # fmt: skip
-        training.update(student_phases(args.init_dir / f"{spec.name}.yaml" if args.init_dir else None, training))
+        training.update(student_phases(earlier[spec.name], training))
         out = export_student(m, spec, args.out_dir / spec.name, training)
         print(f"[distill] wrote {out.onnx_path} and {out.path}", flush=True)
     plot_losses(history, args.out_dir / "go1_students_training.png")
@@ -334,14 +336,28 @@ def main(argv: list[str] | None = None) -> int:
 PHASE_KEYS = ("command", "git_commit", "init", "teacher", "teacher_sha256", "iterations", "env_steps", "wall_time_s")
 
 
-def student_phases(init_spec: Path | None, here: dict) -> dict:
-    """`phases` and `total` for a student's spec: the phases of the student it continues from (its
-    spec beside its .onnx in --init-dir; one that has no list counts as one phase), then this run's.
-    A student distilled over several runs, perhaps from several teachers, keeps every one of them."""
-    before: list[dict] = []
-    if init_spec is not None and init_spec.is_file():
-        prior = (yaml.safe_load(init_spec.read_text()) or {}).get("training") or {}
-        before = list(prior.get("phases") or ([{k: prior[k] for k in PHASE_KEYS if k in prior}] if prior else []))
+def earlier_phases(init_spec: Path | None) -> list[dict]:
+    """The phases of the student a run continues from (its spec beside its .onnx in --init-dir; a
+    spec without a list counts as one phase); none for a fresh student or one without a spec. A
+    spec that cannot be read is a ConfigError naming it."""
+    if init_spec is None or not init_spec.is_file():
+        return []
+    try:
+        raw = yaml.safe_load(init_spec.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(init_spec, None, f"not valid YAML ({exc})") from exc
+    prior = raw.get("training") if isinstance(raw, dict) else None
+    if not isinstance(prior, dict) or not prior:
+        return []
+    phases = prior.get("phases") or [{k: prior[k] for k in PHASE_KEYS if k in prior}]
+    if not isinstance(phases, list) or not all(isinstance(p, dict) for p in phases):
+        raise ConfigError(init_spec, "training.phases", "must be a list of mappings")
+    return list(phases)
+
+
+def student_phases(before: list[dict], here: dict) -> dict:
+    """`phases` and `total` for a student's spec: the earlier phases, then this run's. A student
+    distilled over several runs, perhaps from several teachers, keeps every one of them."""
     phases = [*before, {k: here[k] for k in PHASE_KEYS if k in here}]
     total = {
         "env_steps": sum(int(p.get("env_steps", 0)) for p in phases),

@@ -78,23 +78,33 @@ def test_a_written_student_loads_back_into_the_same_network(tmp_path):
 
 def test_a_student_distilled_over_several_runs_keeps_every_phase_in_its_spec(tmp_path):
     """distill --init-dir continues a student; its spec's training block lists the phases of the
-    student it continued (the shipped go1_depth's four, from two teachers) and then this run's,
-    with totals over all, so the teacher each phase imitated stays on record."""
+    student it continued (the shipped go1_depth's, from more than one teacher) and then this run's,
+    with totals over all, so the teacher each phase imitated stays on record. A broken spec there is
+    named before any training (the phases are read at the start)."""
     import yaml
 
+    from lucid_ros.errors import ConfigError
     from lucid_ros.paths import config_dir
-    from lucid_ros.training.distill import student_phases
+    from lucid_ros.training.distill import earlier_phases, student_phases
 
     here = {"command": "distill --init-dir x", "git_commit": "c0ffee", "teacher": "go1_teacher.yaml", "teacher_sha256": "ab",
             "iterations": 10, "env_steps": 10000, "wall_time_s": 60.0, "courses": ["hurdle"], "stream": "depth"}  # fmt: skip
     shipped = yaml.safe_load((config_dir() / "policies" / "go1_depth.yaml").read_text())["training"]
-    out = student_phases(config_dir() / "policies" / "go1_depth.yaml", here)
+    out = student_phases(earlier_phases(config_dir() / "policies" / "go1_depth.yaml"), here)
     assert out["phases"][:-1] == shipped["phases"] and len(out["phases"]) == len(shipped["phases"]) + 1
+    assert len({p["teacher_sha256"] for p in shipped["phases"]}) > 1
     assert out["phases"][-1] == {k: here[k] for k in ("command", "git_commit", "teacher", "teacher_sha256", "iterations", "env_steps", "wall_time_s")}
     assert out["total"]["env_steps"] == sum(p["env_steps"] for p in shipped["phases"]) + 10000
     # a student whose spec has no phases list counts as one phase; a fresh one has only this run's
     single = {k: v for k, v in shipped.items() if k != "phases"}
     (tmp_path / "s.yaml").write_text(yaml.safe_dump({"training": single}))
-    out = student_phases(tmp_path / "s.yaml", here)
-    assert len(out["phases"]) == 2 and out["phases"][0]["git_commit"] == shipped["git_commit"]
-    assert student_phases(None, here)["phases"] == [out["phases"][-1]] and student_phases(tmp_path / "none.yaml", here)["total"]["env_steps"] == 10000
+    before = earlier_phases(tmp_path / "s.yaml")
+    assert len(before) == 1 and before[0]["git_commit"] == shipped["git_commit"]
+    assert earlier_phases(None) == [] and earlier_phases(tmp_path / "none.yaml") == []
+    assert student_phases([], here)["total"]["env_steps"] == 10000
+    (tmp_path / "bad.yaml").write_text("training: {phases: [oops\n")
+    with pytest.raises(ConfigError, match="bad.yaml.*not valid YAML"):
+        earlier_phases(tmp_path / "bad.yaml")
+    (tmp_path / "odd.yaml").write_text(yaml.safe_dump({"training": {"phases": "twelve"}}))
+    with pytest.raises(ConfigError, match="training.phases"):
+        earlier_phases(tmp_path / "odd.yaml")
