@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
-import yaml
 
 from lucid_ros.errors import ConfigError, exit_status
+from lucid_ros.fields import read_yaml
 from lucid_ros.paths import config_dir
 from lucid_ros.policy.observations import ObservationBuilder
 from lucid_ros.policy.spec import PolicySpec, load_spec
@@ -342,10 +342,7 @@ def earlier_phases(init_spec: Path | None) -> list[dict]:
     spec that cannot be read is a ConfigError naming it."""
     if init_spec is None or not init_spec.is_file():
         return []
-    try:
-        raw = yaml.safe_load(init_spec.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(init_spec, None, f"not valid YAML ({exc})") from exc
+    raw = read_yaml(init_spec, "student spec") or {}
     prior = raw.get("training") if isinstance(raw, dict) else None
     if not isinstance(prior, dict) or not prior:
         return []
