@@ -170,17 +170,25 @@ def build_students(
 
 
 class Dagger:
-    """The DAgger loop's state: who drives which env, the students' recurrent states and the
-    teacher's labels. `collect` runs one chunk of T steps; `update` fits each student to it."""
+    """The DAgger loop's state: who drives which env, the students' recurrent states, the teacher's
+    labels and the chunks kept for replay. `collect` runs one chunk of T steps; `update` fits each
+    student to it and to `replay` chunks drawn from the last `keep` (DAgger's aggregated data set,
+    bounded: a student trained on its newest chunk alone forgot hurdles while it learnt gaps).
 
-    def __init__(self, env: DistillEnv, teacher: PolicySpec, models: list[Student], lr: float, seed: int):
+    The student that drives an env is drawn at each episode's start: with a fixed split, a world of
+    one env (the hard levels of gaps and the mixed course have one each at 40 envs) was driven by
+    the same student every episode, and the other never met its own mistakes there."""
+
+    def __init__(self, env: DistillEnv, teacher: PolicySpec, models: list[Student], lr: float, seed: int, keep: int = 0, replay: int = 0):
         self.env, self.teacher, self.models = env, teacher, models
         self.sess = ort.InferenceSession(str(teacher.onnx_path), providers=["CPUExecutionProvider"])
         self.opts = [torch.optim.Adam(m.parameters(), lr=lr) for m in models]
         n = env.n
-        self.driver = np.arange(n) % len(models)
-        self.goal_x = env.goal_x  # per env, from the level it stands on (updated at every reset)
         self.rng = np.random.default_rng(seed)
+        self.driver = self.rng.integers(0, len(models), n)
+        self.keep, self.n_replay = keep, replay
+        self.kept: list[dict] = []
+        self.goal_x = env.goal_x  # per env, from the level it stands on (updated at every reset)
         self.obs, _priv = env.reset_all()
         self.h = [torch.zeros(1, n, HIDDEN) for _ in models]
         self.starts_next = np.ones(n, dtype=np.float32)
@@ -220,22 +228,33 @@ class Dagger:
                 buf["falls"][k] += np.sum(fell & mine)
                 buf["goals"][k] += np.sum(timeout & mine & (x_before > self.goal_x - 0.2))
                 self.h[k][:, done] = 0.0
+            self.driver[done] = self.rng.integers(0, len(models), int(done.sum()))
             self.starts_next = done.astype(np.float32)
         return buf
 
     def update(self, buf: dict, epochs: int) -> list[float]:
-        """Truncated BPTT over the chunk from its start state, MSE to the teacher's actions."""
+        """Truncated BPTT over the chunk and `replay` kept chunks (side by side in one batch, each
+        from its own start state), MSE to the teacher's actions; returns each student's loss on the
+        new chunk. The chunk is kept afterwards (the oldest dropped past `keep`)."""
+        old = [self.kept[i] for i in self.rng.choice(len(self.kept), min(self.n_replay, len(self.kept)), replace=False)] if self.kept else []
+        chunks = [buf, *old]
+        n_new = buf["label"].shape[1]
+        cat = lambda key, k=None: torch.from_numpy(np.concatenate([c[key] if k is None else c[key][k] for c in chunks], axis=1))  # noqa: E731
+        lab, st = cat("label"), cat("start")
         losses = []
-        lab, st = torch.from_numpy(buf["label"]), torch.from_numpy(buf["start"])
         for k, m in enumerate(self.models):
-            o, im = torch.from_numpy(buf["obs"][k]), torch.from_numpy(buf["img"][k])
+            o, im, h0 = cat("obs", k), cat("img", k), torch.cat([c["h0"][k] for c in chunks], dim=1)
             for _ in range(epochs):
-                loss = torch.mean((m.unroll(o, im, buf["h0"][k], st) - lab) ** 2)
+                err = (m.unroll(o, im, h0, st) - lab) ** 2
+                loss = torch.mean(err)
                 self.opts[k].zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
                 self.opts[k].step()
-            losses.append(loss.item())
+            losses.append(float(err[:, :n_new].mean()))
+        if self.keep:
+            self.kept.append({key: buf[key] for key in ("obs", "img", "label", "start", "h0")})
+            del self.kept[: -self.keep]
         return losses
 
 
@@ -251,6 +270,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--beta-iters", type=int, default=60, help="iterations over which the teacher's share of driving decays to 0")
     p.add_argument("--latency-ms", type=float, default=120.0, help="camera latency drawn per episode from 0 to this")
     p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--keep", type=int, default=48, help="chunks kept for replay (the newest; 0: train on each new chunk alone)")
+    p.add_argument("--replay", type=int, default=2, help="kept chunks drawn into each update beside the new one")
+    p.add_argument(
+        "--course-weights", type=course_weights, default=None, metavar="COURSE=F,...",
+        help="scale a course's share of the envs (e.g. gaps=2,parkour=2): more of the students' weak courses",
+    )  # fmt: skip
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
@@ -269,8 +294,12 @@ def main(argv: list[str] | None = None) -> int:
     # read now, so a broken spec in --init-dir stops the run before training, not after it
     earlier = {s.name: earlier_phases(args.init_dir / f"{s.name}.yaml" if args.init_dir else None) for s in specs}
     latency_steps = int(round(args.latency_ms / 20.0))
-    env = DistillEnv(robot, teacher, specs, cfg.env, distill_config(teacher), seed=args.seed, nthread=args.threads, latency_max_steps=latency_steps)
-    dagger = Dagger(env, teacher, models, args.lr, args.seed)
+    try:
+        pk = distill_config(teacher, args.course_weights)
+    except ValueError as e:
+        p.error(f"--course-weights: {e}")
+    env = DistillEnv(robot, teacher, specs, cfg.env, pk, seed=args.seed, nthread=args.threads, latency_max_steps=latency_steps)
+    dagger = Dagger(env, teacher, models, args.lr, args.seed, keep=args.keep, replay=args.replay)
     n, T = env.n, args.steps
     history: list[dict] = []
     it = steps = 0
@@ -285,7 +314,9 @@ def main(argv: list[str] | None = None) -> int:
             buf = dagger.collect(T, beta)
             steps += n * T
             t_up = time.time()
+            torch.set_num_threads(args.threads)  # the env waits while the students learn
             losses = dagger.update(buf, args.epochs)
+            torch.set_num_threads(1)
             t_up = time.time() - t_up
             minutes_driven = n / len(models) * T * env.dt / 60.0 * (1 - beta)
             falls, goals = buf["falls"], buf["goals"]
@@ -322,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
             "init": str(args.init_dir / f"{spec.name}.onnx") if args.init_dir else "fresh",
             "teacher": teacher.path.name, "teacher_sha256": teacher.sha256, "stream": stream, "camera_latency_ms": [0.0, args.latency_ms],
             "scene_randomisation": json.loads(json.dumps(JitterRanges().__dict__)), "courses": [c.name for c in env.courses],
+            "replay": {"keep": args.keep, "per_update": args.replay}, "course_weights": args.course_weights or {},
             "final_loss_last_20": round(float(np.mean([r["loss"][k] for r in history[-20:]])), 5),
         }  # fmt: skip
         training.update(student_phases(earlier[spec.name], training))
@@ -331,6 +363,20 @@ def main(argv: list[str] | None = None) -> int:
     (work / "history.json").write_text(json.dumps(history))
     print(f"[distill] done in {fmt_time(wall)}, {steps} steps, {env.renders} renders; history {work / 'history.json'}", flush=True)
     return 0
+
+
+def course_weights(text: str) -> dict[str, float]:
+    """`gaps=2,parkour=1.5` -> {"gaps": 2.0, "parkour": 1.5} (argparse type: a malformed one is a usage error)."""
+    out = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        name, eq, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            eq = ""
+        if not eq:
+            raise argparse.ArgumentTypeError(f"{item!r} is not COURSE=FACTOR (e.g. gaps=2)")
+    return out
 
 
 PHASE_KEYS = ("command", "git_commit", "init", "teacher", "teacher_sha256", "iterations", "env_steps", "wall_time_s")

@@ -197,12 +197,23 @@ def recipe_of(teacher: PolicySpec) -> str:
     return recipe
 
 
-def distill_config(teacher: PolicySpec) -> ParkourConfig:
+def distill_config(teacher: PolicySpec, course_weights: dict[str, float] | None = None) -> ParkourConfig:
     """The worlds a teacher's students learn on: the teacher's own recipe's courses and levels
     (students of the jumping teacher see its finer gaps and graded mixed course, and its start
     share), on fixed levels: a curriculum world holds every level's boxes at once, and the students'
-    cameras would see them all."""
-    return replace(parkour_config(recipe_of(teacher)), curriculum=False)
+    cameras would see them all. `course_weights` (course name -> factor, 1 for a course not named)
+    scales each course's envs: the students' weak courses get more of them (`distill --course-weights`)."""
+    pk = replace(parkour_config(recipe_of(teacher)), curriculum=False)
+    if not course_weights:
+        return pk
+    known = [name for name, _ in pk.groups()]
+    bad = {k: w for k, w in course_weights.items() if k not in known or not w > 0}
+    if bad:
+        raise ValueError(f"course weights {bad}: each must name one of the courses {known} with a factor > 0")
+    shares = dict(pk.shares)
+    for name, sh in pk.groups():
+        shares[name] = tuple(course_weights.get(name, 1.0) * s for s in sh)
+    return replace(pk, shares=shares)
 
 
 # The jump recipe's gap levels: 0.15 -> 0.60 m in 0.075 m steps (the climb recipe's four levels step
