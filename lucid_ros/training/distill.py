@@ -251,7 +251,7 @@ class Dagger:
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
                 self.opts[k].step()
-            losses.append(float(err[:, :n_new].mean()))
+            losses.append(float(err[:, :n_new].detach().mean()))
         if self.keep:
             self.kept.append({key: buf[key] for key in ("obs", "img", "label", "start", "h0")})
             del self.kept[: -self.keep]

@@ -101,7 +101,7 @@ def student_from_onnx(model: Student, path: str | Path) -> None:
         for dst, src in pairs:
             if tuple(dst.shape) != src.shape:
                 raise ValueError(f"{path}: a {src.shape} weight where this student has {tuple(dst.shape)}; not the same network")
-            dst.copy_(torch.from_numpy(np.ascontiguousarray(src)))
+            dst.copy_(torch.from_numpy(np.array(src)))  # a writable copy (numpy_helper gives read-only views)
 
 
 def student_to_onnx(model: Student, path: str | Path, obs_name: str, image_name: str, h_in: str, h_out: str, action_name: str = "actions") -> Path:

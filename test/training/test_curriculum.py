@@ -32,6 +32,7 @@ from lucid_ros.training.parkour import (
     level_course,
     next_levels,
     parkour_config,
+    split_envs,
     teacher_env_config,
     training_courses,
     union_course,
@@ -322,6 +323,33 @@ def test_students_learn_on_their_teachers_worlds_on_fixed_levels():
     assert pk.start_share == JUMP_START_SHARE
     with pytest.raises(ConfigError, match="training.recipe: .*recipe 'fly'"):
         distill_config(replace(shipped, training={"recipe": "fly"}))
+
+
+def test_course_weights_give_the_students_weak_courses_more_envs_and_refuse_an_unknown_course():
+    """`distill --course-weights gaps=2.5,parkour=2.5`: those courses' worlds get that many times the
+    share (every level of them alike), the others keep theirs; a course the recipe does not have, or
+    a factor <= 0, is refused naming the courses there are."""
+    robot = load_robot("go1")
+    teacher = load_spec(config_dir() / "policies" / "go1_teacher.yaml", robot)
+
+    def envs(pk):
+        counts, i = {}, 0
+        per_world = split_envs(60, pk.world_shares())
+        for name, sh in pk.groups():
+            counts[name] = sum(per_world[i : i + len(sh)])
+            i += len(sh)
+        return counts
+
+    plain, weighted = distill_config(teacher), distill_config(teacher, {"gaps": 2.5, "parkour": 2.5})
+    assert [sh for _, sh in weighted.groups()][:3] == [sh for _, sh in plain.groups()][:3]
+    for name in ("gaps", "parkour"):
+        assert dict(weighted.groups())[name] == pytest.approx([2.5 * s for s in dict(plain.groups())[name]])
+    before, after = envs(plain), envs(weighted)
+    assert sum(after.values()) == 60 and after["gaps"] > 1.4 * before["gaps"] and after["parkour"] > before["parkour"], (before, after)
+    assert all(after[c] < before[c] for c in ("hurdle", "stairs_up", "stairs_down")), (before, after)
+    for bad in ({"gap": 2.0}, {"gaps": 0.0}):
+        with pytest.raises(ValueError, match="hurdle.*gaps.*parkour"):
+            distill_config(teacher, bad)
 
 
 def test_distill_refuses_a_teacher_trained_with_an_unknown_recipe_by_name_with_status_2(tmp_path):

@@ -108,3 +108,49 @@ def test_a_student_distilled_over_several_runs_keeps_every_phase_in_its_spec(tmp
     (tmp_path / "odd.yaml").write_text(yaml.safe_dump({"training": {"phases": "twelve"}}))
     with pytest.raises(ConfigError, match="training.phases"):
         earlier_phases(tmp_path / "odd.yaml")
+
+
+def _chunk(rng, T: int, n: int, image_value: float, label_value: float) -> dict:
+    """A DAgger chunk as Dagger.collect returns it: T steps of n envs, one student."""
+    return {
+        "obs": [rng.normal(size=(T, n, 141)).astype(np.float32)],
+        "img": [np.full((T, n, 1, 45, 80), image_value, np.float32)],
+        "label": np.full((T, n, 12), label_value, np.float32),
+        "start": np.zeros((T, n), np.float32),
+        "h0": [torch.zeros(1, n, HIDDEN)],
+    }
+
+
+def _dagger(keep: int, replay: int):
+    from lucid_ros.training.distill import Dagger
+
+    d = Dagger.__new__(Dagger)  # the update alone: no env, no teacher session
+    d.models = [make(1, False)]
+    d.opts = [torch.optim.Adam(d.models[0].parameters(), lr=3e-3)]
+    d.rng, d.keep, d.n_replay, d.kept = np.random.default_rng(0), keep, replay, []
+    return d
+
+
+def test_replay_keeps_what_a_student_learnt_on_an_earlier_course_while_it_learns_the_next():
+    """Updates on chunks of one situation (a dark frame: +0.5 everywhere), then only on another (a
+    bright frame: -0.5): trained on each new chunk alone the student forgets the first; with kept
+    chunks replayed beside the new ones (while the first's are among the kept) it still answers the
+    first. `keep` bounds what is kept, and the loss reported is the new chunk's."""
+    rng = np.random.default_rng(5)
+    first = [_chunk(rng, 4, 6, 0.0, 0.5) for _ in range(3)]
+    then = [_chunk(rng, 4, 6, 1.0, -0.5) for _ in range(3)]
+    errors = {}
+    for keep, replay in ((0, 0), (32, 2)):
+        d = _dagger(keep, replay)
+        for i in range(20):
+            d.update(first[i % 3], epochs=1)
+        for i in range(20):
+            loss = d.update(then[i % 3], epochs=1)[0]
+            assert len(d.kept) <= keep
+        probe = first[0]
+        with torch.no_grad():
+            out = d.models[0].unroll(*(torch.from_numpy(probe[k][0]) for k in ("obs", "img")), probe["h0"][0], torch.from_numpy(probe["start"]))
+        errors[replay] = float(torch.mean((out - 0.5) ** 2))
+        assert loss < 0.05, (keep, replay, loss)  # both fit the newest chunks
+    assert errors[0] > 0.25, errors  # alone: the first situation is forgotten (answers near -0.5)
+    assert errors[2] < 0.05, errors  # replayed: still answered
