@@ -289,15 +289,15 @@ def main(argv: list[str] | None = None) -> int:
     robot = load_robot("go1")
     teacher = load_spec(args.teacher, robot)
     cfg = TrainConfig(seed=args.seed, nthread=args.threads, env=teacher_env_config(args.envs, recipe_of(teacher)))
+    try:
+        pk = distill_config(teacher, args.course_weights)
+    except ValueError as e:
+        p.error(f"--course-weights: {e}")
     work = Path(tempfile.mkdtemp(prefix="lucid_distill_"))
     specs, models = build_students(robot, cfg, teacher, work, args.init_dir)
     # read now, so a broken spec in --init-dir stops the run before training, not after it
     earlier = {s.name: earlier_phases(args.init_dir / f"{s.name}.yaml" if args.init_dir else None) for s in specs}
     latency_steps = int(round(args.latency_ms / 20.0))
-    try:
-        pk = distill_config(teacher, args.course_weights)
-    except ValueError as e:
-        p.error(f"--course-weights: {e}")
     env = DistillEnv(robot, teacher, specs, cfg.env, pk, seed=args.seed, nthread=args.threads, latency_max_steps=latency_steps)
     dagger = Dagger(env, teacher, models, args.lr, args.seed, keep=args.keep, replay=args.replay)
     n, T = env.n, args.steps
@@ -369,13 +369,11 @@ def course_weights(text: str) -> dict[str, float]:
     """`gaps=2,parkour=1.5` -> {"gaps": 2.0, "parkour": 1.5} (argparse type: a malformed one is a usage error)."""
     out = {}
     for item in filter(None, (t.strip() for t in text.split(","))):
-        name, eq, value = item.partition("=")
+        name, _, value = item.partition("=")
         try:
             out[name.strip()] = float(value)
         except ValueError:
-            eq = ""
-        if not eq:
-            raise argparse.ArgumentTypeError(f"{item!r} is not COURSE=FACTOR (e.g. gaps=2)")
+            raise argparse.ArgumentTypeError(f"{item!r} is not COURSE=FACTOR (e.g. gaps=2)") from None
     return out
 
 
