@@ -210,12 +210,12 @@ class PPO:
                 loss.backward()
                 nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
                 self.opt.step()
-                stats["policy_loss"] += float(pl)
-                stats["value_loss"] += float(vl)
-                stats["entropy"] += float(ent)
-                stats["kl"] += float(kl)
+                stats["policy_loss"] += pl.item()
+                stats["value_loss"] += vl.item()
+                stats["entropy"] += ent.item()
+                stats["kl"] += kl.item()
                 count += 1
         out = {k: v / count for k, v in stats.items()}
         out["lr"] = self.lr
-        out["std"] = float(torch.exp(self.model.log_std).mean())
+        out["std"] = float(torch.exp(self.model.log_std.detach()).mean())
         return out
