@@ -42,6 +42,7 @@ from lucid_ros.training.config import TrainConfig, spec_dict
 from lucid_ros.training.export import write_spec
 from lucid_ros.training.parkour import ParkourEnv, distill_config, recipe_of, teacher_env_config
 from lucid_ros.training.phases import StopOnSignal, git_commit
+from lucid_ros.training.ppo import torch_threads
 from lucid_ros.training.student import HIDDEN, Student, student_from_onnx, student_to_onnx
 from lucid_ros.training.train_walk import fmt_time, trot_generator
 from lucid_ros.vision.preprocess import IMAGENET_MEAN, IMAGENET_STD, ImageHistory, Preprocessor, from_spec
@@ -314,9 +315,8 @@ def main(argv: list[str] | None = None) -> int:
             buf = dagger.collect(T, beta)
             steps += n * T
             t_up = time.time()
-            torch.set_num_threads(args.threads)  # the env waits while the students learn
-            losses = dagger.update(buf, args.epochs)
-            torch.set_num_threads(1)
+            with torch_threads(args.threads):  # the env waits while the students learn
+                losses = dagger.update(buf, args.epochs)
             t_up = time.time() - t_up
             minutes_driven = n / len(models) * T * env.dt / 60.0 * (1 - beta)
             falls, goals = buf["falls"], buf["goals"]
