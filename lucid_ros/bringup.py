@@ -114,9 +114,10 @@ def policy_reads_images(policy: str | Path | None) -> bool:
         return False
 
 
-def camera_params(policy: str, source: str, serial: str = "", camera: str = "ego") -> dict[str, Any]:
-    """The camera node's given values: which mount, which source; on a robot the RealSense by serial
-    (empty = the only one connected; several connected is refused, naming their serials)."""
+def camera_params(policy: str, source: str, serial: str = "", camera: str = "auto") -> dict[str, Any]:
+    """The camera node's given values: which mount ('auto': the one the policy's spec names), which
+    source; on a robot the RealSense by serial (empty = the only one connected; several connected is
+    refused, naming their serials)."""
     out: dict[str, Any] = {"policy": policy, "camera": camera, "source": source}
     if source == "realsense" and serial:
         out["realsense.serial"] = str(serial)

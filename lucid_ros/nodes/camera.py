@@ -88,24 +88,34 @@ class CameraNode(GraphNode):
     def __init__(self, **kwargs):
         super().__init__("camera", **kwargs)
         self.robot = load_robot(param(self, "robot", str, required=True))
-        self.camera = param(self, "camera", "ego")
-        mount = self.robot.cameras.get(self.camera)
-        if mount is None:
-            raise ConfigError(self.robot.source, "cameras", f"camera node: robot '{self.robot.name}' has no camera '{self.camera}'")
+        # 'auto': the mount the policy's images name (a policy trained through the pitched-down
+        # mount gets that mount's frames), else 'ego'
+        self.camera = param(self, "camera", "auto")
         self.publish_rate = float(param(self, "publish_rate", 5.0))
         self.timeout = self.robot.safety.camera_timeout
         self.bus = bus_for(self.context)
         self.inputs: list[tuple[object, ImageHistory]] = []
         self.refusal = ""
         policy = param(self, "policy", "")
+        spec, pres = None, []
         if policy:
             try:
                 spec = load_spec(paths.resolve("policies", policy), self.robot)
                 pres = check_image_inputs(spec, self.robot)
-                self.inputs = [(img, ImageHistory(pre)) for img, pre in zip(spec.images, pres, strict=True) if img.camera == self.camera]
             except ConfigError as exc:
-                self.refusal = str(exc)
+                spec, self.refusal = None, str(exc)
                 self.get_logger().error(f"no images for the policy: {exc}")
+        if self.camera == "auto":
+            self.camera = spec.images[0].camera if spec is not None and spec.images else "ego"
+        mount = self.robot.cameras.get(self.camera)
+        if mount is None:
+            known = sorted(self.robot.cameras)
+            raise ConfigError(self.robot.source, "cameras", f"camera node: robot '{self.robot.name}' has no camera '{self.camera}' (cameras: {known})")
+        if spec is not None:
+            self.inputs = [(img, ImageHistory(pre)) for img, pre in zip(spec.images, pres, strict=True) if img.camera == self.camera]
+            if spec.images and not self.inputs:
+                self.refusal = f"policy {spec.name} reads camera {sorted({i.camera for i in spec.images})}, this node serves camera '{self.camera}'"
+                self.get_logger().error(f"no images for the policy: {self.refusal}")
         available = [s for s in STREAM_NAMES if getattr(mount, s) is not None]
         wanted = param(self, "streams", "auto")
         if wanted == "auto":  # what the policy reads, plus depth (its camera_info is the staleness signal)

@@ -46,6 +46,9 @@ REPEATABLE_TERMS = frozenset({"constant"})
 COMMAND_COMPONENTS = ("vx", "vy", "wz")
 # Terms no robot sensor provides: only the simulator (a teacher policy in training and in sim).
 PRIVILEGED_TERMS = frozenset({"height_scan"})
+# how far the robot's camera may sit from where an image policy was trained (inputs.images[].mount)
+MOUNT_TOLERANCE_M = 0.02
+MOUNT_TOLERANCE_DEG = 3.0
 _TERM_OPTIONS = {"name", "scale", "offset", "clip", "history"}
 _EXTRA_OPTIONS = {
     "foot_contacts": {"feet"},
@@ -172,6 +175,9 @@ class ImageInput:
     # first step after a reset), else 0. For networks whose image branch runs at the image rate
     # and holds its result between frames (as recurrent state); None: the network has no such input.
     fresh: str | None = None
+    # where the camera sat when the policy was trained (position m, rpy rad, in the mount's parent
+    # link): checked against the robot's camera at load. None: not recorded (not checked).
+    mount: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -295,6 +301,17 @@ def match_robot(spec: PolicySpec, robot: RobotDescription) -> None:
             raise bad(f"inputs.images[{k}].camera", f"robot '{robot.name}' has no camera '{img.camera}' (cameras: {sorted(robot.cameras)})")
         if getattr(cam, img.stream) is None:
             raise bad(f"inputs.images[{k}].stream", f"camera '{img.camera}' of robot '{robot.name}' has no {img.stream} stream")
+        if img.mount is not None:
+            (pos, rpy), where = img.mount, f"robot '{robot.name}' camera '{img.camera}'"
+            dp = float(np.max(np.abs(np.subtract(pos, cam.position))))
+            da = float(np.max(np.abs(np.subtract(rpy, cam.rpy))))
+            if dp > MOUNT_TOLERANCE_M or da > np.deg2rad(MOUNT_TOLERANCE_DEG):
+                raise bad(
+                    f"inputs.images[{k}].mount",
+                    f"trained with the camera at {list(pos)} m, rpy {[round(float(np.rad2deg(a)), 1) for a in rpy]} deg; {where} sits at "
+                    f"{list(cam.position)} m, rpy {[round(float(np.rad2deg(a)), 1) for a in cam.rpy]} deg (tolerance {MOUNT_TOLERANCE_M} m, "
+                    f"{MOUNT_TOLERANCE_DEG:g} deg): a policy sees the world through the mount it was trained with",
+                )
 
 
 def _read(path: str | Path) -> tuple[Path, Any]:
@@ -433,16 +450,22 @@ def _scan_axis(t: Fields, key: str) -> tuple[float, float, float]:
 
 
 def _image(i: Fields) -> ImageInput:
-    i.refuse_unknown({"input", "camera", "stream", "preprocess", "fresh"})
+    i.refuse_unknown({"input", "camera", "stream", "preprocess", "fresh", "mount"})
     preprocess = i.raw("preprocess", {}) or {}
     if not isinstance(preprocess, dict):
         raise i.error("preprocess", f"expected a mapping, got {type(preprocess).__name__}")
+    mount = None
+    if i.has("mount"):
+        m = i.sub("mount")
+        m.refuse_unknown({"position", "rpy"})
+        mount = (tuple(m.float_list("position", length=3)), tuple(m.float_list("rpy", length=3)))
     return ImageInput(
         input=i.str("input"),
         camera=i.str("camera"),
         stream=i.choice("stream", ("depth", "color")),
         preprocess=dict(preprocess),
         fresh=i.str("fresh") if i.has("fresh") else None,
+        mount=mount,
     )
 
 

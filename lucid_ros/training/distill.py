@@ -63,12 +63,15 @@ COLOR_PREPROCESS = {
 STUDENTS = (("depth", "go1_depth", DEPTH_PREPROCESS), ("color", "go1_rgb", COLOR_PREPROCESS))
 
 
-def student_spec_dict(robot: RobotDescription, cfg: TrainConfig, name: str, stream: str, preprocess: dict) -> dict:
-    """The walking spec (same proprioceptive terms) plus one camera input and the GRU state."""
+def student_spec_dict(robot: RobotDescription, cfg: TrainConfig, name: str, stream: str, preprocess: dict, camera: str = "ego") -> dict:
+    """The walking spec (same proprioceptive terms) plus one camera input (the mount's name and
+    the pose it has in the robot description, which the spec check compares at load) and the GRU state."""
     spec = spec_dict(robot, cfg.obs, name=name)
+    mount = robot.cameras[camera]
+    image = {"input": "image", "camera": camera, "mount": {"position": list(mount.position), "rpy": list(mount.rpy)}, "stream": stream}
     spec["inputs"] = {
         "observation": "obs",
-        "images": [{"input": "image", "camera": "ego", "stream": stream, "preprocess": json.loads(json.dumps(preprocess))}],
+        "images": [{**image, "preprocess": json.loads(json.dumps(preprocess))}],
         "recurrent": [{"input": "h_in", "output": "h_out", "shape": [1, 1, HIDDEN]}],
     }
     return spec
@@ -87,7 +90,10 @@ class DistillEnv(ParkourEnv):
         self.student_builders = [ObservationBuilder(s, robot, batch=self.n) for s in students]
         self.histories = [ImageHistory(from_spec(s, 0), self.n) for s in students]
         self.streams = [s.images[0].stream for s in students]
-        self.camera = EnvCamera(robot, self.worlds, "ego", tuple(dict.fromkeys(self.streams)))
+        cams = {s.images[0].camera for s in students}
+        if len(cams) != 1:
+            raise ValueError(f"the students must share one camera mount, got {sorted(cams)}")
+        self.camera = EnvCamera(robot, self.worlds, cams.pop(), tuple(dict.fromkeys(self.streams)))
         self.jitter = SceneJitter(self.n, self.camera.n_mat, JitterRanges(), self.rng)
         self.latency_max = latency_max_steps
         self.latency = np.zeros(self.n, dtype=int)
@@ -144,14 +150,14 @@ class DistillEnv(ParkourEnv):
 
 
 def build_students(
-    robot: RobotDescription, cfg: TrainConfig, teacher: PolicySpec, work: Path, init_dir: Path | None
+    robot: RobotDescription, cfg: TrainConfig, teacher: PolicySpec, work: Path, init_dir: Path | None, camera: str = "ego"
 ) -> tuple[list[PolicySpec], list[Student]]:
     """Each student's spec (written to `work`) and network: fresh (normalised with the teacher's
     statistics for the shared proprioceptive inputs), or the one in init_dir to continue from."""
     t_mean, t_std = teacher_normaliser(teacher.onnx_path)
     specs, models = [], []
     for stream, name, pre in STUDENTS:
-        raw = student_spec_dict(robot, cfg, name, stream, pre)
+        raw = student_spec_dict(robot, cfg, name, stream, pre, camera)
         yaml_path, onnx_path = work / f"{name}.yaml", work / f"{name}.onnx"
         obs_dim = 141  # go1_walk's observation; checked against the spec below
         shape = Preprocessor(pre, stream).output_shape
@@ -277,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         "--course-weights", type=course_weights, default=None, metavar="COURSE=F,...",
         help="scale a course's share of the envs (e.g. gaps=2,parkour=2): more of the students' weak courses",
     )  # fmt: skip
+    p.add_argument("--camera", default="ego", help="the robot's camera mount the students see through (config/robots/go1.yaml cameras)")
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
@@ -294,8 +301,10 @@ def main(argv: list[str] | None = None) -> int:
         pk = distill_config(teacher, args.course_weights)
     except ValueError as e:
         p.error(f"--course-weights: {e}")
+    if args.camera not in robot.cameras:
+        p.error(f"--camera: robot '{robot.name}' has no camera '{args.camera}' (cameras: {sorted(robot.cameras)})")
     work = Path(tempfile.mkdtemp(prefix="lucid_distill_"))
-    specs, models = build_students(robot, cfg, teacher, work, args.init_dir)
+    specs, models = build_students(robot, cfg, teacher, work, args.init_dir, args.camera)
     # read now, so a broken spec in --init-dir stops the run before training, not after it
     earlier = {s.name: earlier_phases(args.init_dir / f"{s.name}.yaml" if args.init_dir else None) for s in specs}
     latency_steps = int(round(args.latency_ms / 20.0))
@@ -351,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
             "tool": "lucid_ros.training.distill (DAgger from the privileged teacher through the MuJoCo camera)",
             "command": command, "seed": args.seed, "git_commit": commit, "wall_time_s": round(wall, 1), "iterations": it, "env_steps": steps,
             "init": str(args.init_dir / f"{spec.name}.onnx") if args.init_dir else "fresh",
-            "teacher": teacher.path.name, "teacher_sha256": teacher.sha256, "stream": stream, "camera_latency_ms": [0.0, args.latency_ms],
+            "teacher": teacher.path.name, "teacher_sha256": teacher.sha256, "stream": stream, "camera": args.camera, "camera_latency_ms": [0.0, args.latency_ms],
             "scene_randomisation": json.loads(json.dumps(JitterRanges().__dict__)), "courses": [c.name for c in env.courses],
             "replay": {"keep": args.keep, "per_update": args.replay}, "course_weights": args.course_weights or {},
             "final_loss_last_20": round(float(np.mean([r["loss"][k] for r in history[-20:]])), 5),
@@ -419,7 +428,8 @@ def teacher_normaliser(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def export_student(model: Student, spec: PolicySpec, out_prefix: Path, training: dict) -> PolicySpec:
     onnx_path = student_to_onnx(model, out_prefix.with_suffix(".onnx"), "obs", "image", "h_in", "h_out")
-    raw = student_spec_dict(load_robot(spec.robot), TrainConfig(), out_prefix.name, spec.images[0].stream, dict(spec.images[0].preprocess))
+    img = spec.images[0]
+    raw = student_spec_dict(load_robot(spec.robot), TrainConfig(), out_prefix.name, img.stream, dict(img.preprocess), img.camera)
     raw["training"] = training
     write_spec(raw, onnx_path, out_prefix.with_suffix(".yaml"))
     return load_spec(out_prefix.with_suffix(".yaml"))
