@@ -12,6 +12,7 @@ uses) at its refresh rate and handed to the policy runner through the bus. Full 
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import time
@@ -158,7 +159,8 @@ class CameraNode(GraphNode):
             self.source.add_listener(self.bus.put_frame)
         self.create_timer(1.0, self._report)
         names = ", ".join(f"{img.input} {h.pre.output_shape} @ {h.pre.rate_hz:g} Hz" for img, h in self.inputs) or "none"
-        self.get_logger().info(f"camera '{self.camera}' ({kind}): streams {self.streams}; policy inputs: {names}")
+        pose = f"frame {mount.frame} at {list(mount.position)} m, rpy {[round(math.degrees(a), 1) for a in mount.rpy]} deg"
+        self.get_logger().info(f"camera '{self.camera}' ({kind}, {pose}): streams {self.streams}; policy inputs: {names}")
 
     def _on_frame(self, frame: Frame) -> None:
         """Runs in the producer's thread (the sim thread in sim)."""

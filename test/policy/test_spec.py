@@ -109,6 +109,8 @@ MALFORMED = [
     (set_("inputs.recurrent", [{"input": "h_in", "shape": [1, 8]}]), "inputs.recurrent[0].output", "required"),
     (set_("inputs.recurrent", [{"input": "obs", "output": "h_out", "shape": [1, 8]}]), "inputs", "more than one purpose"),
     (set_("inputs.images", [{"input": "depth", "camera": "ego", "stream": "infrared"}]), "inputs.images[0].stream", "expected one of"),
+    (set_("inputs.images", [{"input": "depth", "camera": "ego", "stream": "depth", "mount": {"position": [0.27, 0, 0.015]}}]), "inputs.images[0].mount.rpy", "required"),
+    (set_("inputs.images", [{"input": "depth", "camera": "ego", "stream": "depth", "mount": {"position": [0, 0, 0], "rpy": [0, 0, 0], "yaw": 1}}]), "inputs.images[0].mount.yaw", "unknown field"),
     (drop("inputs.observation"), "inputs.observation", "required"),
     (drop("outputs"), "outputs", "required"),
     (set_("sha256", "abc123"), "sha256", "64 hex digits"),
@@ -138,6 +140,11 @@ MISMATCHED = [
     (set_("rate_hz", 30), "rate_hz", "does not divide"),
     (set_("rate_hz", 100), "rate_hz", "does not divide"),
     (set_("inputs.images", [{"input": "depth", "camera": "chin", "stream": "depth"}]), "inputs.images[0].camera", "no camera 'chin'"),
+    # trained through the pitched-down mount, run on the level one (or a mount moved 5 cm): refused
+    (set_("inputs.images", [{"input": "depth", "camera": "ego", "stream": "depth", "mount": {"position": [0.27, 0, 0.015], "rpy": [0, 0.5236, 0]}}]),
+     "inputs.images[0].mount", "rpy [0.0, 30.0, 0.0] deg; robot 'go1' camera 'ego' sits at [0.27, 0.0, 0.015] m, rpy [0.0, 0.0, 0.0] deg"),
+    (set_("inputs.images", [{"input": "depth", "camera": "ego_down", "stream": "depth", "mount": {"position": [0.32, 0, 0.015], "rpy": [0, 0.5236, 0]}}]),
+     "inputs.images[0].mount", "trained with the camera at [0.32, 0.0, 0.015] m"),
     (set_("observation.terms.5", {"name": "foot_contacts", "feet": ["FR_foot", "FL_toe"]}), "observation.terms[5].feet[1]", "'FL_toe' is not a foot"),
 ]
 
@@ -149,6 +156,16 @@ def test_spec_disagreeing_with_robot_is_a_mismatch(doc_policy, go1, edit, field,
         load_spec(doc_policy, go1)
     assert exc.value.field == field and message in exc.value.message and str(doc_policy) in str(exc.value)
     load_spec(doc_policy)  # well-formed: without a robot it loads
+
+
+def test_a_recorded_mount_within_tolerance_of_the_robots_camera_loads(doc_policy, go1):
+    """The pose a student was trained with (distill writes the mount's pose) loads on that mount,
+    within 2 cm and 3 deg; a spec that records none is not checked."""
+    down = {"input": "depth", "camera": "ego_down", "stream": "depth", "mount": {"position": [0.28, 0.0, 0.005], "rpy": [0.0, 0.5236 + 0.04, 0.0]}}
+    spec = load_spec(_edit(doc_policy, set_("inputs.images", [down])), go1)
+    assert spec.images[0].mount == ((0.28, 0.0, 0.005), (0.0, 0.5636, 0.0))
+    spec = load_spec(_edit(doc_policy, set_("inputs.images", [{"input": "depth", "camera": "ego", "stream": "depth"}])), go1)
+    assert spec.images[0].mount is None
 
 
 def test_policy_rate_may_divide_graph_rate(tmp_path, go1):

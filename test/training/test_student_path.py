@@ -39,11 +39,12 @@ class _World:
         self.qpos = qpos_rows
 
 
-def test_recorded_sim_frames_give_bit_identical_policy_input_through_the_training_path(tmp_path, monkeypatch):
+@pytest.mark.parametrize("camera", ["ego", "ego_down"])  # the level mount and the one pitched 30 deg down
+def test_recorded_sim_frames_give_bit_identical_policy_input_through_the_training_path(tmp_path, monkeypatch, camera):
     onnx = make_mlp_policy(tmp_path / "v.onnx", 9 + 3 * ROBOT.n_joints, ROBOT.n_joints, extra_inputs={"depth": [1, 1, 45, 80], "rgb": [1, 3, 45, 80]})
     images = [
-        {"input": "depth", "camera": "ego", "stream": "depth", "preprocess": DEPTH_PREPROCESS},
-        {"input": "rgb", "camera": "ego", "stream": "color", "preprocess": COLOR_PREPROCESS},
+        {"input": "depth", "camera": camera, "stream": "depth", "preprocess": DEPTH_PREPROCESS},
+        {"input": "rgb", "camera": camera, "stream": "color", "preprocess": COLOR_PREPROCESS},
     ]
     spec = load_spec(write_spec(tmp_path / "v.yaml", onnx, ROBOT, images=images), ROBOT)
     lock = threading.Lock()
@@ -69,7 +70,7 @@ def test_recorded_sim_frames_give_bit_identical_policy_input_through_the_trainin
 
         runtime.step = step
         frames = []
-        bus_for(g.context).subscribe("ego", frames.append)
+        bus_for(g.context).subscribe(camera, frames.append)
         assert g.wait_for_state("RUNNING", wall_timeout=30), g.monitor.events
         g.run_for(1.0, wall_timeout=30)
         course = g.sim.sim.course  # the concrete variant the bridge simulates (seed 4)
@@ -91,7 +92,7 @@ def test_recorded_sim_frames_give_bit_identical_policy_input_through_the_trainin
     # rendering: the training camera draws the same raw frame from the same state
     for stream in ("depth", "color"):
         _s, _t, qpos, frame = next(r for r in reversed(rendered) if r[0] == stream)
-        cam = EnvCamera(ROBOT, [_World(course, qpos[None])], "ego", (stream,))
+        cam = EnvCamera(ROBOT, [_World(course, qpos[None])], camera, (stream,))
         try:
             mine = cam.render(0, 0, stream)
         finally:

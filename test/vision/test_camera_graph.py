@@ -107,3 +107,24 @@ def test_vision_policy_runs_on_preprocessed_sim_depth_and_a_silent_camera_damps_
         assert "camera" in damp["cause"], damp
         assert damp["time"] - t_mute <= ROBOT.safety.camera_timeout + 2 * PERIOD + 1e-6
     assert time.monotonic() - wall0 < 30
+
+
+def test_a_policy_trained_through_the_pitched_down_mount_gets_that_mounts_frames(tmp_path):
+    """The camera node serves the mount the policy's spec names (Go1 `ego_down`, 30 deg down), not
+    the first one: its depth frames are in camera_down_link and see the floor just ahead of the feet,
+    which the level `ego` mount cannot (its nearest floor is ~0.6 m ahead)."""
+    onnx = make_mlp_policy(tmp_path / "down.onnx", 9 + 3 * ROBOT.n_joints, ROBOT.n_joints, extra_inputs={"depth": [1, 2, 58, 87]})
+    mount = {"position": list(ROBOT.cameras["ego_down"].position), "rpy": list(ROBOT.cameras["ego_down"].rpy)}
+    images = [{"input": "depth", "camera": "ego_down", "mount": mount, "stream": "depth", "preprocess": EXTREME_PARKOUR}]
+    spec = write_spec(tmp_path / "down.yaml", onnx, ROBOT, images=images)
+    with SimGraph(robot="go1", policy=spec) as g:
+        rec = Recorder(g)
+        assert g.wait_for_state("RUNNING", wall_timeout=20), g.monitor.events
+        t_run = g.sim_time
+        g.run_for(0.5, wall_timeout=15)
+        assert g.nodes["camera"].camera == "ego_down" and not g.nodes["camera"].refusal
+        assert len(rec.between(t_run + 0.05, g.sim_time)) >= 20  # the runner is fed
+        img = rec.images[-1]
+        assert img.header.frame_id == "camera_down_link"
+        depth = np.frombuffer(bytes(img.data), dtype=np.float32).reshape(60, 106)
+        assert 0.15 < depth[-1, 53] < 0.45, depth[-1, 53]  # the floor right ahead of a standing Go1
