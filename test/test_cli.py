@@ -56,6 +56,12 @@ def test_unknown_robot_exits_2():
     assert r.returncode == 2 and "robodog9000" in r.stderr
 
 
+def test_fake_robot_with_an_unknown_camera_mount_exits_2_naming_the_mounts():
+    r = run("fake-robot", "--protocol", "go1_udp", "--camera-port", "18199", "--camera-mount", "chin")
+    assert r.returncode == 2, r.stderr
+    assert "--camera-mount" in r.stderr and "no camera 'chin'" in r.stderr and "ego_down" in r.stderr
+
+
 def test_check_policy_accepts_the_shipped_policy():
     r = run("check-policy", "go1_stand")
     assert r.returncode == 0, r.stdout + r.stderr

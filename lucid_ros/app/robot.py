@@ -86,12 +86,16 @@ def run_fake_robot(args) -> int:
     from lucid_ros.robots import load_robot
 
     robot = load_robot(args.robot)
+    mount = getattr(args, "camera_mount", "ego")
+    if getattr(args, "camera_port", None) is not None and mount not in robot.cameras:
+        print(f"lucid-ros fake-robot: --camera-mount: robot '{robot.name}' has no camera '{mount}' (cameras: {sorted(robot.cameras)})", file=sys.stderr)
+        return 2
     opts = fake_robot_options(args)
     fake = make_fake_robot(args.backend, robot, **opts)
     if getattr(args, "camera_port", None) is not None:
         from lucid_ros.hardware.fake_camera import attach_fake_camera
 
-        cam = attach_fake_camera(fake, args.camera_port)
+        cam = attach_fake_camera(fake, args.camera_port, mount)
         signal.signal(signal.SIGHUP, lambda *_: cam.mute(not cam.muted))
     signal.signal(signal.SIGUSR1, lambda *_: fake.mute(not fake.muted))
     signal.signal(signal.SIGUSR2, lambda *_: fake.press(("L2", "B"), 0.3))

@@ -40,6 +40,8 @@ def add_arguments(p, fake: bool) -> None:
         )
         p.add_argument("--camera-port", dest="camera_port", type=int, default=None, metavar="PORT",
                        help="render the robot's camera and send its frames to 127.0.0.1:PORT (`lucid-ros robot --fake-camera PORT`); SIGHUP mutes/unmutes it")  # fmt: skip
+        p.add_argument("--camera-mount", dest="camera_mount", default="ego", metavar="MOUNT",
+                       help="--camera-port: which camera mount of the robot YAML to render (default ego; the policy's inputs.images[].camera)")  # fmt: skip
     else:
         p.add_argument("--policy", default=None)
         p.add_argument("--arm", action="store_true", help="send commands to the robot (default: dry-run, nothing is sent)")
