@@ -304,7 +304,7 @@ def match_robot(spec: PolicySpec, robot: RobotDescription) -> None:
         if img.mount is not None:
             (pos, rpy), where = img.mount, f"robot '{robot.name}' camera '{img.camera}'"
             dp = float(np.max(np.abs(np.subtract(pos, cam.position))))
-            da = float(np.max(np.abs(np.subtract(rpy, cam.rpy))))
+            da = float(np.max(np.abs((np.subtract(rpy, cam.rpy) + np.pi) % (2 * np.pi) - np.pi)))  # yaw pi and -pi agree
             if dp > MOUNT_TOLERANCE_M or da > np.deg2rad(MOUNT_TOLERANCE_DEG):
                 raise bad(
                     f"inputs.images[{k}].mount",

@@ -164,6 +164,8 @@ def test_a_recorded_mount_within_tolerance_of_the_robots_camera_loads(doc_policy
     down = {"input": "depth", "camera": "ego_down", "stream": "depth", "mount": {"position": [0.28, 0.0, 0.005], "rpy": [0.0, 0.5236 + 0.04, 0.0]}}
     spec = load_spec(_edit(doc_policy, set_("inputs.images", [down])), go1)
     assert spec.images[0].mount == ((0.28, 0.0, 0.005), (0.0, 0.5636, 0.0))
+    turned = {"input": "depth", "camera": "ego", "stream": "depth", "mount": {"position": [0.27, 0.0, 0.015], "rpy": [6.2832, 0.0, -6.2832]}}
+    assert load_spec(_edit(doc_policy, set_("inputs.images", [turned])), go1).images[0].mount[1][0] == 6.2832  # a full turn is no turn
     spec = load_spec(_edit(doc_policy, set_("inputs.images", [{"input": "depth", "camera": "ego", "stream": "depth"}])), go1)
     assert spec.images[0].mount is None
 
