@@ -306,10 +306,11 @@ def match_robot(spec: PolicySpec, robot: RobotDescription) -> None:
             dp = float(np.max(np.abs(np.subtract(pos, cam.position))))
             da = float(np.max(np.abs((np.subtract(rpy, cam.rpy) + np.pi) % (2 * np.pi) - np.pi)))  # yaw pi and -pi agree
             if dp > MOUNT_TOLERANCE_M or da > np.deg2rad(MOUNT_TOLERANCE_DEG):
+                deg = np.round(np.rad2deg([rpy, cam.rpy]), 1).tolist()
                 raise bad(
                     f"inputs.images[{k}].mount",
-                    f"trained with the camera at {list(pos)} m, rpy {[round(float(np.rad2deg(a)), 1) for a in rpy]} deg; {where} sits at "
-                    f"{list(cam.position)} m, rpy {[round(float(np.rad2deg(a)), 1) for a in cam.rpy]} deg (tolerance {MOUNT_TOLERANCE_M} m, "
+                    f"trained with the camera at {list(pos)} m, rpy {deg[0]} deg; {where} sits at "
+                    f"{list(cam.position)} m, rpy {deg[1]} deg (tolerance {MOUNT_TOLERANCE_M} m, "
                     f"{MOUNT_TOLERANCE_DEG:g} deg): a policy sees the world through the mount it was trained with",
                 )
 
