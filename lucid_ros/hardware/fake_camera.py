@@ -27,6 +27,7 @@ data is not shared across threads); the sender's render thread draws that copy a
 from __future__ import annotations
 
 import math
+import os
 import queue
 import socket
 import struct
@@ -102,12 +103,19 @@ class FakeCameraSender:
         self._worker = threading.Thread(target=self._work, name="fake_camera_render", daemon=True)
         self._worker.start()
 
-    def warm(self, sim: Any) -> None:
-        """Render each stream once now: the first render creates the GL renderer (up to seconds on
-        EGL/CPU), which must not stall the fake's 500 Hz physics thread (the driver would see a
-        silent robot)."""
-        for s in self.streams:
-            self.renderer.render(sim, s)
+    def warm(self, sim: Any, timeout: float = 120.0) -> None:
+        """Render each stream once now, in the render thread: the first render creates the GL
+        renderer (up to seconds on EGL/CPU), which must not stall the fake's 500 Hz physics thread
+        (the driver would see a silent robot), and its rasterizer threads (llvmpipe) are started by
+        and inherit the scheduling of the thread that creates it (see _work)."""
+        done: queue.Queue = queue.Queue()
+        self._jobs.put(("warm", sim, done))
+        try:
+            error = done.get(timeout=timeout)
+        except queue.Empty:
+            raise RuntimeError(f"fake camera: the first render took more than {timeout:.0f} s") from None
+        if error is not None:
+            raise RuntimeError(f"fake camera: the first render failed: {error!r}") from error
 
     def mute(self, muted: bool = True) -> None:
         self.muted = muted
@@ -137,11 +145,31 @@ class FakeCameraSender:
             self.last_error = f"capture: {exc!r}"
 
     def _work(self) -> None:
+        # The render stands in for the camera's own chip, not for the robot computer: it must never
+        # take CPU from the graph under test. A fake started at real-time priority (the tests' and
+        # benches' robot_priority: SCHED_RR 10, above the graph's 5) rendered its 10 Hz frames on
+        # both cores at that priority, starving the graph's supervisor 30-85 ms every 100 ms and
+        # tripping the motor process's 50 ms watchdog during the stand. This thread drops to normal
+        # scheduling before it creates the GL renderer, so llvmpipe's threads inherit that too.
+        try:
+            if os.sched_getscheduler(0) != os.SCHED_OTHER:
+                os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))  # this thread only (Linux)
+        except (OSError, AttributeError):
+            pass
         while True:
             job = self._jobs.get()
             try:
                 if job is None:
                     return
+                if job[0] == "warm":
+                    _, sim, done = job
+                    try:
+                        for s in self.streams:
+                            self.renderer.render(sim, s)
+                        done.put(None)
+                    except Exception as exc:  # noqa: BLE001 - handed to warm()'s caller
+                        done.put(exc)
+                    continue
                 frozen, due, captured = job
                 for s in due:
                     try:

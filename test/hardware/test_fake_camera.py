@@ -61,6 +61,55 @@ def test_rendered_frames_come_out_of_the_realsense_source_as_the_sim_renders_the
         sender.close()
 
 
+def test_a_real_time_fake_renders_its_camera_at_normal_priority():
+    """The fake runs at real-time priority in the tests (it stands in for hardware); its camera render
+    stands in for the camera's own chip and must never take CPU from the graph under test. Before,
+    the render thread and llvmpipe's rasterizer threads inherited SCHED_RR 10 from the fake and
+    starved the graph's supervisor (SCHED_RR 5) 30-85 ms every 100 ms: the motor process's 50 ms
+    watchdog tripped during the stand."""
+    import os
+    import threading
+    from pathlib import Path
+
+    from lucid_ros.sim.robot_sim import SimRobot
+
+    def policies() -> dict[str, int]:
+        out = {}
+        for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+            name = (task / "comm").read_text().strip()
+            out[f"{name}:{task.name}"] = os.sched_getscheduler(int(task.name))
+        return out
+
+    before = set(policies())
+    result: dict = {}
+
+    def fake_thread() -> None:  # as the fake's process: everything it starts inherits SCHED_RR 10
+        try:
+            os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(10))
+        except (OSError, AttributeError) as exc:
+            result["skip"] = f"real-time priority refused here ({exc}): nothing to check"
+            return
+        sim = SimRobot(ROBOT, "flat")
+        sim.reset("default")
+        sender = FakeCameraSender(ROBOT, 9)  # the discard port: only the render matters here
+        sender.warm(sim)
+        result["sender"] = sender
+
+    t = threading.Thread(target=fake_thread)
+    t.start()
+    t.join()
+    if "skip" in result:
+        pytest.skip(result["skip"])
+    sender = result["sender"]
+    try:
+        new = {k: v for k, v in policies().items() if k not in before}
+        render = {k: v for k, v in new.items() if k.startswith("llvmpipe") or k.endswith(f":{sender._worker.native_id}")}
+        assert any(k.endswith(f":{sender._worker.native_id}") for k in render), new
+        assert all(v == os.SCHED_OTHER for v in render.values()), f"render threads at real-time priority: {render}"
+    finally:
+        sender.close()
+
+
 def test_vision_policy_through_go1_udp_and_a_muted_fake_camera_damps_within_camera_timeout():
     from hw_tools import realtime_threads, robot_priority
 
