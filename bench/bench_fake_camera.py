@@ -63,6 +63,15 @@ def judge_fake(course: str, seed: int, rows: list[dict], t_run_wall: float, limi
     return out.status, out.time_s - float(t[0]), out.distance_m
 
 
+def policy_mount(policy: str, robot) -> str:
+    """The camera mount a vision policy reads (its spec's inputs.images[0].camera), as the camera node's `auto` picks it."""
+    from lucid_ros.bringup import resolve_policy
+    from lucid_ros.policy.spec import load_spec
+
+    spec = load_spec(resolve_policy(policy), robot)
+    return spec.images[0].camera if spec.images else "ego"
+
+
 def run_fake(policy: str, course: str, seconds: float, run: int, limit: float | None = None, seed: int = 0) -> dict | None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test" / "hardware"))
     from hw_tools import realtime_threads, robot_priority
@@ -72,7 +81,9 @@ def run_fake(policy: str, course: str, seconds: float, run: int, limit: float | 
     from lucid_ros.nodes.robot_run import RobotGraph
     from lucid_ros.robots import load_robot
 
-    cam = FakeRealSense(load_robot("go1"), serial=f"FAKE-BENCH-{run}")
+    robot = load_robot("go1")
+    mount = policy_mount(policy, robot)  # the fake renders the mount the policy was trained through
+    cam = FakeRealSense(robot, mount, serial=f"FAKE-BENCH-{run}")
     port = cam.listen(0)
     cli, opts = loopback_link("go1_udp")
     gt = Path("/tmp") / f"bench_fake_camera_{int(time.time())}_{run}.csv"
@@ -80,6 +91,8 @@ def run_fake(policy: str, course: str, seconds: float, run: int, limit: float | 
         *cli,
         "--camera-port",
         str(port),
+        "--camera-mount",
+        mount,
         "--course",
         course,
         "--seed",
@@ -120,7 +133,7 @@ def run_fake(policy: str, course: str, seconds: float, run: int, limit: float | 
     if limit is not None:
         res["outcome"] = judge_fake(course, seed, records, t0, limit)
         episode = f"; episode: {res['outcome'][0]} at {res['outcome'][1]:.1f} s, {res['outcome'][2]:.2f} m"
-    print(f"fake run {run} {policy} {course}: {state}; distance {res['distance']:.2f} m in {res['physics_s']:.2f} s physics, "
+    print(f"fake run {run} {policy} {course} (camera {mount}): {state}; distance {res['distance']:.2f} m in {res['physics_s']:.2f} s physics, "
           f"y {b[3]:+.2f} m, max z {zmax:.2f} m; capture->action {pct(lat)}{episode}", flush=True)  # fmt: skip
     return res
 
