@@ -113,14 +113,17 @@ def test_a_real_time_fake_renders_its_camera_at_normal_priority():
 def test_vision_policy_through_go1_udp_and_a_muted_fake_camera_damps_within_camera_timeout():
     from hw_tools import realtime_threads, robot_priority
 
+    from lucid_ros.bringup import resolve_policy
     from lucid_ros.hardware.loopback import loopback_link, start_fake_robot, stop_fake_robot
     from lucid_ros.nodes.robot_run import RobotGraph
+    from lucid_ros.policy.spec import load_spec
     from lucid_ros.vision.bus import bus_for
 
-    cam = FakeRealSense(ROBOT, serial="FAKE-GRAPH")
+    mount = load_spec(resolve_policy("go1_depth"), ROBOT).images[0].camera  # the mount the shipped student was trained through
+    cam = FakeRealSense(ROBOT, mount, serial="FAKE-GRAPH")
     port = cam.listen(0)
     cli_args, opts = loopback_link("go1_udp")
-    proc = start_fake_robot("go1", "go1_udp", [*cli_args, "--camera-port", str(port)], preexec_fn=robot_priority)
+    proc = start_fake_robot("go1", "go1_udp", [*cli_args, "--camera-port", str(port), "--camera-mount", mount], preexec_fn=robot_priority)
     over = {
         "robot_driver": {"remote_cmd_vel": False},
         "camera": {"realsense.device_provider": cam.register("fake-graph"), "realsense.lost_after": 0.3},
