@@ -43,8 +43,11 @@ def run_robot(args) -> int:
     serial, overrides, fake_cam = getattr(args, "camera_serial", "") or "", {}, None
     if getattr(args, "fake_camera", None) is not None:  # a fake robot's camera: its frames into a software_device here
         from lucid_ros.hardware.fake_camera import FakeRealSense
+        from lucid_ros.policy.spec import load_spec
 
-        fake_cam = FakeRealSense(robot)
+        spec = load_spec(policy, robot)
+        mount = spec.images[0].camera if spec.images else "ego"  # the mount the camera node serves this policy (its `auto`)
+        fake_cam = FakeRealSense(robot, mount)
         fake_cam.listen(args.fake_camera)
         serial = fake_cam.serial
         overrides["camera"] = {"realsense.device_provider": fake_cam.register("fake")}

@@ -13,7 +13,8 @@ Processes: a software_device lives in one process (librealsense cannot publish o
 pyrealsense2 2.59 does not list it in an `rs.context`). So the cable is split as USB splits it: the
 fake robot renders in its own process (`FakeCameraSender`, after its physics tick) and sends each
 frame, as the device would put it on the wire (raw z16/rgb8 pixels, device timestamp, frame number),
-in one loopback UDP datagram to the graph's process, where `FakeRealSense` receives it and injects it
+and the mount it rendered, in one loopback UDP datagram to the graph's process, where `FakeRealSense`
+receives it (refusing, loudly, frames of a mount other than the one the graph serves) and injects it
 into its software_device, registered as the RealSense device provider `fake` (camera parameter
 `realsense.device_provider: fake`). Mount-sized frames fit a datagram (go1: 12.7 kB depth); a mount
 over 64 kB per frame is refused at start. Both sides take the sizes from the same robot YAML.
@@ -26,6 +27,7 @@ data is not shared across threads); the sender's render thread draws that copy a
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import queue
@@ -44,9 +46,10 @@ from lucid_ros.vision.realsense_devices import register_device_provider
 from lucid_ros.vision.sources import SimCameraSource
 
 DEPTH_UNITS = 0.001  # m per z16 count: a D4xx's default
-HEADER = struct.Struct("<4sBdI")  # magic, stream (0 depth, 1 color), device timestamp ms, frame number
-MAGIC = b"LRSF"
+HEADER = struct.Struct("<4sBdI16s")  # magic, stream (0 depth, 1 color), device timestamp ms, frame number, mount name
+MAGIC = b"LRS2"
 _STREAM_ID = {"depth": 0, "color": 1}
+log = logging.getLogger("lucid_ros.hardware")
 _FORMAT = {"depth": (rs.stream.depth, rs.format.z16, 2), "color": (rs.stream.color, rs.format.rgb8, 3)}
 
 
@@ -84,6 +87,7 @@ class FakeCameraSender:
         if host not in ("127.0.0.1", "localhost"):
             raise ValueError("the fake camera sends on loopback only (127.0.0.1)")
         self.renderer = SimCameraSource(robot, camera, streams)
+        self.camera = camera  # named in every frame: the graph's side refuses another mount's frames
         self.streams = self.renderer.streams
         for s in self.streams:
             st = self.renderer.stream(s)
@@ -175,7 +179,8 @@ class FakeCameraSender:
                     try:
                         pixels = _pixels(s, self.renderer.render(frozen, s))
                         self.frames[s] += 1
-                        self.sock.sendto(HEADER.pack(MAGIC, _STREAM_ID[s], captured * 1e3, self.frames[s]) + pixels.tobytes(), self.addr)
+                        head = HEADER.pack(MAGIC, _STREAM_ID[s], captured * 1e3, self.frames[s], self.camera.encode()[:16])
+                        self.sock.sendto(head + pixels.tobytes(), self.addr)
                     except Exception as exc:  # noqa: BLE001 - one bad frame must not end the camera
                         self.errors += 1
                         self.last_error = f"{s}: {exc!r}"
@@ -206,6 +211,8 @@ class FakeRealSense:
     def __init__(self, robot: RobotDescription, camera: str = "ego", serial: str = "", streams: tuple[str, ...] | None = None):
         nominal = SimCameraSource(robot, camera, streams)  # the mount's streams and intrinsics, as the sender renders them
         self.mount, self.streams, self.intrinsics = nominal.mount, nominal.streams, nominal.intrinsics
+        self.camera = camera
+        self.wrong_mount: str | None = None  # the mount named by refused frames, when the fake renders another one
         self.serial = serial or f"FAKE-{robot.name}-{camera}"
         self.plugged = True
         self.received = dict.fromkeys(self.streams, 0)
@@ -315,10 +322,18 @@ class FakeRealSense:
             if len(data) < HEADER.size:
                 self.rejected += 1
                 continue
-            magic, sid, ts_ms, number = HEADER.unpack_from(data)
+            magic, sid, ts_ms, number, sent_mount = HEADER.unpack_from(data)
             stream = names.get(sid)
             if magic != MAGIC or stream not in self.streams:
                 self.rejected += 1
+                continue
+            sent = sent_mount.rstrip(b"\0").decode(errors="replace")
+            if sent != self.camera:  # same sizes, another view: the policy would see the world from the wrong place
+                self.rejected += 1
+                if self.wrong_mount != sent:
+                    self.wrong_mount = sent
+                    log.error("fake camera %s: the fake robot renders mount '%s', this graph's policy reads '%s': frames refused "
+                              "(start the fake with --camera-mount %s)", self.serial, sent, self.camera, self.camera)  # fmt: skip
                 continue
             st = getattr(self.mount, stream)
             dtype = np.uint16 if stream == "depth" else np.uint8

@@ -61,6 +61,38 @@ def test_rendered_frames_come_out_of_the_realsense_source_as_the_sim_renders_the
         sender.close()
 
 
+def test_frames_of_another_mount_are_refused_by_name():
+    """A fake rendering `ego` (level) while the graph serves a policy trained through `ego_down`: the
+    frames have the same sizes, so without the mount on the wire the policy would have seen the world
+    from the wrong place. They are refused and the mismatch is named; the right mount's are taken."""
+    from lucid_ros.sim.robot_sim import SimRobot
+
+    sim = SimRobot(ROBOT, "flat")
+    sim.reset("default")
+    for rendered, served, taken in (("ego", "ego_down", False), ("ego_down", "ego_down", True)):
+        cam = FakeRealSense(ROBOT, served, serial=f"FAKE-MOUNT-{rendered}")
+        port = cam.listen(0)
+        sender = FakeCameraSender(ROBOT, port, rendered)
+        try:
+            sender.warm(sim)
+            cam.sensors["depth"].open(cam.profiles["depth"])  # a streaming sensor: inject() drops frames nobody streams
+            cam.sensors["depth"].start(lambda f: None)
+            sender.on_tick(sim)
+            assert sender.flush()
+            end = time.monotonic() + 2.0
+            while time.monotonic() < end and cam.received["depth"] + cam.rejected < 2:
+                time.sleep(0.01)
+            if taken:
+                assert cam.received["depth"] == 1 and cam.rejected == 0 and cam.wrong_mount is None
+            else:
+                assert cam.received["depth"] == 0 and cam.rejected == 2 and cam.wrong_mount == "ego"
+            cam.sensors["depth"].stop()
+            cam.sensors["depth"].close()
+        finally:
+            sender.close()
+            cam.close()
+
+
 def test_a_real_time_fake_renders_its_camera_at_normal_priority():
     """The fake runs at real-time priority in the tests (it stands in for hardware); its camera render
     stands in for the camera's own chip and must never take CPU from the graph under test. Before,
