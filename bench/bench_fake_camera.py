@@ -64,12 +64,11 @@ def judge_fake(course: str, seed: int, rows: list[dict], t_run_wall: float, limi
 
 
 def policy_mount(policy: str, robot) -> str:
-    """The camera mount a vision policy reads (its spec's inputs.images[0].camera), as the camera node's `auto` picks it."""
+    """The camera mount a vision policy reads, as the camera node's `auto` picks it."""
     from lucid_ros.bringup import resolve_policy
     from lucid_ros.policy.spec import load_spec
 
-    spec = load_spec(resolve_policy(policy), robot)
-    return spec.images[0].camera if spec.images else "ego"
+    return load_spec(resolve_policy(policy), robot).camera or "ego"
 
 
 def run_fake(policy: str, course: str, seconds: float, run: int, limit: float | None = None, seed: int = 0) -> dict | None:

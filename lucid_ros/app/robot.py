@@ -45,9 +45,7 @@ def run_robot(args) -> int:
         from lucid_ros.hardware.fake_camera import FakeRealSense
         from lucid_ros.policy.spec import load_spec
 
-        spec = load_spec(policy, robot)
-        mount = spec.images[0].camera if spec.images else "ego"  # the mount the camera node serves this policy (its `auto`)
-        fake_cam = FakeRealSense(robot, mount)
+        fake_cam = FakeRealSense(robot, load_spec(policy, robot).camera or "ego")  # the mount the camera node serves this policy
         fake_cam.listen(args.fake_camera)
         serial = fake_cam.serial
         overrides["camera"] = {"realsense.device_provider": fake_cam.register("fake")}

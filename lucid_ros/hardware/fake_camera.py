@@ -87,6 +87,8 @@ class FakeCameraSender:
         if host not in ("127.0.0.1", "localhost"):
             raise ValueError("the fake camera sends on loopback only (127.0.0.1)")
         self.renderer = SimCameraSource(robot, camera, streams)
+        if len(camera.encode()) > 16:
+            raise ValueError(f"camera '{camera}': the fake camera's frames name their mount in 16 bytes; use a shorter mount name")
         self.camera = camera  # named in every frame: the graph's side refuses another mount's frames
         self.streams = self.renderer.streams
         for s in self.streams:
@@ -179,7 +181,7 @@ class FakeCameraSender:
                     try:
                         pixels = _pixels(s, self.renderer.render(frozen, s))
                         self.frames[s] += 1
-                        head = HEADER.pack(MAGIC, _STREAM_ID[s], captured * 1e3, self.frames[s], self.camera.encode()[:16])
+                        head = HEADER.pack(MAGIC, _STREAM_ID[s], captured * 1e3, self.frames[s], self.camera.encode())
                         self.sock.sendto(head + pixels.tobytes(), self.addr)
                     except Exception as exc:  # noqa: BLE001 - one bad frame must not end the camera
                         self.errors += 1

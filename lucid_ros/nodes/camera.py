@@ -107,7 +107,7 @@ class CameraNode(GraphNode):
                 spec, self.refusal = None, str(exc)
                 self.get_logger().error(f"no images for the policy: {exc}")
         if self.camera == "auto":
-            self.camera = spec.images[0].camera if spec is not None and spec.images else "ego"
+            self.camera = (spec.camera if spec is not None else None) or "ego"
         mount = self.robot.cameras.get(self.camera)
         if mount is None:
             known = sorted(self.robot.cameras)

@@ -215,6 +215,12 @@ class PolicySpec:
     def obs_dim(self) -> int:
         return self.observation.dim
 
+    @property
+    def camera(self) -> str | None:
+        """The camera mount the policy reads (its first image input's), None for a blind policy:
+        the mount the camera node serves it and a fake robot must render for it."""
+        return self.images[0].camera if self.images else None
+
 
 def spec_robot_name(path: str | Path) -> str:
     """The `robot:` a spec names, read without validating the rest (to know which robot to load)."""

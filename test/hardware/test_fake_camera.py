@@ -151,7 +151,7 @@ def test_vision_policy_through_go1_udp_and_a_muted_fake_camera_damps_within_came
     from lucid_ros.policy.spec import load_spec
     from lucid_ros.vision.bus import bus_for
 
-    mount = load_spec(resolve_policy("go1_depth"), ROBOT).images[0].camera  # the mount the shipped student was trained through
+    mount = load_spec(resolve_policy("go1_depth"), ROBOT).camera  # the mount the shipped student was trained through
     cam = FakeRealSense(ROBOT, mount, serial="FAKE-GRAPH")
     port = cam.listen(0)
     cli_args, opts = loopback_link("go1_udp")
