@@ -90,7 +90,7 @@ def build_students(out_dir: Path) -> list[Path]:
         raw = student_spec_dict(robot, cfg, name, stream, pre)
         raw["training"] = {"tool": "bench/bench_vision.py: untrained, lucid_ros.training.distill's architecture (for timing only)"}
         onnx_path, yaml_path = out_dir / f"{name}.onnx", out_dir / f"{name}.yaml"
-        model = Student(len(mean), Preprocessor(pre, stream).output_shape, robot.n_joints, mean, std, None)
+        model = Student(len(mean), Preprocessor(pre, stream).output_shape, robot.n_joints, mean, std, None, age=True)
         student_to_onnx(model, onnx_path, "obs", "image", "h_in", "h_out")
         write_spec(raw, onnx_path, yaml_path)
         model.tg = trot_generator(load_spec(yaml_path, robot), robot, cfg.obs)  # the trot prior is part of the exported graph
@@ -204,21 +204,22 @@ def bench_policy(args, robot, spec_path: Path) -> dict:
         tensor = hist.tensor()
         pre_t.append(time.perf_counter() - t0)
     images = {img.input: tensor}
+    ages = {img.input: 0.04}  # fed only to a network that reads its image's age
     inputs = ObsInputs(q=robot.default_pose[None].copy(), dq=np.zeros((1, robot.n_joints)), quat=np.array([[1.0, 0, 0, 0]]), ang_vel=np.zeros((1, 3)),
                        lin_vel=np.zeros((1, 3)), contacts=np.ones((1, len(robot.feet))), command=np.array([[0.5, 0.0, 0.0]]))  # fmt: skip
-    rt.step(inputs, 0.0, images)
+    rt.step(inputs, 0.0, images, ages=ages)
     obs = rt.last_obs[None].astype(np.float32)
     act_t = []
     for _ in range(args.steps + 50):
         t0 = time.perf_counter()
-        rt.policy.act(obs, images)  # feeds and keeps the recurrent state
+        rt.policy.act(obs, images, ages=ages)  # feeds and keeps the recurrent state
         act_t.append(time.perf_counter() - t0)
     rt.reset()
     step_t = []
     dt = 1.0 / spec.rate_hz
     for i in range(args.steps + 50):
         t0 = time.perf_counter()
-        rt.step(inputs, i * dt, images)
+        rt.step(inputs, i * dt, images, ages=ages)
         step_t.append(time.perf_counter() - t0)
     shape = "x".join(str(d) for d in tensor.shape[1:])
     log(f"policy {spec.name}: network p50 {np.percentile(act_t[50:], 50) * 1e3:.3f} ms")

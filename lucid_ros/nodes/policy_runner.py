@@ -35,7 +35,7 @@ from lucid_ros.robots import load_robot
 from lucid_ros.safety.handoff import handoff_for
 from lucid_ros.safety.states import SafetyState
 from lucid_ros.vision.bus import ImageTensor, bus_for
-from lucid_ros.vision.preprocess import check_image_inputs
+from lucid_ros.vision.preprocess import check_image_inputs, image_age
 
 INPUT_TOPICS = {"joints": "proprioception/joint_states", "odom": "odom", "feet": "proprioception/feet"}
 
@@ -85,6 +85,7 @@ class PolicyRunnerNode(GraphNode):
         self.camera_latency_pub = self.create_publisher(Float64, "policy/camera_latency", qos.SENSOR) if spec.images else None
         self._tensor_seq: dict[str, int] = {}
         self.fresh_inputs = any(img.fresh for img in spec.images)
+        self.age_inputs = any(img.age for img in spec.images)
         self._declare_health(self.health)
         self.sync = StampSync(["joints", "odom", "feet"])
         self.running = False
@@ -236,6 +237,8 @@ class PolicyRunnerNode(GraphNode):
                 return
             images = {t.name: t.data for t in tensors} if tensors is not None else None
             gated = {"fresh": fresh} if self.fresh_inputs else {}  # flags only for a network that declares them
+            if self.age_inputs:  # how old each input's newest frame is at this tick (lucid_ros.vision.preprocess.image_age)
+                gated["ages"] = {t.name: float(image_age(stamp, t.stamp)) for t in tensors}
             q, kp, kd, _raw = self.runtime.step(inputs, stamp, images, **gated)
             self.inference.add(self.runtime.inference_ms * 1e-3)
             self.health.took("inference", self.runtime.inference_ms * 1e-3)

@@ -177,7 +177,7 @@ def _dry_run(r: CheckReport, policy: OnnxPolicy, robot: RobotDescription) -> Non
         height_scan=_flat_scan(spec, robot),
     )
     obs = ObservationBuilder(spec, robot).build(standing)
-    raw = policy.act(obs, policy.zero_images())
+    raw = policy.act(obs, policy.zero_images(), ages=policy.zero_ages())
     q, _, _ = ActionMapper(spec, robot).targets(raw)
     if not np.isfinite(q).all():
         r.problems.append("dry run: standing still in the default pose gives non-finite targets")

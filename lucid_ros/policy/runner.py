@@ -144,7 +144,14 @@ def graph_problems(spec: PolicySpec, sess: ort.InferenceSession) -> list[PolicyM
             node = need(ins, img.fresh, f"inputs.images[{k}].fresh", "input")
             if node is not None and (node.type != "tensor(float)" or not _fits(node.shape, (1,))):
                 bad(f"inputs.images[{k}].fresh", f"input '{node.name}' is {node.type} {node.shape}; a fresh flag is float32 [1] (1 = a new frame)")
-    declared = {spec.obs_input, *(i.input for i in spec.images), *(i.fresh for i in spec.images if i.fresh), *(r.input for r in spec.recurrent)}
+        if img.age is not None:
+            node = need(ins, img.age, f"inputs.images[{k}].age", "input")
+            if node is not None and (node.type != "tensor(float)" or not (_fits(node.shape, (1,)) or _fits(node.shape, (1, 1)))):
+                bad(
+                    f"inputs.images[{k}].age", f"input '{node.name}' is {node.type} {node.shape}; an image age is float32 [1] or [batch, 1] (seconds)"
+                )
+    declared = {spec.obs_input, *(i.input for i in spec.images), *(r.input for r in spec.recurrent)}
+    declared |= {n for i in spec.images for n in (i.fresh, i.age) if n}
     extra = sorted(set(ins) - declared)
     if extra:
         bad("inputs", f"has input(s) {extra} the spec does not declare (a recurrent state or image input missing from `inputs:`?)")
@@ -178,6 +185,8 @@ class OnnxPolicy:
         self.provider_report = provider_report
         types = {i.name: i.type for i in self.session.get_inputs()}
         self._dtype = {name: _DTYPES.get(t, np.float32) for name, t in types.items()}
+        shapes = {i.name: i.shape for i in self.session.get_inputs()}
+        self._age_shape = {img.age: (1,) * len(shapes[img.age]) for img in spec.images if img.age}  # [1] or [1, 1] at batch 1
         self._outputs = [spec.action_output] + [r.output for r in spec.recurrent]
         self._state: dict[str, np.ndarray] = {}
         self.inference_ms = 0.0
@@ -195,13 +204,17 @@ class OnnxPolicy:
             img.input: np.zeros([d if isinstance(d, int) else 1 for d in shapes[img.input]], dtype=self._dtype[img.input]) for img in self.spec.images
         }
 
+    def zero_ages(self) -> dict[str, float]:
+        """An age of 0 s for each image input (a frame captured this very step)."""
+        return {img.input: 0.0 for img in self.spec.images}
+
     def warm_up(self) -> np.ndarray:
         """Run once on a zero observation (and zero images), then reset; returns that action.
         Catches what the graph's declared shapes cannot show (a symbolic obs dim that is really
         another size) when the policy is opened, not at its first step on the robot, and takes the
         first-inference allocation cost out of the control loop."""
         try:
-            action = self.act(np.zeros((1, self.spec.obs_dim), dtype=np.float32), self.zero_images())
+            action = self.act(np.zeros((1, self.spec.obs_dim), dtype=np.float32), self.zero_images(), ages=self.zero_ages())
         except PolicyMismatch:
             raise
         except Exception as exc:  # noqa: BLE001 - onnxruntime's errors are its own types
@@ -217,14 +230,22 @@ class OnnxPolicy:
         self._state = {r.input: np.zeros(r.shape, dtype=self._dtype[r.input]) for r in self.spec.recurrent}
         self._after_reset = True
 
-    def act(self, obs: np.ndarray, images: dict[str, np.ndarray] | None = None, fresh: Mapping[str, bool] | None = None) -> np.ndarray:
+    def act(
+        self,
+        obs: np.ndarray,
+        images: dict[str, np.ndarray] | None = None,
+        fresh: Mapping[str, bool] | None = None,
+        ages: Mapping[str, float] | None = None,
+    ) -> np.ndarray:
         """Run the network once. Returns the raw action (n_act,) float32 exactly as computed: NaN
         included (the caller flags it; the safety supervisor refuses it).
 
         `fresh` says, per image input name, whether this step brings a new tensor of it; it feeds
         the inputs declared as `inputs.images[k].fresh` (an image missing from it, or fresh None,
         counts as new). The first step after `reset` counts every image as new: the state that
-        holds an image branch's result between frames is zero then."""
+        holds an image branch's result between frames is zero then. `ages` (s, per image input
+        name, lucid_ros.vision.preprocess.image_age) feeds the inputs declared as
+        `inputs.images[k].age`; a network that reads an age refuses a step without it."""
         spec = self.spec
         x = np.asarray(obs, dtype=np.float32)
         if x.shape == (spec.obs_dim,):
@@ -239,6 +260,10 @@ class OnnxPolicy:
             if img.fresh is not None:
                 new = self._after_reset or fresh is None or bool(fresh.get(img.input, True))
                 feeds[img.fresh] = np.full(1, 1.0 if new else 0.0, dtype=self._dtype[img.fresh])
+            if img.age is not None:
+                if ages is None or img.input not in ages:
+                    raise ValueError(f"policy '{spec.name}' reads the age of image input '{img.input}' ({img.age}); none was given")
+                feeds[img.age] = np.full(self._age_shape[img.age], ages[img.input], dtype=self._dtype[img.age])
         feeds.update(self._state)
         t0 = time.perf_counter()
         out = self.session.run(self._outputs, feeds)
@@ -292,17 +317,23 @@ class PolicyRuntime:
         self._t0: float | None = None
 
     def step(
-        self, inputs: ObsInputs, now: float, images: dict[str, np.ndarray] | None = None, fresh: Mapping[str, bool] | None = None
+        self,
+        inputs: ObsInputs,
+        now: float,
+        images: dict[str, np.ndarray] | None = None,
+        fresh: Mapping[str, bool] | None = None,
+        ages: Mapping[str, float] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """One policy step from batch-1 inputs (last_action and phase_time are filled in here).
-        `fresh`: which image inputs got a new tensor since the previous step (OnnxPolicy.act).
+        `fresh`: which image inputs got a new tensor since the previous step; `ages`: how old the
+        newest frame of each is, in seconds (OnnxPolicy.act).
         Returns (q_target (n_robot,), kp, kd, raw_action (n_act,)); `last_step_finite` says whether
         the observation and the action were all finite."""
         if self._t0 is None:
             self._t0 = now
         x = dataclasses.replace(inputs, last_action=self.last_action[None], phase_time=np.array([now - self._t0]))
         obs = self.builder.build(x)
-        raw = self.policy.act(obs, images, fresh)
+        raw = self.policy.act(obs, images, fresh, ages)
         self.last_action = self.mapper.clip_raw(raw)
         q, kp, kd = self.mapper.targets(raw)
         self.last_obs = obs[0]

@@ -175,6 +175,10 @@ class ImageInput:
     # first step after a reset), else 0. For networks whose image branch runs at the image rate
     # and holds its result between frames (as recurrent state); None: the network has no such input.
     fresh: str | None = None
+    # ONNX input, float32 [1] or [batch, 1]: seconds from the capture of the newest frame in the
+    # image tensor to this policy step (lucid_ros.vision.preprocess.image_age: the camera's rate and
+    # latency, which the network cannot see otherwise). None: the network has no such input.
+    age: str | None = None
     # where the camera sat when the policy was trained (position m, rpy rad, in the mount's parent
     # link): checked against the robot's camera at load. None: not recorded (not checked).
     mount: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
@@ -457,7 +461,7 @@ def _scan_axis(t: Fields, key: str) -> tuple[float, float, float]:
 
 
 def _image(i: Fields) -> ImageInput:
-    i.refuse_unknown({"input", "camera", "stream", "preprocess", "fresh", "mount"})
+    i.refuse_unknown({"input", "camera", "stream", "preprocess", "fresh", "age", "mount"})
     preprocess = i.raw("preprocess", {}) or {}
     if not isinstance(preprocess, dict):
         raise i.error("preprocess", f"expected a mapping, got {type(preprocess).__name__}")
@@ -472,6 +476,7 @@ def _image(i: Fields) -> ImageInput:
         stream=i.choice("stream", ("depth", "color")),
         preprocess=dict(preprocess),
         fresh=i.str("fresh") if i.has("fresh") else None,
+        age=i.str("age") if i.has("age") else None,
         mount=mount,
     )
 
@@ -494,7 +499,8 @@ def _training(f: Fields) -> dict[str, Any]:
 
 
 def _unique_names(spec: PolicySpec) -> None:
-    ins = [spec.obs_input] + [i.input for i in spec.images] + [i.fresh for i in spec.images if i.fresh] + [r.input for r in spec.recurrent]
+    ins = [spec.obs_input] + [i.input for i in spec.images] + [i.fresh for i in spec.images if i.fresh] + [i.age for i in spec.images if i.age]
+    ins += [r.input for r in spec.recurrent]
     outs = [spec.action_output] + [r.output for r in spec.recurrent]
     for kind, names in (("inputs", ins), ("outputs", outs)):
         dupes = _dupes(names)

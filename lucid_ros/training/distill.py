@@ -63,12 +63,17 @@ COLOR_PREPROCESS = {
 STUDENTS = (("depth", "go1_depth", DEPTH_PREPROCESS), ("color", "go1_rgb", COLOR_PREPROCESS))
 
 
-def student_spec_dict(robot: RobotDescription, cfg: TrainConfig, name: str, stream: str, preprocess: dict, camera: str = "ego") -> dict:
+def student_spec_dict(
+    robot: RobotDescription, cfg: TrainConfig, name: str, stream: str, preprocess: dict, camera: str = "ego", age: bool = True
+) -> dict:
     """The walking spec (same proprioceptive terms) plus one camera input (the mount's name and
-    the pose it has in the robot description, which the spec check compares at load) and the GRU state."""
+    the pose it has in the robot description, which the spec check compares at load; with `age`,
+    the input that says how old the frame is) and the GRU state."""
     spec = spec_dict(robot, cfg.obs, name=name)
     mount = robot.cameras[camera]
     image = {"input": "image", "camera": camera, "mount": {"position": list(mount.position), "rpy": list(mount.rpy)}, "stream": stream}
+    if age:
+        image["age"] = "image_age"
     spec["inputs"] = {
         "observation": "obs",
         "images": [{**image, "preprocess": json.loads(json.dumps(preprocess))}],
@@ -124,6 +129,11 @@ class DistillEnv(ParkourEnv):
             self.student_obs = [b.build(self.last_inputs) for b in self.student_builders]
         return obs, priv
 
+    def image_ages(self) -> list[np.ndarray]:
+        """Each student's `image_age` (n, 1) float32 s at this step: how old the newest frame its
+        tensor holds is (the policy node feeds the same function the same stamps)."""
+        return [h.age(self.t)[:, None].astype(np.float32) for h in self.histories]
+
     def images(self) -> list[np.ndarray]:
         """Capture what is due (every 1/rate_hz of episode time), deliver frames whose latency has
         passed into each student's ImageHistory, and return the network inputs (n, C, H, W)."""
@@ -150,21 +160,22 @@ class DistillEnv(ParkourEnv):
 
 
 def build_students(
-    robot: RobotDescription, cfg: TrainConfig, teacher: PolicySpec, work: Path, init_dir: Path | None, camera: str = "ego"
+    robot: RobotDescription, cfg: TrainConfig, teacher: PolicySpec, work: Path, init_dir: Path | None, camera: str = "ego", age: bool = True
 ) -> tuple[list[PolicySpec], list[Student]]:
     """Each student's spec (written to `work`) and network: fresh (normalised with the teacher's
-    statistics for the shared proprioceptive inputs), or the one in init_dir to continue from."""
+    statistics for the shared proprioceptive inputs), or the one in init_dir to continue from
+    (one without the image-age input gains it, with zero weights, when `age`)."""
     t_mean, t_std = teacher_normaliser(teacher.onnx_path)
     specs, models = [], []
     for stream, name, pre in STUDENTS:
-        raw = student_spec_dict(robot, cfg, name, stream, pre, camera)
+        raw = student_spec_dict(robot, cfg, name, stream, pre, camera, age)
         yaml_path, onnx_path = work / f"{name}.yaml", work / f"{name}.onnx"
         obs_dim = 141  # go1_walk's observation; checked against the spec below
         shape = Preprocessor(pre, stream).output_shape
-        model = Student(obs_dim, shape, robot.n_joints, t_mean[:obs_dim], t_std[:obs_dim], None)
+        model = Student(obs_dim, shape, robot.n_joints, t_mean[:obs_dim], t_std[:obs_dim], None, age=age)
         if init_dir is not None:
-            student_from_onnx(model, init_dir / f"{name}.onnx")
-            print(f"[distill] {name}: continuing from {init_dir / f'{name}.onnx'}", flush=True)
+            note = student_from_onnx(model, init_dir / f"{name}.onnx")
+            print(f"[distill] {name}: continuing from {init_dir / f'{name}.onnx'}" + (f" ({note})" if note else ""), flush=True)
         student_to_onnx(model, onnx_path, "obs", "image", "h_in", "h_out")
         write_spec(raw, onnx_path, yaml_path)
         spec = load_spec(yaml_path, robot)
@@ -205,6 +216,7 @@ class Dagger:
         buf = {
             "obs": [np.zeros((T, n, 141), np.float32) for _ in models],
             "img": [np.zeros((T, n, *h_.pre.output_shape), np.float32) for h_ in env.histories],
+            "age": [np.zeros((T, n), np.float32) for _ in models],
             "label": np.zeros((T, n, nj), np.float32),
             "start": np.zeros((T, n), np.float32),
             "h0": [x.clone() for x in self.h],
@@ -215,14 +227,15 @@ class Dagger:
         for t in range(T):
             t0 = time.time()
             imgs = env.images()
+            ages = env.image_ages()
             buf["t_render"] += time.time() - t0
             label = self.sess.run([self.teacher.action_output], {self.teacher.obs_input: self.obs.astype(np.float32)})[0]
             acts = []
             with torch.no_grad():
                 for k, m in enumerate(models):
-                    a, self.h[k] = m.step(torch.from_numpy(env.student_obs[k]), torch.from_numpy(imgs[k]), self.h[k])
+                    a, self.h[k] = m.step(torch.from_numpy(env.student_obs[k]), torch.from_numpy(imgs[k]), self.h[k], torch.from_numpy(ages[k]))
                     acts.append(a.numpy())
-                    buf["obs"][k][t], buf["img"][k][t] = env.student_obs[k], imgs[k]
+                    buf["obs"][k][t], buf["img"][k][t], buf["age"][k][t] = env.student_obs[k], imgs[k], ages[k][:, 0]
             buf["label"][t], buf["start"][t] = label, self.starts_next
             act = np.choose(self.driver[:, None] * np.ones((1, nj), dtype=int), acts)
             use_teacher = self.rng.random(n) < beta
@@ -251,8 +264,9 @@ class Dagger:
         losses = []
         for k, m in enumerate(self.models):
             o, im, h0 = cat("obs", k), cat("img", k), torch.cat([c["h0"][k] for c in chunks], dim=1)
+            ages = cat("age", k) if m.age else None
             for _ in range(epochs):
-                err = (m.unroll(o, im, h0, st) - lab) ** 2
+                err = (m.unroll(o, im, h0, st, ages) - lab) ** 2
                 loss = torch.mean(err)
                 self.opts[k].zero_grad()
                 loss.backward()
@@ -260,7 +274,7 @@ class Dagger:
                 self.opts[k].step()
             losses.append(float(err[:, :n_new].detach().mean()))
         if self.keep:
-            self.kept.append({key: buf[key] for key in ("obs", "img", "label", "start", "h0")})
+            self.kept.append({key: buf[key] for key in ("obs", "img", "age", "label", "start", "h0")})
             del self.kept[: -self.keep]
         return losses
 
@@ -284,6 +298,10 @@ def main(argv: list[str] | None = None) -> int:
         help="scale a course's share of the envs (e.g. gaps=2,parkour=2): more of the students' weak courses",
     )  # fmt: skip
     p.add_argument("--camera", default="ego", help="the robot's camera mount the students see through (config/robots/go1.yaml cameras)")
+    p.add_argument(
+        "--no-image-age", dest="image_age", action="store_false",
+        help="students without the image-age input (by default they read how old each frame is; one continued from a student without it gains it)",
+    )  # fmt: skip
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
@@ -304,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.camera not in robot.cameras:
         p.error(f"--camera: robot '{robot.name}' has no camera '{args.camera}' (cameras: {sorted(robot.cameras)})")
     work = Path(tempfile.mkdtemp(prefix="lucid_distill_"))
-    specs, models = build_students(robot, cfg, teacher, work, args.init_dir, args.camera)
+    specs, models = build_students(robot, cfg, teacher, work, args.init_dir, args.camera, args.image_age)
     # read now, so a broken spec in --init-dir stops the run before training, not after it
     earlier = {s.name: earlier_phases(args.init_dir / f"{s.name}.yaml" if args.init_dir else None) for s in specs}
     latency_steps = int(round(args.latency_ms / 20.0))
@@ -363,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
             "teacher": teacher.path.name, "teacher_sha256": teacher.sha256, "stream": stream, "camera": args.camera, "camera_latency_ms": [0.0, args.latency_ms],
             "scene_randomisation": json.loads(json.dumps(JitterRanges().__dict__)), "courses": [c.name for c in env.courses],
             "replay": {"keep": args.keep, "per_update": args.replay}, "course_weights": args.course_weights or {},
-            "final_loss_last_20": round(float(np.mean([r["loss"][k] for r in history[-20:]])), 5),
+            "final_loss_last_20": round(float(np.mean([r["loss"][k] for r in history[-20:]])), 5) if history else None,
         }  # fmt: skip
         training.update(student_phases(earlier[spec.name], training))
         out = export_student(m, spec, args.out_dir / spec.name, training)
@@ -429,7 +447,7 @@ def teacher_normaliser(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def export_student(model: Student, spec: PolicySpec, out_prefix: Path, training: dict) -> PolicySpec:
     onnx_path = student_to_onnx(model, out_prefix.with_suffix(".onnx"), "obs", "image", "h_in", "h_out")
     img = spec.images[0]
-    raw = student_spec_dict(load_robot(spec.robot), TrainConfig(), out_prefix.name, img.stream, dict(img.preprocess), img.camera)
+    raw = student_spec_dict(load_robot(spec.robot), TrainConfig(), out_prefix.name, img.stream, dict(img.preprocess), img.camera, img.age is not None)
     raw["training"] = training
     write_spec(raw, onnx_path, out_prefix.with_suffix(".yaml"))
     return load_spec(out_prefix.with_suffix(".yaml"))

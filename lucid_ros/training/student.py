@@ -2,11 +2,16 @@
 
     obs (B, 141) --normalise--------------------------\\
     image (B, C, 45, 80) -> conv 5/2 -> conv 3/2 -> conv 3/2 -> linear 64 --> concat -> linear 256 -> GRU 256 -> 128 -> 12 (+ trot prior)
+    image_age (B, 1) s --x 5-------------------------//     (students with `age`)
 
 The proprioceptive observation is go1_walk's (the same terms, scales and history), normalised with
 the teacher's fixed statistics for those inputs. The recurrent state is an explicit input and
 output (`h_in` / `h_out`, [1, batch, 256]), so the runtime keeps it between steps and zeroes it on
-a reset (docs/policy-spec.md, `inputs.recurrent`).
+a reset (docs/policy-spec.md, `inputs.recurrent`). A student with `age` also reads how old its
+newest frame is (`inputs.images[0].age`, seconds; lucid_ros.vision.preprocess.image_age): the
+camera's 10 Hz refresh and its latency, which the image alone cannot show. A student without it
+continues as one with it (`student_from_onnx` widens the fusion layer with a zero column: the same
+actions until training gives the column weight).
 
 `student_to_onnx` writes the graph node by node with onnx.helper (like export.actor_to_onnx): Conv,
 Elu, Gemm and the ONNX GRU operator with torch's gate layout converted (torch orders the gates
@@ -27,22 +32,31 @@ from lucid_ros.training.export import _trot_nodes, save_graph
 
 HIDDEN = 256
 LATENT = 64
+AGE_SCALE = 5.0  # 1 / s: the ages a policy sees (0-0.2 s) to about 0-1
 
 
 class Student(nn.Module):
     def __init__(
-        self, obs_dim: int, image_shape: tuple[int, int, int], n_act: int, norm_mean: np.ndarray, norm_std: np.ndarray, tg: nn.Module | None
+        self,
+        obs_dim: int,
+        image_shape: tuple[int, int, int],
+        n_act: int,
+        norm_mean: np.ndarray,
+        norm_std: np.ndarray,
+        tg: nn.Module | None,
+        age: bool = False,
     ):
         super().__init__()
         c, h, w = image_shape
         self.image_shape = image_shape
+        self.age = age
         self.register_buffer("norm_mean", torch.tensor(np.array(norm_mean, dtype=np.float32)))
         self.register_buffer("norm_std", torch.tensor(np.array(norm_std, dtype=np.float32)))
         self.convs = nn.ModuleList([nn.Conv2d(c, 16, 5, stride=2), nn.Conv2d(16, 32, 3, stride=2), nn.Conv2d(32, 32, 3, stride=2)])
         with torch.no_grad():
             flat = self._conv(torch.zeros(1, c, h, w)).shape[1]
         self.img_fc = nn.Linear(flat, LATENT)
-        self.fuse = nn.Linear(obs_dim + LATENT, HIDDEN)
+        self.fuse = nn.Linear(obs_dim + LATENT + int(age), HIDDEN)
         self.gru = nn.GRU(HIDDEN, HIDDEN)
         self.head = nn.Sequential(nn.Linear(HIDDEN, 128), nn.ELU(), nn.Linear(128, n_act))
         self.tg = tg
@@ -54,22 +68,31 @@ class Student(nn.Module):
             x = torch.nn.functional.elu(conv(x))
         return x.flatten(1)
 
-    def step(self, obs: torch.Tensor, image: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One policy step for a batch: obs (B, obs_dim), image (B, C, H, W), h (1, B, HIDDEN)."""
+    def step(self, obs: torch.Tensor, image: torch.Tensor, h: torch.Tensor, age: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One policy step for a batch: obs (B, obs_dim), image (B, C, H, W), h (1, B, HIDDEN),
+        age (B, 1) s (a student with `age` only)."""
         o = torch.clamp((obs - self.norm_mean) / self.norm_std, -5.0, 5.0)
         z = torch.nn.functional.elu(self.img_fc(self._conv(image)))
-        x = torch.nn.functional.elu(self.fuse(torch.cat([o, z], dim=1)))
+        parts = [o, z]
+        if self.age:
+            if age is None:
+                raise ValueError("this student reads the image's age: step(obs, image, h, age)")
+            parts.append(age.reshape(-1, 1) * AGE_SCALE)
+        x = torch.nn.functional.elu(self.fuse(torch.cat(parts, dim=1)))
         y, h = self.gru(x[None], h)
         out = self.head(y[0])
         return (out if self.tg is None else out + self.tg(obs)), h
 
-    def unroll(self, obs: torch.Tensor, images: torch.Tensor, h0: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
+    def unroll(
+        self, obs: torch.Tensor, images: torch.Tensor, h0: torch.Tensor, starts: torch.Tensor, ages: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Actions over a chunk: obs (T, B, D), images (T, B, C, H, W), h0 (1, B, H) at the chunk's
-        start, starts (T, B) = 1 where an episode begins at that step (the state is zeroed first)."""
+        start, starts (T, B) = 1 where an episode begins at that step (the state is zeroed first),
+        ages (T, B) s (a student with `age` only)."""
         h, outs = h0, []
         for t in range(obs.shape[0]):
             h = h * (1.0 - starts[t])[None, :, None]
-            a, h = self.step(obs[t], images[t], h)
+            a, h = self.step(obs[t], images[t], h, None if ages is None else ages[t])
             outs.append(a)
         return torch.stack(outs)
 
@@ -79,17 +102,25 @@ def _swap_gates(a: np.ndarray) -> np.ndarray:
     return np.concatenate([a[HIDDEN : 2 * HIDDEN], a[:HIDDEN], a[2 * HIDDEN :]], axis=0)
 
 
-def student_from_onnx(model: Student, path: str | Path) -> None:
+def student_from_onnx(model: Student, path: str | Path) -> str | None:
     """Load a student_to_onnx file's weights (normaliser included) back into `model`, whose layout
-    must match: a shipped student is the start of a longer distillation (`distill --init-dir`)."""
+    must match: a shipped student is the start of a longer distillation (`distill --init-dir`).
+    The one difference allowed: a file without the image-age input into a model with it (the
+    fusion layer gains a zero column, so the model acts exactly as the file did); returns a note
+    saying so, else None."""
     import onnx
 
     inits = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
+    note = None
+    fuse_w = np.array(inits["fuse_w"])
+    if model.age and fuse_w.shape[1] == model.fuse.in_features - 1:
+        fuse_w = np.concatenate([fuse_w, np.zeros((fuse_w.shape[0], 1), fuse_w.dtype)], axis=1)
+        note = f"{Path(path).name} has no image-age input: added with zero weights (the same actions until training uses it)"
     W, R, B = inits["gru_W"][0], inits["gru_R"][0], inits["gru_B"][0]
     pairs = [
         (model.norm_mean, inits["norm_mean"][0]), (model.norm_std, inits["norm_std"][0]),
         (model.img_fc.weight, inits["img_w"]), (model.img_fc.bias, inits["img_b"]),
-        (model.fuse.weight, inits["fuse_w"]), (model.fuse.bias, inits["fuse_b"]),
+        (model.fuse.weight, fuse_w), (model.fuse.bias, inits["fuse_b"]),
         (model.gru.weight_ih_l0, _swap_gates(W)), (model.gru.weight_hh_l0, _swap_gates(R)),
         (model.gru.bias_ih_l0, _swap_gates(B[: 3 * HIDDEN])), (model.gru.bias_hh_l0, _swap_gates(B[3 * HIDDEN :])),
         (model.head[0].weight, inits["head0_w"]), (model.head[0].bias, inits["head0_b"]),
@@ -102,9 +133,14 @@ def student_from_onnx(model: Student, path: str | Path) -> None:
             if tuple(dst.shape) != src.shape:
                 raise ValueError(f"{path}: a {src.shape} weight where this student has {tuple(dst.shape)}; not the same network")
             dst.copy_(torch.from_numpy(np.array(src)))  # a writable copy (numpy_helper gives read-only views)
+    return note
 
 
-def student_to_onnx(model: Student, path: str | Path, obs_name: str, image_name: str, h_in: str, h_out: str, action_name: str = "actions") -> Path:
+def student_to_onnx(
+    model: Student, path: str | Path, obs_name: str, image_name: str, h_in: str, h_out: str, action_name: str = "actions", age_name: str = "image_age"
+) -> Path:
+    """The student as ONNX: inputs obs_name, image_name, h_in (and age_name, float32 [batch, 1] s,
+    for a student with `age`); outputs action_name and h_out."""
     path = Path(path)
     f32 = lambda t: t.detach().cpu().numpy().astype(np.float32)  # noqa: E731
     inits = [
@@ -145,7 +181,7 @@ def student_to_onnx(model: Student, path: str | Path, obs_name: str, image_name:
         helper.make_node("Flatten", [x], ["img_flat"], axis=1),
         helper.make_node("Gemm", ["img_flat", "img_w", "img_b"], ["img_z"], transB=1),
         helper.make_node("Elu", ["img_z"], ["img_lat"], alpha=1.0),
-        helper.make_node("Concat", ["o_n", "img_lat"], ["fused_in"], axis=1),
+        helper.make_node("Concat", ["o_n", "img_lat", *(["age_n"] if model.age else [])], ["fused_in"], axis=1),
         helper.make_node("Gemm", ["fused_in", "fuse_w", "fuse_b"], ["fused_z"], transB=1),
         helper.make_node("Elu", ["fused_z"], ["fused"], alpha=1.0),
         helper.make_node("Unsqueeze", ["fused", "axis0"], ["gru_x"]),  # (1, B, H): a sequence of one step
@@ -155,18 +191,24 @@ def student_to_onnx(model: Student, path: str | Path, obs_name: str, image_name:
         helper.make_node("Elu", ["head0"], ["head0_a"], alpha=1.0),
         helper.make_node("Gemm", ["head0_a", "head1_w", "head1_b"], [out], transB=1),
     ]
+    if model.age:
+        inits.append(numpy_helper.from_array(np.array(AGE_SCALE, np.float32), "age_scale"))
+        nodes.insert(0, helper.make_node("Mul", [age_name, "age_scale"], ["age_n"]))
     if model.tg is not None:
         _trot_nodes(model, obs_name, action_name, nodes, inits)
     c, h, w = model.image_shape
+    inputs = [
+        helper.make_tensor_value_info(obs_name, TensorProto.FLOAT, ["batch", int(model.norm_mean.shape[0])]),
+        helper.make_tensor_value_info(image_name, TensorProto.FLOAT, ["batch", c, h, w]),
+        helper.make_tensor_value_info(h_in, TensorProto.FLOAT, [1, "batch", H]),
+    ]
+    if model.age:
+        inputs.append(helper.make_tensor_value_info(age_name, TensorProto.FLOAT, ["batch", 1]))
     n_act = model.head[2].out_features
     graph = helper.make_graph(
         nodes,
         "lucid_ros_student",
-        [
-            helper.make_tensor_value_info(obs_name, TensorProto.FLOAT, ["batch", int(model.norm_mean.shape[0])]),
-            helper.make_tensor_value_info(image_name, TensorProto.FLOAT, ["batch", c, h, w]),
-            helper.make_tensor_value_info(h_in, TensorProto.FLOAT, [1, "batch", H]),
-        ],
+        inputs,
         [
             helper.make_tensor_value_info(action_name, TensorProto.FLOAT, ["batch", n_act]),
             helper.make_tensor_value_info(h_out, TensorProto.FLOAT, [1, "batch", H]),

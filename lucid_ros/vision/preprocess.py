@@ -41,6 +41,9 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 VFOV_TOLERANCE_DEG = 0.5
 _KEYS = {"input_size", "vfov_deg", "rotate", "crop", "resize", "interpolation", "depth", "color", "rate_hz", "stack", "delay_frames"}
 _TIME_EPS = 1e-6  # s: float slack when comparing capture times with the refresh period
+# The longest image age a network is shown (s): an older frame, or none yet, reads as this. The
+# supervisor faults a camera silent for longer well before a policy would act on such a frame.
+AGE_MAX_S = 0.5
 _CUBIC_A = -0.75  # torch and OpenCV
 
 
@@ -323,6 +326,18 @@ class ImageHistory:
         """(batch, stack) capture times of the frames `tensor()` holds, oldest first."""
         end = self.slots - self.pre.delay_frames
         return self.stamps[:, end - self.pre.stack : end].copy()
+
+    def age(self, t: float | np.ndarray) -> np.ndarray:
+        """(batch,) `image_age` of the newest frame `tensor()` holds at time t (scalar or per env)."""
+        return image_age(t, self.shown_stamps()[:, -1])
+
+
+def image_age(now: float | np.ndarray, stamp: float | np.ndarray) -> np.ndarray:
+    """Seconds from a frame's capture to the policy step that shows it: what a spec's
+    `inputs.images[k].age` input is fed (training and the policy node both call this). Clipped to
+    [0, AGE_MAX_S]; no frame yet (NaN stamp) reads as AGE_MAX_S, as does a frame older than that."""
+    age = np.asarray(now, dtype=np.float64) - np.asarray(stamp, dtype=np.float64)
+    return np.clip(np.where(np.isnan(age), AGE_MAX_S, age), 0.0, AGE_MAX_S)
 
 
 # ---- from a policy spec ------------------------------------------------------------------------

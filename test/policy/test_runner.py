@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from lucid_ros.errors import PolicyMismatch
+from lucid_ros.errors import ConfigError, PolicyMismatch
 from lucid_ros.policy.check import check_policy
 from lucid_ros.policy.fixtures import make_mlp_policy, make_policy, mlp_weights, write_spec
 from lucid_ros.policy.observations import ObsInputs
@@ -262,3 +262,33 @@ def test_runtime_passes_fresh_flags_on(tmp_path, go1):
     img = {"depth": np.zeros((1, 1, 4, 4))}
     raws = [rt.step(_standing(go1), 0.02 * k, img, {"depth": k % 5 == 0})[3][0] for k in range(7)]
     assert raws == [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+
+
+# -- image age: how old the newest frame is, for a network that reads it ---------------------------
+
+AGED_IMAGES = [{"input": "depth", "camera": "ego", "stream": "depth", "age": "depth_fresh"}]  # the graph input of _fresh_policy, read as an age
+
+
+@pytest.mark.parametrize("shape", [(1,), (1, 1)])
+def test_image_age_is_fed_from_the_caller_and_required(tmp_path, go1, shape):
+    p = OnnxPolicy(_fresh_policy(tmp_path, go1, fresh_shape=shape, images=AGED_IMAGES))  # opening it runs it once (ages 0)
+    obs, img = np.zeros(45), {"depth": np.zeros((1, 1, 4, 4))}
+    assert p.act(obs, img, ages={"depth": 0.06})[0] == np.float32(0.06)
+    assert p.act(obs, img, ages={"depth": 0.5})[0] == 0.5
+    with pytest.raises(ValueError, match="reads the age of image input 'depth'"):
+        p.act(obs, img)
+    rt = PolicyRuntime(tmp_path / "fresh.yaml", go1)
+    assert [float(rt.step(_standing(go1), 0.02 * k, img, ages={"depth": 0.02 * (k % 5)})[3][0]) for k in range(3)] == pytest.approx([0.0, 0.02, 0.04])
+
+
+def test_image_age_input_is_checked_against_the_graph_and_the_spec(tmp_path, go1):
+    from onnx import TensorProto
+
+    with pytest.raises(PolicyMismatch) as exc:
+        OnnxPolicy(_fresh_policy(tmp_path, go1, fresh_type=TensorProto.INT64, images=AGED_IMAGES))
+    assert exc.value.field == "inputs.images[0].age" and "float32 [1] or [batch, 1]" in exc.value.message
+    with pytest.raises(PolicyMismatch) as exc:  # declared, but the graph lacks it
+        OnnxPolicy(_fresh_policy(tmp_path, go1, images=[{**AGED_IMAGES[0], "age": "frame_age"}]))
+    assert exc.value.field == "inputs.images[0].age" and "no input 'frame_age'" in exc.value.message
+    with pytest.raises(ConfigError, match="more than one purpose"):  # one graph input as both the fresh flag and the age
+        _fresh_policy(tmp_path, go1, images=[{**AGED_IMAGES[0], "fresh": "depth_fresh"}])

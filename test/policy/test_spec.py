@@ -248,6 +248,10 @@ MALFORMED_NEW = [
     (set_("inputs.images", [{**FRESH_IMAGE, "fresh": ""}]), "inputs.images[0].fresh", "non-empty string"),
     (set_("inputs.images", [{**FRESH_IMAGE, "fresh": "obs"}]), "inputs", "more than one purpose"),
     (set_("inputs.images", [{**FRESH_IMAGE, "fresh": "depth"}]), "inputs", "more than one purpose"),
+    (set_("inputs.images", [{**FRESH_IMAGE, "age": ""}]), "inputs.images[0].age", "non-empty string"),
+    (set_("inputs.images", [{**FRESH_IMAGE, "age": 0.1}]), "inputs.images[0].age", "string"),
+    (set_("inputs.images", [{**FRESH_IMAGE, "age": "depth_fresh"}]), "inputs", "more than one purpose"),
+    (set_("inputs.images", [{**FRESH_IMAGE, "age": "obs"}]), "inputs", "more than one purpose"),
 ]
 
 

@@ -12,27 +12,30 @@ from lucid_ros.training.ppo import TrotGenerator  # noqa: E402
 from lucid_ros.training.student import HIDDEN, Student, student_from_onnx, student_to_onnx  # noqa: E402
 
 
-def make(channels: int, tg: bool) -> Student:
+def make(channels: int, tg: bool, age: bool = False) -> Student:
     torch.manual_seed(1)
     gen = TrotGenerator(139, [6, 7, 8], [2.0, 2.0, 0.25], [0.0, 0.7, -1.4] * 4, [1.0, -1.0, -1.0, 1.0] * 3, 10.0) if tg else None
     rng = np.random.default_rng(0)
-    return Student(141, (channels, 45, 80), 12, rng.normal(size=141), rng.uniform(0.5, 2.0, 141), gen)
+    return Student(141, (channels, 45, 80), 12, rng.normal(size=141), rng.uniform(0.5, 2.0, 141), gen, age=age)
 
 
-@pytest.mark.parametrize("channels,tg", [(1, True), (3, False)])
-def test_onnx_matches_torch_over_several_recurrent_steps(tmp_path, channels, tg):
-    model = make(channels, tg)
+@pytest.mark.parametrize("channels,tg,age", [(1, True, False), (3, False, False), (1, True, True)])
+def test_onnx_matches_torch_over_several_recurrent_steps(tmp_path, channels, tg, age):
+    model = make(channels, tg, age)
     path = student_to_onnx(model, tmp_path / "s.onnx", "obs", "image", "h_in", "h_out")
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert ("image_age" in {i.name for i in sess.get_inputs()}) == age
     rng = np.random.default_rng(3)
     h_t = torch.zeros(1, 2, HIDDEN)
     h_o = np.zeros((1, 2, HIDDEN), np.float32)
     for _ in range(4):
         obs = rng.normal(size=(2, 141)).astype(np.float32)
         img = rng.normal(size=(2, channels, 45, 80)).astype(np.float32)
+        ages = rng.uniform(0.0, 0.2, size=(2, 1)).astype(np.float32)
         with torch.no_grad():
-            a_t, h_t = model.step(torch.from_numpy(obs), torch.from_numpy(img), h_t)
-        a_o, h_o = sess.run(["actions", "h_out"], {"obs": obs, "image": img, "h_in": h_o})
+            a_t, h_t = model.step(torch.from_numpy(obs), torch.from_numpy(img), h_t, torch.from_numpy(ages) if age else None)
+        feeds = {"obs": obs, "image": img, "h_in": h_o} | ({"image_age": ages} if age else {})
+        a_o, h_o = sess.run(["actions", "h_out"], feeds)
         np.testing.assert_allclose(a_o, a_t.numpy(), atol=2e-5, rtol=1e-4)
         np.testing.assert_allclose(h_o, h_t.numpy(), atol=2e-5, rtol=1e-4)
     assert np.abs(h_o).max() > 1e-3  # the state moved: the comparison covered the recurrence
@@ -76,6 +79,36 @@ def test_a_written_student_loads_back_into_the_same_network(tmp_path):
         student_from_onnx(Student(141, (3, 45, 80), 12, np.zeros(141), np.ones(141), None), path)
 
 
+def test_a_student_without_the_image_age_continues_as_one_that_reads_it(tmp_path):
+    """`distill --init-dir` from a student trained before the age input: the widened network acts
+    exactly as the file did at every age (the new column is zero), and once the column has weight
+    the age changes the action. The reverse (a file with the age into a network without) is refused."""
+    old = make(1, False)
+    path = student_to_onnx(old, tmp_path / "old.onnx", "obs", "image", "h_in", "h_out")
+    new = Student(141, (1, 45, 80), 12, np.zeros(141), np.ones(141), None, age=True)
+    note = student_from_onnx(new, path)
+    assert note is not None and "image-age" in note
+    rng = np.random.default_rng(6)
+    obs = torch.from_numpy(rng.normal(size=(2, 141)).astype(np.float32))
+    img = torch.from_numpy(rng.normal(size=(2, 1, 45, 80)).astype(np.float32))
+    h = torch.zeros(1, 2, HIDDEN)
+    with torch.no_grad():
+        want, _ = old.step(obs, img, h)
+        for age in (0.0, 0.1, 0.5):
+            got, _ = new.step(obs, img, h, torch.full((2, 1), age))
+            np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-6)
+        new.fuse.weight[:, -1] = 1.0
+        a0, _ = new.step(obs, img, h, torch.zeros(2, 1))
+        a1, _ = new.step(obs, img, h, torch.full((2, 1), 0.2))
+    assert not np.allclose(a0.numpy(), a1.numpy(), atol=1e-4)
+    with pytest.raises(ValueError, match="reads the image's age"):
+        new.step(obs, img, h)
+    aged = student_to_onnx(new, tmp_path / "new.onnx", "obs", "image", "h_in", "h_out")
+    assert student_from_onnx(Student(141, (1, 45, 80), 12, np.zeros(141), np.ones(141), None, age=True), aged) is None
+    with pytest.raises(ValueError, match="not the same network"):
+        student_from_onnx(make(1, False), aged)
+
+
 def test_a_student_distilled_over_several_runs_keeps_every_phase_in_its_spec(tmp_path):
     """distill --init-dir continues a student; its spec's training block lists the phases of the
     student it continued (the shipped go1_depth's, from more than one teacher) and then this run's,
@@ -115,6 +148,7 @@ def _chunk(rng, T: int, n: int, image_value: float, label_value: float) -> dict:
     return {
         "obs": [rng.normal(size=(T, n, 141)).astype(np.float32)],
         "img": [np.full((T, n, 1, 45, 80), image_value, np.float32)],
+        "age": [np.zeros((T, n), np.float32)],
         "label": np.full((T, n, 12), label_value, np.float32),
         "start": np.zeros((T, n), np.float32),
         "h0": [torch.zeros(1, n, HIDDEN)],

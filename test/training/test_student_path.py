@@ -3,7 +3,8 @@
 A frame recorded while the full sim graph runs a policy with the students' two image inputs
 (depth and colour, the shipped preprocessing) goes through the training path — the batched
 `ImageHistory` DistillEnv uses, in a batch of several envs — and gives bit for bit the tensor
-the policy runner received. And the training renderer (`training.camera.EnvCamera`), given the
+the policy runner received, and the same image age (how old the newest frame is at the step).
+And the training renderer (`training.camera.EnvCamera`), given the
 state the sim camera rendered, draws bit for bit the same raw frame.
 """
 
@@ -41,9 +42,10 @@ class _World:
 
 @pytest.mark.parametrize("camera", ["ego", "ego_down"])  # the level mount and the one pitched 30 deg down
 def test_recorded_sim_frames_give_bit_identical_policy_input_through_the_training_path(tmp_path, monkeypatch, camera):
-    onnx = make_mlp_policy(tmp_path / "v.onnx", 9 + 3 * ROBOT.n_joints, ROBOT.n_joints, extra_inputs={"depth": [1, 1, 45, 80], "rgb": [1, 3, 45, 80]})
+    extra = {"depth": [1, 1, 45, 80], "rgb": [1, 3, 45, 80], "depth_age": [1, 1]}
+    onnx = make_mlp_policy(tmp_path / "v.onnx", 9 + 3 * ROBOT.n_joints, ROBOT.n_joints, extra_inputs=extra)
     images = [
-        {"input": "depth", "camera": camera, "stream": "depth", "preprocess": DEPTH_PREPROCESS},
+        {"input": "depth", "camera": camera, "stream": "depth", "preprocess": DEPTH_PREPROCESS, "age": "depth_age"},
         {"input": "rgb", "camera": camera, "stream": "color", "preprocess": COLOR_PREPROCESS},
     ]
     spec = load_spec(write_spec(tmp_path / "v.yaml", onnx, ROBOT, images=images), ROBOT)
@@ -58,15 +60,15 @@ def test_recorded_sim_frames_give_bit_identical_policy_input_through_the_trainin
         return img
 
     monkeypatch.setattr(SimCameraSource, "render", render)
-    given: list[tuple[float, dict]] = []
+    given: list[tuple[float, dict, dict]] = []
     with SimGraph(robot="go1", policy=spec.path, course="hurdle", seed=4) as g:
         runtime = g.nodes["policy_runner"].runtime
         real_step = runtime.step
 
-        def step(inputs, now, imgs=None):
+        def step(inputs, now, imgs=None, ages=None):
             with lock:
-                given.append((now, {k: np.array(v) for k, v in (imgs or {}).items()}))
-            return real_step(inputs, now, imgs)
+                given.append((now, {k: np.array(v) for k, v in (imgs or {}).items()}, dict(ages or {})))
+            return real_step(inputs, now, imgs, ages=ages)
 
         runtime.step = step
         frames = []
@@ -81,13 +83,18 @@ def test_recorded_sim_frames_give_bit_identical_policy_input_through_the_trainin
     # preprocessing: the newest frame of each stream before a policy step, through the training path
     for k, img in enumerate(spec.images):
         mine = [f for f in frames if f.stream == img.stream]
-        now, tensors = given[-1]
+        now, tensors, ages = given[-1]
         last = max((f for f in mine if f.stamp <= now + 1e-9), key=lambda f: f.stamp)
         train = ImageHistory(from_spec(spec, k), batch=3)
         others = np.stack([mine[0].data, last.data, mine[1].data])
-        train.push(others, now, np.arange(3))  # a batch of envs, the recorded frame as env 1
+        train.push(others, np.array([0.0, last.stamp, 0.0]), np.arange(3))  # a batch of envs, the recorded frame as env 1
         assert tensors[img.input].dtype == np.float32
         assert np.array_equal(train.tensor()[1:2], tensors[img.input]), f"{img.input}: training tensor differs from the runner's"
+        if img.age is not None:  # the age the runner fed is the one DistillEnv computes for that frame at that step
+            assert ages[img.input] == train.age(now)[1]
+    # the ages the runner fed, step by step: the 10 Hz refresh (0-80 ms at 50 Hz), none past it
+    seen = sorted({round(a["depth"], 3) for _now, _t, a in given[-25:]})
+    assert seen == [0.0, 0.02, 0.04, 0.06, 0.08], seen
 
     # rendering: the training camera draws the same raw frame from the same state
     for stream in ("depth", "color"):
