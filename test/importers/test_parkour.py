@@ -288,9 +288,9 @@ def test_an_imported_student_runs_through_the_graph_with_the_camera_in_the_loop(
         assert runner.runtime is not None, runner.refusal
         act = runner.runtime.policy.act
 
-        def spy(obs, images=None, fresh=None):
+        def spy(obs, images=None, fresh=None, ages=None):
             flags.append(bool((fresh or {}).get("depth", True)))
-            return act(obs, images, fresh)
+            return act(obs, images, fresh, ages)
 
         runner.runtime.policy.act = spy
         assert g.wait_for_state("RUNNING", wall_timeout=120), g.monitor.metrics.events
