@@ -41,8 +41,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 VFOV_TOLERANCE_DEG = 0.5
 _KEYS = {"input_size", "vfov_deg", "rotate", "crop", "resize", "interpolation", "depth", "color", "rate_hz", "stack", "delay_frames"}
 _TIME_EPS = 1e-6  # s: float slack when comparing capture times with the refresh period
-# The longest image age a network is shown (s): an older frame, or none yet, reads as this. The
-# supervisor faults a camera silent for longer well before a policy would act on such a frame.
+# The longest image age a network is shown (s): an older frame, or none yet, reads as this (the
+# Go1's camera_timeout is also 0.5 s: an input that old is reported stale by the policy runner).
 AGE_MAX_S = 0.5
 _CUBIC_A = -0.75  # torch and OpenCV
 
