@@ -188,3 +188,39 @@ def test_replay_keeps_what_a_student_learnt_on_an_earlier_course_while_it_learns
         assert loss < 0.05, (keep, replay, loss)  # both fit the newest chunks
     assert errors[0] > 0.25, errors  # alone: the first situation is forgotten (answers near -0.5)
     assert errors[2] < 0.05, errors  # replayed: still answered
+
+
+class _Camera:
+    def render(self, world, local, stream, jitter, env):
+        return np.ones((60, 106), np.float32)
+
+
+def test_distill_feeds_each_student_the_age_of_the_frame_it_shows_latency_and_refresh_included(tmp_path):
+    """DistillEnv's capture/latency/delivery path (camera stubbed): with 60 ms of latency the first
+    frame arrives 3 steps into the episode (until then: no frame, read as the 0.5 s ceiling), and
+    from then on the age the student is fed runs 60, 80, ... 140 ms, back to 60 at each new frame:
+    the camera's latency plus the 10 Hz refresh, as the policy node computes it on the robot."""
+    from lucid_ros.policy.spec import load_spec
+    from lucid_ros.robots import load_robot
+    from lucid_ros.training.config import TrainConfig
+    from lucid_ros.training.distill import DEPTH_PREPROCESS, DistillEnv, student_spec_dict
+    from lucid_ros.training.export import write_spec
+    from lucid_ros.vision.preprocess import ImageHistory, from_spec
+
+    robot, work = load_robot("go1"), tmp_path
+    raw = student_spec_dict(robot, TrainConfig(), "go1_depth", "depth", DEPTH_PREPROCESS, "ego_down")
+    onnx = student_to_onnx(make(1, False, age=True), work / "go1_depth.onnx", "obs", "image", "h_in", "h_out")
+    spec = load_spec(write_spec(raw, onnx, work / "go1_depth.yaml"), robot)
+    assert spec.images[0].age == "image_age"
+    env = DistillEnv.__new__(DistillEnv)  # the image path alone: no worlds, no renderer
+    env.n, env.dt, env.t = 2, 0.02, np.zeros(2)
+    env.histories, env.streams, env.camera, env.jitter = [ImageHistory(from_spec(spec, 0), 2)], ["depth"], _Camera(), None
+    env.world_course, env.local_of, env.renders = np.zeros(2, int), np.zeros(2, int), 0
+    env.latency, env.next_capture, env.pending = np.array([3, 0]), np.zeros(2), [[], []]
+    ages = []
+    for step in range(12):
+        env.t = np.full(2, step * env.dt)
+        env.images()
+        ages.append(np.round(env.image_ages()[0][:, 0].astype(np.float64), 3).tolist())
+    assert [a[0] for a in ages] == [0.5, 0.5, 0.5, 0.06, 0.08, 0.1, 0.12, 0.14, 0.06, 0.08, 0.1, 0.12]
+    assert [a[1] for a in ages] == [0.0, 0.02, 0.04, 0.06, 0.08, 0.0, 0.02, 0.04, 0.06, 0.08, 0.0, 0.02]
