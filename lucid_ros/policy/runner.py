@@ -150,9 +150,7 @@ def graph_problems(spec: PolicySpec, sess: ort.InferenceSession) -> list[PolicyM
                 bad(
                     f"inputs.images[{k}].age", f"input '{node.name}' is {node.type} {node.shape}; an image age is float32 [1] or [batch, 1] (seconds)"
                 )
-    declared = {spec.obs_input, *(i.input for i in spec.images), *(r.input for r in spec.recurrent)}
-    declared |= {n for i in spec.images for n in (i.fresh, i.age) if n}
-    extra = sorted(set(ins) - declared)
+    extra = sorted(set(ins) - set(spec.input_names))
     if extra:
         bad("inputs", f"has input(s) {extra} the spec does not declare (a recurrent state or image input missing from `inputs:`?)")
     return problems

@@ -220,6 +220,14 @@ class PolicySpec:
         return self.observation.dim
 
     @property
+    def input_names(self) -> list[str]:
+        """Every ONNX input the spec declares (observation, images, their fresh flags and ages,
+        recurrent states), in that order: what the graph must have and nothing more."""
+        names = [self.obs_input, *(i.input for i in self.images)]
+        names += [n for i in self.images for n in (i.fresh, i.age) if n]
+        return names + [r.input for r in self.recurrent]
+
+    @property
     def camera(self) -> str | None:
         """The camera mount the policy reads (its first image input's), None for a blind policy:
         the mount the camera node serves it and a fake robot must render for it."""
@@ -499,8 +507,7 @@ def _training(f: Fields) -> dict[str, Any]:
 
 
 def _unique_names(spec: PolicySpec) -> None:
-    ins = [spec.obs_input] + [i.input for i in spec.images] + [i.fresh for i in spec.images if i.fresh] + [i.age for i in spec.images if i.age]
-    ins += [r.input for r in spec.recurrent]
+    ins = spec.input_names
     outs = [spec.action_output] + [r.output for r in spec.recurrent]
     for kind, names in (("inputs", ins), ("outputs", outs)):
         dupes = _dupes(names)
