@@ -77,11 +77,14 @@ def test_success_table_runs_seeded_episodes_through_the_graph(tmp_path):
     assert [e["difficulty"] for e in results["episodes"]] == gaps and "gaps by blocks.gap (successes/runs)" in table
     assert {e["status"] for e in results["episodes"]} <= {"fell", "stuck"}
     assert any(e["status"] == "fell" and e["distance_m"] > 1.0 for e in results["episodes"])  # it walked, then fell in
-    # how: at the first gap, no flight and a foot below the rim (evaluation.jumps), for every episode
+    # how: at the first gap, no take-off and a foot below the rim (evaluation.jumps), for every episode.
+    # Legs dangling over the pit can unload all four feet (seed 3, stuck with the trunk on the rim:
+    # one 0.17 s "flight" starting at +0.03 m/s); a leap starts at 0.5 m/s or more.
     assert "gaps: how obstacles were crossed, by blocks.gap" in table
     for e in results["episodes"]:
         first = e["crossings"][0]
-        assert first["obstacle"] == "blocks_gap_0" and not first["crossed"] and first["flights"] == 0, e["crossings"]
+        assert first["obstacle"] == "blocks_gap_0" and not first["crossed"], e["crossings"]
+        assert first["flights"] == 0 or first["takeoff_vz"] < 0.2, e["crossings"]
     fell = next(e for e in results["episodes"] if e["status"] == "fell")
     assert fell["crossings"][0]["foot_clearance_m"] < -0.05, fell["crossings"]
     assert "[2/2] gaps" in r.stderr
