@@ -118,6 +118,7 @@ def run_fake(policy: str, course: str, seconds: float, run: int, limit: float | 
             t0 = time.time()
             time.sleep(max(seconds, limit or 0.0) * 1.6 + 1.0)  # physics time behind the wall on a loaded machine: margin
             state = g.state
+            events = list(g.monitor.events)
     finally:
         stop_fake_robot(proc, timeout=5)
         cam.close()
@@ -127,7 +128,7 @@ def run_fake(policy: str, course: str, seconds: float, run: int, limit: float | 
     after = [r for r in rows if r[1] >= a[1] + seconds]
     b = after[0] if after else rows[-1]
     zmax = max(r[4] for r in rows if a[1] <= r[1] <= b[1])
-    res = {"state": state, "distance": b[2] - a[2], "physics_s": b[1] - a[1], "y": b[3], "zmax": zmax, "latency": lat}
+    res = {"state": state, "distance": b[2] - a[2], "physics_s": b[1] - a[1], "y": b[3], "zmax": zmax, "latency": lat, "events": events}
     episode = ""
     if limit is not None:
         res["outcome"] = judge_fake(course, seed, records, t0, limit)

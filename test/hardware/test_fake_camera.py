@@ -206,6 +206,12 @@ def test_a_vision_student_climbs_the_stairs_through_the_real_driver_and_the_real
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     res = bench.run_fake(policy, "stairs_up", 6.0, 0, limit=11.0, seed=3)
+    if res is None or (res["outcome"][0] != "succeeded" and any("camera stale" in str(e) for e in res["events"])):
+        # Real time on 2 shared cores: a starved renderer in the fake delivers frames late and the
+        # supervisor damps the robot (before RUNNING, or after), as it must. That is the machine,
+        # not the student: once more, and it fails if it happens again.
+        print(f"{policy}: camera stale on a starved machine ({res and res['outcome']}); once more", flush=True)
+        res = bench.run_fake(policy, "stairs_up", 6.0, 1, limit=11.0, seed=3)
     assert res is not None, "the robot graph never reached RUNNING"
     status, t_goal, distance = res["outcome"]
     assert status == "succeeded", f"{policy} through go1_udp and the fake camera: {status} after {t_goal:.1f} s, {distance:.2f} m"
