@@ -205,13 +205,16 @@ def test_a_vision_student_climbs_the_stairs_through_the_real_driver_and_the_real
     spec = importlib.util.spec_from_file_location("bench_fake_camera", bench_py)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    res = bench.run_fake(policy, "stairs_up", 6.0, 0, limit=11.0, seed=3)
-    if res is None or (res["outcome"][0] != "succeeded" and any("camera stale" in str(e) for e in res["events"])):
-        # Real time on 2 shared cores: a starved renderer in the fake delivers frames late and the
-        # supervisor damps the robot (before RUNNING, or after), as it must. That is the machine,
-        # not the student: once more, and it fails if it happens again.
-        print(f"{policy}: camera stale on a starved machine ({res and res['outcome']}); once more", flush=True)
-        res = bench.run_fake(policy, "stairs_up", 6.0, 1, limit=11.0, seed=3)
+    # Real time on 2 shared cores: a starved renderer in the fake delivers frames late (capture ->
+    # action p50 130-380 ms instead of 55-80) and the supervisor damps the robot for a stale camera,
+    # before RUNNING or after, as it must. That is the machine, not the student: up to three runs,
+    # each such end printed; any other end, or three stale ones, fails.
+    for attempt in range(3):
+        res = bench.run_fake(policy, "stairs_up", 6.0, attempt, limit=11.0, seed=3)
+        stale = res is None or (res["outcome"][0] != "succeeded" and any("camera stale" in str(e) for e in res["events"]))
+        if not stale:
+            break
+        print(f"{policy}: run {attempt} ended on a stale camera ({res and res['outcome']})", flush=True)
     assert res is not None, "the robot graph never reached RUNNING"
     status, t_goal, distance = res["outcome"]
     assert status == "succeeded", f"{policy} through go1_udp and the fake camera: {status} after {t_goal:.1f} s, {distance:.2f} m"
