@@ -43,7 +43,7 @@ from lucid_ros.training.export import write_spec
 from lucid_ros.training.parkour import ParkourEnv, distill_config, recipe_of, teacher_env_config
 from lucid_ros.training.phases import StopOnSignal, git_commit
 from lucid_ros.training.ppo import torch_threads
-from lucid_ros.training.student import HIDDEN, Student, student_from_onnx, student_to_onnx
+from lucid_ros.training.student import HIDDEN, Student, graft_core, student_from_onnx, student_to_onnx
 from lucid_ros.training.train_walk import fmt_time, trot_generator
 from lucid_ros.vision.preprocess import IMAGENET_MEAN, IMAGENET_STD, ImageHistory, Preprocessor, from_spec
 
@@ -197,19 +197,31 @@ class Dagger:
     one env (the hard levels of gaps and the mixed course have one each at 40 envs) was driven by
     the same student every episode, and the other never met its own mistakes there."""
 
-    def __init__(self, env: DistillEnv, teacher: PolicySpec, models: list[Student], lr: float, seed: int, keep: int = 0, replay: int = 0):
+    def __init__(
+        self, env: DistillEnv, teacher: PolicySpec, models: list[Student], lr: float, seed: int, keep: int = 0, replay: int = 0,
+        guide: int | None = None, guide_weight: float = 0.0,
+    ):  # fmt: skip
         self.env, self.teacher, self.models = env, teacher, models
         self.sess = ort.InferenceSession(str(teacher.onnx_path), providers=["CPUExecutionProvider"])
         self.opts = [torch.optim.Adam(m.parameters(), lr=lr) for m in models]
+        self.set_guide(guide, guide_weight)
         n = env.n
         self.rng = np.random.default_rng(seed)
-        self.driver = self.rng.integers(0, len(models), n)
+        self.driver = self.rng.choice(self.learners, n)
         self.keep, self.n_replay = keep, replay
         self.kept: list[dict] = []
         self.goal_x = env.goal_x  # per env, from the level it stands on (updated at every reset)
         self.obs, _priv = env.reset_all()
         self.h = [torch.zeros(1, n, HIDDEN) for _ in models]
         self.starts_next = np.ones(n, dtype=np.float32)
+
+    def set_guide(self, guide: int | None, weight: float) -> None:
+        """With a guide (`distill --depth-guide`): models[guide] is frozen, drives no env, and every
+        other student's image code is fitted to its code of the same capture (weight x MSE, beside
+        the action MSE): a dense target for what the camera must tell the controller."""
+        self.guide, self.guide_weight = guide, weight
+        self.learners = np.array([k for k in range(len(self.models)) if k != guide])
+        self.feature_stats: dict[int, tuple[float, float]] = {}
 
     def collect(self, T: int, beta: float) -> dict:
         env, models, n, nj = self.env, self.models, self.env.n, self.env.robot.n_joints
@@ -248,7 +260,7 @@ class Dagger:
                 buf["falls"][k] += np.sum(fell & mine)
                 buf["goals"][k] += np.sum(timeout & mine & (x_before > self.goal_x - 0.2))
                 self.h[k][:, done] = 0.0
-            self.driver[done] = self.rng.integers(0, len(models), int(done.sum()))
+            self.driver[done] = self.rng.choice(self.learners, int(done.sum()))
             self.starts_next = done.astype(np.float32)
         return buf
 
@@ -262,16 +274,32 @@ class Dagger:
         cat = lambda key, k=None: torch.from_numpy(np.concatenate([c[key] if k is None else c[key][k] for c in chunks], axis=1))  # noqa: E731
         lab, st = cat("label"), cat("start")
         losses = []
+        target = None
+        if self.guide is not None:  # the frozen guide's code of every frame, and its own action error
+            g = self.models[self.guide]
+            gim = cat("img", self.guide)
+            with torch.no_grad():
+                target = g.latent(gim.flatten(0, 1)).reshape(*gim.shape[:2], -1)
         for k, m in enumerate(self.models):
             o, im, h0 = cat("obs", k), cat("img", k), torch.cat([c["h0"][k] for c in chunks], dim=1)
             ages = cat("age", k) if m.age else None
+            if k == self.guide:
+                with torch.no_grad():
+                    losses.append(float(torch.mean((m.unroll(o, im, h0, st, ages)[:, :n_new] - lab[:, :n_new]) ** 2)))
+                continue
             for _ in range(epochs):
-                err = (m.unroll(o, im, h0, st, ages) - lab) ** 2
+                act, z = m.unroll(o, im, h0, st, ages, codes=True)
+                err = (act - lab) ** 2
                 loss = torch.mean(err)
+                if target is not None:
+                    feat = torch.mean((z - target) ** 2)
+                    loss = loss + self.guide_weight * feat
                 self.opts[k].zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
                 self.opts[k].step()
+            if target is not None:  # the code's error, and the part of the guide's code it explains (R^2)
+                self.feature_stats[k] = (float(feat.detach()), 1.0 - float(feat.detach()) / max(float(target.var(dim=(0, 1)).mean()), 1e-12))
             losses.append(float(err[:, :n_new].detach().mean()))
         if self.keep:
             self.kept.append({key: buf[key] for key in ("obs", "img", "age", "label", "start", "h0")})
@@ -302,11 +330,24 @@ def main(argv: list[str] | None = None) -> int:
         "--no-image-age", dest="image_age", action="store_false",
         help="students without the image-age input (by default they read how old each frame is; one continued from a student without it gains it)",
     )  # fmt: skip
+    p.add_argument(
+        "--depth-guide", type=Path, default=None, metavar="SPEC",
+        help="train the RGB student alone, guided by this frozen depth student (a go1_depth.yaml seeing through --camera): "
+        "the RGB student's image code is fitted to the depth student's code of the same capture, beside the teacher's actions",
+    )  # fmt: skip
+    p.add_argument("--guide-weight", type=float, default=1.0, help="weight of the image-code error against the action error (with --depth-guide)")
+    p.add_argument(
+        "--graft",
+        action="store_true",
+        help="with --depth-guide: the RGB student starts as the depth student's controller (normaliser, fusion, GRU, head), keeping its own encoder",
+    )
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log-every", type=int, default=5)
     args = p.parse_args(argv)
+    if args.graft and args.depth_guide is None:
+        p.error("--graft needs --depth-guide (the depth student whose controller the RGB student starts from)")
     command = "python -m lucid_ros.training.distill " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     t_start = time.time()
     commit = git_commit()  # the code that runs: HEAD may move during a run of hours
@@ -325,9 +366,12 @@ def main(argv: list[str] | None = None) -> int:
     specs, models = build_students(robot, cfg, teacher, work, args.init_dir, args.camera, args.image_age)
     # read now, so a broken spec in --init-dir stops the run before training, not after it
     earlier = {s.name: earlier_phases(args.init_dir / f"{s.name}.yaml" if args.init_dir else None) for s in specs}
+    guide = load_guide(args.depth_guide, specs[0], models, args.graft) if args.depth_guide else None
     latency_steps = int(round(args.latency_ms / 20.0))
     env = DistillEnv(robot, teacher, specs, cfg.env, pk, seed=args.seed, nthread=args.threads, latency_max_steps=latency_steps)
-    dagger = Dagger(env, teacher, models, args.lr, args.seed, keep=args.keep, replay=args.replay)
+    dagger = Dagger(
+        env, teacher, models, args.lr, args.seed, keep=args.keep, replay=args.replay, guide=0 if guide else None, guide_weight=args.guide_weight
+    )
     n, T = env.n, args.steps
     history: list[dict] = []
     it = steps = 0
@@ -355,13 +399,16 @@ def main(argv: list[str] | None = None) -> int:
                 "loss": losses,
                 "falls_per_min": (falls / max(minutes_driven, 1e-9)).tolist(),
                 "goals": goals.tolist(),
+                "code_r2": {k: v[1] for k, v in dagger.feature_stats.items()},
             }
             history.append(rec)
             if it % args.log_every == 0:
                 el = time.time() - t_start
                 print(
                     f"it {it:4d} steps {steps / 1e6:5.2f}M beta {beta:.2f} loss depth {losses[0]:.4f} rgb {losses[1]:.4f} | falls/min {rec['falls_per_min'][0]:.2f} / "
-                    f"{rec['falls_per_min'][1]:.2f} goals {int(goals[0])}/{int(goals[1])} | {n * T / (time.time() - t_it):.0f} steps/s "
+                    f"{rec['falls_per_min'][1]:.2f} goals {int(goals[0])}/{int(goals[1])}"
+                    + "".join(f" | rgb code mse {mse:.3f} R2 {r2:.2f}" for mse, r2 in dagger.feature_stats.values())
+                    + f" | {n * T / (time.time() - t_it):.0f} steps/s "
                     f"(render {buf['t_render']:.1f}s upd {t_up:.1f}s) elapsed {fmt_time(el)} ETA {fmt_time(max(args.minutes * 60 - el, 0))}",
                     flush=True,
                 )
@@ -374,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
                 break
     wall = time.time() - t_start
     for k, ((stream, _name, _pre), spec, m) in enumerate(zip(STUDENTS, specs, models, strict=True)):
+        if guide is not None and k == 0:
+            continue  # the guide is frozen: nothing of it to write
         training = {
             "tool": "lucid_ros.training.distill (DAgger from the privileged teacher through the MuJoCo camera)",
             "command": command, "seed": args.seed, "git_commit": commit, "wall_time_s": round(wall, 1), "iterations": it, "env_steps": steps,
@@ -383,6 +432,11 @@ def main(argv: list[str] | None = None) -> int:
             "replay": {"keep": args.keep, "per_update": args.replay}, "course_weights": args.course_weights or {},
             "final_loss_last_20": round(float(np.mean([r["loss"][k] for r in history[-20:]])), 5) if history else None,
         }  # fmt: skip
+        if guide is not None:
+            training["depth_guide"] = {
+                "spec": guide.path.name, "sha256": guide.sha256, "weight": args.guide_weight, "graft": args.graft,
+                "code_r2_last_20": round(float(np.mean([r["code_r2"].get(k, np.nan) for r in history[-20:]])), 4) if history else None,
+            }  # fmt: skip
         training.update(student_phases(earlier[spec.name], training))
         out = export_student(m, spec, args.out_dir / spec.name, training)
         print(f"[distill] wrote {out.onnx_path} and {out.path}", flush=True)
@@ -390,6 +444,31 @@ def main(argv: list[str] | None = None) -> int:
     (work / "history.json").write_text(json.dumps(history))
     print(f"[distill] done in {fmt_time(wall)}, {steps} steps, {env.renders} renders; history {work / 'history.json'}", flush=True)
     return 0
+
+
+def load_guide(path: Path, depth_spec: PolicySpec, models: list[Student], graft: bool) -> PolicySpec:
+    """The frozen depth student of `--depth-guide` into models[0] (checked to see what this run's
+    depth input renders: the same mount and preprocessing, or its codes would describe other
+    images), and with `graft` its controller into the RGB student, models[1]."""
+    guide = load_spec(path, load_robot("go1"))
+    want, got = depth_spec.images[0], guide.images[0] if guide.images else None
+    if got is None or got.stream != "depth":
+        raise ConfigError(path, "inputs.images", "--depth-guide must be a depth student (one image input, stream depth)")
+    for field in ("camera", "preprocess"):
+        if getattr(got, field) != getattr(want, field):
+            raise ConfigError(
+                path,
+                f"inputs.images[0].{field}",
+                f"is {getattr(got, field)!r}; this run renders {getattr(want, field)!r} (--camera and the depth preprocessing must match)",
+            )
+    if (got.age is None) != (want.age is None):
+        raise ConfigError(path, "inputs.images[0].age", "the guide and this run's students must agree on the image-age input (--no-image-age)")
+    student_from_onnx(models[0], guide.onnx_path)
+    print(f"[distill] depth guide {guide.path} (frozen; the RGB student's image code is fitted to its code)", flush=True)
+    if graft:
+        names = graft_core(models[1], models[0])
+        print(f"[distill] rgb: starts as the guide's controller ({len(names)} tensors grafted; its own encoder kept)", flush=True)
+    return guide
 
 
 def course_weights(text: str) -> dict[str, float]:

@@ -68,11 +68,18 @@ class Student(nn.Module):
             x = torch.nn.functional.elu(conv(x))
         return x.flatten(1)
 
+    def latent(self, image: torch.Tensor) -> torch.Tensor:
+        """The image's LATENT-wide code (B, C, H, W) -> (B, LATENT): what the fusion layer reads
+        of the camera. `distill --depth-guide` fits an RGB student's to the depth student's."""
+        return torch.nn.functional.elu(self.img_fc(self._conv(image)))
+
     def step(self, obs: torch.Tensor, image: torch.Tensor, h: torch.Tensor, age: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One policy step for a batch: obs (B, obs_dim), image (B, C, H, W), h (1, B, HIDDEN),
         age (B, 1) s (a student with `age` only)."""
+        return self._core(obs, self.latent(image), h, age)
+
+    def _core(self, obs: torch.Tensor, z: torch.Tensor, h: torch.Tensor, age: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         o = torch.clamp((obs - self.norm_mean) / self.norm_std, -5.0, 5.0)
-        z = torch.nn.functional.elu(self.img_fc(self._conv(image)))
         parts = [o, z]
         if self.age:
             if age is None:
@@ -84,17 +91,19 @@ class Student(nn.Module):
         return (out if self.tg is None else out + self.tg(obs)), h
 
     def unroll(
-        self, obs: torch.Tensor, images: torch.Tensor, h0: torch.Tensor, starts: torch.Tensor, ages: torch.Tensor | None = None
-    ) -> torch.Tensor:
+        self, obs: torch.Tensor, images: torch.Tensor, h0: torch.Tensor, starts: torch.Tensor, ages: torch.Tensor | None = None, codes: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Actions over a chunk: obs (T, B, D), images (T, B, C, H, W), h0 (1, B, H) at the chunk's
         start, starts (T, B) = 1 where an episode begins at that step (the state is zeroed first),
-        ages (T, B) s (a student with `age` only)."""
+        ages (T, B) s (a student with `age` only). With `codes`, also the image codes (T, B, LATENT)."""
+        T, B = images.shape[:2]
+        z = self.latent(images.flatten(0, 1)).reshape(T, B, -1)  # every frame of the chunk through the encoder at once
         h, outs = h0, []
         for t in range(obs.shape[0]):
             h = h * (1.0 - starts[t])[None, :, None]
-            a, h = self.step(obs[t], images[t], h, None if ages is None else ages[t])
+            a, h = self._core(obs[t], z[t], h, None if ages is None else ages[t])
             outs.append(a)
-        return torch.stack(outs)
+        return (torch.stack(outs), z) if codes else torch.stack(outs)
 
 
 def _swap_gates(a: np.ndarray) -> np.ndarray:
@@ -134,6 +143,28 @@ def student_from_onnx(model: Student, path: str | Path) -> str | None:
                 raise ValueError(f"{path}: a {src.shape} weight where this student has {tuple(dst.shape)}; not the same network")
             dst.copy_(torch.from_numpy(np.array(src)))  # a writable copy (numpy_helper gives read-only views)
     return note
+
+
+def graft_core(dst: Student, src: Student) -> list[str]:
+    """Copy what `src` does after its camera encoder (observation normaliser, fusion, GRU, head)
+    into `dst`, which keeps its own encoder: an RGB student that starts as the depth student's
+    controller, its encoder then fitted to the depth student's image code (`distill --graft`).
+    The two must have the same fusion layout (LATENT, the observation, the age input); returns
+    the parameter names copied."""
+    keep = ("convs.", "img_fc.")
+    src_state = src.state_dict()
+    copied = []
+    with torch.no_grad():
+        for name, value in dst.state_dict().items():
+            if name.startswith(keep) or name.startswith("tg."):
+                continue
+            if name not in src_state or tuple(src_state[name].shape) != tuple(value.shape):
+                raise ValueError(
+                    f"cannot graft {name}: {tuple(src_state[name].shape) if name in src_state else 'absent'} in the source, {tuple(value.shape)} here"
+                )
+            value.copy_(src_state[name])
+            copied.append(name)
+    return copied
 
 
 def student_to_onnx(

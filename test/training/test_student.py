@@ -162,6 +162,7 @@ def _dagger(keep: int, replay: int):
     d.models = [make(1, False)]
     d.opts = [torch.optim.Adam(d.models[0].parameters(), lr=3e-3)]
     d.rng, d.keep, d.n_replay, d.kept = np.random.default_rng(0), keep, replay, []
+    d.set_guide(None, 0.0)
     return d
 
 
@@ -224,3 +225,77 @@ def test_distill_feeds_each_student_the_age_of_the_frame_it_shows_latency_and_re
         ages.append(np.round(env.image_ages()[0][:, 0].astype(np.float64), 3).tolist())
     assert [a[0] for a in ages] == [0.5, 0.5, 0.5, 0.06, 0.08, 0.1, 0.12, 0.14, 0.06, 0.08, 0.1, 0.12]
     assert [a[1] for a in ages] == [0.0, 0.02, 0.04, 0.06, 0.08, 0.0, 0.02, 0.04, 0.06, 0.08, 0.0, 0.02]
+
+
+def _guided_chunks(rng, count: int, T: int = 4, n: int = 6) -> list[dict]:
+    """Chunks with both students' frames of the same captures: a depth frame (a ramp whose height
+    and slope vary per frame) and an RGB frame that is a fixed colouring of it, so the depth code
+    can be read from the colour."""
+    chunks = []
+    for _ in range(count):
+        level = rng.uniform(-0.5, 0.5, (T, n, 1, 1, 1))
+        slope = rng.uniform(-1.0, 1.0, (T, n, 1, 1, 1))
+        depth = (level + slope * np.linspace(-0.5, 0.5, 45)[None, None, None, :, None] * np.ones((1, 1, 1, 45, 80))).astype(np.float32)
+        rgb = np.concatenate([depth, 0.5 - depth, 0.3 * depth], axis=2).astype(np.float32)
+        chunks.append({
+            "obs": [rng.normal(size=(T, n, 141)).astype(np.float32)] * 2, "img": [depth, rgb], "age": [np.zeros((T, n), np.float32)] * 2,
+            "label": np.zeros((T, n, 12), np.float32), "start": np.zeros((T, n), np.float32), "h0": [torch.zeros(1, n, HIDDEN)] * 2,
+        })  # fmt: skip
+    return chunks
+
+
+@pytest.mark.parametrize("weight", [1.0, 0.0])
+def test_a_depth_guide_teaches_the_rgb_students_encoder_its_code_and_stays_frozen(weight):
+    """`distill --depth-guide`: the frozen depth student's image code of each capture is the RGB
+    student's target. Fitted with the code error, the RGB encoder explains most of the guide's code
+    (R^2); with weight 0 (actions alone, all zero here) it does not. The guide's weights never move."""
+    from lucid_ros.training.distill import Dagger
+
+    d = Dagger.__new__(Dagger)
+    d.models = [make(1, False), make(3, False)]
+    torch.manual_seed(7)
+    for p in d.models[1].parameters():  # a different start from the guide's
+        p.data.normal_(0.0, 0.1) if p.dim() > 1 else p.data.zero_()
+    d.opts = [torch.optim.Adam(m.parameters(), lr=3e-3) for m in d.models]
+    d.rng, d.keep, d.n_replay, d.kept = np.random.default_rng(0), 0, 0, []
+    d.set_guide(0, weight)
+    assert d.learners.tolist() == [1]  # the guide drives no env
+    before = [p.detach().clone() for p in d.models[0].parameters()]
+    chunks = _guided_chunks(np.random.default_rng(2), 4)
+    for i in range(120):
+        d.update(chunks[i % 4], epochs=1)
+    assert all(torch.equal(a, b) for a, b in zip(before, d.models[0].parameters(), strict=True))
+    probe = _guided_chunks(np.random.default_rng(9), 1)[0]
+    with torch.no_grad():
+        want = d.models[0].latent(torch.from_numpy(probe["img"][0]).flatten(0, 1))
+        got = d.models[1].latent(torch.from_numpy(probe["img"][1]).flatten(0, 1))
+    r2 = 1.0 - float(torch.mean((got - want) ** 2)) / float(want.var(dim=0).mean())
+    if weight:
+        assert r2 > 0.8, r2
+        assert d.feature_stats[1][1] > 0.8  # what distill prints and records as the code's R^2
+    else:
+        assert r2 < 0.2, r2
+
+
+def test_a_grafted_rgb_student_acts_as_the_depth_student_given_the_same_code():
+    """`distill --graft`: the RGB student starts as the depth student's controller (normaliser,
+    fusion, GRU, head) with its own encoder: fed the same image code, state and observation, it
+    computes the same action."""
+    from lucid_ros.training.student import graft_core
+
+    depth, rgb = make(1, False, age=True), make(3, False, age=True)
+    with torch.no_grad():
+        for p in depth.parameters():
+            p.add_(0.05)
+    names = graft_core(rgb, depth)
+    assert "gru.weight_hh_l0" in names and not any(n.startswith(("convs.", "img_fc.")) for n in names)
+    rng = np.random.default_rng(1)
+    obs, z = torch.from_numpy(rng.normal(size=(2, 141)).astype(np.float32)), torch.rand(2, 64)
+    h, age = torch.from_numpy(rng.normal(size=(1, 2, HIDDEN)).astype(np.float32)), torch.full((2, 1), 0.1)
+    with torch.no_grad():
+        a_d, h_d = depth._core(obs, z, h, age)
+        a_r, h_r = rgb._core(obs, z, h, age)
+    np.testing.assert_allclose(a_r.numpy(), a_d.numpy(), atol=1e-6)
+    np.testing.assert_allclose(h_r.numpy(), h_d.numpy(), atol=1e-6)
+    with pytest.raises(ValueError, match="cannot graft fuse.weight"):
+        graft_core(make(3, False, age=False), depth)  # one without the age input: a narrower fusion layer
