@@ -215,13 +215,40 @@ class Dagger:
         self.h = [torch.zeros(1, n, HIDDEN) for _ in models]
         self.starts_next = np.ones(n, dtype=np.float32)
 
-    def set_guide(self, guide: int | None, weight: float) -> None:
+    def set_guide(self, guide: int | None, weight: float, code_steps: int = 0, code_lr: float = 1e-3, code_batch: int = 256) -> None:
         """With a guide (`distill --depth-guide`): models[guide] is frozen, drives no env, and every
         other student's image code is fitted to its code of the same capture (weight x MSE, beside
-        the action MSE): a dense target for what the camera must tell the controller."""
+        the action MSE): a dense target for what the camera must tell the controller. With
+        `code_steps`, each update is followed by that many steps of the code error alone on
+        `code_batch` frames drawn from the kept chunks, on the encoder only (its own optimiser):
+        two steps per chunk of DAgger were too few to relearn an encoder in an hour."""
         self.guide, self.guide_weight = guide, weight
         self.learners = np.array([k for k in range(len(self.models)) if k != guide])
         self.feature_stats: dict[int, tuple[float, float]] = {}
+        self.code_steps, self.code_batch = code_steps, code_batch
+        self.code_opts = {
+            int(k): torch.optim.Adam([*self.models[k].convs.parameters(), *self.models[k].img_fc.parameters()], lr=code_lr) for k in self.learners
+        } if guide is not None and code_steps else {}  # fmt: skip
+
+    def fit_codes(self, pool: list[dict]) -> dict[int, float]:
+        """`code_steps` encoder-only steps per learner on random frames of `pool` (chunks with both
+        students' frames of the same captures); returns each learner's last code MSE."""
+        g = self.models[self.guide]
+        last = {}
+        for k, opt in self.code_opts.items():
+            m = self.models[k]
+            for _ in range(self.code_steps):
+                c = pool[int(self.rng.integers(len(pool)))]
+                T, n = c["label"].shape[:2]
+                it, ie = self.rng.integers(0, T, self.code_batch), self.rng.integers(0, n, self.code_batch)
+                with torch.no_grad():
+                    target = g.latent(torch.from_numpy(c["img"][self.guide][it, ie]))
+                loss = torch.mean((m.latent(torch.from_numpy(c["img"][k][it, ie])) - target) ** 2)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                last[k] = float(loss.detach())
+        return last
 
     def collect(self, T: int, beta: float) -> dict:
         env, models, n, nj = self.env, self.models, self.env.n, self.env.robot.n_joints
@@ -304,6 +331,8 @@ class Dagger:
         if self.keep:
             self.kept.append({key: buf[key] for key in ("obs", "img", "age", "label", "start", "h0")})
             del self.kept[: -self.keep]
+        if self.code_opts:
+            self.fit_codes(self.kept or [buf])
         return losses
 
 
@@ -336,6 +365,11 @@ def main(argv: list[str] | None = None) -> int:
         "the RGB student's image code is fitted to the depth student's code of the same capture, beside the teacher's actions",
     )  # fmt: skip
     p.add_argument("--guide-weight", type=float, default=1.0, help="weight of the image-code error against the action error (with --depth-guide)")
+    p.add_argument(
+        "--code-steps", type=int, default=0,
+        help="with --depth-guide: encoder-only steps on the code error after each update, on random frames of the kept chunks (--code-lr, batch 256)",
+    )  # fmt: skip
+    p.add_argument("--code-lr", type=float, default=1e-3)
     p.add_argument(
         "--graft",
         action="store_true",
@@ -372,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     dagger = Dagger(
         env, teacher, models, args.lr, args.seed, keep=args.keep, replay=args.replay, guide=0 if guide else None, guide_weight=args.guide_weight
     )
+    dagger.set_guide(dagger.guide, args.guide_weight, args.code_steps, args.code_lr)
     n, T = env.n, args.steps
     history: list[dict] = []
     it = steps = 0
@@ -435,6 +470,7 @@ def main(argv: list[str] | None = None) -> int:
         if guide is not None:
             training["depth_guide"] = {
                 "spec": guide.path.name, "sha256": guide.sha256, "weight": args.guide_weight, "graft": args.graft,
+                "code_steps": args.code_steps, "code_lr": args.code_lr,
                 "code_r2_last_20": round(float(np.mean([r["code_r2"].get(k, np.nan) for r in history[-20:]])), 4) if history else None,
             }  # fmt: skip
         training.update(student_phases(earlier[spec.name], training))

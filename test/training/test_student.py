@@ -244,11 +244,13 @@ def _guided_chunks(rng, count: int, T: int = 4, n: int = 6) -> list[dict]:
     return chunks
 
 
-@pytest.mark.parametrize("weight", [1.0, 0.0])
-def test_a_depth_guide_teaches_the_rgb_students_encoder_its_code_and_stays_frozen(weight):
+@pytest.mark.parametrize("weight,code_steps,updates,fits", [(1.0, 0, 120, True), (0.0, 0, 120, False), (1.0, 0, 12, False), (1.0, 20, 12, True)])
+def test_a_depth_guide_teaches_the_rgb_students_encoder_its_code_and_stays_frozen(weight, code_steps, updates, fits):
     """`distill --depth-guide`: the frozen depth student's image code of each capture is the RGB
     student's target. Fitted with the code error, the RGB encoder explains most of the guide's code
-    (R^2); with weight 0 (actions alone, all zero here) it does not. The guide's weights never move."""
+    (R^2); with weight 0 (actions alone, all zero here) it does not. In a tenth of the updates it
+    does not either, unless `--code-steps` fit the encoder alone on the kept frames between them
+    (here 20 per update). The guide's weights never move."""
     from lucid_ros.training.distill import Dagger
 
     d = Dagger.__new__(Dagger)
@@ -257,12 +259,12 @@ def test_a_depth_guide_teaches_the_rgb_students_encoder_its_code_and_stays_froze
     for p in d.models[1].parameters():  # a different start from the guide's
         p.data.normal_(0.0, 0.1) if p.dim() > 1 else p.data.zero_()
     d.opts = [torch.optim.Adam(m.parameters(), lr=3e-3) for m in d.models]
-    d.rng, d.keep, d.n_replay, d.kept = np.random.default_rng(0), 0, 0, []
-    d.set_guide(0, weight)
+    d.rng, d.keep, d.n_replay, d.kept = np.random.default_rng(0), 4, 0, []
+    d.set_guide(0, weight, code_steps=code_steps, code_lr=3e-3, code_batch=24)
     assert d.learners.tolist() == [1]  # the guide drives no env
     before = [p.detach().clone() for p in d.models[0].parameters()]
     chunks = _guided_chunks(np.random.default_rng(2), 4)
-    for i in range(120):
+    for i in range(updates):
         d.update(chunks[i % 4], epochs=1)
     assert all(torch.equal(a, b) for a, b in zip(before, d.models[0].parameters(), strict=True))
     probe = _guided_chunks(np.random.default_rng(9), 1)[0]
@@ -270,9 +272,9 @@ def test_a_depth_guide_teaches_the_rgb_students_encoder_its_code_and_stays_froze
         want = d.models[0].latent(torch.from_numpy(probe["img"][0]).flatten(0, 1))
         got = d.models[1].latent(torch.from_numpy(probe["img"][1]).flatten(0, 1))
     r2 = 1.0 - float(torch.mean((got - want) ** 2)) / float(want.var(dim=0).mean())
-    if weight:
-        assert r2 > 0.8, r2
-        assert d.feature_stats[1][1] > 0.8  # what distill prints and records as the code's R^2
+    if fits:
+        assert r2 > 0.75, r2
+        assert code_steps or d.feature_stats[1][1] > 0.75  # what distill prints and records as the code's R^2
     else:
         assert r2 < 0.2, r2
 
