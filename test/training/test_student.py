@@ -301,3 +301,26 @@ def test_a_grafted_rgb_student_acts_as_the_depth_student_given_the_same_code():
     np.testing.assert_allclose(h_r.numpy(), h_d.numpy(), atol=1e-6)
     with pytest.raises(ValueError, match="cannot graft fuse.weight"):
         graft_core(make(3, False, age=False), depth)  # one without the age input: a narrower fusion layer
+
+
+def test_a_depth_guide_that_sees_through_another_mount_is_refused_naming_the_field(tmp_path):
+    """The guide's codes describe its own images: a guide trained through `ego_down` cannot guide a
+    run that renders the level `ego` mount (nor one with other preprocessing); distill stops before
+    any world is built, naming the field (a ConfigError: exit status 2)."""
+    from lucid_ros.errors import ConfigError
+    from lucid_ros.paths import config_dir
+    from lucid_ros.policy.spec import load_spec
+    from lucid_ros.robots.description import load_robot
+    from lucid_ros.training.config import TrainConfig
+    from lucid_ros.training.distill import build_students, load_guide
+
+    robot = load_robot("go1")
+    teacher = load_spec(config_dir() / "policies" / "go1_teacher.yaml", robot)
+    guide = config_dir() / "policies" / "go1_depth.yaml"  # trained through ego_down
+    specs, models = build_students(robot, TrainConfig(), teacher, tmp_path, None, camera="ego")
+    with pytest.raises(ConfigError, match=r"inputs\.images\[0\]\.camera.*'ego_down'.*'ego'"):
+        load_guide(guide, specs[0], models, graft=True)
+    specs, models = build_students(robot, TrainConfig(), teacher, tmp_path, None, camera="ego_down")
+    before = models[1].fuse.weight.detach().clone()
+    assert load_guide(guide, specs[0], models, graft=True).name == "go1_depth"
+    assert not torch.equal(before, models[1].fuse.weight)  # grafted
