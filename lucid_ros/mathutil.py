@@ -17,10 +17,22 @@ def quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Rotate vector(s) v by quaternion(s) q (body -> world for a world-from-body q)."""
     q = np.asarray(q, dtype=np.float64)
     v = np.asarray(v, dtype=np.float64)
+    if q.shape == (4,) and v.shape == (3,):
+        return _quat_rotate_one(q, v)
     w = q[..., :1]
     u = q[..., 1:]
     t = 2.0 * np.cross(u, v)
     return v + w * t + np.cross(u, t)
+
+
+def _quat_rotate_one(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """quat_rotate of one quaternion and one vector in Python floats: the same operations in the
+    same order as the array path (bit-identical, test_mathutil), at a 50th of np.cross's cost,
+    which was a third of a fake robot's 500 Hz tick."""
+    w, x, y, z = (float(c) for c in q)
+    a, b, c = (float(e) for e in v)
+    t0, t1, t2 = 2.0 * (y * c - z * b), 2.0 * (z * a - x * c), 2.0 * (x * b - y * a)
+    return np.array([a + w * t0 + (y * t2 - z * t1), b + w * t1 + (z * t0 - x * t2), c + w * t2 + (x * t1 - y * t0)])
 
 
 def quat_rotate_inverse(q: np.ndarray, v: np.ndarray) -> np.ndarray:

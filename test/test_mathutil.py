@@ -32,3 +32,14 @@ def test_rpy_round_trip_and_yaw_is_a_heading():
     np.testing.assert_allclose(quat_to_rpy(rpy_to_quat(rpy)), rpy, atol=1e-12)
     # a quarter turn about z takes the body's forward axis to world +y
     np.testing.assert_allclose(quat_matrix(rpy_to_quat(rpy[1]))[:, 0], [0.0, 1.0, 0.0], atol=1e-12)
+
+
+def test_one_quaternion_rotates_bit_for_bit_as_a_batch_does():
+    """quat_rotate's one-vector path (Python floats: the fake robot's and the graph's 500 Hz
+    readers) computes exactly what the batch path (training's observations) computes: train and
+    deploy see the same bits, not merely close ones."""
+    rng = np.random.default_rng(4)
+    qs = _random_quats(2000, seed=5) * rng.choice([1e-3, 1.0, 1e3], size=(2000, 1))  # unnormalised too
+    vs = rng.normal(size=(2000, 3)) * rng.choice([1e-3, 1.0, 1e3], size=(2000, 1))
+    one = np.stack([quat_rotate(q, v) for q, v in zip(qs, vs, strict=True)])
+    np.testing.assert_array_equal(one, quat_rotate(qs, vs))

@@ -163,3 +163,19 @@ def test_render_sizes(go1):
     assert sim.render("ego_camera", depth=True).shape == d.shape  # MJCF name: same mount, same default size
     assert rgb.std() > 0  # not a blank frame
     sim.close()
+
+
+def test_the_planar_pose_is_the_ground_truths_position_and_yaw():
+    """What a fake robot's operator steers by (SimRobot.planar_pose, read at 500 Hz) is the ground
+    truth's x, y and yaw, pitched and rolled, on both sides of +-pi."""
+    from lucid_ros.mathutil import quat_to_rpy, rpy_to_quat
+
+    sim = SimRobot(load_robot("go1"), "flat")
+    r = sim.index.root_qpos
+    for x, y, rpy in ((0.3, -1.2, (0.2, -0.3, 3.1)), (-2.0, 0.5, (-0.1, 0.4, -3.1)), (0.0, 0.0, (0.0, 0.0, 0.7))):
+        sim.data.qpos[r : r + 3] = (x, y, 0.3)
+        sim.data.qpos[r + 3 : r + 7] = rpy_to_quat(np.array(rpy))
+        g = sim.ground_truth()
+        px, py, yaw = sim.planar_pose()
+        assert (px, py) == (x, y)
+        assert abs(yaw - quat_to_rpy(g.quat)[2]) < 1e-12 and abs(yaw - rpy[2]) < 1e-9
