@@ -382,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.graft and args.depth_guide is None:
         p.error("--graft needs --depth-guide (the depth student whose controller the RGB student starts from)")
+    if args.code_steps and args.depth_guide is None:
+        p.error("--code-steps needs --depth-guide (the depth student whose image code the RGB encoder is fitted to)")
     command = "python -m lucid_ros.training.distill " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     t_start = time.time()
     commit = git_commit()  # the code that runs: HEAD may move during a run of hours
