@@ -71,7 +71,9 @@ def policy_mount(policy: str, robot) -> str:
     return load_spec(resolve_policy(policy), robot).camera or "ego"
 
 
-def run_fake(policy: str, course: str, seconds: float, run: int, limit: float | None = None, seed: int = 0) -> dict | None:
+def run_fake(policy: str, course: str, seconds: float, run: int, limit: float | None = None, seed: int = 0) -> dict:
+    """One realtime run through go1_udp and the fake RealSense: {"state", "events", and once it
+    reached RUNNING "distance", "physics_s", "y", "zmax", "latency" (and "outcome" with a limit)}."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test" / "hardware"))
     from hw_tools import realtime_threads, robot_priority
 
@@ -114,7 +116,7 @@ def run_fake(policy: str, course: str, seconds: float, run: int, limit: float | 
             )
             if not g.wait_for_state("RUNNING", 40.0):
                 print(f"fake run {run}: never RUNNING: {g.monitor.events}")
-                return None
+                return {"state": g.state, "events": list(g.monitor.events)}
             t0 = time.time()
             time.sleep(max(seconds, limit or 0.0) * 1.6 + 1.0)  # physics time behind the wall on a loaded machine: margin
             state = g.state
@@ -205,7 +207,7 @@ def bench_variant(a: argparse.Namespace, seed: int) -> None:
 
         limit = episode_time_limit(randomize(load_course(a.course), seed), VX)
     runs = a.runs if a.only != "sim" else 0
-    fakes = [r for r in (run_fake(a.policy, a.course, a.seconds, i, limit, seed) for i in range(runs)) if r]
+    fakes = [r for r in (run_fake(a.policy, a.course, a.seconds, i, limit, seed) for i in range(runs)) if "distance" in r]
     sim = run_sim(a.policy, a.course, a.seconds, seed) if a.only != "fake" else None
     sim_ep = run_sim_episode(a.policy, a.course, seed) if a.episode and a.only != "fake" else None
     name = f"{a.policy} {a.course} seed {seed}"

