@@ -160,11 +160,19 @@ class DistillEnv(ParkourEnv):
 
 
 def build_students(
-    robot: RobotDescription, cfg: TrainConfig, teacher: PolicySpec, work: Path, init_dir: Path | None, camera: str = "ego", age: bool = True
+    robot: RobotDescription,
+    cfg: TrainConfig,
+    teacher: PolicySpec,
+    work: Path,
+    init_dir: Path | None,
+    camera: str = "ego",
+    age: bool = True,
+    guided: bool = False,
 ) -> tuple[list[PolicySpec], list[Student]]:
     """Each student's spec (written to `work`) and network: fresh (normalised with the teacher's
     statistics for the shared proprioceptive inputs), or the one in init_dir to continue from
-    (one without the image-age input gains it, with zero weights, when `age`)."""
+    (one without the image-age input gains it, with zero weights, when `age`). A `guided` run reads
+    no depth student there: `--depth-guide` supplies it."""
     t_mean, t_std = teacher_normaliser(teacher.onnx_path)
     specs, models = [], []
     for stream, name, pre in STUDENTS:
@@ -173,7 +181,7 @@ def build_students(
         obs_dim = 141  # go1_walk's observation; checked against the spec below
         shape = Preprocessor(pre, stream).output_shape
         model = Student(obs_dim, shape, robot.n_joints, t_mean[:obs_dim], t_std[:obs_dim], None, age=age)
-        if init_dir is not None:
+        if init_dir is not None and not (guided and stream == "depth"):  # a guided run's depth student is the guide
             note = student_from_onnx(model, init_dir / f"{name}.onnx")
             print(f"[distill] {name}: continuing from {init_dir / f'{name}.onnx'}" + (f" ({note})" if note else ""), flush=True)
         student_to_onnx(model, onnx_path, "obs", "image", "h_in", "h_out")
@@ -399,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.camera not in robot.cameras:
         p.error(f"--camera: robot '{robot.name}' has no camera '{args.camera}' (cameras: {sorted(robot.cameras)})")
     work = Path(tempfile.mkdtemp(prefix="lucid_distill_"))
-    specs, models = build_students(robot, cfg, teacher, work, args.init_dir, args.camera, args.image_age)
+    specs, models = build_students(robot, cfg, teacher, work, args.init_dir, args.camera, args.image_age, guided=args.depth_guide is not None)
     # read now, so a broken spec in --init-dir stops the run before training, not after it
     earlier = {s.name: earlier_phases(args.init_dir / f"{s.name}.yaml" if args.init_dir else None) for s in specs}
     guide = load_guide(args.depth_guide, specs[0], models, args.graft) if args.depth_guide else None
