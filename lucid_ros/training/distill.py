@@ -207,12 +207,12 @@ class Dagger:
 
     def __init__(
         self, env: DistillEnv, teacher: PolicySpec, models: list[Student], lr: float, seed: int, keep: int = 0, replay: int = 0,
-        guide: int | None = None, guide_weight: float = 0.0,
+        guide: int | None = None, guide_weight: float = 0.0, code_steps: int = 0, code_lr: float = 1e-3,
     ):  # fmt: skip
         self.env, self.teacher, self.models = env, teacher, models
         self.sess = ort.InferenceSession(str(teacher.onnx_path), providers=["CPUExecutionProvider"])
         self.opts = [torch.optim.Adam(m.parameters(), lr=lr) for m in models]
-        self.set_guide(guide, guide_weight)
+        self.set_guide(guide, guide_weight, code_steps, code_lr)
         n = env.n
         self.rng = np.random.default_rng(seed)
         self.driver = self.rng.choice(self.learners, n)
@@ -229,7 +229,8 @@ class Dagger:
         the action MSE): a dense target for what the camera must tell the controller. With
         `code_steps`, each update is followed by that many steps of the code error alone on
         `code_batch` frames drawn from the kept chunks, on the encoder only (its own optimiser):
-        two steps per chunk of DAgger were too few to relearn an encoder in an hour."""
+        two steps per chunk of DAgger were too few to relearn an encoder in an hour. The guide is
+        frozen, so its code of a chunk is computed once, when the chunk arrives, and kept with it."""
         self.guide, self.guide_weight = guide, weight
         self.learners = np.array([k for k in range(len(self.models)) if k != guide])
         self.feature_stats: dict[int, tuple[float, float]] = {}
@@ -240,8 +241,8 @@ class Dagger:
 
     def fit_codes(self, pool: list[dict]) -> dict[int, float]:
         """`code_steps` encoder-only steps per learner on random frames of `pool` (chunks with both
-        students' frames of the same captures); returns each learner's last code MSE."""
-        g = self.models[self.guide]
+        students' frames of the same captures, and the guide's codes of them); returns each
+        learner's last code MSE."""
         last = {}
         for k, opt in self.code_opts.items():
             m = self.models[k]
@@ -249,8 +250,7 @@ class Dagger:
                 c = pool[int(self.rng.integers(len(pool)))]
                 T, n = c["label"].shape[:2]
                 it, ie = self.rng.integers(0, T, self.code_batch), self.rng.integers(0, n, self.code_batch)
-                with torch.no_grad():
-                    target = g.latent(torch.from_numpy(c["img"][self.guide][it, ie]))
+                target = torch.from_numpy(c["code"][it, ie])
                 loss = torch.mean((m.latent(torch.from_numpy(c["img"][k][it, ie])) - target) ** 2)
                 opt.zero_grad()
                 loss.backward()
@@ -299,29 +299,38 @@ class Dagger:
             self.starts_next = done.astype(np.float32)
         return buf
 
+    def _guide_codes(self, buf: dict) -> None:
+        """The frozen guide over a new chunk, once: its image code of every frame (`code`, (T, n,
+        LATENT), the learners' target in this and every later update) and its own action error
+        (`guide_loss`, reported in its place)."""
+        k, g = self.guide, self.models[self.guide]
+        with torch.no_grad():
+            act, code = g.unroll(
+                torch.from_numpy(buf["obs"][k]), torch.from_numpy(buf["img"][k]), buf["h0"][k], torch.from_numpy(buf["start"]),
+                torch.from_numpy(buf["age"][k]) if g.age else None, codes=True,
+            )  # fmt: skip
+        buf["code"] = code.numpy()
+        buf["guide_loss"] = float(torch.mean((act - torch.from_numpy(buf["label"])) ** 2))
+
     def update(self, buf: dict, epochs: int) -> list[float]:
         """Truncated BPTT over the chunk and `replay` kept chunks (side by side in one batch, each
         from its own start state), MSE to the teacher's actions; returns each student's loss on the
         new chunk. The chunk is kept afterwards (the oldest dropped past `keep`)."""
+        if self.guide is not None and "code" not in buf:
+            self._guide_codes(buf)
         old = [self.kept[i] for i in self.rng.choice(len(self.kept), min(self.n_replay, len(self.kept)), replace=False)] if self.kept else []
         chunks = [buf, *old]
         n_new = buf["label"].shape[1]
         cat = lambda key, k=None: torch.from_numpy(np.concatenate([c[key] if k is None else c[key][k] for c in chunks], axis=1))  # noqa: E731
         lab, st = cat("label"), cat("start")
         losses = []
-        target = None
-        if self.guide is not None:  # the frozen guide's code of every frame, and its own action error
-            g = self.models[self.guide]
-            gim = cat("img", self.guide)
-            with torch.no_grad():
-                target = g.latent(gim.flatten(0, 1)).reshape(*gim.shape[:2], -1)
+        target = cat("code") if self.guide is not None else None
         for k, m in enumerate(self.models):
+            if k == self.guide:
+                losses.append(buf["guide_loss"])
+                continue
             o, im, h0 = cat("obs", k), cat("img", k), torch.cat([c["h0"][k] for c in chunks], dim=1)
             ages = cat("age", k) if m.age else None
-            if k == self.guide:
-                with torch.no_grad():
-                    losses.append(float(torch.mean((m.unroll(o, im, h0, st, ages)[:, :n_new] - lab[:, :n_new]) ** 2)))
-                continue
             for _ in range(epochs):
                 act, z = m.unroll(o, im, h0, st, ages, codes=True)
                 err = (act - lab) ** 2
@@ -337,7 +346,7 @@ class Dagger:
                 self.feature_stats[k] = (float(feat.detach()), 1.0 - float(feat.detach()) / max(float(target.var(dim=(0, 1)).mean()), 1e-12))
             losses.append(float(err[:, :n_new].detach().mean()))
         if self.keep:
-            self.kept.append({key: buf[key] for key in ("obs", "img", "age", "label", "start", "h0")})
+            self.kept.append({key: buf[key] for key in ("obs", "img", "age", "label", "start", "h0", "code") if key in buf})
             del self.kept[: -self.keep]
         if self.code_opts:
             self.fit_codes(self.kept or [buf])
@@ -414,9 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     latency_steps = int(round(args.latency_ms / 20.0))
     env = DistillEnv(robot, teacher, specs, cfg.env, pk, seed=args.seed, nthread=args.threads, latency_max_steps=latency_steps)
     dagger = Dagger(
-        env, teacher, models, args.lr, args.seed, keep=args.keep, replay=args.replay, guide=0 if guide else None, guide_weight=args.guide_weight
-    )
-    dagger.set_guide(dagger.guide, args.guide_weight, args.code_steps, args.code_lr)
+        env, teacher, models, args.lr, args.seed, keep=args.keep, replay=args.replay,
+        guide=0 if guide else None, guide_weight=args.guide_weight, code_steps=args.code_steps, code_lr=args.code_lr,
+    )  # fmt: skip
     n, T = env.n, args.steps
     history: list[dict] = []
     it = steps = 0
