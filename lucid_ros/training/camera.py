@@ -14,6 +14,7 @@ material (the textures stay the course variant's). Physics never reads any of th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import mujoco
@@ -51,17 +52,37 @@ class SceneJitter:
         self.headlight = np.full(n, 0.4)
         self.tint = np.ones((n, n_mat, 3))
 
+    LIGHT = ("sun_dir", "sun_diffuse", "ambient", "headlight", "tint")  # what changes a colour frame and not a depth frame
+
     def draw(self, ids: np.ndarray) -> None:
-        r, rng, k = self.r, self.rng, len(ids)
-        u = lambda a, *shape: rng.uniform(-a, a, (k, *shape))  # noqa: E731
+        r, k = self.r, len(ids)
+        u = lambda a, *shape: self.rng.uniform(-a, a, (k, *shape))  # noqa: E731
         self.cam_pos[ids] = u(r.cam_pos, 3)
         self.cam_pitch[ids] = np.deg2rad(u(r.cam_pitch_deg))
         self.dfov[ids] = u(r.vfov_deg)
-        self.sun_dir[ids] = np.array([0.3, 0.2, -1.0]) + u(r.sun_dir, 3)
+        self._draw_light(ids, self.rng)
+
+    def _draw_light(self, ids: np.ndarray, rng: np.random.Generator) -> None:
+        r, k = self.r, len(ids)
+        self.sun_dir[ids] = np.array([0.3, 0.2, -1.0]) + rng.uniform(-r.sun_dir, r.sun_dir, (k, 3))
         self.sun_diffuse[ids] = rng.uniform(*r.sun_diffuse, k)
         self.ambient[ids] = rng.uniform(*r.ambient, k)
         self.headlight[ids] = rng.uniform(*r.headlight, k)
         self.tint[ids] = rng.uniform(*r.tint, (k, self.n_mat, 3))
+
+    def relight(self, i: int, rng: np.random.Generator) -> Callable[[], None]:
+        """Draw env i's light and material tint anew (`rng`: not the episode's generator), keeping the
+        camera's pose and field of view, and return the function that puts the episode's back: the
+        same capture as another colour picture, whose depth frame is unchanged
+        (`training.code_fit`)."""
+        saved = [getattr(self, f)[i].copy() for f in self.LIGHT]
+        self._draw_light(np.array([i]), rng)
+
+        def undo() -> None:
+            for f, v in zip(self.LIGHT, saved, strict=True):
+                getattr(self, f)[i] = v
+
+        return undo
 
 
 class EnvCamera:

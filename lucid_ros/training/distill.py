@@ -25,6 +25,7 @@ import shlex
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -108,6 +109,9 @@ class DistillEnv(ParkourEnv):
         for w in self.worlds:
             self.local_of[w.sl] = np.arange(w.sl.stop - w.sl.start)
         self.renders = 0
+        # called at every capture with the env and its raw frames (one per stream, in self.streams'
+        # order), before any latency: training.code_fit pairs each colour frame with the depth frame
+        self.on_capture: Callable[[int, list[np.ndarray]], None] | None = None
 
     def _reset(self, ids: np.ndarray) -> None:
         super()._reset(ids)
@@ -142,6 +146,8 @@ class DistillEnv(ParkourEnv):
         due = np.flatnonzero(t >= self.next_capture - 1e-6)
         for i in due:
             frames = [self.camera.render(self.world_course[i], self.local_of[i], s, self.jitter, env=i) for s in self.streams]
+            if self.on_capture is not None:
+                self.on_capture(int(i), frames)
             self.pending[i].append((t[i] + self.latency[i] * self.dt, float(t[i]), frames))
             self.next_capture[i] = (np.floor(t[i] / period + 1e-6) + 1) * period
             self.renders += len(frames)

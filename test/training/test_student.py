@@ -200,7 +200,8 @@ def test_distill_feeds_each_student_the_age_of_the_frame_it_shows_latency_and_re
     """DistillEnv's capture/latency/delivery path (camera stubbed): with 60 ms of latency the first
     frame arrives 3 steps into the episode (until then: no frame, read as the 0.5 s ceiling), and
     from then on the age the student is fed runs 60, 80, ... 140 ms, back to 60 at each new frame:
-    the camera's latency plus the 10 Hz refresh, as the policy node computes it on the robot."""
+    the camera's latency plus the 10 Hz refresh, as the policy node computes it on the robot. The
+    capture hook (on_capture) sees every capture when it is made, before its latency."""
     from lucid_ros.policy.spec import load_spec
     from lucid_ros.robots import load_robot
     from lucid_ros.training.config import TrainConfig
@@ -218,11 +219,14 @@ def test_distill_feeds_each_student_the_age_of_the_frame_it_shows_latency_and_re
     env.histories, env.streams, env.camera, env.jitter = [ImageHistory(from_spec(spec, 0), 2)], ["depth"], _Camera(), None
     env.world_course, env.local_of, env.renders = np.zeros(2, int), np.zeros(2, int), 0
     env.latency, env.next_capture, env.pending = np.array([3, 0]), np.zeros(2), [[], []]
+    captures = []  # the capture hook (training.code_fit): every capture, at its capture, whatever its latency
+    env.on_capture = lambda i, frames: captures.append((i, round(float(env.t[i]), 3), len(frames)))
     ages = []
     for step in range(12):
         env.t = np.full(2, step * env.dt)
         env.images()
         ages.append(np.round(env.image_ages()[0][:, 0].astype(np.float64), 3).tolist())
+    assert captures == [(0, 0.0, 1), (1, 0.0, 1), (0, 0.1, 1), (1, 0.1, 1), (0, 0.2, 1), (1, 0.2, 1)]
     assert [a[0] for a in ages] == [0.5, 0.5, 0.5, 0.06, 0.08, 0.1, 0.12, 0.14, 0.06, 0.08, 0.1, 0.12]
     assert [a[1] for a in ages] == [0.0, 0.02, 0.04, 0.06, 0.08, 0.0, 0.02, 0.04, 0.06, 0.08, 0.0, 0.02]
 

@@ -1,0 +1,159 @@
+"""`training.code_fit`: the RGB encoder fitted offline to the depth student's image code (issue 17).
+
+A relit picture is the same capture under other light (its depth frame, so its code, unchanged);
+the fit learns a code the pictures show whatever their light, and learns nothing from codes they do
+not show; the tool writes an RGB student that is the guide's controller behind the fitted encoder,
+and refuses captures coded by another guide.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+
+from lucid_ros.errors import ConfigError  # noqa: E402
+from lucid_ros.robots import load_robot  # noqa: E402
+from lucid_ros.training.camera import EnvCamera, JitterRanges, SceneJitter  # noqa: E402
+from lucid_ros.training.code_fit import Pool, fit, main  # noqa: E402
+from lucid_ros.training.student import Student  # noqa: E402
+from lucid_ros.vision.preprocess import Preprocessor  # noqa: E402
+
+ROBOT = load_robot("go1")
+POSE = ("cam_pos", "cam_pitch", "dfov")
+
+
+def test_relight_draws_new_light_and_tints_for_one_env_and_undo_puts_the_episodes_back():
+    j = SceneJitter(3, 4, JitterRanges(), np.random.default_rng(0))
+    j.draw(np.arange(3))
+    before = {f: getattr(j, f).copy() for f in (*POSE, *SceneJitter.LIGHT)}
+    undo = j.relight(1, np.random.default_rng(5))
+    for f in SceneJitter.LIGHT:
+        assert not np.array_equal(getattr(j, f)[1], before[f][1]), f  # env 1 relit
+        np.testing.assert_array_equal(getattr(j, f)[[0, 2]], before[f][[0, 2]])  # the others untouched
+    for f in POSE:  # the camera where it was: the depth frame, and so the code, is the same
+        np.testing.assert_array_equal(getattr(j, f), before[f])
+    undo()
+    for f, v in before.items():
+        np.testing.assert_array_equal(getattr(j, f), v)
+
+
+class _World:
+    """What EnvCamera reads of a training world: the Go1 standing at the hurdle course's start."""
+
+    def __init__(self):
+        from lucid_ros.sim.robot_sim import SimRobot
+
+        sim = SimRobot(ROBOT, "hurdle")
+        sim.reset("default")
+        self.model, self.index, self.qpos = sim.model, sim.index, sim.data.qpos.copy()[None]
+
+
+def test_a_relit_capture_is_the_same_depth_frame_and_another_colour_picture():
+    w = _World()
+    cam = EnvCamera(ROBOT, [w], "ego_down", ("depth", "color"))
+    j = SceneJitter(1, cam.n_mat, JitterRanges(), np.random.default_rng(3))
+    j.draw(np.arange(1))
+    try:
+        depth, colour = cam.render(0, 0, "depth", j, env=0), cam.render(0, 0, "color", j, env=0)
+        undo = j.relight(0, np.random.default_rng(11))
+        depth2, colour2 = cam.render(0, 0, "depth", j, env=0), cam.render(0, 0, "color", j, env=0)
+        undo()
+        again = cam.render(0, 0, "color", j, env=0)
+    finally:
+        cam.close()
+    assert np.array_equal(depth, depth2)
+    assert np.abs(colour.astype(int) - colour2.astype(int)).mean() > 5.0  # visibly another picture
+    assert np.array_equal(colour, again)  # undo: the episode's own scene again
+
+
+COLOUR = {"input_size": [45, 80], "vfov_deg": 42.61, "color": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}, "rate_hz": 10}
+
+
+def _pool(n: int, pictures: int, seed: int, shuffled: bool = False) -> Pool:
+    """Captures of a bright band across a dark view, its row r and thickness drawn per capture; each
+    picture of a capture in another colour and brightness (the relit ones). The code is a fixed
+    function of (r, thickness), as a depth student's code is of the terrain in view."""
+    rng = np.random.default_rng(seed)
+    r, th = rng.uniform(0.1, 0.85, n), rng.integers(2, 9, n)
+    colour = np.full((n, pictures, 45, 80, 3), 20, np.uint8)
+    for i in range(n):
+        row = int(r[i] * 45)
+        for k in range(pictures):
+            colour[i, k, row : row + th[i]] = rng.integers(120, 256, 3)
+    proj = np.random.default_rng(99).normal(size=(2, 64))
+    codes = np.tanh(np.stack([r * 4 - 2, th / 4 - 1], 1) @ proj).astype(np.float32)
+    if shuffled:
+        codes = codes[rng.permutation(n)]
+    return Pool(codes, colour)
+
+
+def _student() -> Student:
+    torch.manual_seed(0)
+    return Student(141, (3, 45, 80), 12, np.zeros(141), np.ones(141), None, age=True)
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_the_fit_learns_the_code_the_pictures_show_whatever_their_light(shuffled):
+    """Held out (the last 20 % of the captures, their first picture), the fitted encoder explains
+    most of a code the pictures show; with the codes shuffled among the captures (nothing in a
+    picture says its code) it explains none of it. Only the encoder is fitted."""
+    m = _student()
+    with torch.no_grad():
+        start = [p.clone() for p in m.fuse.parameters()]
+    out = fit(m, _pool(400, 3, 1, shuffled), Preprocessor(COLOUR, "color"), 600.0, 0.2, 3e-3, 32, 0, iterations=100, log_every=1e9)
+    assert out["iterations"] == 100 and out["val_captures"] == 80
+    if shuffled:
+        assert out["val_r2_best"] < 0.15, out["val_r2_best"]
+    else:
+        assert out["val_r2_best"] > 0.6, out["val_r2_best"]
+        assert out["val_r2_best"] == max(c["val_r2"] for c in out["curve"])  # the best one is kept
+    assert all(torch.equal(a, b) for a, b in zip(start, m.fuse.parameters(), strict=True))  # the encoder alone is fitted
+
+
+def test_code_fit_writes_the_guides_controller_behind_the_fitted_encoder(tmp_path):
+    """From saved captures (`--pool`), the tool writes go1_rgb.onnx/.yaml: a spec that loads for the
+    Go1, reads colour through the guide's mount, records the guide, the held-out R^2 and the
+    command; its fusion, GRU and head are the guide's (bit for bit), its encoder is not."""
+    import onnx
+    from onnx import numpy_helper
+
+    from lucid_ros.policy.spec import load_spec
+
+    guide = load_spec("config/policies/go1_depth.yaml", ROBOT)
+    pool_path = tmp_path / "pool.npz"
+    _pool(300, 2, 4).save(pool_path, guide.sha256)
+    out = tmp_path / "out"
+    assert main(["--pool", str(pool_path), "--out-dir", str(out), "--fit-iterations", "20", "--batch", "32", "--val-share", "0.2"]) == 0
+    spec = load_spec(out / "go1_rgb.yaml", ROBOT)
+    img = spec.images[0]
+    assert img.stream == "color" and img.camera == guide.images[0].camera and img.age is not None
+    t = spec.training
+    assert t["depth_guide"]["sha256"] == guide.sha256 and t["depth_guide"]["iterations"] == 20
+    assert "val_r2_best" in t["depth_guide"] and t["command"].startswith("python -m lucid_ros.training.code_fit --pool")
+    assert (out / "code_fit.png").stat().st_size > 0
+    mine = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(out / "go1_rgb.onnx")).graph.initializer}
+    theirs = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(guide.onnx_path)).graph.initializer}
+    for name in ("fuse_w", "fuse_b", "gru_W", "gru_R", "gru_B", "head0_w", "head1_w", "head1_b", "norm_mean", "norm_std"):
+        assert np.array_equal(mine[name], theirs[name]), name
+    assert mine["conv0_w"].shape[1] == 3 and theirs["conv0_w"].shape[1] == 1
+
+
+def test_captures_coded_by_another_guide_or_not_captures_at_all_are_refused_naming_it(tmp_path):
+    """--pool of another depth student's codes would teach the encoder codes this guide's controller
+    never read: refused naming guide_sha256 (a ConfigError: exit status 2 from the command line), as
+    is a file that is not a pool, or one whose codes and pictures do not pair up."""
+    other = tmp_path / "other.npz"
+    _pool(40, 1, 0).save(other, "0" * 64)
+    with pytest.raises(ConfigError, match="guide_sha256.*another depth student"):
+        main(["--pool", str(other), "--out-dir", str(tmp_path / "o")])
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a pool")
+    with pytest.raises(ConfigError, match="not a pool of captures"):
+        main(["--pool", str(junk), "--out-dir", str(tmp_path / "o")])
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, codes=np.zeros((3, 64), np.float32), colour=np.zeros((4, 1, 45, 80, 3), np.uint8), guide_sha256=np.array("x"))
+    with pytest.raises(ConfigError, match="codes/colour"):
+        Pool.load(bad, "x")
