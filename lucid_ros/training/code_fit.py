@@ -64,31 +64,44 @@ DEFAULT_WEIGHTS = "gaps=2.5,parkour=3,hurdle=1.2,stairs_up=0.7,stairs_down=0.7"
 
 
 class Pool:
-    """The captures: the guide's code of each depth frame (N, LATENT) and its colour pictures
-    (N, 1 + relit, H, W, 3) uint8, the first as the episode's scene shows it."""
+    """The captures: the guide's code of each depth frame (N, LATENT), its colour pictures
+    (N, 1 + relit, H, W, 3) uint8 (the first as the episode's scene showed it), and what the
+    guide's controller held when the frame was made: its observation (N, obs), recurrent state
+    (N, HIDDEN) and image age (N,) (None in a pool without them: the fit is then on the code alone)."""
 
-    def __init__(self, codes: np.ndarray, colour: np.ndarray, source: Path | None = None):
-        if codes.ndim != 2 or colour.ndim != 5 or len(codes) != len(colour) or colour.dtype != np.uint8 or colour.shape[-1] != 3:
+    ARRAYS = ("codes", "colour", "obs", "state", "age")
+
+    def __init__(
+        self, codes: np.ndarray, colour: np.ndarray, obs: np.ndarray | None = None, state: np.ndarray | None = None,
+        age: np.ndarray | None = None, source: Path | None = None,
+    ):  # fmt: skip
+        n = len(codes)
+        ok = codes.ndim == 2 and colour.ndim == 5 and len(colour) == n and colour.dtype == np.uint8 and colour.shape[-1] == 3
+        held = [a for a in (obs, state, age) if a is not None]
+        ok = ok and len(held) in (0, 3) and all(len(a) == n for a in held)
+        if not ok:
+            shapes = ", ".join(f"{k} {None if a is None else a.shape}" for k, a in zip(self.ARRAYS, (codes, colour, obs, state, age), strict=True))
             raise ConfigError(
-                source,
-                "codes/colour",
-                f"codes {codes.shape} {codes.dtype} and colour {colour.shape} {colour.dtype}: want (N, code) and (N, pictures, H, W, 3) uint8",
+                source, "codes/colour", f"{shapes}: want (N, code), (N, pictures, H, W, 3) uint8 and either all of obs, state, age for N or none"
             )
-        self.codes, self.colour = codes.astype(np.float32), colour
+        f32 = lambda a: None if a is None else np.asarray(a, np.float32)  # noqa: E731
+        self.codes, self.colour, self.obs, self.state, self.age = f32(codes), colour, f32(obs), f32(state), f32(age)
 
     def __len__(self) -> int:
         return len(self.codes)
 
     def save(self, path: Path, guide_sha256: str) -> None:
-        np.savez(path, codes=self.codes, colour=self.colour, guide_sha256=np.array(guide_sha256))
+        arrays = {k: getattr(self, k) for k in self.ARRAYS if getattr(self, k) is not None}
+        np.savez(path, guide_sha256=np.array(guide_sha256), **arrays)
 
     @classmethod
     def load(cls, path: Path, guide_sha256: str) -> Pool:
         """The captures `save` wrote, refused unless their codes are the given guide's (sha256 of its spec)."""
         try:
             with np.load(path) as d:
-                pool, sha = cls(d["codes"], d["colour"], path), str(d["guide_sha256"])
-        except (OSError, ValueError, KeyError) as e:  # not a file, not an .npz, or not code_fit's
+                pool = cls(*(d[k] if k in d else None for k in cls.ARRAYS), source=path)
+                sha = str(d["guide_sha256"])
+        except (OSError, ValueError, KeyError, TypeError) as e:  # not a file, not an .npz, or not code_fit's
             raise ConfigError(path, None, f"not a pool of captures written by --save-pool ({e})") from e
         if sha != guide_sha256:
             raise ConfigError(path, "guide_sha256", f"its codes are another depth student's ({sha[:12]}…, --depth-guide is {guide_sha256[:12]}…)")
@@ -99,11 +112,14 @@ def collect(
     env: DistillEnv, guide: Student, teacher_sess: ort.InferenceSession, teacher, seconds: float, beta: float, relit: int, seed: int
 ) -> tuple[Pool, int]:
     """Drive the guide (the teacher on a `beta` share of the steps) for `seconds` of wall time and
-    keep every capture's code and colour pictures; returns them and the env steps taken."""
+    keep every capture's code and colour pictures, and the guide's observation, state and image age
+    at the step it was made; returns them and the env steps taken."""
     depth_k, colour_k = env.streams.index("depth"), env.streams.index("color")
     rng = np.random.default_rng(seed + 7919)  # the relit draws and who drives, apart from the episodes' own
     depth_raw: list[np.ndarray] = []
     colour: list[np.ndarray] = []
+    held: list[tuple[np.ndarray, np.ndarray, float]] = []
+    made: list[int] = []  # the envs that captured at this step
 
     def on_capture(i: int, frames: list[np.ndarray]) -> None:
         pictures = [frames[colour_k]]
@@ -115,6 +131,7 @@ def collect(
                 undo()
         depth_raw.append(frames[depth_k])
         colour.append(np.stack(pictures))
+        made.append(i)
         env.renders += relit
 
     env.on_capture = on_capture
@@ -125,7 +142,9 @@ def collect(
     steps = 0
     with StopOnSignal("code_fit: collection") as stop:
         while time.time() - t0 < seconds and not stop.requested:
+            made.clear()
             imgs, ages = env.images(), env.image_ages()
+            held += [(env.student_obs[0][i].copy(), h[0, i].numpy().copy(), float(ages[0][i, 0])) for i in made]
             label = teacher_sess.run([teacher.action_output], {teacher.obs_input: obs.astype(np.float32)})[0]
             with torch.no_grad():
                 a, h = guide.step(torch.from_numpy(env.student_obs[0]), torch.from_numpy(imgs[0]), h, torch.from_numpy(ages[0]))
@@ -144,65 +163,117 @@ def collect(
     with torch.no_grad():
         for s in range(0, len(depth_raw), 1024):
             codes.append(guide.latent(torch.from_numpy(pre.transform(np.stack(depth_raw[s : s + 1024])).astype(np.float32))).numpy())
-    return Pool(np.concatenate(codes), np.stack(colour)), steps
+    o, st, ag = (np.stack([x[k] for x in held]) for k in range(3))
+    return Pool(np.concatenate(codes), np.stack(colour), o, st, ag), steps
 
 
 def fit(
     model: Student, pool: Pool, pre, seconds: float, val_share: float, lr: float, batch: int, seed: int,
-    iterations: int | None = None, log_every: float = 30.0,
+    iterations: int | None = None, log_every: float = 30.0, controller_weight: float = 1.0,
 ) -> dict:  # fmt: skip
-    """Fit model's encoder to the pool's codes for `seconds` (or `iterations`, whichever ends
-    first); the last `val_share` of the captures (in time) are held out and scored by their first
-    (un-relit) picture, every `log_every` s and at the end. Leaves the encoder that was best on them
-    in `model`; returns the curve and the best score."""
+    """Fit model's encoder for `seconds` (or `iterations`, whichever ends first) so that its code of
+    a capture's colour pictures is the guide's code of its depth frame: the code's error, and, for a
+    pool that holds the guide's state at each capture, `controller_weight` x the error that code
+    makes through the (frozen, grafted) controller: the action and the next recurrent state it
+    gives against those the guide's code gives, each error over the one the controller makes given
+    the mean code (no picture), so 0 is the guide's behaviour and 1 a blind one's. The code's 64
+    numbers do not matter alike to the controller; the actions say which do.
+
+    The last `val_share` of the captures (in time) are held out and scored by their first (un-relit)
+    picture every `log_every` s and at the end: the share of the code and of the action they
+    explain (R^2; for the action and the state: of what the picture changes in them). Leaves the encoder best on them (lowest held-out loss) in `model`; returns the
+    curve and the best scores."""
     n = len(pool)
     n_val = max(1, int(round(n * val_share)))
     if n - n_val < batch:
         raise ValueError(f"{n} captures: too few to hold {n_val} out and fit batches of {batch}")
+    through = pool.obs is not None and controller_weight > 0.0
     params = [*model.convs.parameters(), *model.img_fc.parameters()]
     opt = torch.optim.Adam(params, lr=lr)
     rng = np.random.default_rng(seed)
     codes = torch.from_numpy(pool.codes)
-    val_x = torch.from_numpy(pre.transform(pool.colour[n - n_val :, 0]).astype(np.float32))
-    val_y = codes[n - n_val :]
-    var = float(val_y.var(dim=0).mean())
+    held = [torch.from_numpy(a) for a in (pool.obs, pool.state, pool.age)] if through else None
 
-    def score() -> float:
+    def controller(z: torch.Tensor, idx: np.ndarray | slice) -> tuple[torch.Tensor, torch.Tensor]:
+        obs, state, age = (a[idx] for a in held)
+        act, h = model._core(obs, z, state[None], age[:, None] if model.age else None)
+        return act, h[0]
+
+    if through:  # the guide's action and next state from its own code: the targets
+        with torch.no_grad():
+            want = [controller(codes[s : s + 2048], slice(s, s + 2048)) for s in range(0, n, 2048)]
+            want_act, want_h = torch.cat([w[0] for w in want]), torch.cat([w[1] for w in want])
+            # the scale of each: the error the controller makes given no picture (the mean code);
+            # most of an action comes from the observation and the state, and their variance
+            # would hide what the picture changes
+            blind = [controller(codes.mean(dim=0).expand(min(2048, n - s), -1), slice(s, s + 2048)) for s in range(0, n, 2048)]
+            var_act = float(torch.mean((torch.cat([b[0] for b in blind]) - want_act) ** 2))
+            var_h = float(torch.mean((torch.cat([b[1] for b in blind]) - want_h) ** 2))
+    var_code = float(codes.var(dim=0).mean())
+
+    def errors(z: torch.Tensor, idx: np.ndarray | slice) -> dict[str, torch.Tensor]:
+        e = {"code": torch.mean((z - codes[idx]) ** 2) / max(var_code, 1e-12)}
+        if through:
+            act, h = controller(z, idx)
+            e["action"] = torch.mean((act - want_act[idx]) ** 2) / max(var_act, 1e-12)
+            e["state"] = torch.mean((h - want_h[idx]) ** 2) / max(var_h, 1e-12)
+        return e
+
+    def loss_of(e: dict[str, torch.Tensor]) -> torch.Tensor:
+        return e["code"] + (controller_weight * (e["action"] + e["state"]) if through else 0.0)
+
+    val = slice(n - n_val, n)
+    val_x = torch.from_numpy(pre.transform(pool.colour[val, 0]).astype(np.float32))
+
+    def score() -> dict[str, float]:
         with torch.no_grad():
             z = torch.cat([model.latent(val_x[s : s + 1024]) for s in range(0, n_val, 1024)])
-        return 1.0 - float(torch.mean((z - val_y) ** 2)) / max(var, 1e-12)
+            e = errors(z, val)
+        return {"loss": float(loss_of(e)), **{f"{k}_r2": 1.0 - float(v) for k, v in e.items()}}
+
+    def keep(sc: dict, best: tuple) -> tuple:
+        return (sc, {k: v.clone() for k, v in model.state_dict().items()}) if sc["loss"] < best[0]["loss"] else best
 
     curve: list[dict] = []
-    best = (score(), {k: v.clone() for k, v in model.state_dict().items()})
+    best = ({"loss": float("inf")}, None)
+    best = keep(score(), best)
     t0 = time.time()
-    it, next_log, train_r2 = 0, 0.0, float("nan")
+    it, next_log, train = 0, 0.0, {}
     with StopOnSignal("code_fit: fit") as stop:
         while time.time() - t0 < seconds and not stop.requested and (iterations is None or it < iterations):
             idx = rng.integers(0, n - n_val, batch)
             pic = rng.integers(0, pool.colour.shape[1], batch)
             x = torch.from_numpy(pre.transform(pool.colour[idx, pic]).astype(np.float32))
-            loss = torch.mean((model.latent(x) - codes[idx]) ** 2)
+            e = errors(model.latent(x), idx)
+            loss = loss_of(e)
             opt.zero_grad()
             loss.backward()
             opt.step()
             it += 1
-            train_r2 = 1.0 - float(loss.detach()) / max(var, 1e-12)
+            train = {f"{k}_r2": 1.0 - float(v.detach()) for k, v in e.items()}
             if time.time() - t0 >= next_log:
                 next_log += log_every
-                val = score()
-                curve.append({"time_s": round(time.time() - t0, 1), "iterations": it, "train_r2": round(train_r2, 4), "val_r2": round(val, 4)})
-                if val > best[0]:
-                    best = (val, {k: v.clone() for k, v in model.state_dict().items()})
-                print(
-                    f"[code_fit] fit {fmt_time(time.time() - t0)}: it {it} R2 on its batches {train_r2:.3f}, held out {val:.3f} (best {best[0]:.3f})",
-                    flush=True,
-                )
-    val = score()
-    curve.append({"time_s": round(time.time() - t0, 1), "iterations": it, "train_r2": round(train_r2, 4), "val_r2": round(val, 4)})
-    if val > best[0]:
-        best = (val, {k: v.clone() for k, v in model.state_dict().items()})
-    model.load_state_dict(best[1])
-    return {"iterations": it, "batch": batch, "lr": lr, "val_captures": n_val, "val_r2_best": round(best[0], 4), "curve": curve}
+                sc = score()
+                curve.append({"time_s": round(time.time() - t0, 1), "iterations": it, "train": _r(train), "val": _r(sc)})
+                best = keep(sc, best)
+                print(f"[code_fit] fit {fmt_time(time.time() - t0)}: it {it}, held out {_said(sc)}, its batches {_said(train)}", flush=True)
+    sc = score()
+    curve.append({"time_s": round(time.time() - t0, 1), "iterations": it, "train": _r(train), "val": _r(sc)})
+    best = keep(sc, best)
+    if best[1] is not None:
+        model.load_state_dict(best[1])
+    return {
+        "iterations": it, "batch": batch, "lr": lr, "controller_weight": controller_weight if through else 0.0, "val_captures": n_val,
+        "val_best": _r(best[0]), "curve": curve,
+    }  # fmt: skip
+
+
+def _r(d: dict) -> dict:
+    return {k: round(float(v), 4) for k, v in d.items()}
+
+
+def _said(d: dict) -> str:
+    return " ".join(f"{k.replace('_r2', '')} R2 {v:.3f}" for k, v in d.items() if k.endswith("_r2"))
 
 
 def plot_fit(curve: list[dict], path: Path) -> None:
@@ -213,13 +284,15 @@ def plot_fit(curve: list[dict], path: Path) -> None:
 
     t = [c["time_s"] / 60.0 for c in curve]
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(t, [c["train_r2"] for c in curve], label="its own batches")
-    ax.plot(t, [c["val_r2"] for c in curve], label="held-out captures")
+    for key in [k for k in curve[-1]["val"] if k.endswith("_r2")]:
+        name = key.replace("_r2", "")
+        line = ax.plot(t, [c["val"][key] for c in curve], label=f"{name}, held-out captures")[0]
+        ax.plot(t, [c["train"].get(key, np.nan) for c in curve], ls=":", color=line.get_color(), label=f"{name}, its batches")
     ax.set_xlabel("minutes of fitting")
-    ax.set_ylabel("share of the depth code explained (R²)")
+    ax.set_ylabel("share explained (R²)")
     ax.set_ylim(-0.2, 1.0)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -244,6 +317,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--envs", type=int, default=60)
     p.add_argument("--latency-ms", type=float, default=140.0, help="camera latency drawn per episode (the depth student drives through it)")
     p.add_argument("--course-weights", type=course_weights, default=course_weights(DEFAULT_WEIGHTS), metavar="COURSE=F,...")
+    p.add_argument(
+        "--controller-weight", type=float, default=1.0,
+        help="weight of the error the code makes through the guide's controller (action and next state) beside the code's own (0: the code alone)",
+    )  # fmt: skip
     p.add_argument("--val-share", type=float, default=0.1)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch", type=int, default=256)
@@ -298,7 +375,18 @@ def main(argv: list[str] | None = None) -> int:
             pool.save(args.save_pool, guide.sha256)
             print(f"[code_fit] captures written to {args.save_pool}", flush=True)
     with torch_threads(args.threads):
-        result = fit(rgb, pool, from_spec(specs[1], 0), args.fit_minutes * 60.0, args.val_share, args.lr, args.batch, args.seed, args.fit_iterations)
+        result = fit(
+            rgb,
+            pool,
+            from_spec(specs[1], 0),
+            args.fit_minutes * 60.0,
+            args.val_share,
+            args.lr,
+            args.batch,
+            args.seed,
+            args.fit_iterations,
+            controller_weight=args.controller_weight,
+        )
     wall = time.time() - t_start
     curve = result.pop("curve")
     training = {
@@ -314,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     plot_fit(curve, args.out_dir / "code_fit.png")
     (args.out_dir / "code_fit.json").write_text(json.dumps({"curve": curve, **result}, indent=1))
     print(
-        f"[code_fit] wrote {out.onnx_path} and {out.path}: held-out R2 {result['val_r2_best']:.3f} after {result['iterations']} iterations; "
+        f"[code_fit] wrote {out.onnx_path} and {out.path}: held out {_said(result['val_best'])} after {result['iterations']} iterations; "
         f"curve {args.out_dir / 'code_fit.png'}; done in {fmt_time(wall)}",
         flush=True,
     )

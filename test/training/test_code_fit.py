@@ -72,10 +72,11 @@ def test_a_relit_capture_is_the_same_depth_frame_and_another_colour_picture():
 COLOUR = {"input_size": [45, 80], "vfov_deg": 42.61, "color": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}, "rate_hz": 10}
 
 
-def _pool(n: int, pictures: int, seed: int, shuffled: bool = False) -> Pool:
+def _pool(n: int, pictures: int, seed: int, shuffled: bool = False, held: bool = False) -> Pool:
     """Captures of a bright band across a dark view, its row r and thickness drawn per capture; each
     picture of a capture in another colour and brightness (the relit ones). The code is a fixed
-    function of (r, thickness), as a depth student's code is of the terrain in view."""
+    function of (r, thickness), as a depth student's code is of the terrain in view. With `held`,
+    the guide's observation, state and image age at each capture too."""
     rng = np.random.default_rng(seed)
     r, th = rng.uniform(0.1, 0.85, n), rng.integers(2, 9, n)
     colour = np.full((n, pictures, 45, 80, 3), 20, np.uint8)
@@ -87,12 +88,18 @@ def _pool(n: int, pictures: int, seed: int, shuffled: bool = False) -> Pool:
     codes = np.tanh(np.stack([r * 4 - 2, th / 4 - 1], 1) @ proj).astype(np.float32)
     if shuffled:
         codes = codes[rng.permutation(n)]
-    return Pool(codes, colour)
+    if not held:
+        return Pool(codes, colour)
+    return Pool(codes, colour, rng.normal(size=(n, 141)), rng.uniform(-0.5, 0.5, (n, 256)), rng.uniform(0.0, 0.14, n))
 
 
 def _student() -> Student:
     torch.manual_seed(0)
     return Student(141, (3, 45, 80), 12, np.zeros(141), np.ones(141), None, age=True)
+
+
+def _fit(m: Student, pool: Pool, **kw) -> dict:
+    return fit(m, pool, Preprocessor(COLOUR, "color"), 600.0, 0.2, 3e-3, 32, 0, iterations=100, log_every=1e9, **kw)
 
 
 @pytest.mark.parametrize("shuffled", [False, True])
@@ -103,14 +110,30 @@ def test_the_fit_learns_the_code_the_pictures_show_whatever_their_light(shuffled
     m = _student()
     with torch.no_grad():
         start = [p.clone() for p in m.fuse.parameters()]
-    out = fit(m, _pool(400, 3, 1, shuffled), Preprocessor(COLOUR, "color"), 600.0, 0.2, 3e-3, 32, 0, iterations=100, log_every=1e9)
-    assert out["iterations"] == 100 and out["val_captures"] == 80
+    out = _fit(m, _pool(400, 3, 1, shuffled))
+    assert out["iterations"] == 100 and out["val_captures"] == 80 and out["controller_weight"] == 0.0  # no states held: the code alone
+    best = out["val_best"]["code_r2"]
     if shuffled:
-        assert out["val_r2_best"] < 0.15, out["val_r2_best"]
+        assert best < 0.15, best
     else:
-        assert out["val_r2_best"] > 0.6, out["val_r2_best"]
-        assert out["val_r2_best"] == max(c["val_r2"] for c in out["curve"])  # the best one is kept
+        assert best > 0.6, best
+        assert best == max(c["val"]["code_r2"] for c in out["curve"])  # the best one is kept
     assert all(torch.equal(a, b) for a, b in zip(start, m.fuse.parameters(), strict=True))  # the encoder alone is fitted
+
+
+def test_through_the_controller_the_fit_scores_what_the_picture_changes_in_the_action():
+    """With the guide's state at each capture, the fit also reports (and fits) the action and next
+    recurrent state the code gives through the controller, scored against what the controller does
+    with no picture (the mean code: R^2 0); the fitted encoder reproduces most of what the picture
+    changes in both, held out."""
+    m = _student()
+    with torch.no_grad():
+        m.fuse.weight.mul_(4.0)  # a controller that reads its code: the picture moves its action
+    out = _fit(m, _pool(400, 3, 1, held=True), controller_weight=1.0)
+    assert out["controller_weight"] == 1.0
+    first, best = out["curve"][0]["val"], out["val_best"]
+    assert first["action_r2"] < 0.3 and first["state_r2"] < 0.3, first
+    assert best["action_r2"] > 0.6 and best["state_r2"] > 0.6 and best["code_r2"] > 0.5, best
 
 
 def test_code_fit_writes_the_guides_controller_behind_the_fitted_encoder(tmp_path):
@@ -124,7 +147,7 @@ def test_code_fit_writes_the_guides_controller_behind_the_fitted_encoder(tmp_pat
 
     guide = load_spec("config/policies/go1_depth.yaml", ROBOT)
     pool_path = tmp_path / "pool.npz"
-    _pool(300, 2, 4).save(pool_path, guide.sha256)
+    _pool(300, 2, 4, held=True).save(pool_path, guide.sha256)
     out = tmp_path / "out"
     assert main(["--pool", str(pool_path), "--out-dir", str(out), "--fit-iterations", "20", "--batch", "32", "--val-share", "0.2"]) == 0
     spec = load_spec(out / "go1_rgb.yaml", ROBOT)
@@ -132,7 +155,7 @@ def test_code_fit_writes_the_guides_controller_behind_the_fitted_encoder(tmp_pat
     assert img.stream == "color" and img.camera == guide.images[0].camera and img.age is not None
     t = spec.training
     assert t["depth_guide"]["sha256"] == guide.sha256 and t["depth_guide"]["iterations"] == 20
-    assert "val_r2_best" in t["depth_guide"] and t["command"].startswith("python -m lucid_ros.training.code_fit --pool")
+    assert "code_r2" in t["depth_guide"]["val_best"] and t["command"].startswith("python -m lucid_ros.training.code_fit --pool")
     assert (out / "code_fit.png").stat().st_size > 0
     mine = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(out / "go1_rgb.onnx")).graph.initializer}
     theirs = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(guide.onnx_path)).graph.initializer}
