@@ -34,6 +34,7 @@ import shlex
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -367,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         pool, steps = collect(env, guide_model, sess, teacher, args.collect_minutes * 60.0, args.beta, args.relit, args.seed)
         collected = {
             "minutes": round((time.time() - t0) / 60.0, 1), "env_steps": steps, "captures": len(pool), "renders": env.renders, "relit": args.relit, "beta": args.beta,
-            "envs": env.n, "courses": [c.name for c in env.courses], "course_weights": args.course_weights,
+            "envs": env.n, "worlds": dict(Counter(c.name for c in env.courses)), "course_weights": args.course_weights,
             "camera_latency_ms": [0.0, args.latency_ms], "scene_randomisation": json.loads(json.dumps(JitterRanges().__dict__)),
         }  # fmt: skip
         print(f"[code_fit] {len(pool)} captures, {env.renders} renders in {fmt_time(time.time() - t0)}", flush=True)

@@ -501,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
         training.update(student_phases(earlier[spec.name], training))
         out = export_student(m, spec, args.out_dir / spec.name, training)
         print(f"[distill] wrote {out.onnx_path} and {out.path}", flush=True)
-    plot_losses(history, args.out_dir / "go1_students_training.png")
+    plot_losses(history, args.out_dir / "go1_students_training.png", ("depth guide (frozen)", "rgb") if guide is not None else ("depth", "rgb"))
     (work / "history.json").write_text(json.dumps(history))
     print(f"[distill] done in {fmt_time(wall)}, {steps} steps, {env.renders} renders; history {work / 'history.json'}", flush=True)
     return 0
@@ -593,7 +593,7 @@ def export_student(model: Student, spec: PolicySpec, out_prefix: Path, training:
     return load_spec(out_prefix.with_suffix(".yaml"))
 
 
-def plot_losses(history: list[dict], path: Path) -> None:
+def plot_losses(history: list[dict], path: Path, labels: tuple[str, str] = ("depth", "rgb")) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -601,7 +601,7 @@ def plot_losses(history: list[dict], path: Path) -> None:
 
     steps = np.array([h["steps"] for h in history]) / 1e6
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
-    for k, label in enumerate(("depth", "rgb")):
+    for k, label in enumerate(labels):
         ax[0].plot(steps, [h["loss"][k] for h in history], label=label)
         ax[1].plot(steps, [h["falls_per_min"][k] for h in history], label=label)
     ax[0].set_title("action MSE to the teacher")
