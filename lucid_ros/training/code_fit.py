@@ -57,6 +57,7 @@ from lucid_ros.training.distill import (
     course_weights,
     export_student,
     load_guide,
+    read_guide,
     student_phases,
 )
 from lucid_ros.training.parkour import distill_config, recipe_of, teacher_env_config
@@ -187,8 +188,8 @@ def fit(
 
     The last `val_share` of the captures (in time) are held out and scored by their first (un-relit)
     picture every `log_every` s and at the end: the share of the code and of the action they
-    explain (R^2; for the action and the state: of what the picture changes in them). Leaves the encoder best on them (lowest held-out loss) in `model`; returns the
-    curve and the best scores."""
+    explain (R^2; for the action and the state: of what the picture changes in them). Leaves the
+    encoder best on them (lowest held-out loss) in `model`; returns the curve and the best scores."""
     n = len(pool)
     n_val = max(1, int(round(n * val_share)))
     if n - n_val < batch:
@@ -212,7 +213,8 @@ def fit(
             # the scale of each: the error the controller makes given no picture (the mean code);
             # most of an action comes from the observation and the state, and their variance
             # would hide what the picture changes
-            blind = [controller(codes.mean(dim=0).expand(min(2048, n - s), -1), slice(s, s + 2048)) for s in range(0, n, 2048)]
+            mean_code = codes.mean(dim=0)
+            blind = [controller(mean_code.expand(min(2048, n - s), -1), slice(s, s + 2048)) for s in range(0, n, 2048)]
             var_act = float(torch.mean((torch.cat([b[0] for b in blind]) - want_act) ** 2))
             var_h = float(torch.mean((torch.cat([b[1] for b in blind]) - want_h) ** 2))
     var_code = float(codes.var(dim=0).mean())
@@ -344,9 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     robot = load_robot("go1")
     teacher = load_spec(args.teacher, robot)
-    guide_spec = load_spec(args.depth_guide, robot)
-    if not guide_spec.images or guide_spec.images[0].stream != "depth":
-        raise ConfigError(args.depth_guide, "inputs.images", "--depth-guide must be a depth student (one image input, stream depth)")
+    guide_spec = read_guide(args.depth_guide)  # its mount and image-age input: what the students are built to see
     camera = guide_spec.images[0].camera
     cfg = TrainConfig(seed=args.seed, nthread=args.threads, env=teacher_env_config(args.envs, recipe_of(teacher)))
     work = Path(tempfile.mkdtemp(prefix="lucid_code_fit_"))

@@ -507,14 +507,21 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def read_guide(path: Path) -> PolicySpec:
+    """The spec of `--depth-guide`, refused unless it is a depth student (its first image input a
+    depth stream)."""
+    guide = load_spec(path, load_robot("go1"))
+    if not guide.images or guide.images[0].stream != "depth":
+        raise ConfigError(path, "inputs.images", "--depth-guide must be a depth student (one image input, stream depth)")
+    return guide
+
+
 def load_guide(path: Path, depth_spec: PolicySpec, models: list[Student], graft: bool) -> PolicySpec:
     """The frozen depth student of `--depth-guide` into models[0] (checked to see what this run's
     depth input renders: the same mount and preprocessing, or its codes would describe other
     images), and with `graft` its controller into the RGB student, models[1]."""
-    guide = load_spec(path, load_robot("go1"))
-    want, got = depth_spec.images[0], guide.images[0] if guide.images else None
-    if got is None or got.stream != "depth":
-        raise ConfigError(path, "inputs.images", "--depth-guide must be a depth student (one image input, stream depth)")
+    guide = read_guide(path)
+    want, got = depth_spec.images[0], guide.images[0]
     for field in ("camera", "preprocess"):
         if getattr(got, field) != getattr(want, field):
             raise ConfigError(
