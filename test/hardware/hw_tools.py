@@ -1,9 +1,99 @@
 """Helpers the hardware tests share."""
 
 import os
+import threading
 import time
+from collections import deque
 
 from lucid_ros.hardware.loopback import realtime_threads  # noqa: F401 - the tests import it from here
+
+
+class MachineWatch:
+    """What the machine did to a wall-clock run, seen from outside the stack: the load average and
+    the hypervisor's steal time (/proc/stat: time this VM's CPUs were ready to run while the host
+    ran something else). Steal stops every process of the run at once, the fake robot, the motor
+    process and the graph alike, and no priority inside the VM helps: on this 2-core VM it was 0-20
+    ms in most seconds, with bursts up to 160 ms in one (2026-12-07), and the wall-clock tests'
+    starvations came in prefixes of the suite (2-3 of 9 walk cases in two runs, none in a third),
+    never in the same cases twice. A run the machine starved says so (`starved_by`) and is skipped
+    with that reason after its retry; one starved with neither load nor steal fails."""
+
+    STEAL_MS = 40.0  # in WINDOW_S: most of the motor process's 50 ms watchdog
+    WINDOW_S = 5.0  # a starvation is looked at within ~1 s of the trip
+
+    def __init__(self, period_s: float = 0.25):
+        self._tick_ms = 1000.0 / os.sysconf("SC_CLK_TCK")
+        self._samples: deque[tuple[float, float]] = deque(maxlen=max(16, int(600 / period_s)))
+        self._stop = threading.Event()
+        self._period = period_s
+        self._sample()
+        self._thread = threading.Thread(target=self._run, name="machine_watch", daemon=True)
+        self._thread.start()
+
+    def _steal(self) -> float:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()  # cpu user nice system idle iowait irq softirq steal ...
+        return float(fields[8]) * self._tick_ms if len(fields) > 8 else 0.0
+
+    def _sample(self) -> None:
+        self._samples.append((time.monotonic(), self._steal()))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._period):
+            self._sample()
+
+    def steal_ms(self, window_s: float | None = None) -> float:
+        """Steal over the last `window_s` seconds (None: since the watch began), in ms."""
+        self._sample()
+        now, last = self._samples[-1]
+        first = self._samples[0][1]
+        if window_s is not None:
+            first = next((v for t, v in self._samples if t >= now - window_s), last)
+        return last - first
+
+    def starved_by(self) -> str | None:
+        """Why the machine, not the stack, starved the run just now; None if it did not."""
+        load, cpus = os.getloadavg()[0], os.cpu_count() or 1
+        recent = self.steal_ms(self.WINDOW_S)
+        if load > 1.5 * cpus:
+            return f"machine overloaded (load average {load:.1f} on {cpus} CPUs)"
+        if recent >= self.STEAL_MS:
+            return f"the hypervisor took {recent:.0f} ms of this VM's CPU time in the last {self.WINDOW_S:g} s (steal)"
+        return None
+
+    def describe(self) -> str:
+        return (f"load average {os.getloadavg()[0]:.1f}, hypervisor steal {self.steal_ms(self.WINDOW_S):.0f} ms in the last "
+                f"{self.WINDOW_S:g} s ({self.steal_ms():.0f} ms since the test began)")  # fmt: skip
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1.0)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def retry_once_if_starved(attempt, starved: type[Exception], what: str):
+    """`attempt()`, and once more if it raised `starved` (a wall-clock run a shared machine
+    stalled past a staleness timeout). A second starvation skips the test when the machine
+    explains it (MachineWatch.starved_by: load or hypervisor steal), else fails it."""
+    import pytest
+
+    with MachineWatch() as watch:
+        try:
+            return attempt()
+        except starved as exc:
+            print(f"retrying: {exc} ({watch.describe()})")
+        try:
+            return attempt()
+        except starved as again:
+            why = watch.starved_by()
+            if why is not None:
+                pytest.skip(f"{why}: {what} not checkable: {again}")
+            raise AssertionError(f"starved twice with the machine idle ({watch.describe()}): {again}") from again
 
 
 def importable(module: str) -> bool:
