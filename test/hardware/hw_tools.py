@@ -14,8 +14,7 @@ class MachineWatch:
     ran something else). Steal stops every process of the run at once, the fake robot, the motor
     process and the graph alike, and no priority inside the VM helps: on this 2-core VM it was 0-20
     ms in most seconds, with bursts up to 160 ms in one (2026-12-07), and the wall-clock tests'
-    starvations came in prefixes of the suite (2-3 of 9 walk cases in two runs, none in a third),
-    never in the same cases twice. A run the machine starved says so (`starved_by`) and is skipped
+    starvations came in prefixes of the suite (2-3 of 9 walk cases in two runs, none in a third). A run the machine starved says so (`starved_by`) and is skipped
     with that reason after its retry; one starved with neither load nor steal fails."""
 
     STEAL_MS = 40.0  # in WINDOW_S: most of the motor process's 50 ms watchdog
