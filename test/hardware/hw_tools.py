@@ -14,8 +14,9 @@ class MachineWatch:
     ran something else). Steal stops every process of the run at once, the fake robot, the motor
     process and the graph alike, and no priority inside the VM helps: on this 2-core VM it was 0-20
     ms in most seconds, with bursts up to 160 ms in one (2026-12-07), and the wall-clock tests'
-    starvations came in prefixes of the suite (2-3 of 9 walk cases in two runs, none in a third). A run the machine starved says so (`starved_by`) and is skipped
-    with that reason after its retry; one starved with neither load nor steal fails."""
+    starvations came in prefixes of the suite (2-3 of 9 walk cases in two runs, none in a third).
+    A run the machine starved says so (`starved_by`) and is skipped with that reason after its
+    retry; one starved with neither load nor steal fails."""
 
     STEAL_MS = 40.0  # in WINDOW_S: most of the motor process's 50 ms watchdog
     WINDOW_S = 5.0  # a starvation is looked at within ~1 s of the trip
@@ -73,6 +74,20 @@ class MachineWatch:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def graph_starved(g, wait_s: float = 1.0) -> bool:
+    """A RobotGraph whose processes did not get the CPU: the robot went silent, an input went
+    stale, or the motor process's watchdog tripped on the graph's own command stream. The trip's
+    counter comes through shared memory and the state change it causes over DDS: either may
+    arrive first, so the counters get `wait_s` to catch up (a failed stand read "state is
+    DAMPING" with the watchdog's counter still 0)."""
+
+    def seen() -> bool:
+        c = g.driver.counters
+        return bool(c["silences"] or c["watchdog_trips"] or any("stale" in e for e in g.monitor.events))
+
+    return g.wait_for(seen, wait_s)
 
 
 def retry_once_if_starved(attempt, starved: type[Exception], what: str):

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import pytest
-from hw_tools import importable, realtime_threads, retry_once_if_starved, robot_priority
+from hw_tools import graph_starved, importable, realtime_threads, retry_once_if_starved, robot_priority
 
 from lucid_ros.hardware.loopback import loopback_link, start_fake_robot, stop_fake_robot
 
@@ -64,9 +64,7 @@ def _stand_run_hold_silence(fake_robot, backend, policy):
     with realtime_threads(), RobotGraph("go1", backend, policy, arm=True, driver_options=opts, overrides=over) as g:
 
         def check(ok, what):
-            c = g.driver.counters  # a silent robot, a stale input or the motor watchdog on our own stream
-            starved = c["silences"] or c["watchdog_trips"] or any("stale" in e for e in g.monitor.events)
-            if not ok and starved:
+            if not ok and graph_starved(g):
                 raise _Starved(f"{what}: a process of the test was starved > 50 ms: {g.monitor.events[-1:]}")
             assert ok, (what, g.monitor.events, g.driver.health())
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hw_tools import importable, realtime_threads, retry_once_if_starved, robot_priority
+from hw_tools import graph_starved, importable, realtime_threads, retry_once_if_starved, robot_priority
 from unitree_artifacts import artifact
 
 from lucid_ros.hardware.loopback import fake_robot, loopback_link
@@ -161,14 +161,8 @@ def through_driver(tmp_path, backend: str, robot: str, policy: str, flavor: str 
 
             def starved() -> None:
                 # a stale input, a silent robot, or the motor process's 50 ms watchdog on our own
-                # command stream: a process of the test did not get the CPU (the retry tells which).
-                # The trip's counter comes through shared memory and the state change over DDS:
-                # either may arrive first, so the counter gets a second to catch up
-                def seen() -> bool:
-                    c = g.driver.counters
-                    return bool(c["silences"] or c["watchdog_trips"] or any("stale" in e for e in g.monitor.events))
-
-                if seen() or g.wait_for(seen, 1.0):
+                # command stream: a process of the test did not get the CPU (the retry tells which)
+                if graph_starved(g):
                     raise _Starved(f"{g.gc_pauses.summary()}, counters {g.driver.counters}: {g.monitor.events[-1:]}")
 
             assert g.wait_active(15.0), g.driver.refusal or g.driver.health().message
