@@ -350,7 +350,9 @@ def main(argv: list[str] | None = None) -> int:
     camera = guide_spec.images[0].camera
     cfg = TrainConfig(seed=args.seed, nthread=args.threads, env=teacher_env_config(args.envs, recipe_of(teacher)))
     work = Path(tempfile.mkdtemp(prefix="lucid_code_fit_"))
-    specs, models = build_students(robot, cfg, teacher, work, None, camera, guide_spec.images[0].age is not None, guided=True)
+    specs, models = build_students(
+        robot, cfg, teacher, work, None, camera, guide_spec.images[0].age is not None, guided=True, depth_pre=guide_spec.images[0].preprocess
+    )  # the depth stream rendered and preprocessed as the guide reads it (a guide of the colour view sees a crop)
     guide = load_guide(args.depth_guide, specs[0], models, graft=True)
     guide_model, rgb = models
     guide_model.eval()

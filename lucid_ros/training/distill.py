@@ -37,7 +37,7 @@ from lucid_ros.fields import read_yaml
 from lucid_ros.paths import config_dir
 from lucid_ros.policy.observations import ObservationBuilder
 from lucid_ros.policy.spec import PolicySpec, load_spec
-from lucid_ros.robots.description import RobotDescription, load_robot
+from lucid_ros.robots.description import CameraMount, RobotDescription, load_robot
 from lucid_ros.training.camera import EnvCamera, JitterRanges, SceneJitter
 from lucid_ros.training.config import TrainConfig, spec_dict
 from lucid_ros.training.export import write_spec
@@ -62,6 +62,41 @@ COLOR_PREPROCESS = {
     "stack": 1,
 }
 STUDENTS = (("depth", "go1_depth", DEPTH_PREPROCESS), ("color", "go1_rgb", COLOR_PREPROCESS))
+DEPTH_VIEWS = ("depth", "color")  # --depth-view: the depth frame whole, or cropped to what the colour stream sees
+
+
+def color_view_crop(mount: CameraMount) -> list[int]:
+    """[top, bottom, left, right] pixels to cut from the mount's depth frame so that what is left
+    spans the colour stream's field of view (the two streams share the mount's optical axis; pinhole
+    geometry: the depth frame's focal length in pixels times the colour frame's half-extent in
+    tan units, rounded to whole pixels, cut evenly from both sides). The D435's colour sensor sees
+    ~0.73 of its depth sensor's frame each way: a depth student that reads only that part codes only
+    what an RGB student can see (`code_fit --depth-guide`)."""
+    d, c = mount.depth, mount.color
+    if d is None or c is None:
+        raise ValueError(f"camera '{mount.name}' needs a depth and a colour stream for the colour view of the depth frame")
+    tan_c = np.tan(np.radians(c.vfov_deg) / 2.0)
+    if tan_c > np.tan(np.radians(d.vfov_deg) / 2.0) or tan_c * c.width / c.height > np.tan(np.radians(d.vfov_deg) / 2.0) * d.width / d.height:
+        raise ValueError(f"camera '{mount.name}': the colour stream sees more than the depth stream; nothing to crop")
+    f_px = (d.height / 2.0) / np.tan(np.radians(d.vfov_deg) / 2.0)
+    rows = int(round(2.0 * f_px * tan_c))
+    cols = int(round(2.0 * f_px * tan_c * c.width / c.height))
+    top, left = (d.height - rows) // 2, (d.width - cols) // 2
+    return [top, d.height - rows - top, left, d.width - cols - left]
+
+
+def depth_preprocess(mount: CameraMount, view: str = "depth") -> dict:
+    """The depth student's preprocessing through `mount`: DEPTH_PREPROCESS, or with view "color" the
+    frame cropped to the colour stream's field of view first (`color_view_crop`) and resized to the
+    same network input (45x80, bilinear: the crop is ~44x78), so a student continued from a
+    whole-frame one keeps its shapes."""
+    if view not in DEPTH_VIEWS:
+        raise ValueError(f"depth view must be one of {DEPTH_VIEWS}, got {view!r}")
+    pre = json.loads(json.dumps(DEPTH_PREPROCESS))
+    if view == "color":
+        pre["crop"] = color_view_crop(mount)
+        pre["interpolation"] = "bilinear"
+    return pre
 
 
 def student_spec_dict(
@@ -174,14 +209,22 @@ def build_students(
     camera: str = "ego",
     age: bool = True,
     guided: bool = False,
+    depth_pre: dict | None = None,
+    streams: tuple[str, ...] = ("depth", "color"),
 ) -> tuple[list[PolicySpec], list[Student]]:
     """Each student's spec (written to `work`) and network: fresh (normalised with the teacher's
     statistics for the shared proprioceptive inputs), or the one in init_dir to continue from
     (one without the image-age input gains it, with zero weights, when `age`). A `guided` run reads
-    no depth student there: `--depth-guide` supplies it."""
+    no depth student there: `--depth-guide` supplies it. `depth_pre`: the depth student's
+    preprocessing (default DEPTH_PREPROCESS; `depth_preprocess` for the colour view); `streams`:
+    which students (a depth student alone: `distill --only-depth`)."""
     t_mean, t_std = teacher_normaliser(teacher.onnx_path)
     specs, models = [], []
     for stream, name, pre in STUDENTS:
+        if stream not in streams:
+            continue
+        if stream == "depth" and depth_pre is not None:
+            pre = depth_pre
         raw = student_spec_dict(robot, cfg, name, stream, pre, camera, age)
         yaml_path, onnx_path = work / f"{name}.yaml", work / f"{name}.onnx"
         obs_dim = 141  # go1_walk's observation; checked against the spec below
@@ -379,6 +422,11 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     p.add_argument("--camera", default="ego", help="the robot's camera mount the students see through (config/robots/go1.yaml cameras)")
     p.add_argument(
+        "--depth-view", choices=DEPTH_VIEWS, default="depth",
+        help="the depth student's frame: whole (depth), or cropped to what the colour stream sees (color: a guide for the RGB student)",
+    )  # fmt: skip
+    p.add_argument("--only-depth", action="store_true", help="train the depth student alone (no RGB student: twice its share of the envs)")
+    p.add_argument(
         "--no-image-age", dest="image_age", action="store_false",
         help="students without the image-age input (by default they read how old each frame is; one continued from a student without it gains it)",
     )  # fmt: skip
@@ -407,6 +455,10 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--graft needs --depth-guide (the depth student whose controller the RGB student starts from)")
     if args.code_steps and args.depth_guide is None:
         p.error("--code-steps needs --depth-guide (the depth student whose image code the RGB encoder is fitted to)")
+    if args.only_depth and args.depth_guide is not None:
+        p.error("--only-depth trains the depth student; --depth-guide freezes one to train the RGB student: give one of them")
+    if args.depth_guide is not None and args.depth_view != "depth":
+        p.error("--depth-view is the trained depth student's; with --depth-guide the guide's own spec says what it sees")
     command = "python -m lucid_ros.training.distill " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     t_start = time.time()
     commit = git_commit()  # the code that runs: HEAD may move during a run of hours
@@ -422,7 +474,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.camera not in robot.cameras:
         p.error(f"--camera: robot '{robot.name}' has no camera '{args.camera}' (cameras: {sorted(robot.cameras)})")
     work = Path(tempfile.mkdtemp(prefix="lucid_distill_"))
-    specs, models = build_students(robot, cfg, teacher, work, args.init_dir, args.camera, args.image_age, guided=args.depth_guide is not None)
+    try:
+        depth_pre = (
+            read_guide(args.depth_guide).images[0].preprocess if args.depth_guide else depth_preprocess(robot.cameras[args.camera], args.depth_view)
+        )
+    except ValueError as e:
+        p.error(f"--depth-view: {e}")
+    specs, models = build_students(
+        robot, cfg, teacher, work, args.init_dir, args.camera, args.image_age, guided=args.depth_guide is not None,
+        depth_pre=depth_pre, streams=("depth",) if args.only_depth else ("depth", "color"),
+    )  # fmt: skip
     # read now, so a broken spec in --init-dir stops the run before training, not after it
     earlier = {s.name: earlier_phases(args.init_dir / f"{s.name}.yaml" if args.init_dir else None) for s in specs}
     guide = load_guide(args.depth_guide, specs[0], models, args.graft) if args.depth_guide else None
@@ -465,8 +526,12 @@ def main(argv: list[str] | None = None) -> int:
             if it % args.log_every == 0:
                 el = time.time() - t_start
                 print(
-                    f"it {it:4d} steps {steps / 1e6:5.2f}M beta {beta:.2f} loss depth {losses[0]:.4f} rgb {losses[1]:.4f} | falls/min {rec['falls_per_min'][0]:.2f} / "
-                    f"{rec['falls_per_min'][1]:.2f} goals {int(goals[0])}/{int(goals[1])}"
+                    f"it {it:4d} steps {steps / 1e6:5.2f}M beta {beta:.2f} loss "
+                    + " ".join(f"{s.images[0].stream} {x:.4f}" for s, x in zip(specs, losses, strict=True))
+                    + " | falls/min "
+                    + " / ".join(f"{x:.2f}" for x in rec["falls_per_min"])
+                    + " goals "
+                    + "/".join(str(int(g)) for g in goals)
                     + "".join(f" | rgb code mse {mse:.3f} R2 {r2:.2f}" for mse, r2 in dagger.feature_stats.values())
                     + f" | {n * T / (time.time() - t_it):.0f} steps/s "
                     f"(render {buf['t_render']:.1f}s upd {t_up:.1f}s) elapsed {fmt_time(el)} ETA {fmt_time(max(args.minutes * 60 - el, 0))}",
@@ -480,7 +545,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"[distill] stopped by {stop.signal} after {it} iterations", flush=True)
                 break
     wall = time.time() - t_start
-    for k, ((stream, _name, _pre), spec, m) in enumerate(zip(STUDENTS, specs, models, strict=True)):
+    for k, (spec, m) in enumerate(zip(specs, models, strict=True)):
+        stream = spec.images[0].stream
         if guide is not None and k == 0:
             continue  # the guide is frozen: nothing of it to write
         training = {
@@ -490,6 +556,7 @@ def main(argv: list[str] | None = None) -> int:
             "teacher": teacher.path.name, "teacher_sha256": teacher.sha256, "stream": stream, "camera": args.camera, "camera_latency_ms": [0.0, args.latency_ms],
             "scene_randomisation": json.loads(json.dumps(JitterRanges().__dict__)), "courses": [c.name for c in env.courses],
             "replay": {"keep": args.keep, "per_update": args.replay}, "course_weights": args.course_weights or {},
+            **({"depth_view": args.depth_view} if stream == "depth" else {}),
             "final_loss_last_20": round(float(np.mean([r["loss"][k] for r in history[-20:]])), 5) if history else None,
         }  # fmt: skip
         if guide is not None:
@@ -501,7 +568,8 @@ def main(argv: list[str] | None = None) -> int:
         training.update(student_phases(earlier[spec.name], training))
         out = export_student(m, spec, args.out_dir / spec.name, training)
         print(f"[distill] wrote {out.onnx_path} and {out.path}", flush=True)
-    plot_losses(history, args.out_dir / "go1_students_training.png", ("depth guide (frozen)", "rgb") if guide is not None else ("depth", "rgb"))
+    labels = ("depth guide (frozen)", "rgb") if guide is not None else tuple("rgb" if s.images[0].stream == "color" else "depth" for s in specs)
+    plot_losses(history, args.out_dir / "go1_students_training.png", labels)
     (work / "history.json").write_text(json.dumps(history))
     print(f"[distill] done in {fmt_time(wall)}, {steps} steps, {env.renders} renders; history {work / 'history.json'}", flush=True)
     return 0
@@ -600,7 +668,7 @@ def export_student(model: Student, spec: PolicySpec, out_prefix: Path, training:
     return load_spec(out_prefix.with_suffix(".yaml"))
 
 
-def plot_losses(history: list[dict], path: Path, labels: tuple[str, str] = ("depth", "rgb")) -> None:
+def plot_losses(history: list[dict], path: Path, labels: tuple[str, ...] = ("depth", "rgb")) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
