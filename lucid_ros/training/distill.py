@@ -233,6 +233,9 @@ def build_students(
         if init_dir is not None and not (guided and stream == "depth"):  # a guided run's depth student is the guide
             note = student_from_onnx(model, init_dir / f"{name}.onnx")
             print(f"[distill] {name}: continuing from {init_dir / f'{name}.onnx'}" + (f" ({note})" if note else ""), flush=True)
+            changed = preprocess_change(init_dir / f"{name}.yaml", pre)
+            if changed:
+                print(f"[distill] {name}: NOTE its images change from what it was trained on ({changed}): a start, not a continuation", flush=True)
         student_to_onnx(model, onnx_path, "obs", "image", "h_in", "h_out")
         write_spec(raw, onnx_path, yaml_path)
         spec = load_spec(yaml_path, robot)
@@ -242,6 +245,22 @@ def build_students(
         specs.append(spec)
         models.append(model)
     return specs, models
+
+
+def preprocess_change(init_spec: Path, pre: dict) -> str:
+    """What differs between the preprocessing a student in --init-dir was trained with (its spec's
+    first image input) and `pre`, e.g. "crop [8, 8, 14, 14] -> none" ("" when the same or when the
+    spec is absent): continuing a colour-view student without `--depth-view color` would silently
+    feed it the whole frame."""
+    if not init_spec.is_file():
+        return ""
+    raw = read_yaml(init_spec, "student spec") or {}
+    try:
+        before = raw["inputs"]["images"][0]["preprocess"]
+    except (KeyError, IndexError, TypeError):
+        return ""
+    keys = sorted(k for k in set(before) | set(pre) if before.get(k) != pre.get(k))
+    return ", ".join(f"{k} {before.get(k, 'none')} -> {pre.get(k, 'none')}" for k in keys)
 
 
 class Dagger:

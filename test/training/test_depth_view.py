@@ -95,7 +95,7 @@ def test_a_guide_of_the_color_view_guides_only_a_run_that_crops_the_same_way(tmp
     from lucid_ros.paths import config_dir
     from lucid_ros.policy.spec import load_spec
     from lucid_ros.training.config import TrainConfig
-    from lucid_ros.training.distill import build_students, export_student, load_guide
+    from lucid_ros.training.distill import build_students, export_student, load_guide, preprocess_change
 
     robot = load_robot("go1")
     teacher = load_spec(config_dir() / "policies" / "go1_teacher.yaml", robot)
@@ -104,6 +104,9 @@ def test_a_guide_of_the_color_view_guides_only_a_run_that_crops_the_same_way(tmp
     assert [s.name for s in specs] == ["go1_depth"] and len(models) == 1
     assert specs[0].images[0].preprocess["crop"] == [8, 8, 14, 14]
     guide = export_student(models[0], specs[0], tmp_path / "go1_depth", {"depth_view": "color"}).path
+    # continued without --depth-view color, the student would be fed the whole frame: distill says so
+    assert preprocess_change(guide, DEPTH_PREPROCESS) == "crop [8, 8, 14, 14] -> none, interpolation bilinear -> area"
+    assert preprocess_change(guide, pre) == ""
     specs, models = build_students(robot, TrainConfig(), teacher, tmp_path / "b", None, camera="ego_down", guided=True, depth_pre=pre)
     before = models[1].fuse.weight.detach().clone()
     load_guide(guide, specs[0], models, graft=True)
