@@ -546,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
                 el = time.time() - t_start
                 print(
                     f"it {it:4d} steps {steps / 1e6:5.2f}M beta {beta:.2f} loss "
-                    + " ".join(f"{s.images[0].stream} {x:.4f}" for s, x in zip(specs, losses, strict=True))
+                    + " ".join(f"{'rgb' if s.images[0].stream == 'color' else 'depth'} {x:.4f}" for s, x in zip(specs, losses, strict=True))
                     + " | falls/min "
                     + " / ".join(f"{x:.2f}" for x in rec["falls_per_min"])
                     + " goals "
