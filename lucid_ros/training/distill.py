@@ -75,10 +75,10 @@ def color_view_crop(mount: CameraMount) -> list[int]:
     d, c = mount.depth, mount.color
     if d is None or c is None:
         raise ValueError(f"camera '{mount.name}' needs a depth and a colour stream for the colour view of the depth frame")
-    tan_c = np.tan(np.radians(c.vfov_deg) / 2.0)
-    if tan_c > np.tan(np.radians(d.vfov_deg) / 2.0) or tan_c * c.width / c.height > np.tan(np.radians(d.vfov_deg) / 2.0) * d.width / d.height:
+    tan_c, tan_d = np.tan(np.radians(c.vfov_deg) / 2.0), np.tan(np.radians(d.vfov_deg) / 2.0)
+    if tan_c > tan_d or tan_c * c.width / c.height > tan_d * d.width / d.height:
         raise ValueError(f"camera '{mount.name}': the colour stream sees more than the depth stream; nothing to crop")
-    f_px = (d.height / 2.0) / np.tan(np.radians(d.vfov_deg) / 2.0)
+    f_px = (d.height / 2.0) / tan_d
     rows = int(round(2.0 * f_px * tan_c))
     cols = int(round(2.0 * f_px * tan_c * c.width / c.height))
     top, left = (d.height - rows) // 2, (d.width - cols) // 2
