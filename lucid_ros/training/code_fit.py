@@ -55,6 +55,7 @@ from lucid_ros.training.distill import (
     DistillEnv,
     build_students,
     course_weights,
+    encoder_widths,
     export_student,
     load_guide,
     read_guide,
@@ -63,7 +64,7 @@ from lucid_ros.training.distill import (
 from lucid_ros.training.parkour import distill_config, recipe_of, teacher_env_config
 from lucid_ros.training.phases import StopOnSignal, git_commit
 from lucid_ros.training.ppo import torch_threads
-from lucid_ros.training.student import HIDDEN, Student
+from lucid_ros.training.student import CHANNELS, HIDDEN, Student, onnx_channels
 from lucid_ros.training.train_walk import fmt_time
 from lucid_ros.vision.preprocess import from_spec
 
@@ -329,6 +330,10 @@ def main(argv: list[str] | None = None) -> int:
         "--controller-weight", type=float, default=1.0,
         help="weight of the error the code makes through the guide's controller (action and next state) beside the code's own (0: the code alone)",
     )  # fmt: skip
+    p.add_argument(
+        "--encoder", type=encoder_widths, default=CHANNELS, metavar="C1,C2,C3",
+        help="the fitted RGB encoder's convolution widths (default 16,32,32, the depth guide's own)",
+    )  # fmt: skip
     p.add_argument("--val-share", type=float, default=0.1)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch", type=int, default=256)
@@ -350,10 +355,12 @@ def main(argv: list[str] | None = None) -> int:
     camera = guide_spec.images[0].camera
     cfg = TrainConfig(seed=args.seed, nthread=args.threads, env=teacher_env_config(args.envs, recipe_of(teacher)))
     work = Path(tempfile.mkdtemp(prefix="lucid_code_fit_"))
+    # the depth stream rendered and preprocessed as the guide reads it (a guide of the colour view sees a crop)
     specs, models = build_students(
-        robot, cfg, teacher, work, None, camera, guide_spec.images[0].age is not None, guided=True, depth_pre=guide_spec.images[0].preprocess
-    )  # the depth stream rendered and preprocessed as the guide reads it (a guide of the colour view sees a crop)
-    guide = load_guide(args.depth_guide, specs[0], models, graft=True)
+        robot, cfg, teacher, work, None, camera, guide_spec.images[0].age is not None, guided=True, depth_pre=guide_spec.images[0].preprocess,
+        channels={"depth": onnx_channels(guide_spec.onnx_path), "color": args.encoder},
+    )  # fmt: skip
+    guide = load_guide(guide_spec, specs[0], models, graft=True)
     guide_model, rgb = models
     guide_model.eval()
     args.out_dir.mkdir(parents=True, exist_ok=True)
@@ -401,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         "tool": "lucid_ros.training.code_fit (the depth student's controller; an RGB encoder fitted to its image code, offline)",
         "command": command, "seed": args.seed, "git_commit": commit, "wall_time_s": round(wall, 1), "iterations": result["iterations"],
         "env_steps": collected.get("env_steps", 0), "init": "fresh encoder; controller grafted from the guide", "teacher": teacher.path.name, "teacher_sha256": teacher.sha256,
-        "stream": "color", "camera": camera,
+        "stream": "color", "camera": camera, "encoder_channels": list(rgb.channels),
         "depth_guide": {"spec": guide.path.name, "sha256": guide.sha256, "graft": True, **result},
         "collection": collected,
     }  # fmt: skip

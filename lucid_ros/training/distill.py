@@ -44,7 +44,7 @@ from lucid_ros.training.export import write_spec
 from lucid_ros.training.parkour import ParkourEnv, distill_config, recipe_of, teacher_env_config
 from lucid_ros.training.phases import StopOnSignal, git_commit
 from lucid_ros.training.ppo import torch_threads
-from lucid_ros.training.student import HIDDEN, Student, graft_core, student_from_onnx, student_to_onnx
+from lucid_ros.training.student import CHANNELS, HIDDEN, Student, graft_core, onnx_channels, student_from_onnx, student_to_onnx
 from lucid_ros.training.train_walk import fmt_time, trot_generator
 from lucid_ros.vision.preprocess import IMAGENET_MEAN, IMAGENET_STD, ImageHistory, Preprocessor, from_spec
 
@@ -211,13 +211,16 @@ def build_students(
     guided: bool = False,
     depth_pre: dict | None = None,
     streams: tuple[str, ...] = ("depth", "color"),
+    channels: dict[str, tuple[int, int, int]] | None = None,
 ) -> tuple[list[PolicySpec], list[Student]]:
     """Each student's spec (written to `work`) and network: fresh (normalised with the teacher's
     statistics for the shared proprioceptive inputs), or the one in init_dir to continue from
     (one without the image-age input gains it, with zero weights, when `age`). A `guided` run reads
     no depth student there: `--depth-guide` supplies it. `depth_pre`: the depth student's
     preprocessing (default DEPTH_PREPROCESS; `depth_preprocess` for the colour view); `streams`:
-    which students (a depth student alone: `distill --only-depth`)."""
+    which students (a depth student alone: `distill --only-depth`); `channels`: a fresh student's
+    encoder widths by stream (default student.CHANNELS); one continued from init_dir has the
+    widths of its file."""
     t_mean, t_std = teacher_normaliser(teacher.onnx_path)
     specs, models = [], []
     for stream, name, pre in STUDENTS:
@@ -229,8 +232,10 @@ def build_students(
         yaml_path, onnx_path = work / f"{name}.yaml", work / f"{name}.onnx"
         obs_dim = 141  # go1_walk's observation; checked against the spec below
         shape = Preprocessor(pre, stream).output_shape
-        model = Student(obs_dim, shape, robot.n_joints, t_mean[:obs_dim], t_std[:obs_dim], None, age=age)
-        if init_dir is not None and not (guided and stream == "depth"):  # a guided run's depth student is the guide
+        init = init_dir is not None and not (guided and stream == "depth")  # a guided run's depth student is the guide
+        widths = onnx_channels(init_dir / f"{name}.onnx") if init else (channels or {}).get(stream, CHANNELS)
+        model = Student(obs_dim, shape, robot.n_joints, t_mean[:obs_dim], t_std[:obs_dim], None, age=age, channels=widths)
+        if init:
             note = student_from_onnx(model, init_dir / f"{name}.onnx")
             print(f"[distill] {name}: continuing from {init_dir / f'{name}.onnx'}" + (f" ({note})" if note else ""), flush=True)
             changed = preprocess_change(init_dir / f"{name}.yaml", pre)
@@ -465,6 +470,10 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="with --depth-guide: the RGB student starts as the depth student's controller (normaliser, fusion, GRU, head), keeping its own encoder",
     )
+    p.add_argument(
+        "--rgb-encoder", type=encoder_widths, default=None, metavar="C1,C2,C3",
+        help="a fresh RGB student's convolution widths (default 16,32,32; a student from --init-dir keeps its file's)",
+    )  # fmt: skip
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
@@ -478,6 +487,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--only-depth trains the depth student; --depth-guide freezes one to train the RGB student: give one of them")
     if args.depth_guide is not None and args.depth_view != "depth":
         p.error("--depth-view is the trained depth student's; with --depth-guide the guide's own spec says what it sees")
+    if args.rgb_encoder is not None and (args.init_dir is not None or args.only_depth):
+        p.error("--rgb-encoder shapes a fresh RGB student: one continued from --init-dir keeps its file's widths, and --only-depth trains none")
     command = "python -m lucid_ros.training.distill " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     t_start = time.time()
     commit = git_commit()  # the code that runs: HEAD may move during a run of hours
@@ -493,19 +504,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.camera not in robot.cameras:
         p.error(f"--camera: robot '{robot.name}' has no camera '{args.camera}' (cameras: {sorted(robot.cameras)})")
     work = Path(tempfile.mkdtemp(prefix="lucid_distill_"))
+    guide_spec = read_guide(args.depth_guide) if args.depth_guide else None
     try:
-        depth_pre = (
-            read_guide(args.depth_guide).images[0].preprocess if args.depth_guide else depth_preprocess(robot.cameras[args.camera], args.depth_view)
-        )
+        depth_pre = guide_spec.images[0].preprocess if guide_spec else depth_preprocess(robot.cameras[args.camera], args.depth_view)
     except ValueError as e:
         p.error(f"--depth-view: {e}")
+    widths = {"color": args.rgb_encoder or CHANNELS, "depth": onnx_channels(guide_spec.onnx_path) if guide_spec else CHANNELS}
     specs, models = build_students(
-        robot, cfg, teacher, work, args.init_dir, args.camera, args.image_age, guided=args.depth_guide is not None,
-        depth_pre=depth_pre, streams=("depth",) if args.only_depth else ("depth", "color"),
+        robot, cfg, teacher, work, args.init_dir, args.camera, args.image_age, guided=guide_spec is not None,
+        depth_pre=depth_pre, streams=("depth",) if args.only_depth else ("depth", "color"), channels=widths,
     )  # fmt: skip
     # read now, so a broken spec in --init-dir stops the run before training, not after it
     earlier = {s.name: earlier_phases(args.init_dir / f"{s.name}.yaml" if args.init_dir else None) for s in specs}
-    guide = load_guide(args.depth_guide, specs[0], models, args.graft) if args.depth_guide else None
+    guide = load_guide(guide_spec, specs[0], models, args.graft) if guide_spec else None
     latency_steps = int(round(args.latency_ms / 20.0))
     env = DistillEnv(robot, teacher, specs, cfg.env, pk, seed=args.seed, nthread=args.threads, latency_max_steps=latency_steps)
     dagger = Dagger(
@@ -574,7 +585,7 @@ def main(argv: list[str] | None = None) -> int:
             "init": str(args.init_dir / f"{spec.name}.onnx") if args.init_dir else "fresh",
             "teacher": teacher.path.name, "teacher_sha256": teacher.sha256, "stream": stream, "camera": args.camera, "camera_latency_ms": [0.0, args.latency_ms],
             "scene_randomisation": json.loads(json.dumps(JitterRanges().__dict__)), "courses": [c.name for c in env.courses],
-            "replay": {"keep": args.keep, "per_update": args.replay}, "course_weights": args.course_weights or {},
+            "encoder_channels": list(m.channels), "replay": {"keep": args.keep, "per_update": args.replay}, "course_weights": args.course_weights or {},
             **({"depth_view": args.depth_view} if stream == "depth" else {}),
             "final_loss_last_20": round(float(np.mean([r["loss"][k] for r in history[-20:]])), 5) if history else None,
         }  # fmt: skip
@@ -603,11 +614,12 @@ def read_guide(path: Path) -> PolicySpec:
     return guide
 
 
-def load_guide(path: Path, depth_spec: PolicySpec, models: list[Student], graft: bool) -> PolicySpec:
-    """The frozen depth student of `--depth-guide` into models[0] (checked to see what this run's
-    depth input renders: the same mount and preprocessing, or its codes would describe other
-    images), and with `graft` its controller into the RGB student, models[1]."""
-    guide = read_guide(path)
+def load_guide(guide: Path | PolicySpec, depth_spec: PolicySpec, models: list[Student], graft: bool) -> PolicySpec:
+    """The frozen depth student of `--depth-guide` (its spec, or read_guide's of it) into models[0]
+    (checked to see what this run's depth input renders: the same mount and preprocessing, or its
+    codes would describe other images), and with `graft` its controller into the RGB student, models[1]."""
+    guide = guide if isinstance(guide, PolicySpec) else read_guide(guide)
+    path = guide.path
     want, got = depth_spec.images[0], guide.images[0]
     for field in ("camera", "preprocess"):
         if getattr(got, field) != getattr(want, field):
@@ -636,6 +648,17 @@ def course_weights(text: str) -> dict[str, float]:
         except ValueError:
             raise argparse.ArgumentTypeError(f"{item!r} is not COURSE=FACTOR (e.g. gaps=2)") from None
     return out
+
+
+def encoder_widths(text: str) -> tuple[int, int, int]:
+    """`32,64,64` -> (32, 64, 64): a student encoder's three convolution widths (argparse type)."""
+    try:
+        widths = tuple(int(t) for t in text.split(","))
+    except ValueError:
+        widths = ()
+    if len(widths) != 3 or min(widths) < 1 or max(widths) > 512:
+        raise argparse.ArgumentTypeError(f"{text!r} is not three channel counts C1,C2,C3 in 1..512 (the shipped students: 16,32,32)")
+    return widths  # type: ignore[return-value]
 
 
 PHASE_KEYS = ("command", "git_commit", "init", "teacher", "teacher_sha256", "iterations", "env_steps", "wall_time_s")

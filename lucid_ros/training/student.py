@@ -4,7 +4,9 @@
     image (B, C, 45, 80) -> conv 5/2 -> conv 3/2 -> conv 3/2 -> linear 64 --> concat -> linear 256 -> GRU 256 -> 128 -> 12 (+ trot prior)
     image_age (B, 1) s --x 5-------------------------//     (students with `age`)
 
-The proprioceptive observation is go1_walk's (the same terms, scales and history), normalised with
+The convolutions are 16, 32 and 32 channels wide unless `channels` says otherwise (an RGB encoder
+that must recover geometry from shading and texture may need more than one that reads depth);
+`onnx_channels` reads a file's widths back. The proprioceptive observation is go1_walk's (the same terms, scales and history), normalised with
 the teacher's fixed statistics for those inputs. The recurrent state is an explicit input and
 output (`h_in` / `h_out`, [1, batch, 256]), so the runtime keeps it between steps and zeroes it on
 a reset (docs/policy-spec.md, `inputs.recurrent`). A student with `age` also reads how old its
@@ -32,6 +34,7 @@ from lucid_ros.training.export import _trot_nodes, save_graph
 
 HIDDEN = 256
 LATENT = 64
+CHANNELS = (16, 32, 32)  # the encoder's three convolutions (5/2, 3/2, 3/2): every student shipped so far
 AGE_SCALE = 5.0  # 1 / s: the ages a policy sees (0-0.2 s) to about 0-1
 
 
@@ -45,14 +48,19 @@ class Student(nn.Module):
         norm_std: np.ndarray,
         tg: nn.Module | None,
         age: bool = False,
+        channels: tuple[int, int, int] = CHANNELS,
     ):
         super().__init__()
         c, h, w = image_shape
+        if len(channels) != 3 or min(channels) < 1:
+            raise ValueError(f"channels {channels}: want three positive widths, one per convolution")
         self.image_shape = image_shape
+        self.channels = tuple(int(k) for k in channels)
         self.age = age
         self.register_buffer("norm_mean", torch.tensor(np.array(norm_mean, dtype=np.float32)))
         self.register_buffer("norm_std", torch.tensor(np.array(norm_std, dtype=np.float32)))
-        self.convs = nn.ModuleList([nn.Conv2d(c, 16, 5, stride=2), nn.Conv2d(16, 32, 3, stride=2), nn.Conv2d(32, 32, 3, stride=2)])
+        c1, c2, c3 = self.channels
+        self.convs = nn.ModuleList([nn.Conv2d(c, c1, 5, stride=2), nn.Conv2d(c1, c2, 3, stride=2), nn.Conv2d(c2, c3, 3, stride=2)])
         with torch.no_grad():
             flat = self._conv(torch.zeros(1, c, h, w)).shape[1]
         self.img_fc = nn.Linear(flat, LATENT)
@@ -104,6 +112,17 @@ class Student(nn.Module):
             a, h = self._core(obs[t], z[t], h, None if ages is None else ages[t])
             outs.append(a)
         return (torch.stack(outs), z) if codes else torch.stack(outs)
+
+
+def onnx_channels(path: str | Path) -> tuple[int, int, int]:
+    """The encoder widths of a student_to_onnx file (its conv weights' output channels): the
+    `channels` to build a Student with before student_from_onnx reads it back."""
+    import onnx
+
+    widths = {i.name: i.dims[0] for i in onnx.load(str(path)).graph.initializer if i.name in ("conv0_w", "conv1_w", "conv2_w")}
+    if len(widths) != 3:
+        raise ValueError(f"{path}: not a student (conv0_w, conv1_w, conv2_w: found {sorted(widths)})")
+    return (int(widths["conv0_w"]), int(widths["conv1_w"]), int(widths["conv2_w"]))
 
 
 def _swap_gates(a: np.ndarray) -> np.ndarray:

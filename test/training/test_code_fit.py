@@ -18,7 +18,7 @@ from lucid_ros.errors import ConfigError  # noqa: E402
 from lucid_ros.robots import load_robot  # noqa: E402
 from lucid_ros.training.camera import EnvCamera, JitterRanges, SceneJitter  # noqa: E402
 from lucid_ros.training.code_fit import Pool, fit, main  # noqa: E402
-from lucid_ros.training.student import Student  # noqa: E402
+from lucid_ros.training.student import Student, onnx_channels  # noqa: E402
 from lucid_ros.vision.preprocess import Preprocessor  # noqa: E402
 
 ROBOT = load_robot("go1")
@@ -162,6 +162,13 @@ def test_code_fit_writes_the_guides_controller_behind_the_fitted_encoder(tmp_pat
     for name in ("fuse_w", "fuse_b", "gru_W", "gru_R", "gru_B", "head0_w", "head1_w", "head1_b", "norm_mean", "norm_std"):
         assert np.array_equal(mine[name], theirs[name]), name
     assert mine["conv0_w"].shape[1] == 3 and theirs["conv0_w"].shape[1] == 1
+    assert t["encoder_channels"] == [16, 32, 32]
+    # a wider encoder (`--encoder`) behind the same grafted controller: its widths in the file and the spec
+    wide = tmp_path / "wide"
+    argv = ["--pool", str(pool_path), "--out-dir", str(wide), "--fit-iterations", "5", "--batch", "32", "--val-share", "0.2", "--encoder", "24,40,40"]
+    assert main(argv) == 0
+    spec = load_spec(wide / "go1_rgb.yaml", ROBOT)
+    assert onnx_channels(spec.onnx_path) == (24, 40, 40) and spec.training["encoder_channels"] == [24, 40, 40]
 
 
 def test_captures_coded_by_another_guide_or_not_captures_at_all_are_refused_naming_it(tmp_path):

@@ -123,3 +123,21 @@ def test_distill_refuses_only_depth_with_a_depth_guide(capsys):
         main(["--only-depth", "--depth-guide", "config/policies/go1_depth.yaml"])
     assert e.value.code == 2
     assert "--only-depth trains the depth student" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv,says",
+    [
+        (["--rgb-encoder", "16,32"], "is not three channel counts"),
+        (["--rgb-encoder", "32,64,x"], "is not three channel counts"),
+        (["--rgb-encoder", "32,64,64", "--init-dir", "config/policies"], "one continued from --init-dir keeps its file's widths"),
+        (["--rgb-encoder", "32,64,64", "--only-depth"], "--only-depth trains none"),
+    ],
+)
+def test_distill_refuses_an_rgb_encoder_it_cannot_build(capsys, argv, says):
+    from lucid_ros.training.distill import main
+
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    assert says in capsys.readouterr().err

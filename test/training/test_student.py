@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
 from lucid_ros.training.ppo import TrotGenerator  # noqa: E402
-from lucid_ros.training.student import HIDDEN, Student, student_from_onnx, student_to_onnx  # noqa: E402
+from lucid_ros.training.student import HIDDEN, Student, onnx_channels, student_from_onnx, student_to_onnx  # noqa: E402
 
 
 def make(channels: int, tg: bool, age: bool = False) -> Student:
@@ -77,6 +77,46 @@ def test_a_written_student_loads_back_into_the_same_network(tmp_path):
     np.testing.assert_allclose(got_h.numpy(), want_h.numpy(), atol=1e-6)
     with pytest.raises(ValueError, match="not the same network"):
         student_from_onnx(Student(141, (3, 45, 80), 12, np.zeros(141), np.ones(141), None), path)
+
+
+def test_a_wider_encoder_runs_in_onnx_and_is_continued_at_its_own_widths(tmp_path):
+    """`--rgb-encoder` / `code_fit --encoder`: a student with wider convolutions exports (ONNX Runtime
+    gives torch's action), its file says its widths, `distill --init-dir` builds the network at them
+    (not the default, which would refuse it), and a default-width depth guide's controller grafts
+    onto it (the code between them is LATENT wide whatever the encoder)."""
+    from lucid_ros.paths import config_dir
+    from lucid_ros.policy.spec import load_spec
+    from lucid_ros.robots.description import load_robot
+    from lucid_ros.training.config import TrainConfig
+    from lucid_ros.training.distill import build_students
+    from lucid_ros.training.student import graft_core
+
+    torch.manual_seed(2)
+    wide = Student(141, (3, 45, 80), 12, np.zeros(141), np.ones(141), None, age=True, channels=(24, 48, 40))
+    path = student_to_onnx(wide, tmp_path / "go1_rgb.onnx", "obs", "image", "h_in", "h_out")
+    assert onnx_channels(path) == (24, 48, 40)
+    rng = np.random.default_rng(8)
+    obs, img = rng.normal(size=(1, 141)).astype(np.float32), rng.normal(size=(1, 3, 45, 80)).astype(np.float32)
+    age, h = np.full((1, 1), 0.1, np.float32), np.zeros((1, 1, HIDDEN), np.float32)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(["actions"], {"obs": obs, "image": img, "h_in": h, "image_age": age})[0]
+    with torch.no_grad():
+        want, _ = wide.step(*(torch.from_numpy(a) for a in (obs, img, h, age)))
+    np.testing.assert_allclose(got, want.numpy(), atol=2e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="not the same network"):
+        student_from_onnx(Student(141, (3, 45, 80), 12, np.zeros(141), np.ones(141), None, age=True), path)
+    robot = load_robot("go1")
+    teacher = load_spec(config_dir() / "policies" / "go1_teacher.yaml", robot)
+    student_to_onnx(make(1, False, age=True), tmp_path / "go1_depth.onnx", "obs", "image", "h_in", "h_out")
+    _specs, models = build_students(robot, TrainConfig(), teacher, tmp_path / "work", tmp_path, camera="ego_down")
+    assert models[0].channels == (16, 32, 32) and models[1].channels == (24, 48, 40)
+    models[1].tg = None  # build_students adds the trot prior; the file's network is compared without it
+    with torch.no_grad():
+        cont, _ = models[1].step(*(torch.from_numpy(a) for a in (obs, img, h, age)))
+    np.testing.assert_allclose(cont.numpy(), want.numpy(), atol=1e-6)
+    assert "gru.weight_hh_l0" in graft_core(models[1], models[0])
+    with pytest.raises(ValueError, match="three positive widths"):
+        Student(141, (3, 45, 80), 12, np.zeros(141), np.ones(141), None, channels=(16, 32))
 
 
 def test_a_student_without_the_image_age_continues_as_one_that_reads_it(tmp_path):
