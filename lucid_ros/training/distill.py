@@ -212,6 +212,7 @@ def build_students(
     depth_pre: dict | None = None,
     streams: tuple[str, ...] = ("depth", "color"),
     channels: dict[str, tuple[int, int, int]] | None = None,
+    color_pre: dict | None = None,
 ) -> tuple[list[PolicySpec], list[Student]]:
     """Each student's spec (written to `work`) and network: fresh (normalised with the teacher's
     statistics for the shared proprioceptive inputs), or the one in init_dir to continue from
@@ -220,7 +221,8 @@ def build_students(
     preprocessing (default DEPTH_PREPROCESS; `depth_preprocess` for the colour view); `streams`:
     which students (a depth student alone: `distill --only-depth`); `channels`: a fresh student's
     encoder widths by stream (default student.CHANNELS); one continued from init_dir has the
-    widths of its file."""
+    widths of its file; `color_pre`: the RGB student's preprocessing (default COLOR_PREPROCESS;
+    `distill --rgb-stack` reads a stack of frames)."""
     t_mean, t_std = teacher_normaliser(teacher.onnx_path)
     specs, models = [], []
     for stream, name, pre in STUDENTS:
@@ -228,15 +230,18 @@ def build_students(
             continue
         if stream == "depth" and depth_pre is not None:
             pre = depth_pre
+        if stream == "color" and color_pre is not None:
+            pre = color_pre
         raw = student_spec_dict(robot, cfg, name, stream, pre, camera, age)
         yaml_path, onnx_path = work / f"{name}.yaml", work / f"{name}.onnx"
         obs_dim = 141  # go1_walk's observation; checked against the spec below
-        shape = Preprocessor(pre, stream).output_shape
+        pp = Preprocessor(pre, stream)
+        shape = pp.output_shape
         init = init_dir is not None and not (guided and stream == "depth")  # a guided run's depth student is the guide
         widths = onnx_channels(init_dir / f"{name}.onnx") if init else (channels or {}).get(stream, CHANNELS)
         model = Student(obs_dim, shape, robot.n_joints, t_mean[:obs_dim], t_std[:obs_dim], None, age=age, channels=widths)
         if init:
-            note = student_from_onnx(model, init_dir / f"{name}.onnx")
+            note = student_from_onnx(model, init_dir / f"{name}.onnx", frame_channels=pp.frame_shape[0])
             print(f"[distill] {name}: continuing from {init_dir / f'{name}.onnx'}" + (f" ({note})" if note else ""), flush=True)
             changed = preprocess_change(init_dir / f"{name}.yaml", pre)
             if changed:
@@ -250,6 +255,18 @@ def build_students(
         specs.append(spec)
         models.append(model)
     return specs, models
+
+
+def init_stack(init_spec: Path) -> int:
+    """How many frames the student whose spec is `init_spec` reads (`preprocess.stack`; 1 when the
+    spec is absent or silent): `distill --init-dir` continues a stacked RGB student as one."""
+    if not init_spec.is_file():
+        return 1
+    raw = read_yaml(init_spec, "student spec") or {}
+    try:
+        return int(raw["inputs"]["images"][0]["preprocess"].get("stack", 1))
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError):
+        return 1
 
 
 def preprocess_change(init_spec: Path, pre: dict) -> str:
@@ -474,6 +491,11 @@ def main(argv: list[str] | None = None) -> int:
         "--rgb-encoder", type=encoder_widths, default=None, metavar="C1,C2,C3",
         help="a fresh RGB student's convolution widths (default 16,32,32; a student from --init-dir keeps its file's)",
     )  # fmt: skip
+    p.add_argument(
+        "--rgb-stack", type=int, default=None, metavar="K",
+        help="the RGB student reads its K newest frames (10 Hz; oldest first): the motion between them shows depth one frame cannot. "
+        "Default: 1, or the stack of the student in --init-dir; a one-frame student continued with K > 1 gains the older frames at zero weight",
+    )  # fmt: skip
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
@@ -487,6 +509,10 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--only-depth trains the depth student; --depth-guide freezes one to train the RGB student: give one of them")
     if args.depth_guide is not None and args.depth_view != "depth":
         p.error("--depth-view is the trained depth student's; with --depth-guide the guide's own spec says what it sees")
+    if args.rgb_stack is not None and not 1 <= args.rgb_stack <= 8:
+        p.error(f"--rgb-stack {args.rgb_stack}: want 1 to 8 frames")
+    if args.rgb_stack is not None and args.only_depth:
+        p.error("--rgb-stack is the RGB student's; --only-depth trains none")
     if args.rgb_encoder is not None and (args.init_dir is not None or args.only_depth):
         p.error("--rgb-encoder shapes a fresh RGB student: one continued from --init-dir keeps its file's widths, and --only-depth trains none")
     command = "python -m lucid_ros.training.distill " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
@@ -510,10 +536,15 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         p.error(f"--depth-view: {e}")
     widths = {"color": args.rgb_encoder or CHANNELS, "depth": onnx_channels(guide_spec.onnx_path) if guide_spec else CHANNELS}
-    specs, models = build_students(
-        robot, cfg, teacher, work, args.init_dir, args.camera, args.image_age, guided=guide_spec is not None,
-        depth_pre=depth_pre, streams=("depth",) if args.only_depth else ("depth", "color"), channels=widths,
-    )  # fmt: skip
+    stack = args.rgb_stack or (init_stack(args.init_dir / "go1_rgb.yaml") if args.init_dir else 1)
+    try:
+        specs, models = build_students(
+            robot, cfg, teacher, work, args.init_dir, args.camera, args.image_age, guided=guide_spec is not None,
+            depth_pre=depth_pre, streams=("depth",) if args.only_depth else ("depth", "color"), channels=widths,
+            color_pre={**COLOR_PREPROCESS, "stack": stack},
+        )  # fmt: skip
+    except ValueError as e:  # a student in --init-dir that this run's options cannot continue
+        p.error(f"--init-dir: {e}")
     # read now, so a broken spec in --init-dir stops the run before training, not after it
     earlier = {s.name: earlier_phases(args.init_dir / f"{s.name}.yaml" if args.init_dir else None) for s in specs}
     guide = load_guide(guide_spec, specs[0], models, args.graft) if guide_spec else None

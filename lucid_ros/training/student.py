@@ -130,20 +130,34 @@ def _swap_gates(a: np.ndarray) -> np.ndarray:
     return np.concatenate([a[HIDDEN : 2 * HIDDEN], a[:HIDDEN], a[2 * HIDDEN :]], axis=0)
 
 
-def student_from_onnx(model: Student, path: str | Path) -> str | None:
+def student_from_onnx(model: Student, path: str | Path, frame_channels: int | None = None) -> str | None:
     """Load a student_to_onnx file's weights (normaliser included) back into `model`, whose layout
     must match: a shipped student is the start of a longer distillation (`distill --init-dir`).
-    The one difference allowed: a file without the image-age input into a model with it (the
-    fusion layer gains a zero column, so the model acts exactly as the file did); returns a note
-    saying so, else None."""
+    Two differences allowed, each returned as a note (None when there is none), each leaving the
+    model acting exactly as the file did until training gives the new weights a value: a file
+    without the image-age input into a model with it (the fusion layer gains a zero column), and a
+    file that reads one frame of `frame_channels` into a model that reads a stack of k of them
+    (`preprocess.stack`, frames oldest first: the file's first-layer weights go to the newest
+    frame's channels, zeros to the older frames'; without `frame_channels`, refused as another network)."""
     import onnx
 
     inits = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
-    note = None
+    notes = []
     fuse_w = np.array(inits["fuse_w"])
     if model.age and fuse_w.shape[1] == model.fuse.in_features - 1:
         fuse_w = np.concatenate([fuse_w, np.zeros((fuse_w.shape[0], 1), fuse_w.dtype)], axis=1)
-        note = f"{Path(path).name} has no image-age input: added with zero weights (the same actions until training uses it)"
+        notes.append(f"{Path(path).name} has no image-age input: added with zero weights (the same actions until training uses it)")
+    conv0 = np.array(inits["conv0_w"])
+    want_in = model.convs[0].in_channels
+    if frame_channels is not None and conv0.ndim == 4 and conv0.shape[1] > want_in:
+        raise ValueError(
+            f"{path}: its first layer reads {conv0.shape[1]} image channels, this student {want_in}: a stack of frames is not narrowed (continue it with its own stack)"
+        )
+    if frame_channels is not None and conv0.ndim == 4 and conv0.shape[1] == frame_channels < want_in and want_in % frame_channels == 0:
+        older = np.zeros((conv0.shape[0], want_in - conv0.shape[1], *conv0.shape[2:]), conv0.dtype)
+        inits["conv0_w"] = np.concatenate([older, conv0], axis=1)
+        k = want_in // conv0.shape[1]
+        notes.append(f"{Path(path).name} reads one frame: {k - 1} older frame(s) added with zero weights (the same actions until training uses them)")
     W, R, B = inits["gru_W"][0], inits["gru_R"][0], inits["gru_B"][0]
     pairs = [
         (model.norm_mean, inits["norm_mean"][0]), (model.norm_std, inits["norm_std"][0]),
@@ -161,7 +175,7 @@ def student_from_onnx(model: Student, path: str | Path) -> str | None:
             if tuple(dst.shape) != src.shape:
                 raise ValueError(f"{path}: a {src.shape} weight where this student has {tuple(dst.shape)}; not the same network")
             dst.copy_(torch.from_numpy(np.array(src)))  # a writable copy (numpy_helper gives read-only views)
-    return note
+    return "; ".join(notes) or None
 
 
 def graft_core(dst: Student, src: Student) -> list[str]:

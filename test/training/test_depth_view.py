@@ -132,12 +132,36 @@ def test_distill_refuses_only_depth_with_a_depth_guide(capsys):
         (["--rgb-encoder", "32,64,x"], "is not three channel counts"),
         (["--rgb-encoder", "32,64,64", "--init-dir", "config/policies"], "one continued from --init-dir keeps its file's widths"),
         (["--rgb-encoder", "32,64,64", "--only-depth"], "--only-depth trains none"),
+        (["--rgb-stack", "0"], "--rgb-stack 0: want 1 to 8 frames"),
+        (["--rgb-stack", "2", "--only-depth"], "--rgb-stack is the RGB student's; --only-depth trains none"),
     ],
 )
-def test_distill_refuses_an_rgb_encoder_it_cannot_build(capsys, argv, says):
+def test_distill_refuses_an_rgb_student_it_cannot_build(capsys, argv, says):
     from lucid_ros.training.distill import main
 
     with pytest.raises(SystemExit) as e:
         main(argv)
     assert e.value.code == 2
     assert says in capsys.readouterr().err
+
+
+def test_a_stacked_rgb_student_is_continued_with_its_stack_and_a_narrower_one_is_refused(tmp_path, capsys):
+    """`distill --init-dir` of a student that reads two frames builds it with two (init_stack reads
+    its spec), and `--rgb-stack 1` on it stops before any world is built, naming --init-dir (exit 2)."""
+    from lucid_ros.paths import config_dir
+    from lucid_ros.policy.spec import load_spec
+    from lucid_ros.training.config import TrainConfig
+    from lucid_ros.training.distill import COLOR_PREPROCESS, build_students, init_stack, main
+
+    robot = load_robot("go1")
+    teacher = load_spec(config_dir() / "policies" / "go1_teacher.yaml", robot)
+    assert init_stack(tmp_path / "absent.yaml") == 1
+    stack2 = {**COLOR_PREPROCESS, "stack": 2}
+    build_students(robot, TrainConfig(), teacher, tmp_path, None, camera="ego_down", color_pre=stack2)
+    assert init_stack(tmp_path / "go1_rgb.yaml") == 2
+    _specs, models = build_students(robot, TrainConfig(), teacher, tmp_path / "again", tmp_path, camera="ego_down", color_pre=stack2)
+    assert models[1].convs[0].in_channels == 6 and models[0].convs[0].in_channels == 1
+    with pytest.raises(SystemExit) as e:
+        main(["--init-dir", str(tmp_path), "--camera", "ego_down", "--rgb-stack", "1", "--out-dir", str(tmp_path / "out")])
+    assert e.value.code == 2
+    assert "--init-dir:" in capsys.readouterr().err

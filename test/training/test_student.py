@@ -119,6 +119,38 @@ def test_a_wider_encoder_runs_in_onnx_and_is_continued_at_its_own_widths(tmp_pat
         Student(141, (3, 45, 80), 12, np.zeros(141), np.ones(141), None, channels=(16, 32))
 
 
+def test_a_one_frame_student_continues_as_one_that_reads_a_stack_of_frames(tmp_path):
+    """`distill --rgb-stack 2 --init-dir` of a one-frame student: the file's first layer reads the
+    newest frame (the stack is oldest first), the older frame's weights start at zero, so the
+    widened network acts exactly as the file did whatever the older frame shows; once those
+    weights move, the older frame changes the action. A stacked file into a one-frame network is
+    refused (a stack is not narrowed)."""
+    old = make(3, False, age=True)
+    path = student_to_onnx(old, tmp_path / "one.onnx", "obs", "image", "h_in", "h_out")
+    new = Student(141, (6, 45, 80), 12, np.zeros(141), np.ones(141), None, age=True)
+    with pytest.raises(ValueError, match="not the same network"):
+        student_from_onnx(new, path)  # without the frame's channels, 3 into 6 is another network
+    note = student_from_onnx(new, path, frame_channels=3)
+    assert note is not None and "1 older frame(s) added with zero weights" in note
+    rng = np.random.default_rng(9)
+    obs = torch.from_numpy(rng.normal(size=(2, 141)).astype(np.float32))
+    newest = torch.from_numpy(rng.normal(size=(2, 3, 45, 80)).astype(np.float32))
+    h, age = torch.zeros(1, 2, HIDDEN), torch.full((2, 1), 0.05)
+    with torch.no_grad():
+        want, _ = old.step(obs, newest, h, age)
+        for older in (torch.zeros_like(newest), torch.from_numpy(rng.normal(size=(2, 3, 45, 80)).astype(np.float32))):
+            got, _ = new.step(obs, torch.cat([older, newest], dim=1), h, age)
+            np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-6)
+        new.convs[0].weight[:, :3] = new.convs[0].weight[:, 3:]
+        a0, _ = new.step(obs, torch.cat([torch.zeros_like(newest), newest], dim=1), h, age)
+        a1, _ = new.step(obs, torch.cat([newest, newest], dim=1), h, age)
+    assert not np.allclose(a0.numpy(), a1.numpy(), atol=1e-4)
+    stacked = student_to_onnx(new, tmp_path / "two.onnx", "obs", "image", "h_in", "h_out")
+    assert student_from_onnx(Student(141, (6, 45, 80), 12, np.zeros(141), np.ones(141), None, age=True), stacked, frame_channels=3) is None
+    with pytest.raises(ValueError, match="reads 6 image channels, this student 3: a stack of frames is not narrowed"):
+        student_from_onnx(make(3, False, age=True), stacked, frame_channels=3)
+
+
 def test_a_student_without_the_image_age_continues_as_one_that_reads_it(tmp_path):
     """`distill --init-dir` from a student trained before the age input: the widened network acts
     exactly as the file did at every age (the new column is zero), and once the column has weight
