@@ -272,8 +272,8 @@ def init_stack(init_spec: Path) -> int:
 def preprocess_change(init_spec: Path, pre: dict) -> str:
     """What differs between the preprocessing a student in --init-dir was trained with (its spec's
     first image input) and `pre`, e.g. "crop [8, 8, 14, 14] -> none" ("" when the same or when the
-    spec is absent): continuing a colour-view student without `--depth-view color` would silently
-    feed it the whole frame."""
+    spec is absent; `stack` is left to student_from_onnx's note): continuing a colour-view student
+    without `--depth-view color` would silently feed it the whole frame."""
     if not init_spec.is_file():
         return ""
     raw = read_yaml(init_spec, "student spec") or {}
@@ -281,7 +281,8 @@ def preprocess_change(init_spec: Path, pre: dict) -> str:
         before = raw["inputs"]["images"][0]["preprocess"]
     except (KeyError, IndexError, TypeError):
         return ""
-    keys = sorted(k for k in set(before) | set(pre) if before.get(k) != pre.get(k))
+    # a deeper stack is said by student_from_onnx (the older frames start at zero weight: the same actions)
+    keys = sorted(k for k in set(before) | set(pre) if before.get(k) != pre.get(k) and k != "stack")
     return ", ".join(f"{k} {before.get(k, 'none')} -> {pre.get(k, 'none')}" for k in keys)
 
 

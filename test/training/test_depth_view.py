@@ -151,7 +151,7 @@ def test_a_stacked_rgb_student_is_continued_with_its_stack_and_a_narrower_one_is
     from lucid_ros.paths import config_dir
     from lucid_ros.policy.spec import load_spec
     from lucid_ros.training.config import TrainConfig
-    from lucid_ros.training.distill import COLOR_PREPROCESS, build_students, init_stack, main
+    from lucid_ros.training.distill import COLOR_PREPROCESS, build_students, init_stack, main, preprocess_change
 
     robot = load_robot("go1")
     teacher = load_spec(config_dir() / "policies" / "go1_teacher.yaml", robot)
@@ -159,6 +159,9 @@ def test_a_stacked_rgb_student_is_continued_with_its_stack_and_a_narrower_one_is
     stack2 = {**COLOR_PREPROCESS, "stack": 2}
     build_students(robot, TrainConfig(), teacher, tmp_path, None, camera="ego_down", color_pre=stack2)
     assert init_stack(tmp_path / "go1_rgb.yaml") == 2
+    # the deeper stack is student_from_onnx's note (the same actions), not a NOTE that the images change
+    assert preprocess_change(tmp_path / "go1_rgb.yaml", {**stack2, "stack": 3}) == ""
+    assert preprocess_change(tmp_path / "go1_rgb.yaml", {**stack2, "vfov_deg": 56.19}) == "vfov_deg 42.61 -> 56.19"
     _specs, models = build_students(robot, TrainConfig(), teacher, tmp_path / "again", tmp_path, camera="ego_down", color_pre=stack2)
     assert models[1].convs[0].in_channels == 6 and models[0].convs[0].in_channels == 1
     with pytest.raises(SystemExit) as e:
