@@ -52,6 +52,7 @@ from lucid_ros.robots.description import load_robot
 from lucid_ros.training.camera import JitterRanges
 from lucid_ros.training.config import TrainConfig
 from lucid_ros.training.distill import (
+    COLOR_PREPROCESS,
     DistillEnv,
     build_students,
     course_weights,
@@ -75,25 +76,33 @@ class Pool:
     """The captures: the guide's code of each depth frame (N, LATENT), its colour pictures
     (N, 1 + relit, H, W, 3) uint8 (the first as the episode's scene showed it), and what the
     guide's controller held when the frame was made: its observation (N, obs), recurrent state
-    (N, HIDDEN) and image age (N,) (None in a pool without them: the fit is then on the code alone)."""
+    (N, HIDDEN) and image age (N,) (None in a pool without them: the fit is then on the code alone),
+    and `prev` (N, pictures, H, W, 3) uint8: the same env's capture before this one, each picture
+    under the same light as this capture's picture of that index (at an episode's first capture the
+    capture itself, as the policy's frame stack starts), for an encoder of two frames (`--stack 2`;
+    None in a pool collected without them)."""
 
-    ARRAYS = ("codes", "colour", "obs", "state", "age")
+    ARRAYS = ("codes", "colour", "obs", "state", "age", "prev")
 
     def __init__(
         self, codes: np.ndarray, colour: np.ndarray, obs: np.ndarray | None = None, state: np.ndarray | None = None,
-        age: np.ndarray | None = None, source: Path | None = None,
+        age: np.ndarray | None = None, prev: np.ndarray | None = None, source: Path | None = None,
     ):  # fmt: skip
         n = len(codes)
         ok = codes.ndim == 2 and colour.ndim == 5 and len(colour) == n and colour.dtype == np.uint8 and colour.shape[-1] == 3
         held = [a for a in (obs, state, age) if a is not None]
         ok = ok and len(held) in (0, 3) and all(len(a) == n for a in held)
+        ok = ok and (prev is None or (prev.shape == colour.shape and prev.dtype == np.uint8))
         if not ok:
-            shapes = ", ".join(f"{k} {None if a is None else a.shape}" for k, a in zip(self.ARRAYS, (codes, colour, obs, state, age), strict=True))
+            arrays = (codes, colour, obs, state, age, prev)
+            shapes = ", ".join(f"{k} {None if a is None else a.shape}" for k, a in zip(self.ARRAYS, arrays, strict=True))
             raise ConfigError(
-                source, "codes/colour", f"{shapes}: want (N, code), (N, pictures, H, W, 3) uint8 and either all of obs, state, age for N or none"
-            )
+                source, "codes/colour",
+                f"{shapes}: want (N, code), (N, pictures, H, W, 3) uint8, either all of obs, state, age for N or none, and prev as colour or none",
+            )  # fmt: skip
         f32 = lambda a: None if a is None else np.asarray(a, np.float32)  # noqa: E731
         self.codes, self.colour, self.obs, self.state, self.age = f32(codes), colour, f32(obs), f32(state), f32(age)
+        self.prev = prev
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -116,6 +125,29 @@ class Pool:
         return pool
 
 
+class Episodes:
+    """Which of its episodes each env's capture belongs to: a capture one camera period after the
+    env's last is the same episode's next frame, anything else (a reset to t = 0, a skipped frame)
+    starts another. The relit pictures of one episode are drawn from `relight_rng(k)`, so picture k
+    of a capture and of the capture before it share their light, as the frames of a stack do."""
+
+    def __init__(self, n: int, period: float, seed: int):
+        self.period, self.seed = period, seed
+        self.last_t = np.full(n, np.nan)
+        self.episode = np.zeros(n, dtype=np.int64)
+
+    def capture(self, i: int, t: float) -> bool:
+        """Env i captures at episode time t; True when it continues the episode of its last capture."""
+        same = bool(abs(t - self.last_t[i] - self.period) < 1e-3)  # NaN (no capture yet) compares False
+        if not same:
+            self.episode[i] += 1
+        self.last_t[i] = t
+        return same
+
+    def relight_rng(self, i: int, k: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, 7919, i, int(self.episode[i]), k])
+
+
 def collect(
     env: DistillEnv, guide: Student, teacher_sess: ort.InferenceSession, teacher, seconds: float, beta: float, relit: int, seed: int
 ) -> tuple[Pool, int]:
@@ -123,22 +155,29 @@ def collect(
     keep every capture's code and colour pictures, and the guide's observation, state and image age
     at the step it was made; returns them and the env steps taken."""
     depth_k, colour_k = env.streams.index("depth"), env.streams.index("color")
-    rng = np.random.default_rng(seed + 7919)  # the relit draws and who drives, apart from the episodes' own
+    rng = np.random.default_rng(seed + 7919)  # who drives, apart from the episodes' own draws
+    episodes = Episodes(env.n, env.histories[0].pre.period, seed)
     depth_raw: list[np.ndarray] = []
     colour: list[np.ndarray] = []
+    prev: list[np.ndarray] = []
+    last: dict[int, np.ndarray] = {}  # env -> its latest capture's pictures
     held: list[tuple[np.ndarray, np.ndarray, float]] = []
     made: list[int] = []  # the envs that captured at this step
 
     def on_capture(i: int, frames: list[np.ndarray]) -> None:
+        same_episode = episodes.capture(i, float(env.t[i]))
         pictures = [frames[colour_k]]
-        for _ in range(relit):
-            undo = env.jitter.relight(i, rng)
+        for k in range(relit):
+            undo = env.jitter.relight(i, episodes.relight_rng(i, k))
             try:
                 pictures.append(env.camera.render(env.world_course[i], env.local_of[i], "color", env.jitter, env=i))
             finally:
                 undo()
+        now = np.stack(pictures)
         depth_raw.append(frames[depth_k])
-        colour.append(np.stack(pictures))
+        colour.append(now)
+        prev.append(last[i] if same_episode else now)  # an episode's first frame: itself, as the policy's stack starts
+        last[i] = now
         made.append(i)
         env.renders += relit
 
@@ -172,7 +211,7 @@ def collect(
         for s in range(0, len(depth_raw), 1024):
             codes.append(guide.latent(torch.from_numpy(pre.transform(np.stack(depth_raw[s : s + 1024])).astype(np.float32))).numpy())
     o, st, ag = (np.stack([x[k] for x in held]) for k in range(3))
-    return Pool(np.concatenate(codes), np.stack(colour), o, st, ag), steps
+    return Pool(np.concatenate(codes), np.stack(colour), o, st, ag, np.stack(prev)), steps
 
 
 def fit(
@@ -231,8 +270,19 @@ def fit(
     def loss_of(e: dict[str, torch.Tensor]) -> torch.Tensor:
         return e["code"] + (controller_weight * (e["action"] + e["state"]) if through else 0.0)
 
+    stacked = model.convs[0].in_channels == 2 * pool.colour.shape[-1]
+    if stacked and pool.prev is None:
+        raise ValueError("a two-frame encoder needs the previous capture of each (a pool collected with them: Pool.prev)")
+
+    def pictures(idx: np.ndarray | slice, pic: np.ndarray | int) -> torch.Tensor:
+        """The encoder's input for captures idx, picture pic: the frame, or the previous one and it (oldest first)."""
+        x = pre.transform(pool.colour[idx, pic])
+        if stacked:
+            x = np.concatenate([pre.transform(pool.prev[idx, pic]), x], axis=1)
+        return torch.from_numpy(x.astype(np.float32))
+
     val = slice(n - n_val, n)
-    val_x = torch.from_numpy(pre.transform(pool.colour[val, 0]).astype(np.float32))
+    val_x = pictures(val, 0)
 
     def score() -> dict[str, float]:
         with torch.no_grad():
@@ -252,8 +302,7 @@ def fit(
         while time.time() - t0 < seconds and not stop.requested and (iterations is None or it < iterations):
             idx = rng.integers(0, n - n_val, batch)
             pic = rng.integers(0, pool.colour.shape[1], batch)
-            x = torch.from_numpy(pre.transform(pool.colour[idx, pic]).astype(np.float32))
-            e = errors(model.latent(x), idx)
+            e = errors(model.latent(pictures(idx, pic)), idx)
             loss = loss_of(e)
             opt.zero_grad()
             loss.backward()
@@ -334,6 +383,10 @@ def main(argv: list[str] | None = None) -> int:
         "--encoder", type=encoder_widths, default=CHANNELS, metavar="C1,C2,C3",
         help="the fitted RGB encoder's convolution widths (default 16,32,32, the depth guide's own)",
     )  # fmt: skip
+    p.add_argument(
+        "--stack", type=int, choices=(1, 2), default=1,
+        help="the RGB student reads this many frames (2: the previous capture and this one, 100 ms apart; distill --rgb-stack)",
+    )  # fmt: skip
     p.add_argument("--val-share", type=float, default=0.1)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch", type=int, default=256)
@@ -358,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     # the depth stream rendered and preprocessed as the guide reads it (a guide of the colour view sees a crop)
     specs, models = build_students(
         robot, cfg, teacher, work, None, camera, guide_spec.images[0].age is not None, guided=True, depth_pre=guide_spec.images[0].preprocess,
-        channels={"depth": onnx_channels(guide_spec.onnx_path), "color": args.encoder},
+        channels={"depth": onnx_channels(guide_spec.onnx_path), "color": args.encoder}, color_pre={**COLOR_PREPROCESS, "stack": args.stack},
     )  # fmt: skip
     guide = load_guide(guide_spec, specs[0], models, graft=True)
     guide_model, rgb = models
@@ -366,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     if args.pool is not None:
         pool = Pool.load(args.pool, guide.sha256)
+        if args.stack == 2 and pool.prev is None:
+            raise ConfigError(args.pool, "prev", "these captures hold no previous frames (collected before --stack 2 existed): collect anew")
         collected = {"pool": str(args.pool)}
         print(f"[code_fit] {len(pool)} captures from {args.pool}", flush=True)
     else:
@@ -408,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
         "tool": "lucid_ros.training.code_fit (the depth student's controller; an RGB encoder fitted to its image code, offline)",
         "command": command, "seed": args.seed, "git_commit": commit, "wall_time_s": round(wall, 1), "iterations": result["iterations"],
         "env_steps": collected.get("env_steps", 0), "init": "fresh encoder; controller grafted from the guide", "teacher": teacher.path.name, "teacher_sha256": teacher.sha256,
-        "stream": "color", "camera": camera, "encoder_channels": list(rgb.channels),
+        "stream": "color", "camera": camera, "encoder_channels": list(rgb.channels), "stack": args.stack,
         "depth_guide": {"spec": guide.path.name, "sha256": guide.sha256, "graft": True, **result},
         "collection": collected,
     }  # fmt: skip

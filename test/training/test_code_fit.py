@@ -17,7 +17,7 @@ pytest.importorskip("onnxruntime")
 from lucid_ros.errors import ConfigError  # noqa: E402
 from lucid_ros.robots import load_robot  # noqa: E402
 from lucid_ros.training.camera import EnvCamera, JitterRanges, SceneJitter  # noqa: E402
-from lucid_ros.training.code_fit import Pool, fit, main  # noqa: E402
+from lucid_ros.training.code_fit import Episodes, Pool, fit, main  # noqa: E402
 from lucid_ros.training.student import Student, onnx_channels  # noqa: E402
 from lucid_ros.vision.preprocess import Preprocessor  # noqa: E402
 
@@ -171,6 +171,55 @@ def test_code_fit_writes_the_guides_controller_behind_the_fitted_encoder(tmp_pat
     assert onnx_channels(spec.onnx_path) == (24, 40, 40) and spec.training["encoder_channels"] == [24, 40, 40]
 
 
+def _motion_pool(n: int, pictures: int, seed: int) -> Pool:
+    """Captures whose code says only how far a band moved since the previous capture (-4..4 rows):
+    the band's row in one frame is drawn anew every capture, so one frame cannot tell the motion,
+    and two frames (`prev`, then the capture) can, as parallax needs two frames to show depth."""
+    rng = np.random.default_rng(seed)
+    row, d = rng.integers(5, 37, n), rng.integers(-4, 5, n)  # this capture's row, drawn apart from the motion
+    colour = np.full((n, pictures, 45, 80, 3), 20, np.uint8)
+    prev = colour.copy()
+    for i in range(n):
+        for k in range(pictures):
+            c = rng.integers(120, 256, 3)  # a picture's light: the same in the pair
+            prev[i, k, row[i] - d[i] : row[i] - d[i] + 4] = c
+            colour[i, k, row[i] : row[i] + 4] = c
+    codes = np.tanh(np.outer(d / 4.0, np.random.default_rng(98).normal(size=64))).astype(np.float32)
+    return Pool(codes, colour, prev=prev)
+
+
+def test_two_frames_fit_a_code_that_only_the_motion_between_them_shows():
+    """`code_fit --stack 2`: an encoder of the previous capture and this one explains, held out, most
+    of a code that only the motion between them shows; the one-frame encoder, fitted alike on the
+    same captures, explains none of it. A two-frame encoder on a pool without previous frames is refused."""
+    pool = _motion_pool(500, 2, 4)
+    torch.manual_seed(0)
+    two = Student(141, (6, 45, 80), 12, np.zeros(141), np.ones(141), None, age=True)
+    pre2 = Preprocessor({**COLOUR, "stack": 2}, "color")
+    stacked = fit(two, pool, pre2, 600.0, 0.2, 3e-3, 32, 0, iterations=150, log_every=1e9)["val_best"]["code_r2"]
+    single = fit(_student(), pool, Preprocessor(COLOUR, "color"), 600.0, 0.2, 3e-3, 32, 0, iterations=150, log_every=1e9)["val_best"]["code_r2"]
+    assert stacked > 0.5, stacked
+    assert single < 0.15, single
+    with pytest.raises(ValueError, match="two-frame encoder needs the previous capture"):
+        fit(two, _pool(100, 1, 0), pre2, 600.0, 0.2, 3e-3, 32, 0, iterations=1, log_every=1e9)
+
+
+def test_a_capture_one_period_after_the_last_continues_its_episode_and_shares_its_light():
+    """code_fit pairs each capture with its env's previous one only within an episode (one camera
+    period apart; a reset or a skipped frame starts another), and draws picture k of every capture
+    of an episode from one generator, so the pair is lit alike; another episode or picture, not."""
+    e = Episodes(2, 0.1, seed=0)
+    assert [e.capture(0, t) for t in (0.0, 0.1, 0.2)] == [False, True, True]
+    draw = lambda i, k: e.relight_rng(i, k).uniform(size=3)  # noqa: E731
+    same = draw(0, 1)
+    assert e.capture(0, 0.30000001) and np.array_equal(draw(0, 1), same)
+    assert not np.array_equal(draw(0, 2), same) and not np.array_equal(draw(1, 1), same)
+    assert not e.capture(0, 0.0)  # reset: a new episode, new light
+    assert not np.array_equal(draw(0, 1), same)
+    assert e.capture(0, 0.1) and not e.capture(0, 0.3)  # a skipped frame is no pair
+    assert not e.capture(1, 0.1)  # env 1's first capture
+
+
 def test_captures_coded_by_another_guide_or_not_captures_at_all_are_refused_naming_it(tmp_path):
     """--pool of another depth student's codes would teach the encoder codes this guide's controller
     never read: refused naming guide_sha256 (a ConfigError: exit status 2 from the command line), as
@@ -187,3 +236,14 @@ def test_captures_coded_by_another_guide_or_not_captures_at_all_are_refused_nami
     np.savez(bad, codes=np.zeros((3, 64), np.float32), colour=np.zeros((4, 1, 45, 80, 3), np.uint8), guide_sha256=np.array("x"))
     with pytest.raises(ConfigError, match="codes/colour"):
         Pool.load(bad, "x")
+    # previous frames are kept through a save, and --stack 2 on a pool without them is refused naming `prev`
+    from lucid_ros.policy.spec import load_spec
+
+    pairs = tmp_path / "pairs.npz"
+    _motion_pool(40, 2, 0).save(pairs, "x")
+    assert Pool.load(pairs, "x").prev.shape == (40, 2, 45, 80, 3)
+    guide = load_spec("config/policies/go1_depth.yaml", ROBOT)
+    flat = tmp_path / "flat.npz"
+    _pool(40, 1, 0).save(flat, guide.sha256)
+    with pytest.raises(ConfigError, match="prev.*no previous frames"):
+        main(["--pool", str(flat), "--out-dir", str(tmp_path / "o"), "--stack", "2"])
