@@ -160,7 +160,7 @@ def collect(
     depth_raw: list[np.ndarray] = []
     colour: list[np.ndarray] = []
     prev: list[np.ndarray] = []
-    last: dict[int, np.ndarray] = {}  # env -> its latest capture's pictures
+    latest: dict[int, np.ndarray] = {}  # env -> its latest capture's pictures
     held: list[tuple[np.ndarray, np.ndarray, float]] = []
     made: list[int] = []  # the envs that captured at this step
 
@@ -176,8 +176,8 @@ def collect(
         now = np.stack(pictures)
         depth_raw.append(frames[depth_k])
         colour.append(now)
-        prev.append(last[i] if same_episode else now)  # an episode's first frame: itself, as the policy's stack starts
-        last[i] = now
+        prev.append(latest[i] if same_episode else now)  # an episode's first frame: itself, as the policy's stack starts
+        latest[i] = now
         made.append(i)
         env.renders += relit
 

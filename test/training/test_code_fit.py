@@ -220,6 +220,29 @@ def test_a_capture_one_period_after_the_last_continues_its_episode_and_shares_it
     assert not e.capture(1, 0.1)  # env 1's first capture
 
 
+def test_collected_captures_pair_each_frame_with_its_envs_previous_one_under_the_same_light(tmp_path):
+    """A short real collection (`--stack 2 --save-pool`): each capture's `prev` is its env's capture
+    one period before (or itself, at an episode's first), and picture k of the pair shares its light:
+    the pair differs by the robot's motion, much less than the capture differs from its other
+    relit pictures. The fitted two-frame student is written with `stack: 2`."""
+    from lucid_ros.policy.spec import load_spec
+
+    out, pool_path = tmp_path / "out", tmp_path / "pool.npz"
+    argv = ["--collect-minutes", "0.1", "--fit-iterations", "1", "--envs", "4", "--relit", "2", "--stack", "2", "--batch", "8"]
+    assert main([*argv, "--out-dir", str(out), "--save-pool", str(pool_path)]) == 0
+    guide = load_spec("config/policies/go1_depth.yaml", ROBOT)
+    pool = Pool.load(pool_path, guide.sha256)
+    assert pool.prev is not None and pool.prev.shape == pool.colour.shape and len(pool) > 20
+    moved = np.array([not np.array_equal(pool.prev[j], pool.colour[j]) for j in range(len(pool))])
+    assert moved.sum() > len(pool) // 2  # most captures continue an episode
+    diff = lambda a, b: np.abs(a.astype(int) - b.astype(int)).mean()  # noqa: E731
+    pair = np.mean([diff(pool.prev[j, 1], pool.colour[j, 1]) for j in np.flatnonzero(moved)])
+    relit = np.mean([diff(pool.colour[j, 2], pool.colour[j, 1]) for j in np.flatnonzero(moved)])
+    assert pair < 0.5 * relit, (pair, relit)
+    spec = load_spec(out / "go1_rgb.yaml", ROBOT)
+    assert spec.images[0].preprocess["stack"] == 2 and spec.training["stack"] == 2
+
+
 def test_captures_coded_by_another_guide_or_not_captures_at_all_are_refused_naming_it(tmp_path):
     """--pool of another depth student's codes would teach the encoder codes this guide's controller
     never read: refused naming guide_sha256 (a ConfigError: exit status 2 from the command line), as
