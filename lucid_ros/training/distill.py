@@ -238,6 +238,8 @@ def build_students(
         pp = Preprocessor(pre, stream)
         shape = pp.output_shape
         init = init_dir is not None and not (guided and stream == "depth")  # a guided run's depth student is the guide
+        if init and not (init_dir / f"{name}.onnx").is_file():
+            raise ValueError(f"{init_dir / f'{name}.onnx'}: no such file (the folder must hold the {name} to continue)")
         widths = onnx_channels(init_dir / f"{name}.onnx") if init else (channels or {}).get(stream, CHANNELS)
         model = Student(obs_dim, shape, robot.n_joints, t_mean[:obs_dim], t_std[:obs_dim], None, age=age, channels=widths)
         if init:

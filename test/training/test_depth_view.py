@@ -133,6 +133,7 @@ def test_distill_refuses_only_depth_with_a_depth_guide(capsys):
         (["--rgb-encoder", "32,64,64", "--init-dir", "config/policies"], "one continued from --init-dir keeps its file's widths"),
         (["--rgb-encoder", "32,64,64", "--only-depth"], "--only-depth trains none"),
         (["--rgb-stack", "0"], "--rgb-stack 0: want 1 to 8 frames"),
+        (["--init-dir", "docs", "--camera", "ego_down"], "go1_depth.onnx: no such file"),
         (["--rgb-stack", "2", "--only-depth"], "--rgb-stack is the RGB student's; --only-depth trains none"),
     ],
 )
