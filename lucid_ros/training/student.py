@@ -4,10 +4,10 @@
     image (B, C, 45, 80) -> conv 5/2 -> conv 3/2 -> conv 3/2 -> linear 64 --> concat -> linear 256 -> GRU 256 -> 128 -> 12 (+ trot prior)
     image_age (B, 1) s --x 5-------------------------//     (students with `age`)
 
-The convolutions are 16, 32 and 32 channels wide unless `channels` says otherwise (an RGB encoder
-that must recover geometry from shading and texture may need more than one that reads depth);
-`onnx_channels` reads a file's widths back. The proprioceptive observation is go1_walk's (the same terms, scales and history), normalised with
-the teacher's fixed statistics for those inputs. The recurrent state is an explicit input and
+The convolutions are 16, 32 and 32 channels wide unless `channels` says otherwise
+(`distill --rgb-encoder`; 32-64-64 explained no more of the depth code from colour, docs/training.md);
+`onnx_channels` reads a file's widths back. The proprioceptive observation is go1_walk's (the same
+terms, scales and history), normalised with the teacher's fixed statistics for those inputs. The recurrent state is an explicit input and
 output (`h_in` / `h_out`, [1, batch, 256]), so the runtime keeps it between steps and zeroes it on
 a reset (docs/policy-spec.md, `inputs.recurrent`). A student with `age` also reads how old its
 newest frame is (`inputs.images[0].age`, seconds; lucid_ros.vision.preprocess.image_age): the
