@@ -149,9 +149,11 @@ class Episodes:
 
 
 def collect(
-    env: DistillEnv, guide: Student, teacher_sess: ort.InferenceSession, teacher, seconds: float, beta: float, relit: int, seed: int
-) -> tuple[Pool, int]:
-    """Drive the guide (the teacher on a `beta` share of the steps) for `seconds` of wall time and
+    env: DistillEnv, guide: Student, teacher_sess: ort.InferenceSession, teacher, seconds: float, beta: float, relit: int, seed: int,
+    max_steps: int | None = None,
+) -> tuple[Pool, int]:  # fmt: skip
+    """Drive the guide (the teacher on a `beta` share of the steps) for `seconds` of wall time (or
+    `max_steps` env steps, whichever ends first: the same captures on any machine) and
     keep every capture's code and colour pictures, and the guide's observation, state and image age
     at the step it was made; returns them and the env steps taken."""
     depth_k, colour_k = env.streams.index("depth"), env.streams.index("color")
@@ -188,7 +190,7 @@ def collect(
     t0 = last = time.time()
     steps = 0
     with StopOnSignal("code_fit: collection") as stop:
-        while time.time() - t0 < seconds and not stop.requested:
+        while time.time() - t0 < seconds and not stop.requested and (max_steps is None or steps < max_steps):
             made.clear()
             imgs, ages = env.images(), env.image_ages()
             held += [(env.student_obs[0][i].copy(), h[0, i].numpy().copy(), float(ages[0][i, 0])) for i in made]
@@ -368,6 +370,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--teacher", type=Path, default=pol / "go1_teacher.yaml")
     p.add_argument("--out-dir", type=Path, required=True)
     p.add_argument("--collect-minutes", type=float, default=20.0)
+    p.add_argument(
+        "--collect-steps", type=int, default=None, help="stop the collection after this many env steps (or --collect-minutes, whichever comes first)"
+    )
     p.add_argument("--fit-minutes", type=float, default=15.0)
     p.add_argument("--fit-iterations", type=int, default=None, help="stop the fit after this many batches (or --fit-minutes, whichever comes first)")
     p.add_argument("--relit", type=int, default=3, help="more colour pictures of each capture, under new light and tints")
@@ -434,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         t0 = time.time()
-        pool, steps = collect(env, guide_model, sess, teacher, args.collect_minutes * 60.0, args.beta, args.relit, args.seed)
+        pool, steps = collect(env, guide_model, sess, teacher, args.collect_minutes * 60.0, args.beta, args.relit, args.seed, args.collect_steps)
         collected = {
             "minutes": round((time.time() - t0) / 60.0, 1), "env_steps": steps, "captures": len(pool), "renders": env.renders, "relit": args.relit, "beta": args.beta,
             "envs": env.n, "worlds": dict(Counter(c.name for c in env.courses)), "course_weights": args.course_weights,

@@ -221,14 +221,15 @@ def test_a_capture_one_period_after_the_last_continues_its_episode_and_shares_it
 
 
 def test_collected_captures_pair_each_frame_with_its_envs_previous_one_under_the_same_light(tmp_path):
-    """A short real collection (`--stack 2 --save-pool`): each capture's `prev` is its env's capture
+    """A short real collection (`--stack 2 --save-pool`, 1,500 env steps): each capture's `prev` is its env's capture
     one period before (or itself, at an episode's first), and picture k of the pair shares its light:
     the pair differs by the robot's motion, much less than the capture differs from its other
     relit pictures. The fitted two-frame student is written with `stack: 2`."""
     from lucid_ros.policy.spec import load_spec
 
     out, pool_path = tmp_path / "out", tmp_path / "pool.npz"
-    argv = ["--collect-minutes", "0.1", "--fit-iterations", "1", "--envs", "4", "--relit", "2", "--stack", "2", "--batch", "8"]
+    argv = ["--collect-minutes", "30", "--collect-steps", "1500", "--envs", "4", "--relit", "2", "--stack", "2"]  # steps, not time: any machine
+    argv += ["--fit-iterations", "1", "--batch", "8"]
     assert main([*argv, "--out-dir", str(out), "--save-pool", str(pool_path)]) == 0
     guide = load_spec("config/policies/go1_depth.yaml", ROBOT)
     pool = Pool.load(pool_path, guide.sha256)
