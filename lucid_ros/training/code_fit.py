@@ -449,19 +449,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.save_pool is not None:
             pool.save(args.save_pool, guide.sha256)
             print(f"[code_fit] captures written to {args.save_pool}", flush=True)
-    with torch_threads(args.threads):
-        result = fit(
-            rgb,
-            pool,
-            from_spec(specs[1], 0),
-            args.fit_minutes * 60.0,
-            args.val_share,
-            args.lr,
-            args.batch,
-            args.seed,
-            args.fit_iterations,
-            controller_weight=args.controller_weight,
-        )
+    try:
+        with torch_threads(args.threads):
+            result = fit(
+                rgb, pool, from_spec(specs[1], 0), args.fit_minutes * 60.0, args.val_share, args.lr, args.batch, args.seed,
+                args.fit_iterations, controller_weight=args.controller_weight,
+            )  # fmt: skip
+    except ValueError as e:  # too few captures for --batch and --val-share: what was collected is saved (--save-pool)
+        p.error(f"cannot fit: {e}")
     wall = time.time() - t_start
     curve = result.pop("curve")
     training = {

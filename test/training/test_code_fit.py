@@ -271,3 +271,6 @@ def test_captures_coded_by_another_guide_or_not_captures_at_all_are_refused_nami
     _pool(40, 1, 0).save(flat, guide.sha256)
     with pytest.raises(ConfigError, match="prev.*no previous frames"):
         main(["--pool", str(flat), "--out-dir", str(tmp_path / "o"), "--stack", "2"])
+    with pytest.raises(SystemExit) as e:  # too few captures to fit: a usage error, not a traceback
+        main(["--pool", str(flat), "--out-dir", str(tmp_path / "o"), "--batch", "256"])
+    assert e.value.code == 2
