@@ -259,15 +259,25 @@ def build_students(
     return specs, models
 
 
+def init_preprocess(init_spec: Path) -> dict | None:
+    """The preprocessing of the first image input of the student spec in --init-dir (None when the
+    spec is absent or has none); a spec that cannot be read is a ConfigError naming it."""
+    if not init_spec.is_file():
+        return None
+    raw = read_yaml(init_spec, "student spec") or {}
+    try:
+        pre = raw["inputs"]["images"][0]["preprocess"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return pre if isinstance(pre, dict) else None
+
+
 def init_stack(init_spec: Path) -> int:
     """How many frames the student whose spec is `init_spec` reads (`preprocess.stack`; 1 when the
     spec is absent or silent): `distill --init-dir` continues a stacked RGB student as one."""
-    if not init_spec.is_file():
-        return 1
-    raw = read_yaml(init_spec, "student spec") or {}
     try:
-        return int(raw["inputs"]["images"][0]["preprocess"].get("stack", 1))
-    except (KeyError, IndexError, TypeError, AttributeError, ValueError):
+        return int((init_preprocess(init_spec) or {}).get("stack", 1))
+    except (TypeError, ValueError):
         return 1
 
 
@@ -276,12 +286,8 @@ def preprocess_change(init_spec: Path, pre: dict) -> str:
     first image input) and `pre`, e.g. "crop [8, 8, 14, 14] -> none" ("" when the same or when the
     spec is absent; `stack` is left to student_from_onnx's note): continuing a colour-view student
     without `--depth-view color` would silently feed it the whole frame."""
-    if not init_spec.is_file():
-        return ""
-    raw = read_yaml(init_spec, "student spec") or {}
-    try:
-        before = raw["inputs"]["images"][0]["preprocess"]
-    except (KeyError, IndexError, TypeError):
+    before = init_preprocess(init_spec)
+    if before is None:
         return ""
     # a deeper stack is said by student_from_onnx (the older frames start at zero weight: the same actions)
     keys = sorted(k for k in set(before) | set(pre) if before.get(k) != pre.get(k) and k != "stack")
