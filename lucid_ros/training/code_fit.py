@@ -65,7 +65,7 @@ from lucid_ros.training.distill import (
 from lucid_ros.training.parkour import distill_config, recipe_of, teacher_env_config
 from lucid_ros.training.phases import StopOnSignal, git_commit
 from lucid_ros.training.ppo import torch_threads
-from lucid_ros.training.student import CHANNELS, HIDDEN, Student, onnx_channels
+from lucid_ros.training.student import CHANNELS, DEPTH_RANGE, DRAW_CHANNELS, HIDDEN, Student, onnx_channels
 from lucid_ros.training.train_walk import fmt_time
 from lucid_ros.vision.preprocess import from_spec
 
@@ -80,29 +80,33 @@ class Pool:
     and `prev` (N, pictures, H, W, 3) uint8: the same env's capture before this one, each picture
     under the same light as this capture's picture of that index (at an episode's first capture the
     capture itself, as the policy's frame stack starts), for an encoder of two frames (`--stack 2`;
-    None in a pool collected without them)."""
+    None in a pool collected without them), and `depth` (N, 1, H, W) float16: the depth frame as the
+    guide read it (preprocessed), the target of an encoder that draws depth (`--draw-depth`; None in
+    a pool collected before 2026-12-07 evening)."""
 
-    ARRAYS = ("codes", "colour", "obs", "state", "age", "prev")
+    ARRAYS = ("codes", "colour", "obs", "state", "age", "prev", "depth")
 
     def __init__(
         self, codes: np.ndarray, colour: np.ndarray, obs: np.ndarray | None = None, state: np.ndarray | None = None,
-        age: np.ndarray | None = None, prev: np.ndarray | None = None, source: Path | None = None,
+        age: np.ndarray | None = None, prev: np.ndarray | None = None, depth: np.ndarray | None = None, source: Path | None = None,
     ):  # fmt: skip
         n = len(codes)
         ok = codes.ndim == 2 and colour.ndim == 5 and len(colour) == n and colour.dtype == np.uint8 and colour.shape[-1] == 3
         held = [a for a in (obs, state, age) if a is not None]
         ok = ok and len(held) in (0, 3) and all(len(a) == n for a in held)
         ok = ok and (prev is None or (prev.shape == colour.shape and prev.dtype == np.uint8))
+        ok = ok and (depth is None or (depth.ndim == 4 and len(depth) == n and depth.shape[1] == 1))
         if not ok:
-            arrays = (codes, colour, obs, state, age, prev)
+            arrays = (codes, colour, obs, state, age, prev, depth)
             shapes = ", ".join(f"{k} {None if a is None else a.shape}" for k, a in zip(self.ARRAYS, arrays, strict=True))
             raise ConfigError(
                 source, "codes/colour",
-                f"{shapes}: want (N, code), (N, pictures, H, W, 3) uint8, either all of obs, state, age for N or none, and prev as colour or none",
+                f"{shapes}: want (N, code), (N, pictures, H, W, 3) uint8, either all of obs, state, age for N or none, prev as colour or none, depth (N, 1, H, W) or none",
             )  # fmt: skip
         f32 = lambda a: None if a is None else np.asarray(a, np.float32)  # noqa: E731
         self.codes, self.colour, self.obs, self.state, self.age = f32(codes), colour, f32(obs), f32(state), f32(age)
         self.prev = prev
+        self.depth = None if depth is None else np.asarray(depth, np.float16)
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -208,17 +212,19 @@ def collect(
     if not colour:
         raise RuntimeError("no capture was made: collect for longer")
     pre = env.histories[0].pre
-    codes = []
+    codes, depth = [], []
     with torch.no_grad():
         for s in range(0, len(depth_raw), 1024):
-            codes.append(guide.latent(torch.from_numpy(pre.transform(np.stack(depth_raw[s : s + 1024])).astype(np.float32))).numpy())
+            x = pre.transform(np.stack(depth_raw[s : s + 1024])).astype(np.float32)
+            codes.append(guide.latent(torch.from_numpy(x)).numpy())
+            depth.append(x.astype(np.float16))
     o, st, ag = (np.stack([x[k] for x in held]) for k in range(3))
-    return Pool(np.concatenate(codes), np.stack(colour), o, st, ag, np.stack(prev)), steps
+    return Pool(np.concatenate(codes), np.stack(colour), o, st, ag, np.stack(prev), np.concatenate(depth)), steps
 
 
 def fit(
     model: Student, pool: Pool, pre, seconds: float, val_share: float, lr: float, batch: int, seed: int,
-    iterations: int | None = None, log_every: float = 30.0, controller_weight: float = 1.0,
+    iterations: int | None = None, log_every: float = 30.0, controller_weight: float = 1.0, depth_weight: float = 1.0, flip: bool = False,
 ) -> dict:  # fmt: skip
     """Fit model's encoder for `seconds` (or `iterations`, whichever ends first) so that its code of
     a capture's colour pictures is the guide's code of its depth frame: the code's error, and, for a
@@ -231,13 +237,26 @@ def fit(
     The last `val_share` of the captures (in time) are held out and scored by their first (un-relit)
     picture every `log_every` s and at the end: the share of the code and of the action they
     explain (R^2; for the action and the state: of what the picture changes in them). Leaves the
-    encoder best on them (lowest held-out loss) in `model`; returns the curve and the best scores."""
+    encoder best on them (lowest held-out loss) in `model`; returns the curve and the best scores.
+
+    A model that draws depth (`Student(draw=True)`: its convolutions and image layer are the guide's,
+    grafted, and stay frozen) fits its drawer alone, with `depth_weight` x the drawn frame's error
+    against the guide's depth frame of the capture (per pixel, over the frames' variance) beside
+    the code's; the pool must hold the depth frames (Pool.depth). With `flip` (a drawing model
+    only), half of each batch is mirrored left-right, its depth target with it and its code (and
+    the controller's action and state) computed anew from the mirrored frame by the frozen encoder
+    and controller: twice the distinct pictures, with targets that stay true."""
     n = len(pool)
     n_val = max(1, int(round(n * val_share)))
     if n - n_val < batch:
         raise ValueError(f"{n} captures: too few to hold {n_val} out and fit batches of {batch}")
     through = pool.obs is not None and controller_weight > 0.0
-    params = [*model.convs.parameters(), *model.img_fc.parameters()]
+    drawing = model.drawer is not None
+    if drawing and pool.depth is None:
+        raise ValueError("an encoder that draws depth needs each capture's depth frame (a pool collected with them: Pool.depth)")
+    if flip and not drawing:
+        raise ValueError("flip: only an encoder that draws depth can be fitted to mirrored pictures (a mirrored code is not known)")
+    params = [*model.drawer.parameters()] if drawing else [*model.convs.parameters(), *model.img_fc.parameters()]
     opt = torch.optim.Adam(params, lr=lr)
     rng = np.random.default_rng(seed)
     codes = torch.from_numpy(pool.codes)
@@ -260,17 +279,43 @@ def fit(
             var_act = float(torch.mean((torch.cat([b[0] for b in blind]) - want_act) ** 2))
             var_h = float(torch.mean((torch.cat([b[1] for b in blind]) - want_h) ** 2))
     var_code = float(codes.var(dim=0).mean())
+    depth = torch.from_numpy(pool.depth.astype(np.float32)) if drawing else None
+    var_depth = float(depth.var()) if drawing else 1.0
 
-    def errors(z: torch.Tensor, idx: np.ndarray | slice) -> dict[str, torch.Tensor]:
-        e = {"code": torch.mean((z - codes[idx]) ** 2) / max(var_code, 1e-12)}
+    def encode(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The code of the encoder's input x, and the depth frame it drew (None for an encoder that does not draw)."""
+        if not drawing:
+            return model.latent(x), None
+        drawn = model.drawer(x)
+        return model.code_of_depth(torch.clamp(drawn, *DEPTH_RANGE)), drawn
+
+    def errors(zd: tuple[torch.Tensor, torch.Tensor | None], idx: np.ndarray | slice, flipped: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The errors of codes z (and drawn frames) of captures idx; `flipped` (B,) marks captures
+        whose pictures were mirrored left-right: their depth target is mirrored too, and their code
+        and the controller's action and state are what the frozen encoder and controller make of it."""
+        z, drawn = zd
+        want_z, want_d = codes[idx], None if depth is None else depth[idx]
+        if through:
+            want_a, want_s = want_act[idx], want_h[idx]
+        if flipped is not None and bool(flipped.any()):
+            f = flipped[:, None]
+            with torch.no_grad():
+                want_d = torch.where(f[:, :, None, None], want_d.flip(-1), want_d)
+                want_z = torch.where(f, model.code_of_depth(want_d), want_z)
+                if through:
+                    a_f, s_f = controller(want_z, idx)
+                    want_a, want_s = torch.where(f, a_f, want_a), torch.where(f, s_f, want_s)
+        e = {"code": torch.mean((z - want_z) ** 2) / max(var_code, 1e-12)}
+        if drawn is not None:
+            e["depth"] = torch.mean((drawn - want_d) ** 2) / max(var_depth, 1e-12)
         if through:
             act, h = controller(z, idx)
-            e["action"] = torch.mean((act - want_act[idx]) ** 2) / max(var_act, 1e-12)
-            e["state"] = torch.mean((h - want_h[idx]) ** 2) / max(var_h, 1e-12)
+            e["action"] = torch.mean((act - want_a) ** 2) / max(var_act, 1e-12)
+            e["state"] = torch.mean((h - want_s) ** 2) / max(var_h, 1e-12)
         return e
 
     def loss_of(e: dict[str, torch.Tensor]) -> torch.Tensor:
-        return e["code"] + (controller_weight * (e["action"] + e["state"]) if through else 0.0)
+        return e["code"] + (controller_weight * (e["action"] + e["state"]) if through else 0.0) + depth_weight * e.get("depth", 0.0)
 
     stacked = model.convs[0].in_channels == 2 * pool.colour.shape[-1]
     if stacked and pool.prev is None:
@@ -288,8 +333,8 @@ def fit(
 
     def score() -> dict[str, float]:
         with torch.no_grad():
-            z = torch.cat([model.latent(val_x[s : s + 1024]) for s in range(0, n_val, 1024)])
-            e = errors(z, val)
+            parts = [encode(val_x[s : s + 1024]) for s in range(0, n_val, 1024)]
+            e = errors((torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]) if drawing else None), val)
         return {"loss": float(loss_of(e)), **{f"{k}_r2": 1.0 - float(v) for k, v in e.items()}}
 
     def keep(sc: dict, best: tuple) -> tuple:
@@ -304,7 +349,11 @@ def fit(
         while time.time() - t0 < seconds and not stop.requested and (iterations is None or it < iterations):
             idx = rng.integers(0, n - n_val, batch)
             pic = rng.integers(0, pool.colour.shape[1], batch)
-            e = errors(model.latent(pictures(idx, pic)), idx)
+            x, flipped = pictures(idx, pic), None
+            if flip:  # half the batch mirrored left-right (a mirrored scene is a scene; its depth and code follow it)
+                flipped = torch.from_numpy(rng.random(len(idx)) < 0.5)
+                x = torch.where(flipped[:, None, None, None], x.flip(-1), x)
+            e = errors(encode(x), idx, flipped)
             loss = loss_of(e)
             opt.zero_grad()
             loss.backward()
@@ -324,6 +373,7 @@ def fit(
         model.load_state_dict(best[1])
     return {
         "iterations": it, "batch": batch, "lr": lr, "controller_weight": controller_weight if through else 0.0, "val_captures": n_val,
+        **({"depth_weight": depth_weight, "flip": flip} if drawing else {}),
         "val_best": _r(best[0]), "curve": curve,
     }  # fmt: skip
 
@@ -353,6 +403,38 @@ def plot_fit(curve: list[dict], path: Path) -> None:
     ax.set_ylim(-0.2, 1.0)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def plot_drawn(model: Student, pool: Pool, pre, path: Path, count: int = 6) -> None:
+    """For a model that draws depth: `count` held-out captures (evenly through the last tenth of
+    the pool), each as its colour picture, the guide's depth frame and the drawn one."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(pool)
+    idx = np.linspace(n - max(1, n // 10), n - 1, count).astype(int)
+    x = pre.transform(pool.colour[idx, 0])
+    if model.drawer.down[0].in_channels == 2 * x.shape[1]:  # a drawer of two frames (--stack 2): the previous one first
+        x = np.concatenate([pre.transform(pool.prev[idx, 0]), x], axis=1)
+    with torch.no_grad():
+        drawn = torch.clamp(model.drawer(torch.from_numpy(x.astype(np.float32))), *DEPTH_RANGE).numpy()
+    fig, axes = plt.subplots(3, count, figsize=(2.2 * count, 4.2))
+    for j, i in enumerate(idx):
+        for row, (img, title) in enumerate(
+            ((pool.colour[i, 0], "colour"), (pool.depth[i, 0].astype(np.float32), "depth (guide)"), (drawn[j, 0], "drawn"))
+        ):
+            ax = axes[row, j]
+            ax.imshow(img, **({} if row == 0 else {"cmap": "viridis", "vmin": DEPTH_RANGE[0], "vmax": DEPTH_RANGE[1]}))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j == 0:
+                ax.set_ylabel(title, fontsize=8)
+    fig.suptitle("held-out captures: the colour picture, the guide's depth frame, the depth drawn from the picture", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -392,6 +474,12 @@ def main(argv: list[str] | None = None) -> int:
         "--stack", type=int, choices=(1, 2), default=1,
         help="the RGB student reads this many frames (2: the previous capture and this one, 100 ms apart; distill --rgb-stack)",
     )  # fmt: skip
+    p.add_argument(
+        "--draw-depth", action="store_true",
+        help="the RGB encoder draws a depth frame (a small U-Net) that the guide's own encoder then reads; fitted to each capture's depth frame and code",
+    )  # fmt: skip
+    p.add_argument("--depth-weight", type=float, default=1.0, help="with --draw-depth: weight of the drawn frame's error beside the code's")
+    p.add_argument("--flip", action="store_true", help="with --draw-depth: mirror half of each batch left-right (pictures, depth frames and codes)")
     p.add_argument("--val-share", type=float, default=0.1)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch", type=int, default=256)
@@ -402,6 +490,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.relit < 0 or not 0.0 < args.val_share < 0.5 or not 0.0 <= args.beta <= 1.0:
         p.error("--relit must be >= 0, --val-share in (0, 0.5), --beta in [0, 1]")
+    if args.flip and not args.draw_depth:
+        p.error("--flip needs --draw-depth (a mirrored picture's code is known only through its mirrored depth frame)")
     command = "python -m lucid_ros.training.code_fit " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     t_start = time.time()
     commit = git_commit()
@@ -416,7 +506,8 @@ def main(argv: list[str] | None = None) -> int:
     # the depth stream rendered and preprocessed as the guide reads it (a guide of the colour view sees a crop)
     specs, models = build_students(
         robot, cfg, teacher, work, None, camera, guide_spec.images[0].age is not None, guided=True, depth_pre=guide_spec.images[0].preprocess,
-        channels={"depth": onnx_channels(guide_spec.onnx_path), "color": args.encoder}, color_pre={**COLOR_PREPROCESS, "stack": args.stack},
+        channels={"depth": onnx_channels(guide_spec.onnx_path), "color": onnx_channels(guide_spec.onnx_path) if args.draw_depth else args.encoder},
+        color_pre={**COLOR_PREPROCESS, "stack": args.stack}, draw_color=args.draw_depth,
     )  # fmt: skip
     guide = load_guide(guide_spec, specs[0], models, graft=True)
     guide_model, rgb = models
@@ -426,6 +517,8 @@ def main(argv: list[str] | None = None) -> int:
         pool = Pool.load(args.pool, guide.sha256)
         if args.stack == 2 and pool.prev is None:
             raise ConfigError(args.pool, "prev", "these captures hold no previous frames (collected before --stack 2 existed): collect anew")
+        if args.draw_depth and pool.depth is None:
+            raise ConfigError(args.pool, "depth", "these captures hold no depth frames (collected before --draw-depth existed): collect anew")
         collected = {"pool": str(args.pool)}
         print(f"[code_fit] {len(pool)} captures from {args.pool}", flush=True)
     else:
@@ -453,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
         with torch_threads(args.threads):
             result = fit(
                 rgb, pool, from_spec(specs[1], 0), args.fit_minutes * 60.0, args.val_share, args.lr, args.batch, args.seed,
-                args.fit_iterations, controller_weight=args.controller_weight,
+                args.fit_iterations, controller_weight=args.controller_weight, depth_weight=args.depth_weight, flip=args.flip,
             )  # fmt: skip
     except ValueError as e:  # too few captures for --batch and --val-share: what was collected is saved (--save-pool)
         p.error(f"cannot fit: {e}")
@@ -464,12 +557,15 @@ def main(argv: list[str] | None = None) -> int:
         "command": command, "seed": args.seed, "git_commit": commit, "wall_time_s": round(wall, 1), "iterations": result["iterations"],
         "env_steps": collected.get("env_steps", 0), "init": "fresh encoder; controller grafted from the guide", "teacher": teacher.path.name, "teacher_sha256": teacher.sha256,
         "stream": "color", "camera": camera, "encoder_channels": list(rgb.channels), "stack": args.stack,
+        **({"draws_depth": {"channels": list(DRAW_CHANNELS), "encoder": "the guide's, frozen"}} if args.draw_depth else {}),
         "depth_guide": {"spec": guide.path.name, "sha256": guide.sha256, "graft": True, **result},
         "collection": collected,
     }  # fmt: skip
     training.update(student_phases([], training))
     out = export_student(rgb, specs[1], args.out_dir / "go1_rgb", training)
     plot_fit(curve, args.out_dir / "code_fit.png")
+    if args.draw_depth:
+        plot_drawn(rgb, pool, from_spec(specs[1], 0), args.out_dir / "drawn.png")
     (args.out_dir / "code_fit.json").write_text(json.dumps({"curve": curve, **result}, indent=1))
     print(
         f"[code_fit] wrote {out.onnx_path} and {out.path}: held out {_said(result['val_best'])} after {result['iterations']} iterations; "

@@ -44,7 +44,17 @@ from lucid_ros.training.export import write_spec
 from lucid_ros.training.parkour import ParkourEnv, distill_config, recipe_of, teacher_env_config
 from lucid_ros.training.phases import StopOnSignal, git_commit
 from lucid_ros.training.ppo import torch_threads
-from lucid_ros.training.student import CHANNELS, HIDDEN, Student, graft_core, onnx_channels, student_from_onnx, student_to_onnx
+from lucid_ros.training.student import (
+    CHANNELS,
+    DEPTH_RANGE,
+    HIDDEN,
+    Student,
+    graft_core,
+    onnx_channels,
+    onnx_draws,
+    student_from_onnx,
+    student_to_onnx,
+)
 from lucid_ros.training.train_walk import fmt_time, trot_generator
 from lucid_ros.vision.preprocess import IMAGENET_MEAN, IMAGENET_STD, ImageHistory, Preprocessor, from_spec
 
@@ -213,6 +223,7 @@ def build_students(
     streams: tuple[str, ...] = ("depth", "color"),
     channels: dict[str, tuple[int, int, int]] | None = None,
     color_pre: dict | None = None,
+    draw_color: bool = False,
 ) -> tuple[list[PolicySpec], list[Student]]:
     """Each student's spec (written to `work`) and network: fresh (normalised with the teacher's
     statistics for the shared proprioceptive inputs), or the one in init_dir to continue from
@@ -222,7 +233,8 @@ def build_students(
     which students (a depth student alone: `distill --only-depth`); `channels`: a fresh student's
     encoder widths by stream (default student.CHANNELS); one continued from init_dir has the
     widths of its file; `color_pre`: the RGB student's preprocessing (default COLOR_PREPROCESS;
-    `distill --rgb-stack` reads a stack of frames)."""
+    `distill --rgb-stack` reads a stack of frames); `draw_color`: the RGB student draws a depth frame
+    that a depth student's encoder reads (`code_fit --draw-depth`; student.DepthDrawer)."""
     t_mean, t_std = teacher_normaliser(teacher.onnx_path)
     specs, models = [], []
     for stream, name, pre in STUDENTS:
@@ -241,7 +253,8 @@ def build_students(
         if init and not (init_dir / f"{name}.onnx").is_file():
             raise ValueError(f"{init_dir / f'{name}.onnx'}: no such file (the folder must hold the {name} to continue)")
         widths = onnx_channels(init_dir / f"{name}.onnx") if init else (channels or {}).get(stream, CHANNELS)
-        model = Student(obs_dim, shape, robot.n_joints, t_mean[:obs_dim], t_std[:obs_dim], None, age=age, channels=widths)
+        draw = stream == "color" and (draw_color or (init and onnx_draws(init_dir / f"{name}.onnx")))
+        model = Student(obs_dim, shape, robot.n_joints, t_mean[:obs_dim], t_std[:obs_dim], None, age=age, channels=widths, draw=draw)
         if init:
             note = student_from_onnx(model, init_dir / f"{name}.onnx", frame_channels=pp.frame_shape[0])
             print(f"[distill] {name}: continuing from {init_dir / f'{name}.onnx'}" + (f" ({note})" if note else ""), flush=True)
@@ -310,8 +323,8 @@ class Dagger:
     ):  # fmt: skip
         self.env, self.teacher, self.models = env, teacher, models
         self.sess = ort.InferenceSession(str(teacher.onnx_path), providers=["CPUExecutionProvider"])
-        self.opts = [torch.optim.Adam(m.parameters(), lr=lr) for m in models]
         self.set_guide(guide, guide_weight, code_steps, code_lr)
+        self.opts = [torch.optim.Adam(self.action_parameters(k), lr=lr) for k in range(len(models))]
         n = env.n
         self.rng = np.random.default_rng(seed)
         self.driver = self.rng.choice(self.learners, n)
@@ -335,13 +348,32 @@ class Dagger:
         self.feature_stats: dict[int, tuple[float, float]] = {}
         self.code_steps, self.code_batch = code_steps, code_batch
         self.code_opts = {
-            int(k): torch.optim.Adam([*self.models[k].convs.parameters(), *self.models[k].img_fc.parameters()], lr=code_lr) for k in self.learners
+            int(k): torch.optim.Adam(self.encoder_parameters(self.models[k]), lr=code_lr) for k in self.learners
         } if guide is not None and code_steps else {}  # fmt: skip
+
+    def action_parameters(self, k: int) -> list[torch.nn.Parameter]:
+        """What the actions train of student k: all of it, but of a student that draws depth, fitted
+        by the code steps, only its controller: the code steps fit its drawer (to the guide's depth
+        frame and code of each capture, dense targets), and its encoder stays the guide's, so that
+        drawing the depth frame the guide saw gives the guide's code. The actions would pull the
+        drawing, or the encoder, towards whatever code gives them, away from a depth frame."""
+        m = self.models[k]
+        if m.drawer is not None and k in self.code_opts:
+            mine = {id(p) for p in (*m.drawer.parameters(), *m.convs.parameters(), *m.img_fc.parameters())}
+            return [p for p in m.parameters() if id(p) not in mine]
+        return list(m.parameters())
+
+    @staticmethod
+    def encoder_parameters(m: Student) -> list[torch.nn.Parameter]:
+        """What the code steps fit: the encoder, or of a student that draws depth its drawer (its
+        encoder is the guide's, which reads the drawing)."""
+        return [*m.drawer.parameters()] if m.drawer is not None else [*m.convs.parameters(), *m.img_fc.parameters()]
 
     def fit_codes(self, pool: list[dict]) -> dict[int, float]:
         """`code_steps` encoder-only steps per learner on random frames of `pool` (chunks with both
         students' frames of the same captures, and the guide's codes of them); returns each
-        learner's last code MSE."""
+        learner's last code MSE. A student that draws depth is also fitted to the guide's depth
+        frame of each capture (per pixel), each error over its target's variance (as code_fit's)."""
         last = {}
         for k, opt in self.code_opts.items():
             m = self.models[k]
@@ -350,11 +382,17 @@ class Dagger:
                 T, n = c["label"].shape[:2]
                 it, ie = self.rng.integers(0, T, self.code_batch), self.rng.integers(0, n, self.code_batch)
                 target = torch.from_numpy(c["code"][it, ie])
-                loss = torch.mean((m.latent(torch.from_numpy(c["img"][k][it, ie])) - target) ** 2)
+                x = torch.from_numpy(c["img"][k][it, ie])
+                if m.drawer is None:
+                    loss = code_mse = torch.mean((m.latent(x) - target) ** 2)
+                else:
+                    drawn, depth = m.drawer(x), torch.from_numpy(c["img"][self.guide][it, ie])
+                    code_mse = torch.mean((m.code_of_depth(torch.clamp(drawn, *DEPTH_RANGE)) - target) ** 2)
+                    loss = code_mse / max(float(target.var(dim=0).mean()), 1e-6) + torch.mean((drawn - depth) ** 2) / max(float(depth.var()), 1e-6)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                last[k] = float(loss.detach())
+                last[k] = float(code_mse.detach())
         return last
 
     def collect(self, T: int, beta: float) -> dict:
@@ -430,6 +468,11 @@ class Dagger:
                 continue
             o, im, h0 = cat("obs", k), cat("img", k), torch.cat([c["h0"][k] for c in chunks], dim=1)
             ages = cat("age", k) if m.age else None
+            trained = self.opts[k].param_groups[0]["params"]
+            ids = {id(p) for p in trained}
+            left = [p for p in m.parameters() if id(p) not in ids]  # a drawer the code steps fit, and its encoder: no gradient here
+            for p in left:
+                p.requires_grad_(False)
             for _ in range(epochs):
                 act, z = m.unroll(o, im, h0, st, ages, codes=True)
                 err = (act - lab) ** 2
@@ -439,8 +482,10 @@ class Dagger:
                     loss = loss + self.guide_weight * feat
                 self.opts[k].zero_grad()
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+                torch.nn.utils.clip_grad_norm_(trained, 1.0)
                 self.opts[k].step()
+            for p in left:
+                p.requires_grad_(True)
             if target is not None:  # the code's error, and the part of the guide's code it explains (R^2)
                 self.feature_stats[k] = (float(feat.detach()), 1.0 - float(feat.detach()) / max(float(target.var(dim=(0, 1)).mean()), 1e-12))
             losses.append(float(err[:, :n_new].detach().mean()))

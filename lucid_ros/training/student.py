@@ -36,6 +36,40 @@ HIDDEN = 256
 LATENT = 64
 CHANNELS = (16, 32, 32)  # the encoder's three convolutions (5/2, 3/2, 3/2): every student shipped so far
 AGE_SCALE = 5.0  # 1 / s: the ages a policy sees (0-0.2 s) to about 0-1
+DRAW_CHANNELS = (16, 32, 64)  # the depth drawer's three scales
+DEPTH_RANGE = (-0.5, 0.5)  # the depth student's input units (clip 0-2 m, d / 2 - 0.5): a drawn frame is clipped to them
+
+
+class DepthDrawer(nn.Module):
+    """Colour frames (B, C, H, W) -> a depth frame (B, 1, H, W) in the depth student's input units:
+    a small U-Net. Three stride-2 convolutions (5x5, 3x3, 3x3; padded, so 45 x 80 -> 23 x 40 ->
+    12 x 20 -> 6 x 10), one more at the coarsest scale, then back up twice (nearest x 2, cropped to
+    the skip's size, concatenated with it, a 3x3 convolution), a 3x3 convolution to one channel at
+    the finest scale and a bilinear resize to the input's size (half-pixel centres, as ONNX's Resize).
+    Each pixel of the drawn frame has a target, where an image code has 64 numbers for the frame."""
+
+    def __init__(self, in_channels: int, channels: tuple[int, int, int] = DRAW_CHANNELS):
+        super().__init__()
+        c1, c2, c3 = channels
+        self.down = nn.ModuleList(
+            [nn.Conv2d(in_channels, c1, 5, stride=2, padding=2), nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.Conv2d(c2, c3, 3, stride=2, padding=1)]
+        )
+        self.mid = nn.Conv2d(c3, c3, 3, padding=1)
+        self.up = nn.ModuleList([nn.Conv2d(c3 + c2, c2, 3, padding=1), nn.Conv2d(c2 + c1, c1, 3, padding=1)])
+        self.out = nn.Conv2d(c1, 1, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The drawn depth frame, not yet clipped to DEPTH_RANGE (the fit's depth error reads it so)."""
+        elu, size = torch.nn.functional.elu, x.shape[-2:]
+        skips = []
+        for conv in self.down:
+            x = elu(conv(x))
+            skips.append(x)
+        y = elu(self.mid(x))
+        for conv, skip in zip(self.up, (skips[1], skips[0]), strict=True):
+            y = torch.nn.functional.interpolate(y, scale_factor=2.0, mode="nearest")[..., : skip.shape[-2], : skip.shape[-1]]
+            y = elu(conv(torch.cat([y, skip], dim=1)))
+        return torch.nn.functional.interpolate(self.out(y), size=tuple(size), mode="bilinear", align_corners=False)
 
 
 class Student(nn.Module):
@@ -49,6 +83,7 @@ class Student(nn.Module):
         tg: nn.Module | None,
         age: bool = False,
         channels: tuple[int, int, int] = CHANNELS,
+        draw: bool = False,
     ):
         super().__init__()
         c, h, w = image_shape
@@ -57,6 +92,10 @@ class Student(nn.Module):
         self.image_shape = image_shape
         self.channels = tuple(int(k) for k in channels)
         self.age = age
+        # with `draw`, the colour frames are first drawn as a depth frame (DepthDrawer), which the
+        # convolutions then read as a depth student's do (a depth student's encoder grafted behind it)
+        self.drawer = DepthDrawer(c) if draw else None
+        c = 1 if draw else c
         self.register_buffer("norm_mean", torch.tensor(np.array(norm_mean, dtype=np.float32)))
         self.register_buffer("norm_std", torch.tensor(np.array(norm_std, dtype=np.float32)))
         c1, c2, c3 = self.channels
@@ -79,7 +118,13 @@ class Student(nn.Module):
     def latent(self, image: torch.Tensor) -> torch.Tensor:
         """The image's LATENT-wide code (B, C, H, W) -> (B, LATENT): what the fusion layer reads
         of the camera. `distill --depth-guide` fits an RGB student's to the depth student's."""
-        return torch.nn.functional.elu(self.img_fc(self._conv(image)))
+        if self.drawer is not None:
+            image = torch.clamp(self.drawer(image), *DEPTH_RANGE)
+        return self.code_of_depth(image)
+
+    def code_of_depth(self, depth: torch.Tensor) -> torch.Tensor:
+        """The code of a frame as the convolutions read it (a drawing student's: a depth frame)."""
+        return torch.nn.functional.elu(self.img_fc(self._conv(depth)))
 
     def step(self, obs: torch.Tensor, image: torch.Tensor, h: torch.Tensor, age: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One policy step for a batch: obs (B, obs_dim), image (B, C, H, W), h (1, B, HIDDEN),
@@ -123,6 +168,14 @@ def onnx_channels(path: str | Path) -> tuple[int, int, int]:
     if len(widths) != 3:
         raise ValueError(f"{path}: not a student (conv0_w, conv1_w, conv2_w: found {sorted(widths)})")
     return (int(widths["conv0_w"]), int(widths["conv1_w"]), int(widths["conv2_w"]))
+
+
+def onnx_draws(path: str | Path) -> bool:
+    """Whether a student_to_onnx file draws depth from colour (holds a DepthDrawer's weights): build
+    the Student with `draw` before student_from_onnx reads it back."""
+    import onnx
+
+    return any(i.name == "draw_out_w" for i in onnx.load(str(path)).graph.initializer)
 
 
 def _swap_gates(a: np.ndarray) -> np.ndarray:
@@ -170,6 +223,19 @@ def student_from_onnx(model: Student, path: str | Path, frame_channels: int | No
     ]  # fmt: skip
     for k, conv in enumerate(model.convs):
         pairs += [(conv.weight, inits[f"conv{k}_w"]), (conv.bias, inits[f"conv{k}_b"])]
+    if (model.drawer is None) != ("draw_out_w" not in inits):
+        raise ValueError(
+            f"{path}: {'a student that draws depth' if 'draw_out_w' in inits else 'a student without a depth drawer'}; this one {'draws' if model.drawer is not None else 'does not'}"
+        )
+    if model.drawer is not None:
+        d = model.drawer
+        layers = {
+            **{f"draw_down{k}": c for k, c in enumerate(d.down)},
+            "draw_mid": d.mid,
+            **{f"draw_up{k}": c for k, c in enumerate(d.up)},
+            "draw_out": d.out,
+        }
+        pairs += [p for name, c in layers.items() for p in ((c.weight, inits[f"{name}_w"]), (c.bias, inits[f"{name}_b"]))]
     with torch.no_grad():
         for dst, src in pairs:
             if tuple(dst.shape) != src.shape:
@@ -182,9 +248,10 @@ def graft_core(dst: Student, src: Student) -> list[str]:
     """Copy what `src` does after its camera encoder (observation normaliser, fusion, GRU, head)
     into `dst`, which keeps its own encoder: an RGB student that starts as the depth student's
     controller, its encoder then fitted to the depth student's image code (`distill --graft`).
+    A `dst` that draws depth (DepthDrawer) gets src's encoder too and keeps only its drawer.
     The two must have the same fusion layout (LATENT, the observation, the age input); returns
     the parameter names copied."""
-    keep = ("convs.", "img_fc.")
+    keep = ("drawer.",) if dst.drawer is not None else ("convs.", "img_fc.")  # a drawing student reads its drawing with src's encoder
     src_state = src.state_dict()
     copied = []
     with torch.no_grad():
@@ -198,6 +265,61 @@ def graft_core(dst: Student, src: Student) -> list[str]:
             value.copy_(src_state[name])
             copied.append(name)
     return copied
+
+
+def _drawer_nodes(drawer: DepthDrawer, image_name: str, nodes: list, inits: list) -> str:
+    """ONNX for DepthDrawer.forward, clipped to DEPTH_RANGE (Student.latent); returns the drawn frame's name."""
+    f32 = lambda t: t.detach().cpu().numpy().astype(np.float32)  # noqa: E731
+
+    def conv(name: str, layer: nn.Conv2d, x: str, act: bool = True) -> str:
+        inits.extend([numpy_helper.from_array(f32(layer.weight), f"{name}_w"), numpy_helper.from_array(f32(layer.bias), f"{name}_b")])
+        kh, kw = layer.kernel_size
+        ph, pw = layer.padding
+        nodes.append(
+            helper.make_node("Conv", [x, f"{name}_w", f"{name}_b"], [name], kernel_shape=[kh, kw], strides=list(layer.stride), pads=[ph, pw, ph, pw])
+        )
+        if not act:
+            return name
+        nodes.append(helper.make_node("Elu", [name], [f"{name}_a"], alpha=1.0))
+        return f"{name}_a"
+
+    inits += [
+        numpy_helper.from_array(np.array([1.0, 1.0, 2.0, 2.0], np.float32), "draw_x2"),
+        numpy_helper.from_array(np.array([2, 3], np.int64), "draw_hw_axes"),
+        numpy_helper.from_array(np.array([0, 0], np.int64), "draw_zero2"),
+        numpy_helper.from_array(np.array([0, 1], np.int64), "draw_bc_axes"),
+        numpy_helper.from_array(np.array(DEPTH_RANGE[0], np.float32), "draw_lo"),
+        numpy_helper.from_array(np.array(DEPTH_RANGE[1], np.float32), "draw_hi"),
+    ]
+    skips, x = [], image_name
+    for k, layer in enumerate(drawer.down):
+        x = conv(f"draw_down{k}", layer, x)
+        skips.append(x)
+    y = conv("draw_mid", drawer.mid, x)
+    for k, (layer, skip) in enumerate(zip(drawer.up, (skips[1], skips[0]), strict=True)):
+        # nearest x 2, then cropped to the skip's height and width (Shape -> Slice ends)
+        nodes += [
+            helper.make_node(
+                "Resize", [y, "", "draw_x2"], [f"draw_up{k}_x2"], mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor"
+            ),
+            helper.make_node("Shape", [skip], [f"draw_up{k}_shape"]),
+            helper.make_node("Gather", [f"draw_up{k}_shape", "draw_hw_axes"], [f"draw_up{k}_hw"], axis=0),
+            helper.make_node("Slice", [f"draw_up{k}_x2", "draw_zero2", f"draw_up{k}_hw", "draw_hw_axes"], [f"draw_up{k}_crop"]),
+            helper.make_node("Concat", [f"draw_up{k}_crop", skip], [f"draw_up{k}_cat"], axis=1),
+        ]
+        y = conv(f"draw_up{k}", layer, f"draw_up{k}_cat")
+    out = conv("draw_out", drawer.out, y, act=False)
+    # bilinear to the input's height and width, half-pixel centres (torch's align_corners=False)
+    nodes += [
+        helper.make_node("Shape", [image_name], ["draw_in_shape"]),
+        helper.make_node("Gather", ["draw_in_shape", "draw_hw_axes"], ["draw_in_hw"], axis=0),
+        helper.make_node("Shape", [out], ["draw_out_shape"]),
+        helper.make_node("Gather", ["draw_out_shape", "draw_bc_axes"], ["draw_out_bc"], axis=0),
+        helper.make_node("Concat", ["draw_out_bc", "draw_in_hw"], ["draw_size"], axis=0),
+        helper.make_node("Resize", [out, "", "", "draw_size"], ["draw_full"], mode="linear", coordinate_transformation_mode="half_pixel"),
+        helper.make_node("Clip", ["draw_full", "draw_lo", "draw_hi"], ["drawn_depth"]),
+    ]
+    return "drawn_depth"
 
 
 def student_to_onnx(
@@ -219,7 +341,7 @@ def student_to_onnx(
         helper.make_node("Div", ["o_c", "norm_std"], ["o_s"]),
         helper.make_node("Clip", ["o_s", "norm_lo", "norm_hi"], ["o_n"]),
     ]
-    x = image_name
+    x = image_name if model.drawer is None else _drawer_nodes(model.drawer, image_name, nodes, inits)
     for k, conv in enumerate(model.convs):
         inits += [numpy_helper.from_array(f32(conv.weight), f"conv{k}_w"), numpy_helper.from_array(f32(conv.bias), f"conv{k}_b")]
         kh, kw = conv.kernel_size

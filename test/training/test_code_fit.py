@@ -274,3 +274,128 @@ def test_captures_coded_by_another_guide_or_not_captures_at_all_are_refused_nami
     with pytest.raises(SystemExit) as e:  # too few captures to fit: a usage error, not a traceback
         main(["--pool", str(flat), "--out-dir", str(tmp_path / "o"), "--batch", "256"])
     assert e.value.code == 2
+
+
+def _depth_pool(n: int, pictures: int, seed: int, guide: Student) -> Pool:
+    """The band captures of `_pool`, with a depth frame each: far (0.5) everywhere but the band, near
+    (-0.3) there; the code is what the guide's encoder makes of that frame, as a depth student's is."""
+    pool = _pool(n, pictures, seed)
+    band = pool.colour[:, 0].max(axis=-1) > 60  # the band's pixels, whatever its light
+    depth = np.where(band, -0.3, 0.5).astype(np.float32)[:, None]
+    with torch.no_grad():
+        codes = guide.code_of_depth(torch.from_numpy(depth)).numpy()
+    return Pool(codes, pool.colour, depth=depth)
+
+
+def _drawing_student(guide: Student) -> Student:
+    from lucid_ros.training.student import graft_core
+
+    torch.manual_seed(1)
+    m = Student(141, (3, 45, 80), 12, np.zeros(141), np.ones(141), None, age=True, draw=True)
+    graft_core(m, guide)
+    return m
+
+
+def test_an_encoder_that_draws_depth_learns_the_frame_and_its_code_behind_the_guides_own_encoder():
+    """`code_fit --draw-depth`: the RGB encoder draws a depth frame that the guide's encoder (grafted,
+    frozen) reads. Fitted to each capture's depth frame and code, it draws, held out, most of the
+    frame and explains most of the code; only the drawer changes. On captures whose depth frames
+    are shuffled among them (nothing in a picture says its frame) it draws none of it."""
+    guide = Student(141, (1, 45, 80), 12, np.zeros(141), np.ones(141), None, age=True)
+    with torch.no_grad():
+        guide.img_fc.weight.mul_(5.0)  # a code that moves with the frame
+    m = _drawing_student(guide)
+    assert all(torch.equal(a, b) for a, b in zip(m.convs.parameters(), guide.convs.parameters(), strict=True))
+    frozen = [p.clone() for p in (*m.convs.parameters(), *m.img_fc.parameters())]
+    pool = _depth_pool(400, 3, 1, guide)
+    out = fit(m, pool, Preprocessor(COLOUR, "color"), 600.0, 0.2, 3e-3, 32, 0, iterations=120, log_every=1e9)
+    best = out["val_best"]
+    assert out["depth_weight"] == 1.0 and out["curve"][0]["val"]["depth_r2"] < 0.2
+    assert best["depth_r2"] > 0.6 and best["code_r2"] > 0.5, best
+    assert all(torch.equal(a, b) for a, b in zip(frozen, (*m.convs.parameters(), *m.img_fc.parameters()), strict=True))
+    shuffled = Pool(pool.codes, pool.colour, depth=pool.depth[np.random.default_rng(0).permutation(len(pool))])
+    m = _drawing_student(guide)
+    out = fit(m, shuffled, Preprocessor(COLOUR, "color"), 600.0, 0.2, 3e-3, 32, 0, iterations=120, log_every=1e9)
+    assert out["val_best"]["depth_r2"] < 0.15, out["val_best"]
+    with pytest.raises(ValueError, match="draws depth needs each capture's depth frame"):
+        fit(_drawing_student(guide), _pool(100, 1, 0), Preprocessor(COLOUR, "color"), 600.0, 0.2, 3e-3, 32, 0, iterations=1, log_every=1e9)
+
+
+def test_code_fit_draw_depth_writes_a_student_that_draws_in_onnx_as_in_torch(tmp_path):
+    """`--draw-depth` from saved captures: go1_rgb.onnx holds the drawer and the guide's whole encoder
+    and controller (bit for bit); ONNX Runtime gives torch's actions and state from colour frames;
+    the spec records it; a pool without depth frames is refused naming `depth`."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    from lucid_ros.policy.spec import load_spec
+    from lucid_ros.training.config import TrainConfig
+    from lucid_ros.training.student import student_from_onnx
+    from lucid_ros.training.train_walk import trot_generator
+
+    guide = load_spec("config/policies/go1_depth.yaml", ROBOT)
+    g = Student(141, (1, 45, 80), 12, np.zeros(141), np.ones(141), None, age=True)
+    student_from_onnx(g, guide.onnx_path)
+    pool_path = tmp_path / "pool.npz"
+    _depth_pool(200, 2, 4, g).save(pool_path, guide.sha256)
+    out = tmp_path / "out"
+    assert (
+        main(["--pool", str(pool_path), "--out-dir", str(out), "--fit-iterations", "10", "--batch", "16", "--val-share", "0.2", "--draw-depth"]) == 0
+    )
+    spec = load_spec(out / "go1_rgb.yaml", ROBOT)
+    assert spec.training["draws_depth"]["encoder"] == "the guide's, frozen" and "depth_r2" in spec.training["depth_guide"]["val_best"]
+    assert (out / "drawn.png").stat().st_size > 0  # held-out pictures, their depth frames and the drawn ones
+    mine = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(spec.onnx_path)).graph.initializer}
+    theirs = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(guide.onnx_path)).graph.initializer}
+    for name in ("conv0_w", "conv2_b", "img_w", "fuse_w", "gru_W", "head1_w", "norm_mean"):
+        assert np.array_equal(mine[name], theirs[name]), name
+    assert mine["draw_down0_w"].shape[1] == 3
+    m = Student(141, (3, 45, 80), 12, np.zeros(141), np.ones(141), None, age=True, draw=True)
+    student_from_onnx(m, spec.onnx_path)
+    rng = np.random.default_rng(0)
+    feed = {
+        "obs": rng.normal(size=(3, 141)).astype(np.float32), "image": rng.normal(size=(3, 3, 45, 80)).astype(np.float32),
+        "h_in": rng.normal(0, 0.3, (1, 3, 256)).astype(np.float32), "image_age": rng.uniform(0, 0.2, (3, 1)).astype(np.float32),
+    }  # fmt: skip
+    sess = ort.InferenceSession(str(spec.onnx_path), providers=["CPUExecutionProvider"])
+    act, h = sess.run(["actions", "h_out"], feed)
+    m.tg = trot_generator(spec, ROBOT, TrainConfig().obs)
+    with torch.no_grad():
+        want, want_h = m.step(*(torch.from_numpy(feed[k]) for k in ("obs", "image", "h_in", "image_age")))
+    np.testing.assert_allclose(act, want.numpy(), atol=1e-4)
+    np.testing.assert_allclose(h, want_h.numpy(), atol=1e-4)
+    flat = tmp_path / "flat.npz"
+    _pool(40, 1, 0).save(flat, guide.sha256)
+    with pytest.raises(ConfigError, match="depth.*no depth frames"):
+        main(["--pool", str(flat), "--out-dir", str(tmp_path / "o"), "--draw-depth"])
+
+
+def test_mirrored_pictures_are_fitted_to_their_mirrored_depth_and_code():
+    """`--flip`: half of each batch is mirrored left-right, its depth target and code with it. On
+    captures of an upright band drawn anywhere across the view (near where the band is), the mirrored
+    batches teach the same drawing: held out, most of the frame and its code. A mirror of the
+    pictures alone (the target left as it was) would teach the band on the wrong side; and `--flip`
+    without `--draw-depth` is refused."""
+    guide = Student(141, (1, 45, 80), 12, np.zeros(141), np.ones(141), None, age=True)
+    with torch.no_grad():
+        guide.img_fc.weight.mul_(5.0)
+    rng = np.random.default_rng(3)
+    n = 400
+    col, width = rng.integers(0, 70, n), rng.integers(4, 11, n)
+    colour = np.full((n, 2, 45, 80, 3), 20, np.uint8)
+    depth = np.full((n, 1, 45, 80), 0.5, np.float32)
+    for i in range(n):
+        depth[i, 0, :, col[i] : col[i] + width[i]] = -0.3
+        for k in range(2):
+            colour[i, k, :, col[i] : col[i] + width[i]] = rng.integers(120, 256, 3)
+    with torch.no_grad():
+        codes = guide.code_of_depth(torch.from_numpy(depth)).numpy()
+    pool = Pool(codes, colour, depth=depth)
+    out = fit(_drawing_student(guide), pool, Preprocessor(COLOUR, "color"), 600.0, 0.2, 3e-3, 32, 0, iterations=120, log_every=1e9, flip=True)
+    assert out["flip"] and out["val_best"]["depth_r2"] > 0.8 and out["val_best"]["code_r2"] > 0.8, out["val_best"]
+    with pytest.raises(ValueError, match="only an encoder that draws depth"):
+        fit(_student(), _pool(100, 1, 0), Preprocessor(COLOUR, "color"), 600.0, 0.2, 3e-3, 32, 0, iterations=1, log_every=1e9, flip=True)
+    with pytest.raises(SystemExit) as e:
+        main(["--pool", "x.npz", "--out-dir", "o", "--flip"])
+    assert e.value.code == 2

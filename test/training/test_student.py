@@ -303,15 +303,16 @@ def test_distill_feeds_each_student_the_age_of_the_frame_it_shows_latency_and_re
     assert [a[1] for a in ages] == [0.0, 0.02, 0.04, 0.06, 0.08, 0.0, 0.02, 0.04, 0.06, 0.08, 0.0, 0.02]
 
 
-def _guided_chunks(rng, count: int, T: int = 4, n: int = 6) -> list[dict]:
+def _guided_chunks(rng, count: int, T: int = 4, n: int = 6, clip: bool = False) -> list[dict]:
     """Chunks with both students' frames of the same captures: a depth frame (a ramp whose height
-    and slope vary per frame) and an RGB frame that is a fixed colouring of it, so the depth code
-    can be read from the colour."""
+    and slope vary per frame; with `clip`, within the depth input's range, as a camera's are) and an
+    RGB frame that is a fixed colouring of it, so the depth code can be read from the colour."""
     chunks = []
     for _ in range(count):
         level = rng.uniform(-0.5, 0.5, (T, n, 1, 1, 1))
         slope = rng.uniform(-1.0, 1.0, (T, n, 1, 1, 1))
         depth = (level + slope * np.linspace(-0.5, 0.5, 45)[None, None, None, :, None] * np.ones((1, 1, 1, 45, 80))).astype(np.float32)
+        depth = np.clip(depth, -0.5, 0.5) if clip else depth
         rgb = np.concatenate([depth, 0.5 - depth, 0.3 * depth], axis=2).astype(np.float32)
         chunks.append({
             "obs": [rng.normal(size=(T, n, 141)).astype(np.float32)] * 2, "img": [depth, rgb], "age": [np.zeros((T, n), np.float32)] * 2,
@@ -353,6 +354,56 @@ def test_a_depth_guide_teaches_the_rgb_students_encoder_its_code_and_stays_froze
         assert code_steps or d.feature_stats[1][1] > 0.75  # what distill prints and records as the code's R^2
     else:
         assert r2 < 0.2, r2
+
+
+def test_a_depth_guide_teaches_a_student_that_draws_depth_the_guides_frames_and_code(tmp_path):
+    """A student that draws depth (`code_fit --draw-depth`, continued by `distill --depth-guide`):
+    the code steps fit its drawer to the guide's depth frame of each capture and to the guide's
+    code, the actions train only its controller (its encoder stays the guide's), and after 12
+    updates it draws most of the frame and explains most of the code of captures it never saw.
+    Continued from its file (`--init-dir`), distill builds it drawing again."""
+    from lucid_ros.paths import config_dir
+    from lucid_ros.policy.spec import load_spec
+    from lucid_ros.robots.description import load_robot
+    from lucid_ros.training.config import TrainConfig
+    from lucid_ros.training.distill import Dagger, build_students
+    from lucid_ros.training.student import DEPTH_RANGE, graft_core, onnx_draws
+
+    d = Dagger.__new__(Dagger)
+    torch.manual_seed(7)
+    d.models = [make(1, False), Student(141, (3, 45, 80), 12, np.zeros(141), np.ones(141), None, draw=True)]
+    graft_core(d.models[1], d.models[0])
+    d.rng, d.keep, d.n_replay, d.kept = np.random.default_rng(0), 4, 0, []
+    d.set_guide(0, 1.0, code_steps=20, code_lr=3e-3, code_batch=24)
+    d.opts = [torch.optim.Adam(d.action_parameters(k), lr=3e-3) for k in range(2)]
+    drawer = {id(p) for p in d.models[1].drawer.parameters()}
+    assert {id(p) for p in d.code_opts[1].param_groups[0]["params"]} == drawer  # the code steps fit the drawer
+    encoder = drawer | {id(p) for p in (*d.models[1].convs.parameters(), *d.models[1].img_fc.parameters())}
+    acting = {id(p) for p in d.action_parameters(1)}
+    assert not encoder & acting and acting and len(d.action_parameters(0)) == len(list(d.models[0].parameters()))
+    chunks = _guided_chunks(np.random.default_rng(2), 4, clip=True)
+    for i in range(12):
+        d.update(chunks[i % 4], epochs=1)
+    probe = _guided_chunks(np.random.default_rng(9), 1, clip=True)[0]
+    depth, rgb = (torch.from_numpy(probe["img"][k]).flatten(0, 1) for k in (0, 1))
+    with torch.no_grad():
+        want, got = d.models[0].latent(depth), d.models[1].latent(rgb)
+        drawn = torch.clamp(d.models[1].drawer(rgb), *DEPTH_RANGE)
+    r2 = lambda a, b: 1.0 - float(torch.mean((a - b) ** 2)) / float(b.var())  # noqa: E731
+    assert r2(drawn, depth) > 0.8, r2(drawn, depth)
+    assert 1.0 - float(torch.mean((got - want) ** 2)) / float(want.var(dim=0).mean()) > 0.75
+    assert all(torch.equal(a, b) for a, b in zip(d.models[1].convs.parameters(), d.models[0].convs.parameters(), strict=True))  # the guide's encoder
+    path = student_to_onnx(d.models[1], tmp_path / "go1_rgb.onnx", "obs", "image", "h_in", "h_out")
+    assert onnx_draws(path) and not onnx_draws(student_to_onnx(make(1, False), tmp_path / "go1_depth.onnx", "obs", "image", "h_in", "h_out"))
+    with pytest.raises(ValueError, match="a student that draws depth; this one does not"):
+        student_from_onnx(make(3, False), path)
+    robot = load_robot("go1")
+    teacher = load_spec(config_dir() / "policies" / "go1_teacher.yaml", robot)
+    _specs, models = build_students(robot, TrainConfig(), teacher, tmp_path / "work", tmp_path, camera="ego_down", age=False)
+    assert models[0].drawer is None and models[1].drawer is not None
+    models[1].tg = None  # build_students adds the trot prior; the file's network is compared without it
+    with torch.no_grad():
+        np.testing.assert_allclose(models[1].latent(rgb).numpy(), got.numpy(), atol=1e-6)
 
 
 def test_a_grafted_rgb_student_acts_as_the_depth_student_given_the_same_code():
