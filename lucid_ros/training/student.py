@@ -6,7 +6,9 @@
 
 The convolutions are 16, 32 and 32 channels wide unless `channels` says otherwise
 (`distill --rgb-encoder`; 32-64-64 explained no more of the depth code from colour, docs/training.md);
-`onnx_channels` reads a file's widths back. The proprioceptive observation is go1_walk's (the same
+`onnx_channels` reads a file's widths back. A student built with `draw` (`code_fit --draw-depth`)
+first draws a depth frame from its colour frames (DepthDrawer, a small U-Net) and its convolutions,
+a depth student's, read the drawing; `onnx_draws` says whether a file does. The proprioceptive observation is go1_walk's (the same
 terms, scales and history), normalised with the teacher's fixed statistics for those inputs. The recurrent state is an explicit input and
 output (`h_in` / `h_out`, [1, batch, 256]), so the runtime keeps it between steps and zeroes it on
 a reset (docs/policy-spec.md, `inputs.recurrent`). A student with `age` also reads how old its
