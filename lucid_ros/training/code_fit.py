@@ -33,8 +33,8 @@ the depth student crosses. Go on with `distill --init-dir <out-dir> --depth-guid
 `--draw-depth`: the RGB student draws a depth frame from the colour picture (student.DepthDrawer)
 and the guide's own encoder, frozen, reads the drawing; the fit adds the drawn frame's error per
 pixel against the guide's depth frame of each capture (kept in the pool since 2026-12-07 evening).
-On one pool it explained 0.645 of the code held out after 25 min (0.559 at 10 min, where the
-direct fit had 0.543; docs/training.md, "An encoder that draws depth explains more of the code").
+On one pool it explained 0.645 of the code held out after 25 min, the direct fit 0.556 (docs/training.md,
+"An encoder that draws depth explains more of the code").
 """
 
 from __future__ import annotations
