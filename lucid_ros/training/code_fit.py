@@ -228,6 +228,15 @@ def collect(
     return Pool(np.concatenate(codes), np.stack(colour), o, st, ag, np.stack(prev), np.concatenate(depth)), steps
 
 
+def encoder_input(model: Student, pool: Pool, pre, idx: np.ndarray | slice, pic: np.ndarray | int) -> torch.Tensor:
+    """The model's image input for captures idx, picture pic: the frame, or for a model of two frames
+    (its input twice a picture's channels) the previous one and it (oldest first)."""
+    x = pre.transform(pool.colour[idx, pic])
+    if model.image_shape[0] == 2 * x.shape[1]:
+        x = np.concatenate([pre.transform(pool.prev[idx, pic]), x], axis=1)
+    return torch.from_numpy(x.astype(np.float32))
+
+
 def fit(
     model: Student, pool: Pool, pre, seconds: float, val_share: float, lr: float, batch: int, seed: int,
     iterations: int | None = None, log_every: float = 30.0, controller_weight: float = 1.0, depth_weight: float = 1.0, flip: bool = False,
@@ -292,8 +301,8 @@ def fit(
         """The code of the encoder's input x, and the depth frame it drew (None for an encoder that does not draw)."""
         if not drawing:
             return model.latent(x), None
-        drawn = model.drawer(x)
-        return model.code_of_depth(torch.clamp(drawn, *DEPTH_RANGE)), drawn
+        drawn, code = model.draw_and_code(x)
+        return code, drawn
 
     def errors(zd: tuple[torch.Tensor, torch.Tensor | None], idx: np.ndarray | slice, flipped: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """The errors of codes z (and drawn frames) of captures idx; `flipped` (B,) marks captures
@@ -323,19 +332,10 @@ def fit(
     def loss_of(e: dict[str, torch.Tensor]) -> torch.Tensor:
         return e["code"] + (controller_weight * (e["action"] + e["state"]) if through else 0.0) + depth_weight * e.get("depth", 0.0)
 
-    stacked = model.convs[0].in_channels == 2 * pool.colour.shape[-1]
-    if stacked and pool.prev is None:
+    if model.image_shape[0] == 2 * pool.colour.shape[-1] and pool.prev is None:
         raise ValueError("a two-frame encoder needs the previous capture of each (a pool collected with them: Pool.prev)")
-
-    def pictures(idx: np.ndarray | slice, pic: np.ndarray | int) -> torch.Tensor:
-        """The encoder's input for captures idx, picture pic: the frame, or the previous one and it (oldest first)."""
-        x = pre.transform(pool.colour[idx, pic])
-        if stacked:
-            x = np.concatenate([pre.transform(pool.prev[idx, pic]), x], axis=1)
-        return torch.from_numpy(x.astype(np.float32))
-
     val = slice(n - n_val, n)
-    val_x = pictures(val, 0)
+    val_x = encoder_input(model, pool, pre, val, 0)
 
     def score() -> dict[str, float]:
         with torch.no_grad():
@@ -355,7 +355,7 @@ def fit(
         while time.time() - t0 < seconds and not stop.requested and (iterations is None or it < iterations):
             idx = rng.integers(0, n - n_val, batch)
             pic = rng.integers(0, pool.colour.shape[1], batch)
-            x, flipped = pictures(idx, pic), None
+            x, flipped = encoder_input(model, pool, pre, idx, pic), None
             if flip:  # half the batch mirrored left-right (a mirrored scene is a scene; its depth and code follow it)
                 flipped = torch.from_numpy(rng.random(len(idx)) < 0.5)
                 x = torch.where(flipped[:, None, None, None], x.flip(-1), x)
@@ -424,11 +424,8 @@ def plot_drawn(model: Student, pool: Pool, pre, path: Path, count: int = 6) -> N
 
     n = len(pool)
     idx = np.linspace(n - max(1, n // 10), n - 1, count).astype(int)
-    x = pre.transform(pool.colour[idx, 0])
-    if model.drawer.down[0].in_channels == 2 * x.shape[1]:  # a drawer of two frames (--stack 2): the previous one first
-        x = np.concatenate([pre.transform(pool.prev[idx, 0]), x], axis=1)
     with torch.no_grad():
-        drawn = torch.clamp(model.drawer(torch.from_numpy(x.astype(np.float32))), *DEPTH_RANGE).numpy()
+        drawn = torch.clamp(model.drawer(encoder_input(model, pool, pre, idx, 0)), *DEPTH_RANGE).numpy()
     fig, axes = plt.subplots(3, count, figsize=(2.2 * count, 4.2))
     for j, i in enumerate(idx):
         for row, (img, title) in enumerate(
@@ -548,10 +545,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.save_pool is not None:
             pool.save(args.save_pool, guide.sha256)
             print(f"[code_fit] captures written to {args.save_pool}", flush=True)
+    rgb_pre = from_spec(specs[1], 0)
     try:
         with torch_threads(args.threads):
             result = fit(
-                rgb, pool, from_spec(specs[1], 0), args.fit_minutes * 60.0, args.val_share, args.lr, args.batch, args.seed,
+                rgb, pool, rgb_pre, args.fit_minutes * 60.0, args.val_share, args.lr, args.batch, args.seed,
                 args.fit_iterations, controller_weight=args.controller_weight, depth_weight=args.depth_weight, flip=args.flip,
             )  # fmt: skip
     except ValueError as e:  # too few captures for --batch and --val-share: what was collected is saved (--save-pool)
@@ -571,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
     out = export_student(rgb, specs[1], args.out_dir / "go1_rgb", training)
     plot_fit(curve, args.out_dir / "code_fit.png")
     if args.draw_depth:
-        plot_drawn(rgb, pool, from_spec(specs[1], 0), args.out_dir / "drawn.png")
+        plot_drawn(rgb, pool, rgb_pre, args.out_dir / "drawn.png")
     (args.out_dir / "code_fit.json").write_text(json.dumps({"curve": curve, **result}, indent=1))
     print(
         f"[code_fit] wrote {out.onnx_path} and {out.path}: held out {_said(result['val_best'])} after {result['iterations']} iterations; "

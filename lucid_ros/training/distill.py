@@ -46,7 +46,6 @@ from lucid_ros.training.phases import StopOnSignal, git_commit
 from lucid_ros.training.ppo import torch_threads
 from lucid_ros.training.student import (
     CHANNELS,
-    DEPTH_RANGE,
     HIDDEN,
     Student,
     graft_core,
@@ -386,8 +385,8 @@ class Dagger:
                 if m.drawer is None:
                     loss = code_mse = torch.mean((m.latent(x) - target) ** 2)
                 else:
-                    drawn, depth = m.drawer(x), torch.from_numpy(c["img"][self.guide][it, ie])
-                    code_mse = torch.mean((m.code_of_depth(torch.clamp(drawn, *DEPTH_RANGE)) - target) ** 2)
+                    (drawn, code), depth = m.draw_and_code(x), torch.from_numpy(c["img"][self.guide][it, ie])
+                    code_mse = torch.mean((code - target) ** 2)
                     loss = code_mse / max(float(target.var(dim=0).mean()), 1e-6) + torch.mean((drawn - depth) ** 2) / max(float(depth.var()), 1e-6)
                 opt.zero_grad()
                 loss.backward()

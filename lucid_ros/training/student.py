@@ -120,9 +120,13 @@ class Student(nn.Module):
     def latent(self, image: torch.Tensor) -> torch.Tensor:
         """The image's LATENT-wide code (B, C, H, W) -> (B, LATENT): what the fusion layer reads
         of the camera. `distill --depth-guide` fits an RGB student's to the depth student's."""
-        if self.drawer is not None:
-            image = torch.clamp(self.drawer(image), *DEPTH_RANGE)
-        return self.code_of_depth(image)
+        return self.code_of_depth(image) if self.drawer is None else self.draw_and_code(image)[1]
+
+    def draw_and_code(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A drawing student's depth frame drawn from `image`, not yet clipped (the fits' depth
+        error reads it so), and the code of the drawing clipped to DEPTH_RANGE (what `latent` gives)."""
+        drawn = self.drawer(image)
+        return drawn, self.code_of_depth(torch.clamp(drawn, *DEPTH_RANGE))
 
     def code_of_depth(self, depth: torch.Tensor) -> torch.Tensor:
         """The code of a frame as the convolutions read it (a drawing student's: a depth frame)."""
@@ -269,21 +273,27 @@ def graft_core(dst: Student, src: Student) -> list[str]:
     return copied
 
 
+def _conv_nodes(name: str, layer: nn.Conv2d, x: str, nodes: list, inits: list, act: bool = True) -> str:
+    """ONNX for a Conv2d (weights `{name}_w`, `{name}_b`; its padding written only where it pads)
+    and, with `act`, the ELU after it; returns the output's name."""
+    f32 = lambda t: t.detach().cpu().numpy().astype(np.float32)  # noqa: E731
+    inits += [numpy_helper.from_array(f32(layer.weight), f"{name}_w"), numpy_helper.from_array(f32(layer.bias), f"{name}_b")]
+    ph, pw = layer.padding
+    pads = {"pads": [ph, pw, ph, pw]} if ph or pw else {}
+    nodes.append(
+        helper.make_node("Conv", [x, f"{name}_w", f"{name}_b"], [name], kernel_shape=list(layer.kernel_size), strides=list(layer.stride), **pads)
+    )
+    if not act:
+        return name
+    nodes.append(helper.make_node("Elu", [name], [f"{name}_a"], alpha=1.0))
+    return f"{name}_a"
+
+
 def _drawer_nodes(drawer: DepthDrawer, image_name: str, nodes: list, inits: list) -> str:
     """ONNX for DepthDrawer.forward, clipped to DEPTH_RANGE (Student.latent); returns the drawn frame's name."""
-    f32 = lambda t: t.detach().cpu().numpy().astype(np.float32)  # noqa: E731
 
     def conv(name: str, layer: nn.Conv2d, x: str, act: bool = True) -> str:
-        inits.extend([numpy_helper.from_array(f32(layer.weight), f"{name}_w"), numpy_helper.from_array(f32(layer.bias), f"{name}_b")])
-        kh, kw = layer.kernel_size
-        ph, pw = layer.padding
-        nodes.append(
-            helper.make_node("Conv", [x, f"{name}_w", f"{name}_b"], [name], kernel_shape=[kh, kw], strides=list(layer.stride), pads=[ph, pw, ph, pw])
-        )
-        if not act:
-            return name
-        nodes.append(helper.make_node("Elu", [name], [f"{name}_a"], alpha=1.0))
-        return f"{name}_a"
+        return _conv_nodes(name, layer, x, nodes, inits, act)
 
     inits += [
         numpy_helper.from_array(np.array([1.0, 1.0, 2.0, 2.0], np.float32), "draw_x2"),
@@ -345,13 +355,7 @@ def student_to_onnx(
     ]
     x = image_name if model.drawer is None else _drawer_nodes(model.drawer, image_name, nodes, inits)
     for k, conv in enumerate(model.convs):
-        inits += [numpy_helper.from_array(f32(conv.weight), f"conv{k}_w"), numpy_helper.from_array(f32(conv.bias), f"conv{k}_b")]
-        kh, kw = conv.kernel_size
-        nodes += [
-            helper.make_node("Conv", [x, f"conv{k}_w", f"conv{k}_b"], [f"conv{k}"], kernel_shape=[kh, kw], strides=list(conv.stride)),
-            helper.make_node("Elu", [f"conv{k}"], [f"conv{k}_a"], alpha=1.0),
-        ]
-        x = f"conv{k}_a"
+        x = _conv_nodes(f"conv{k}", conv, x, nodes, inits)
     H = HIDDEN
     W_ih, W_hh = f32(model.gru.weight_ih_l0), f32(model.gru.weight_hh_l0)
     b_ih, b_hh = f32(model.gru.bias_ih_l0), f32(model.gru.bias_hh_l0)

@@ -399,3 +399,25 @@ def test_mirrored_pictures_are_fitted_to_their_mirrored_depth_and_code():
     with pytest.raises(SystemExit) as e:
         main(["--pool", "x.npz", "--out-dir", "o", "--flip"])
     assert e.value.code == 2
+
+
+def test_an_encoder_of_two_frames_that_draws_depth_is_fed_both_frames(tmp_path):
+    """`--draw-depth --stack 2`: the drawer reads the previous capture and this one (six channels);
+    the fit and the held-out drawings feed it both (its encoder, the guide's, reads one drawn frame).
+    Before, the fit asked the encoder, not the drawer, how many frames it reads, and fed one."""
+    from lucid_ros.training.code_fit import plot_drawn
+    from lucid_ros.training.student import graft_core
+
+    guide = Student(141, (1, 45, 80), 12, np.zeros(141), np.ones(141), None, age=True)
+    motion = _motion_pool(60, 2, 1)
+    depth = np.where(motion.colour[:, 0].max(axis=-1) > 60, -0.3, 0.5).astype(np.float32)[:, None]
+    pool = Pool(motion.codes, motion.colour, prev=motion.prev, depth=depth)
+    torch.manual_seed(1)
+    two = Student(141, (6, 45, 80), 12, np.zeros(141), np.ones(141), None, age=True, draw=True)
+    graft_core(two, guide)
+    assert two.drawer.down[0].in_channels == 6 and two.convs[0].in_channels == 1
+    pre2 = Preprocessor({**COLOUR, "stack": 2}, "color")
+    out = fit(two, pool, pre2, 600.0, 0.2, 3e-3, 8, 0, iterations=3, log_every=1e9)
+    assert out["iterations"] == 3 and "depth_r2" in out["val_best"]
+    plot_drawn(two, pool, pre2, tmp_path / "drawn.png")
+    assert (tmp_path / "drawn.png").stat().st_size > 0
