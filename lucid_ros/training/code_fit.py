@@ -240,6 +240,7 @@ def encoder_input(model: Student, pool: Pool, pre, idx: np.ndarray | slice, pic:
 def fit(
     model: Student, pool: Pool, pre, seconds: float, val_share: float, lr: float, batch: int, seed: int,
     iterations: int | None = None, log_every: float = 30.0, controller_weight: float = 1.0, depth_weight: float = 1.0, flip: bool = False,
+    focus: float = 0.0,
 ) -> dict:  # fmt: skip
     """Fit model's encoder for `seconds` (or `iterations`, whichever ends first) so that its code of
     a capture's colour pictures is the guide's code of its depth frame: the code's error, and, for a
@@ -260,7 +261,12 @@ def fit(
     the code's; the pool must hold the depth frames (Pool.depth). With `flip` (a drawing model
     only), half of each batch is mirrored left-right, its depth target with it and its code (and
     the controller's action and state) computed anew from the mirrored frame by the frozen encoder
-    and controller: twice the distinct pictures, with targets that stay true."""
+    and controller: twice the distinct pictures, with targets that stay true.
+
+    With `focus` > 0 (a pool that holds the guide's state), that share of each batch is drawn in
+    proportion to how much the capture's picture changes the guide's action (its action from its
+    code against the one from the mean code: `by_picture_effect`), the rest uniformly: the few
+    captures right before an edge, where the picture decides the step, are fitted more often."""
     n = len(pool)
     n_val = max(1, int(round(n * val_share)))
     if n - n_val < batch:
@@ -269,6 +275,12 @@ def fit(
     drawing = model.drawer is not None
     if drawing and pool.depth is None:
         raise ValueError("an encoder that draws depth needs each capture's depth frame (a pool collected with them: Pool.depth)")
+    if focus and not through:
+        raise ValueError(
+            "focus: drawing captures by the picture's effect on the action needs a pool with the guide's observation and state (and --controller-weight > 0)"
+        )
+    if not 0.0 <= focus <= 1.0:
+        raise ValueError(f"focus {focus}: want a share of the batch in [0, 1]")
     if flip and not drawing:
         raise ValueError("flip: only an encoder that draws depth can be fitted to mirrored pictures (a mirrored code is not known)")
     params = [*model.drawer.parameters()] if drawing else [*model.convs.parameters(), *model.img_fc.parameters()]
@@ -293,6 +305,7 @@ def fit(
             blind = [controller(mean_code.expand(min(2048, n - s), -1), slice(s, s + 2048)) for s in range(0, n, 2048)]
             var_act = float(torch.mean((torch.cat([b[0] for b in blind]) - want_act) ** 2))
             var_h = float(torch.mean((torch.cat([b[1] for b in blind]) - want_h) ** 2))
+            effect = torch.mean((torch.cat([b[0] for b in blind]) - want_act) ** 2, dim=1).numpy()[: n - n_val].astype(np.float64)
     var_code = float(codes.var(dim=0).mean())
     depth = torch.from_numpy(pool.depth.astype(np.float32)) if drawing else None
     var_depth = float(depth.var()) if drawing else 1.0
@@ -354,6 +367,9 @@ def fit(
     with StopOnSignal("code_fit: fit") as stop:
         while time.time() - t0 < seconds and not stop.requested and (iterations is None or it < iterations):
             idx = rng.integers(0, n - n_val, batch)
+            if focus:
+                k = int(round(focus * batch))
+                idx[:k] = rng.choice(n - n_val, k, p=effect / effect.sum())
             pic = rng.integers(0, pool.colour.shape[1], batch)
             x, flipped = encoder_input(model, pool, pre, idx, pic), None
             if flip:  # half the batch mirrored left-right (a mirrored scene is a scene; its depth and code follow it)
@@ -379,9 +395,78 @@ def fit(
         model.load_state_dict(best[1])
     return {
         "iterations": it, "batch": batch, "lr": lr, "controller_weight": controller_weight if through else 0.0, "val_captures": n_val,
-        **({"depth_weight": depth_weight, "flip": flip} if drawing else {}),
+        **({"depth_weight": depth_weight, "flip": flip} if drawing else {}), **({"focus": focus} if focus else {}),
         "val_best": _r(best[0]), "curve": curve,
     }  # fmt: skip
+
+
+EFFECT_BINS = (0.5, 0.75, 0.9, 0.97)  # quantiles of the picture's effect on the guide's action
+
+
+def by_picture_effect(model: Student, pool: Pool, pre, val_share: float, bins: tuple[float, ...] = EFFECT_BINS) -> list[dict]:
+    """Where the fitted encoder falls short, on the held-out captures (the last `val_share` of the
+    pool, as `fit` holds out): the captures binned by how much their picture changes the guide's
+    action (the guide's action from its code against the one from the mean code, its observation
+    and state the same), and per bin the share of that change the encoder's code reproduces
+    through the controller (action_r2), of the code's departure from the mean code (code_r2) and,
+    for a drawing encoder, of the depth frame (depth_r2, over the pool's variance). A few captures
+    decide a crossing: the picture matters most right before an edge, and a fit scored over all
+    captures can be good where it matters least. Needs a pool with the guide's state (Pool.obs)."""
+    if pool.obs is None:
+        raise ValueError("the picture's effect on the action needs each capture's observation and state (a pool collected with them)")
+    n = len(pool)
+    val = np.arange(n - max(1, int(round(n * val_share))), n)
+    codes = torch.from_numpy(pool.codes)
+    mean_code = codes.mean(dim=0)
+    drawing = model.drawer is not None
+    var_depth = float(np.var(pool.depth, dtype=np.float64)) if drawing else 1.0
+    effect, err_a, err_c, dev_c, err_d = [], [], [], [], []
+    with torch.no_grad():
+        for s in range(0, len(val), 512):
+            idx = val[s : s + 512]
+            obs, state, age = (torch.from_numpy(a[idx]) for a in (pool.obs, pool.state, pool.age))
+
+            def act(z: torch.Tensor, obs=obs, state=state, age=age) -> torch.Tensor:
+                return model._core(obs, z, state[None], age[:, None] if model.age else None)[0]
+
+            x = encoder_input(model, pool, pre, idx, 0)
+            drawn, z = model.draw_and_code(x) if drawing else (None, model.latent(x))
+            want = act(codes[idx])
+            effect.append(((want - act(mean_code.expand(len(idx), -1))) ** 2).mean(1))
+            err_a.append(((act(z) - want) ** 2).mean(1))
+            err_c.append(((z - codes[idx]) ** 2).mean(1))
+            dev_c.append(((codes[idx] - mean_code) ** 2).mean(1))
+            if drawing:
+                err_d.append(((drawn - torch.from_numpy(pool.depth[idx].astype(np.float32))) ** 2).mean((1, 2, 3)))
+    effect, err_a, err_c, dev_c = (torch.cat(a).numpy().astype(np.float64) for a in (effect, err_a, err_c, dev_c))
+    err_d = torch.cat(err_d).numpy().astype(np.float64) if drawing else None
+    edges = np.quantile(effect, [0.0, *bins, 1.0])
+    rows = []
+    for k, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+        m = (effect >= lo) & ((effect < hi) if k < len(bins) else (effect <= hi))
+        if not m.any():
+            continue
+        row = {
+            "action_r2": 1.0 - float(err_a[m].sum() / max(effect[m].sum(), 1e-12)),
+            "code_r2": 1.0 - float(err_c[m].sum() / max(dev_c[m].sum(), 1e-12)),
+        }
+        if drawing:
+            row["depth_r2"] = 1.0 - float(err_d[m].mean() / max(var_depth, 1e-12))
+        head = {"quantiles": [0.0, *bins, 1.0][k : k + 2], "captures": int(m.sum()), "picture_effect": float(f"{effect[m].mean():.4g}")}
+        rows.append(head | _r(row))
+    return rows
+
+
+def said_by_effect(rows: list[dict]) -> str:
+    """by_picture_effect's bins as a table a person reads."""
+    lines = ["held-out captures by how much the picture changes the guide's action (quantiles): share reproduced by the RGB code"]
+    lines.append(f"{'quantiles':>11} {'captures':>8} {'effect':>8} {'action':>7} {'code':>7} {'depth':>7}")
+    for r in rows:
+        q = f"{r['quantiles'][0]:.2f}-{r['quantiles'][1]:.2f}"
+        lines.append(
+            f"{q:>11} {r['captures']:>8} {r['picture_effect']:>8.2g} {r['action_r2']:>7.3f} {r['code_r2']:>7.3f} {r.get('depth_r2', float('nan')):>7.3f}"
+        )
+    return "\n".join(lines)
 
 
 def _r(d: dict) -> dict:
@@ -483,6 +568,10 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     p.add_argument("--depth-weight", type=float, default=1.0, help="with --draw-depth: weight of the drawn frame's error beside the code's")
     p.add_argument("--flip", action="store_true", help="with --draw-depth: mirror half of each batch left-right (pictures, depth frames and codes)")
+    p.add_argument(
+        "--focus", type=float, default=0.0, metavar="SHARE",
+        help="draw this share of each batch in proportion to how much the capture's picture changes the guide's action (the rest uniformly)",
+    )  # fmt: skip
     p.add_argument("--val-share", type=float, default=0.1)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch", type=int, default=256)
@@ -491,8 +580,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    if args.relit < 0 or not 0.0 < args.val_share < 0.5 or not 0.0 <= args.beta <= 1.0:
-        p.error("--relit must be >= 0, --val-share in (0, 0.5), --beta in [0, 1]")
+    if args.relit < 0 or not 0.0 < args.val_share < 0.5 or not 0.0 <= args.beta <= 1.0 or not 0.0 <= args.focus <= 1.0:
+        p.error("--relit must be >= 0, --val-share in (0, 0.5), --beta and --focus in [0, 1]")
+    if args.focus and args.controller_weight <= 0.0:
+        p.error("--focus draws captures by the picture's effect on the guide's action: it needs --controller-weight > 0")
     if args.flip and not args.draw_depth:
         p.error("--flip needs --draw-depth (a mirrored picture's code is known only through its mirrored depth frame)")
     command = "python -m lucid_ros.training.code_fit " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
@@ -550,10 +641,14 @@ def main(argv: list[str] | None = None) -> int:
         with torch_threads(args.threads):
             result = fit(
                 rgb, pool, rgb_pre, args.fit_minutes * 60.0, args.val_share, args.lr, args.batch, args.seed,
-                args.fit_iterations, controller_weight=args.controller_weight, depth_weight=args.depth_weight, flip=args.flip,
+                args.fit_iterations, controller_weight=args.controller_weight, depth_weight=args.depth_weight, flip=args.flip, focus=args.focus,
             )  # fmt: skip
     except ValueError as e:  # too few captures for --batch and --val-share: what was collected is saved (--save-pool)
         p.error(f"cannot fit: {e}")
+    if pool.obs is not None:
+        with torch_threads(args.threads):
+            result["val_by_picture_effect"] = by_picture_effect(rgb, pool, rgb_pre, args.val_share)
+        print(f"[code_fit] {said_by_effect(result['val_by_picture_effect'])}", flush=True)
     wall = time.time() - t_start
     curve = result.pop("curve")
     training = {

@@ -17,7 +17,7 @@ pytest.importorskip("onnxruntime")
 from lucid_ros.errors import ConfigError  # noqa: E402
 from lucid_ros.robots import load_robot  # noqa: E402
 from lucid_ros.training.camera import EnvCamera, JitterRanges, SceneJitter  # noqa: E402
-from lucid_ros.training.code_fit import Episodes, Pool, fit, main  # noqa: E402
+from lucid_ros.training.code_fit import Episodes, Pool, by_picture_effect, fit, main, said_by_effect  # noqa: E402
 from lucid_ros.training.student import Student, onnx_channels  # noqa: E402
 from lucid_ros.vision.preprocess import Preprocessor  # noqa: E402
 
@@ -136,6 +136,68 @@ def test_through_the_controller_the_fit_scores_what_the_picture_changes_in_the_a
     assert best["action_r2"] > 0.6 and best["state_r2"] > 0.6 and best["code_r2"] > 0.5, best
 
 
+def test_held_out_captures_are_scored_by_how_much_their_picture_changes_the_action(monkeypatch):
+    """`by_picture_effect` bins the held-out captures by how far the guide's action from its code
+    lies from the action given the mean code (no picture), and scores each bin: an encoder that
+    gives the guide's code where the picture matters least and the mean code where it matters most
+    reproduces all of the action in the lowest half and none of it above, and the table says so."""
+    m = _student()
+    with torch.no_grad():
+        m.fuse.weight.mul_(4.0)
+    pool = _pool(400, 3, 1, held=True)
+    val = np.arange(320, 400)
+    codes, mean = torch.from_numpy(pool.codes), torch.from_numpy(pool.codes).mean(0)
+    obs, state, age = (torch.from_numpy(a[val]) for a in (pool.obs, pool.state, pool.age))
+    with torch.no_grad():
+        act = lambda z: m._core(obs, z, state[None], age[:, None])[0]  # noqa: E731
+        effect = ((act(codes[val]) - act(mean.expand(80, -1))) ** 2).mean(1).numpy()
+    low = torch.from_numpy(effect < np.median(effect))[:, None]
+    monkeypatch.setattr(m, "latent", lambda x: torch.where(low, codes[val], mean))  # the 80 held-out captures in one call, in order
+    rows = by_picture_effect(m, pool, Preprocessor(COLOUR, "color"), 0.2)
+    assert [r["quantiles"] for r in rows] == [[0.0, 0.5], [0.5, 0.75], [0.75, 0.9], [0.9, 0.97], [0.97, 1.0]]
+    assert sum(r["captures"] for r in rows) == 80 and rows[0]["captures"] == 40
+    assert rows[0]["action_r2"] == 1.0 and rows[0]["code_r2"] == 1.0
+    assert all(r["action_r2"] == 0.0 and r["code_r2"] == 0.0 for r in rows[1:]), rows
+    assert rows[0]["picture_effect"] < rows[-1]["picture_effect"]
+    assert "0.97-1.00" in said_by_effect(rows)
+    with pytest.raises(ValueError, match="observation and state"):
+        by_picture_effect(m, _pool(50, 1, 2), Preprocessor(COLOUR, "color"), 0.2)
+
+
+def test_focus_fits_the_captures_whose_picture_changes_the_action(monkeypatch, tmp_path):
+    """`--focus`: that share of each batch is drawn by how much the capture's picture changes the
+    guide's action. Half the captures here have the mean code (their picture changes nothing):
+    fitted uniformly they are half of what the fit sees, with focus 1 never. Focus needs the
+    guide's state at each capture, and a share in [0, 1]: refused naming it."""
+    import lucid_ros.training.code_fit as cf
+
+    pool = _pool(400, 3, 1, held=True)
+    pool.codes[0::2] = pool.codes[1::2].mean(axis=0)  # the mean of all codes: no effect on the action
+    seen: list[np.ndarray] = []
+    real = cf.encoder_input
+
+    def spy(model, pool_, pre, idx, pic):
+        if isinstance(idx, np.ndarray) and len(idx) == 32:  # a training batch (the held-out captures come as a slice)
+            seen.append(idx.copy())
+        return real(model, pool_, pre, idx, pic)
+
+    monkeypatch.setattr(cf, "encoder_input", spy)
+    for focus, lo, hi in ((0.0, 0.4, 0.6), (1.0, 0.0, 0.0)):
+        seen.clear()
+        out = fit(_student(), pool, Preprocessor(COLOUR, "color"), 600.0, 0.2, 3e-3, 32, 0, iterations=30, log_every=1e9, focus=focus)
+        share = float(np.mean(np.concatenate(seen) % 2 == 0))
+        assert lo <= share <= hi, (focus, share)
+        assert out.get("focus", 0.0) == focus
+    with pytest.raises(ValueError, match="observation and state"):
+        _fit(_student(), _pool(100, 1, 2), focus=0.5)
+    with pytest.raises(ValueError, match="focus 1.5"):
+        _fit(_student(), pool, controller_weight=1.0, focus=1.5)
+    for bad in (["--focus", "1.5"], ["--focus", "0.5", "--controller-weight", "0"]):  # usage errors, before anything is read
+        with pytest.raises(SystemExit) as e:
+            main(["--pool", str(tmp_path / "none.npz"), "--out-dir", str(tmp_path / "o"), *bad])
+        assert e.value.code == 2
+
+
 def test_code_fit_writes_the_guides_controller_behind_the_fitted_encoder(tmp_path):
     """From saved captures (`--pool`), the tool writes go1_rgb.onnx/.yaml: a spec that loads for the
     Go1, reads colour through the guide's mount, records the guide, the held-out R^2 and the
@@ -156,6 +218,7 @@ def test_code_fit_writes_the_guides_controller_behind_the_fitted_encoder(tmp_pat
     t = spec.training
     assert t["depth_guide"]["sha256"] == guide.sha256 and t["depth_guide"]["iterations"] == 20
     assert "code_r2" in t["depth_guide"]["val_best"] and t["command"].startswith("python -m lucid_ros.training.code_fit --pool")
+    assert sum(r["captures"] for r in t["depth_guide"]["val_by_picture_effect"]) == 60  # where the fit falls short, held out
     assert (out / "code_fit.png").stat().st_size > 0
     mine = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(out / "go1_rgb.onnx")).graph.initializer}
     theirs = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(guide.onnx_path)).graph.initializer}
