@@ -64,6 +64,7 @@ from lucid_ros.training.distill import (
     course_weights,
     encoder_widths,
     export_student,
+    init_stack,
     load_guide,
     read_guide,
     student_phases,
@@ -71,7 +72,7 @@ from lucid_ros.training.distill import (
 from lucid_ros.training.parkour import distill_config, recipe_of, teacher_env_config
 from lucid_ros.training.phases import StopOnSignal, git_commit
 from lucid_ros.training.ppo import torch_threads
-from lucid_ros.training.student import CHANNELS, DEPTH_RANGE, DRAW_CHANNELS, HIDDEN, Student, onnx_channels
+from lucid_ros.training.student import CHANNELS, DEPTH_RANGE, DRAW_CHANNELS, HIDDEN, Student, onnx_channels, onnx_draws, student_from_onnx
 from lucid_ros.training.train_walk import fmt_time
 from lucid_ros.vision.preprocess import from_spec
 
@@ -577,6 +578,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--save-pool", type=Path, default=None, help="write the captures (codes and colour pictures, .npz) here")
     p.add_argument("--pool", type=Path, default=None, help="fit on these saved captures instead of collecting")
+    p.add_argument(
+        "--score", type=Path, default=None, metavar="SPEC",
+        help="fit nothing: score this RGB student (a go1_rgb.yaml) on the --pool's held-out captures, overall and by the picture's effect (score.json in --out-dir)",
+    )  # fmt: skip
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
@@ -584,6 +589,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--relit must be >= 0, --val-share in (0, 0.5), --beta and --focus in [0, 1]")
     if args.focus and args.controller_weight <= 0.0:
         p.error("--focus draws captures by the picture's effect on the guide's action: it needs --controller-weight > 0")
+    if args.score is not None and args.pool is None:
+        p.error("--score needs --pool (the captures to score the student on)")
     if args.flip and not args.draw_depth:
         p.error("--flip needs --draw-depth (a mirrored picture's code is known only through its mirrored depth frame)")
     command = "python -m lucid_ros.training.code_fit " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
@@ -595,6 +602,15 @@ def main(argv: list[str] | None = None) -> int:
     teacher = load_spec(args.teacher, robot)
     guide_spec = read_guide(args.depth_guide)  # its mount and image-age input: what the students are built to see
     camera = guide_spec.images[0].camera
+    if args.score is not None:  # the scored student's own shape: drawing or not, its widths and frame stack
+        scored = load_spec(args.score, robot)
+        if scored.images[0].stream != "color" or scored.images[0].camera != camera:
+            raise ConfigError(
+                args.score,
+                "inputs.images[0]",
+                f"reads {scored.images[0].stream} through '{scored.images[0].camera}': the pool's captures are colour through '{camera}'",
+            )
+        args.draw_depth, args.encoder, args.stack = onnx_draws(scored.onnx_path), onnx_channels(scored.onnx_path), init_stack(args.score)
     cfg = TrainConfig(seed=args.seed, nthread=args.threads, env=teacher_env_config(args.envs, recipe_of(teacher)))
     work = Path(tempfile.mkdtemp(prefix="lucid_code_fit_"))
     # the depth stream rendered and preprocessed as the guide reads it (a guide of the colour view sees a crop)
@@ -606,6 +622,8 @@ def main(argv: list[str] | None = None) -> int:
     guide = load_guide(guide_spec, specs[0], models, graft=True)
     guide_model, rgb = models
     guide_model.eval()
+    if args.score is not None:
+        student_from_onnx(rgb, scored.onnx_path)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     if args.pool is not None:
         pool = Pool.load(args.pool, guide.sha256)
@@ -640,8 +658,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with torch_threads(args.threads):
             result = fit(
-                rgb, pool, rgb_pre, args.fit_minutes * 60.0, args.val_share, args.lr, args.batch, args.seed,
-                args.fit_iterations, controller_weight=args.controller_weight, depth_weight=args.depth_weight, flip=args.flip, focus=args.focus,
+                rgb, pool, rgb_pre, args.fit_minutes * 60.0, args.val_share, args.lr, 1 if args.score else args.batch, args.seed,
+                0 if args.score else args.fit_iterations, controller_weight=args.controller_weight, depth_weight=args.depth_weight, flip=args.flip, focus=args.focus,
             )  # fmt: skip
     except ValueError as e:  # too few captures for --batch and --val-share: what was collected is saved (--save-pool)
         p.error(f"cannot fit: {e}")
@@ -649,6 +667,21 @@ def main(argv: list[str] | None = None) -> int:
         with torch_threads(args.threads):
             result["val_by_picture_effect"] = by_picture_effect(rgb, pool, rgb_pre, args.val_share)
         print(f"[code_fit] {said_by_effect(result['val_by_picture_effect'])}", flush=True)
+    if args.score is not None:
+        score = {
+            "student": str(args.score),
+            "sha256": scored.sha256,
+            "pool": str(args.pool),
+            "val_captures": result["val_captures"],
+            "val": result["val_best"],
+        }
+        score["val_by_picture_effect"] = result.get("val_by_picture_effect")
+        (args.out_dir / "score.json").write_text(json.dumps(score, indent=1))
+        print(
+            f"[code_fit] {args.score} on {result['val_captures']} held-out captures: {_said(result['val_best'])}; {args.out_dir / 'score.json'}",
+            flush=True,
+        )
+        return 0
     wall = time.time() - t_start
     curve = result.pop("curve")
     training = {

@@ -8,6 +8,8 @@ and refuses captures coded by another guide.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -226,6 +228,16 @@ def test_code_fit_writes_the_guides_controller_behind_the_fitted_encoder(tmp_pat
         assert np.array_equal(mine[name], theirs[name]), name
     assert mine["conv0_w"].shape[1] == 3 and theirs["conv0_w"].shape[1] == 1
     assert t["encoder_channels"] == [16, 32, 32]
+    # `--score`: the written student scored on the same held-out captures, fitting nothing, as the fit scored it
+    assert main(["--pool", str(pool_path), "--out-dir", str(tmp_path / "score"), "--val-share", "0.2", "--score", str(out / "go1_rgb.yaml")]) == 0
+    score = json.loads((tmp_path / "score" / "score.json").read_text())
+    assert score["val"] == t["depth_guide"]["val_best"] and score["val_by_picture_effect"] == t["depth_guide"]["val_by_picture_effect"]
+    assert not (tmp_path / "score" / "go1_rgb.onnx").exists()
+    with pytest.raises(ConfigError, match=r"inputs.images\[0\].*depth"):  # a depth student is not scored on colour pictures
+        main(["--pool", str(pool_path), "--out-dir", str(tmp_path / "score"), "--score", "config/policies/go1_depth.yaml"])
+    with pytest.raises(SystemExit) as e:  # scored on what? usage error
+        main(["--out-dir", str(tmp_path / "score"), "--score", str(out / "go1_rgb.yaml")])
+    assert e.value.code == 2
     # a wider encoder (`--encoder`) behind the same grafted controller: its widths in the file and the spec
     wide = tmp_path / "wide"
     argv = ["--pool", str(pool_path), "--out-dir", str(wide), "--fit-iterations", "5", "--batch", "32", "--val-share", "0.2", "--encoder", "24,40,40"]
