@@ -35,6 +35,12 @@ and the guide's own encoder, frozen, reads the drawing; the fit adds the drawn f
 pixel against the guide's depth frame of each capture (kept in the pool since 2026-12-07 evening).
 On one pool it explained 0.645 of the code held out after 25 min, the direct fit 0.556 (docs/training.md,
 "An encoder that draws depth explains more of the code").
+
+After a fit the held-out captures are scored by how much their picture changes the guide's action
+(`by_picture_effect`: five bins, printed and kept in the spec), since a crossing is decided by the
+few frames right before an edge; `--focus SHARE` fits those more often, and `--pool P --score SPEC`
+scores a written RGB student the same way without fitting (docs/training.md, "The captures that
+decide are where the RGB code is worst").
 """
 
 from __future__ import annotations
@@ -307,6 +313,8 @@ def fit(
             var_act = float(torch.mean((torch.cat([b[0] for b in blind]) - want_act) ** 2))
             var_h = float(torch.mean((torch.cat([b[1] for b in blind]) - want_h) ** 2))
             effect = torch.mean((torch.cat([b[0] for b in blind]) - want_act) ** 2, dim=1).numpy()[: n - n_val].astype(np.float64)
+        if focus and not effect.sum() > 0.0:
+            raise ValueError("focus: no capture's picture changes the guide's action (its controller ignores the code)")
     var_code = float(codes.var(dim=0).mean())
     depth = torch.from_numpy(pool.depth.astype(np.float32)) if drawing else None
     var_depth = float(depth.var()) if drawing else 1.0
