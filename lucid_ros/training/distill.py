@@ -318,11 +318,11 @@ class Dagger:
 
     def __init__(
         self, env: DistillEnv, teacher: PolicySpec, models: list[Student], lr: float, seed: int, keep: int = 0, replay: int = 0,
-        guide: int | None = None, guide_weight: float = 0.0, code_steps: int = 0, code_lr: float = 1e-3,
+        guide: int | None = None, guide_weight: float = 0.0, code_steps: int = 0, code_lr: float = 1e-3, code_focus: float = 0.0,
     ):  # fmt: skip
         self.env, self.teacher, self.models = env, teacher, models
         self.sess = ort.InferenceSession(str(teacher.onnx_path), providers=["CPUExecutionProvider"])
-        self.set_guide(guide, guide_weight, code_steps, code_lr)
+        self.set_guide(guide, guide_weight, code_steps, code_lr, code_focus=code_focus)
         self.opts = [torch.optim.Adam(self.action_parameters(k), lr=lr) for k in range(len(models))]
         n = env.n
         self.rng = np.random.default_rng(seed)
@@ -334,18 +334,24 @@ class Dagger:
         self.h = [torch.zeros(1, n, HIDDEN) for _ in models]
         self.starts_next = np.ones(n, dtype=np.float32)
 
-    def set_guide(self, guide: int | None, weight: float, code_steps: int = 0, code_lr: float = 1e-3, code_batch: int = 256) -> None:
+    def set_guide(
+        self, guide: int | None, weight: float, code_steps: int = 0, code_lr: float = 1e-3, code_batch: int = 256, code_focus: float = 0.0
+    ) -> None:
         """With a guide (`distill --depth-guide`): models[guide] is frozen, drives no env, and every
         other student's image code is fitted to its code of the same capture (weight x MSE, beside
         the action MSE): a dense target for what the camera must tell the controller. With
         `code_steps`, each update is followed by that many steps of the code error alone on
         `code_batch` frames drawn from the kept chunks, on the encoder only (its own optimiser):
         two steps per chunk of DAgger were too few to relearn an encoder in an hour. The guide is
-        frozen, so its code of a chunk is computed once, when the chunk arrives, and kept with it."""
+        frozen, so its code of a chunk is computed once, when the chunk arrives, and kept with it.
+        With `code_focus`, that share of each code batch is drawn in proportion to how much the
+        frame's picture changes the guide's action (against the mean of the codes of the chunks
+        before: Student.unroll's `against`), the rest uniformly: code_fit's `--focus`."""
         self.guide, self.guide_weight = guide, weight
         self.learners = np.array([k for k in range(len(self.models)) if k != guide])
         self.feature_stats: dict[int, tuple[float, float]] = {}
-        self.code_steps, self.code_batch = code_steps, code_batch
+        self.code_steps, self.code_batch, self.code_focus = code_steps, code_batch, code_focus
+        self.code_sum, self.code_count = None, 0  # the guide's codes so far: their mean is "no picture"
         self.code_opts = {
             int(k): torch.optim.Adam(self.encoder_parameters(self.models[k]), lr=code_lr) for k in self.learners
         } if guide is not None and code_steps else {}  # fmt: skip
@@ -380,6 +386,10 @@ class Dagger:
                 c = pool[int(self.rng.integers(len(pool)))]
                 T, n = c["label"].shape[:2]
                 it, ie = self.rng.integers(0, T, self.code_batch), self.rng.integers(0, n, self.code_batch)
+                effect = c.get("effect")
+                if self.code_focus and effect is not None and effect.sum() > 0.0:
+                    f = int(round(self.code_focus * self.code_batch))
+                    it[:f], ie[:f] = np.divmod(self.rng.choice(T * n, f, p=(effect / effect.sum()).ravel()), n)
                 target = torch.from_numpy(c["code"][it, ie])
                 x = torch.from_numpy(c["img"][k][it, ie])
                 if m.drawer is None:
@@ -440,11 +450,18 @@ class Dagger:
         LATENT), the learners' target in this and every later update) and its own action error
         (`guide_loss`, reported in its place)."""
         k, g = self.guide, self.models[self.guide]
+        against = None if not (self.code_focus and self.code_count) else self.code_sum / self.code_count
         with torch.no_grad():
-            act, code = g.unroll(
+            out = g.unroll(
                 torch.from_numpy(buf["obs"][k]), torch.from_numpy(buf["img"][k]), buf["h0"][k], torch.from_numpy(buf["start"]),
-                torch.from_numpy(buf["age"][k]) if g.age else None, codes=True,
+                torch.from_numpy(buf["age"][k]) if g.age else None, codes=True, against=against,
             )  # fmt: skip
+        act, code = out[:2]
+        if against is not None:  # the first chunk has no mean to compare with: it is drawn uniformly
+            buf["effect"] = out[2].numpy()
+        flat = code.flatten(0, 1)
+        self.code_sum = flat.sum(dim=0) + (0.0 if self.code_sum is None else self.code_sum)
+        self.code_count += len(flat)
         buf["code"] = code.numpy()
         buf["guide_loss"] = float(torch.mean((act - torch.from_numpy(buf["label"])) ** 2))
 
@@ -489,7 +506,7 @@ class Dagger:
                 self.feature_stats[k] = (float(feat.detach()), 1.0 - float(feat.detach()) / max(float(target.var(dim=(0, 1)).mean()), 1e-12))
             losses.append(float(err[:, :n_new].detach().mean()))
         if self.keep:
-            self.kept.append({key: buf[key] for key in ("obs", "img", "age", "label", "start", "h0", "code") if key in buf})
+            self.kept.append({key: buf[key] for key in ("obs", "img", "age", "label", "start", "h0", "code", "effect") if key in buf})
             del self.kept[: -self.keep]
         if self.code_opts:
             self.fit_codes(self.kept or [buf])
@@ -536,6 +553,10 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     p.add_argument("--code-lr", type=float, default=1e-3)
     p.add_argument(
+        "--code-focus", type=float, default=0.0, metavar="SHARE",
+        help="with --code-steps: draw this share of each code batch by how much the frame's picture changes the guide's action (code_fit --focus)",
+    )  # fmt: skip
+    p.add_argument(
         "--graft",
         action="store_true",
         help="with --depth-guide: the RGB student starts as the depth student's controller (normaliser, fusion, GRU, head), keeping its own encoder",
@@ -556,6 +577,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.graft and args.depth_guide is None:
         p.error("--graft needs --depth-guide (the depth student whose controller the RGB student starts from)")
+    if args.code_focus and not args.code_steps:
+        p.error("--code-focus shapes the code steps' batches: it needs --code-steps")
+    if not 0.0 <= args.code_focus <= 1.0:
+        p.error(f"--code-focus {args.code_focus}: want a share of the batch in [0, 1]")
     if args.code_steps and args.depth_guide is None:
         p.error("--code-steps needs --depth-guide (the depth student whose image code the RGB encoder is fitted to)")
     if args.only_depth and args.depth_guide is not None:
@@ -606,6 +631,7 @@ def main(argv: list[str] | None = None) -> int:
     dagger = Dagger(
         env, teacher, models, args.lr, args.seed, keep=args.keep, replay=args.replay,
         guide=0 if guide else None, guide_weight=args.guide_weight, code_steps=args.code_steps, code_lr=args.code_lr,
+        code_focus=args.code_focus,
     )  # fmt: skip
     n, T = env.n, args.steps
     history: list[dict] = []
@@ -676,7 +702,7 @@ def main(argv: list[str] | None = None) -> int:
         if guide is not None:
             training["depth_guide"] = {
                 "spec": guide.path.name, "sha256": guide.sha256, "weight": args.guide_weight, "graft": args.graft,
-                "code_steps": args.code_steps, "code_lr": args.code_lr,
+                "code_steps": args.code_steps, "code_lr": args.code_lr, "code_focus": args.code_focus,
                 "code_r2_last_20": round(float(np.mean([r["code_r2"].get(k, np.nan) for r in history[-20:]])), 4) if history else None,
             }  # fmt: skip
         training.update(student_phases(earlier[spec.name], training))

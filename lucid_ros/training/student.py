@@ -150,18 +150,28 @@ class Student(nn.Module):
         return (out if self.tg is None else out + self.tg(obs)), h
 
     def unroll(
-        self, obs: torch.Tensor, images: torch.Tensor, h0: torch.Tensor, starts: torch.Tensor, ages: torch.Tensor | None = None, codes: bool = False
-    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        self, obs: torch.Tensor, images: torch.Tensor, h0: torch.Tensor, starts: torch.Tensor, ages: torch.Tensor | None = None, codes: bool = False,
+        against: torch.Tensor | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, ...]:  # fmt: skip
         """Actions over a chunk: obs (T, B, D), images (T, B, C, H, W), h0 (1, B, H) at the chunk's
         start, starts (T, B) = 1 where an episode begins at that step (the state is zeroed first),
-        ages (T, B) s (a student with `age` only). With `codes`, also the image codes (T, B, LATENT)."""
+        ages (T, B) s (a student with `age` only). With `codes`, also the image codes (T, B, LATENT).
+        With `against` (a code, (LATENT,)), also how much each frame's picture changes the action:
+        the mean squared difference (T, B) between the action from its code and the action from
+        `against` (the mean code: no picture) in the same state."""
         T, B = images.shape[:2]
         z = self.latent(images.flatten(0, 1)).reshape(T, B, -1)  # every frame of the chunk through the encoder at once
-        h, outs = h0, []
+        h, outs, effect = h0, [], []
         for t in range(obs.shape[0]):
             h = h * (1.0 - starts[t])[None, :, None]
-            a, h = self._core(obs[t], z[t], h, None if ages is None else ages[t])
+            age = None if ages is None else ages[t]
+            a, h_next = self._core(obs[t], z[t], h, age)
+            if against is not None:
+                effect.append(torch.mean((a - self._core(obs[t], against.expand(B, -1), h, age)[0]) ** 2, dim=1))
+            h = h_next
             outs.append(a)
+        if against is not None:
+            return torch.stack(outs), z, torch.stack(effect)
         return (torch.stack(outs), z) if codes else torch.stack(outs)
 
 

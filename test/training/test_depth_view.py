@@ -135,6 +135,8 @@ def test_distill_refuses_only_depth_with_a_depth_guide(capsys):
         (["--rgb-stack", "0"], "--rgb-stack 0: want 1 to 8 frames"),
         (["--init-dir", "docs", "--camera", "ego_down"], "go1_depth.onnx: no such file"),
         (["--rgb-stack", "2", "--only-depth"], "--rgb-stack is the RGB student's; --only-depth trains none"),
+        (["--code-focus", "0.5"], "--code-focus shapes the code steps' batches: it needs --code-steps"),
+        (["--code-focus", "1.5", "--code-steps", "5", "--depth-guide", "config/policies/go1_depth.yaml"], "--code-focus 1.5: want a share"),
     ],
 )
 def test_distill_refuses_an_rgb_student_it_cannot_build(capsys, argv, says):

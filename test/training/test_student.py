@@ -406,6 +406,41 @@ def test_a_depth_guide_teaches_a_student_that_draws_depth_the_guides_frames_and_
         np.testing.assert_allclose(models[1].latent(rgb).numpy(), got.numpy(), atol=1e-6)
 
 
+def test_code_steps_with_focus_fit_the_frames_whose_picture_changes_the_guides_action():
+    """`distill --code-focus`: the guide's unroll says, per frame, how much its picture changes the
+    guide's action (against the mean code of the chunks before; none for the first chunk, which is
+    drawn uniformly) and keeps it with the chunk. Where half of the envs' frames change nothing,
+    code steps with focus 1 never draw them, and without focus they are half of what is drawn."""
+    from lucid_ros.training.distill import Dagger
+
+    guide = make(1, False)
+    probe = _guided_chunks(np.random.default_rng(3), 1)[0]
+    obs, img, h0, st = torch.from_numpy(probe["obs"][0]), torch.from_numpy(probe["img"][0]), probe["h0"][0], torch.from_numpy(probe["start"])
+    with torch.no_grad():
+        act, z, effect = guide.unroll(obs, img, h0, st, against=guide.latent(img[0, :1])[0])
+        assert torch.equal(act, guide.unroll(obs, img, h0, st))  # the actions are unroll's own
+        assert effect.shape == (4, 6) and float(effect[0, 0]) < 1e-6 * float(effect[0, 1:].min())  # env 0's first frame is `against`'s
+
+    for focus, lo, hi in ((0.0, 0.35, 0.65), (1.0, 0.0, 0.0)):
+        d = Dagger.__new__(Dagger)
+        d.models = [make(1, False), make(3, False)]
+        d.opts = [torch.optim.Adam(m.parameters(), lr=3e-3) for m in d.models]
+        d.rng, d.keep, d.n_replay, d.kept = np.random.default_rng(0), 4, 0, []
+        d.set_guide(0, 1.0, code_steps=5, code_lr=3e-3, code_batch=24, code_focus=focus)
+        for c in _guided_chunks(np.random.default_rng(2), 3):
+            d.update(c, epochs=1)
+        assert ("effect" in d.kept[0]) is False and all(("effect" in c) == bool(focus) for c in d.kept[1:])
+        drawn: list[np.ndarray] = []
+        for c in d.kept[1:]:
+            c["img"][1][:, :, 0, 0, 0] = np.arange(6)  # each frame says its env
+            if focus:
+                c["effect"][:, 0::2] = 0.0  # the even envs' pictures change nothing
+        d.models[1].latent = lambda x, real=d.models[1].latent, drawn=drawn: (drawn.append(x[:, 0, 0, 0].numpy().astype(int)), real(x))[1]
+        d.fit_codes(d.kept[1:])
+        even = float(np.mean(np.concatenate(drawn) % 2 == 0))
+        assert lo <= even <= hi, (focus, even)
+
+
 def test_a_grafted_rgb_student_acts_as_the_depth_student_given_the_same_code():
     """`distill --graft`: the RGB student starts as the depth student's controller (normaliser,
     fusion, GRU, head) with its own encoder: fed the same image code, state and observation, it
