@@ -244,6 +244,14 @@ def encoder_input(model: Student, pool: Pool, pre, idx: np.ndarray | slice, pic:
     return torch.from_numpy(x.astype(np.float32))
 
 
+def controller_step(model: Student, pool: Pool, z: torch.Tensor, idx: np.ndarray | slice) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (frozen, grafted) controller's action and next recurrent state for captures idx given
+    their codes z, from what the guide held at each capture (its observation, state, image age)."""
+    obs, state, age = (torch.from_numpy(a[idx]) for a in (pool.obs, pool.state, pool.age))
+    act, h = model._core(obs, z, state[None], age[:, None] if model.age else None)
+    return act, h[0]
+
+
 def fit(
     model: Student, pool: Pool, pre, seconds: float, val_share: float, lr: float, batch: int, seed: int,
     iterations: int | None = None, log_every: float = 30.0, controller_weight: float = 1.0, depth_weight: float = 1.0, flip: bool = False,
@@ -294,22 +302,16 @@ def fit(
     opt = torch.optim.Adam(params, lr=lr)
     rng = np.random.default_rng(seed)
     codes = torch.from_numpy(pool.codes)
-    held = [torch.from_numpy(a) for a in (pool.obs, pool.state, pool.age)] if through else None
-
-    def controller(z: torch.Tensor, idx: np.ndarray | slice) -> tuple[torch.Tensor, torch.Tensor]:
-        obs, state, age = (a[idx] for a in held)
-        act, h = model._core(obs, z, state[None], age[:, None] if model.age else None)
-        return act, h[0]
 
     if through:  # the guide's action and next state from its own code: the targets
         with torch.no_grad():
-            want = [controller(codes[s : s + 2048], slice(s, s + 2048)) for s in range(0, n, 2048)]
+            want = [controller_step(model, pool, codes[s : s + 2048], slice(s, s + 2048)) for s in range(0, n, 2048)]
             want_act, want_h = torch.cat([w[0] for w in want]), torch.cat([w[1] for w in want])
             # the scale of each: the error the controller makes given no picture (the mean code);
             # most of an action comes from the observation and the state, and their variance
             # would hide what the picture changes
             mean_code = codes.mean(dim=0)
-            blind = [controller(mean_code.expand(min(2048, n - s), -1), slice(s, s + 2048)) for s in range(0, n, 2048)]
+            blind = [controller_step(model, pool, mean_code.expand(min(2048, n - s), -1), slice(s, s + 2048)) for s in range(0, n, 2048)]
             var_act = float(torch.mean((torch.cat([b[0] for b in blind]) - want_act) ** 2))
             var_h = float(torch.mean((torch.cat([b[1] for b in blind]) - want_h) ** 2))
             effect = torch.mean((torch.cat([b[0] for b in blind]) - want_act) ** 2, dim=1).numpy()[: n - n_val].astype(np.float64)
@@ -340,13 +342,13 @@ def fit(
                 want_d = torch.where(f[:, :, None, None], want_d.flip(-1), want_d)
                 want_z = torch.where(f, model.code_of_depth(want_d), want_z)
                 if through:
-                    a_f, s_f = controller(want_z, idx)
+                    a_f, s_f = controller_step(model, pool, want_z, idx)
                     want_a, want_s = torch.where(f, a_f, want_a), torch.where(f, s_f, want_s)
         e = {"code": torch.mean((z - want_z) ** 2) / max(var_code, 1e-12)}
         if drawn is not None:
             e["depth"] = torch.mean((drawn - want_d) ** 2) / max(var_depth, 1e-12)
         if through:
-            act, h = controller(z, idx)
+            act, h = controller_step(model, pool, z, idx)
             e["action"] = torch.mean((act - want_a) ** 2) / max(var_act, 1e-12)
             e["state"] = torch.mean((h - want_s) ** 2) / max(var_h, 1e-12)
         return e
@@ -433,10 +435,9 @@ def by_picture_effect(model: Student, pool: Pool, pre, val_share: float, bins: t
     with torch.no_grad():
         for s in range(0, len(val), 512):
             idx = val[s : s + 512]
-            obs, state, age = (torch.from_numpy(a[idx]) for a in (pool.obs, pool.state, pool.age))
 
-            def act(z: torch.Tensor, obs=obs, state=state, age=age) -> torch.Tensor:
-                return model._core(obs, z, state[None], age[:, None] if model.age else None)[0]
+            def act(z: torch.Tensor, idx=idx) -> torch.Tensor:
+                return controller_step(model, pool, z, idx)[0]
 
             x = encoder_input(model, pool, pre, idx, 0)
             drawn, z = model.draw_and_code(x) if drawing else (None, model.latent(x))
