@@ -599,7 +599,11 @@ class ParkourEnv(WalkEnv):
         wide = np.abs(p[:, 1] - self.line_y) > self.pk.corridor
         fell |= wide & self.steered
         goal = p[:, 0] > self.goal_x + 0.3
-        fell |= self._stuck(p[:, 0]) & ~goal
+        stuck = self._stuck(p[:, 0]) & ~goal
+        # what ended each episode that ends here (the tilt, height and joint checks are WalkEnv's):
+        # training.closed_loop tells a pit from a stall with it, as sim.outcome does
+        self.ended_by = {"pit": p[:, 2] < self.fall_z, "off_line": wide & self.steered, "stuck": stuck, "goal": goal}
+        fell |= stuck
         self.left_free[:] = wide & ~fell
         self.end_x[:], self.reached[:] = p[:, 0], goal
         return fell, goal | self.left_free
