@@ -58,6 +58,10 @@ from lucid_ros.training.student import HIDDEN, Student, onnx_channels, onnx_draw
 from lucid_ros.training.train_walk import fmt_time
 
 DRIVERS = ("student", "student_on_guide_code", "guide", "guide_on_student_code")
+# The student's controller on the guide's code only near an obstacle (`--near` m before it to NEAR_PAST
+# past its far end), its own code elsewhere; and the reverse: which frames decide a crossing.
+WINDOWED = ("student_on_guide_code_near", "student_on_own_code_near")
+NEAR_PAST = 0.3  # m past an obstacle's far end that still counts as near it
 STILL_MPS = 0.2  # a trunk slower than this (m/s along x) is standing: no new picture of what is ahead
 OUTCOMES = ("succeeded", "fell", "stuck", "bypassed", "timed_out")
 
@@ -98,12 +102,20 @@ def obstacles_crossed(obstacles, spawn_x: float, end_x: float) -> tuple[int, int
     return sum(1 for o in ahead if end_x > o.x1), len(ahead)
 
 
-def drive(env: DistillEnv, guide: Student, student: Student, driver: str, steps: int, vx: float, keep_frames: bool = False) -> Drive:
+def near_obstacle(x: np.ndarray, courses: list, before: float) -> np.ndarray:
+    """(n,) whether each env's trunk x is within `before` m of an obstacle's start to NEAR_PAST past its end."""
+    return np.array([any(o.x0 - before <= xi <= o.x1 + NEAR_PAST for o in c.obstacles) for xi, c in zip(x, courses, strict=True)])
+
+
+def drive(
+    env: DistillEnv, guide: Student, student: Student, driver: str, steps: int, vx: float, keep_frames: bool = False, near_m: float = 0.4
+) -> Drive:
     """Run `driver` (one of DRIVERS) on `env` from its reset for `steps` steps or until every env's
     first episode has ended, every env on forward command `vx`, steered back to its line as the
-    success table's operator does."""
-    if driver not in DRIVERS:
-        raise ValueError(f"driver {driver!r}: expected one of {DRIVERS}")
+    success table's operator does. The WINDOWED drivers switch codes by the trunk's x: near an
+    obstacle is from `near_m` before its start to NEAR_PAST past its end."""
+    if driver not in (*DRIVERS, *WINDOWED):
+        raise ValueError(f"driver {driver!r}: expected one of {DRIVERS + WINDOWED}")
     env.reset_all()
     n = env.n
     env.t_limit[:] = env.cfg.episode_s  # the first episodes end at random times in training (desync): not here
@@ -128,7 +140,11 @@ def drive(env: DistillEnv, guide: Student, student: Student, driver: str, steps:
         with torch.no_grad():
             zg = guide.latent(torch.from_numpy(imgs[0]))
             zs = student.latent(torch.from_numpy(imgs[1]))
-            z = zg if on_guide else zs
+            if driver in WINDOWED:
+                near = torch.from_numpy(near_obstacle(env.state["pos"][:, 0], courses, near_m))[:, None]
+                z = torch.where(near, zg, zs) if driver == "student_on_guide_code_near" else torch.where(near, zs, zg)
+            else:
+                z = zg if on_guide else zs
             if by_student:
                 a, h["student"] = student._core(
                     torch.from_numpy(env.student_obs[1]), z, h["student"], torch.from_numpy(ages[1]) if student.age else None
@@ -265,17 +281,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=30.0, help="episode time limit (s)")
     p.add_argument("--vx", type=float, default=0.5, help="forward command (m/s)")
     p.add_argument("--latency-ms", type=float, default=0.0, help="camera latency drawn per episode, up to this")
-    p.add_argument("--drivers", default=",".join(DRIVERS), help=f"which of {','.join(DRIVERS)}")
+    p.add_argument("--drivers", default=",".join(DRIVERS), help=f"which of {','.join(DRIVERS + WINDOWED)}")
+    p.add_argument("--near", type=float, default=0.4, help="the windowed drivers' window: m before an obstacle's start")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--out-dir", type=Path, required=True)
     args = p.parse_args(argv)
     drivers = [d.strip() for d in args.drivers.split(",") if d.strip()]
-    bad = [d for d in drivers if d not in DRIVERS]
+    bad = [d for d in drivers if d not in DRIVERS + WINDOWED]
     if bad or not drivers:
-        p.error(f"--drivers {args.drivers!r}: each must be one of {', '.join(DRIVERS)}")
-    if args.envs < 1 or not args.seconds > 0 or not args.vx > 0:
-        p.error("--envs must be >= 1, --seconds and --vx > 0")
+        p.error(f"--drivers {args.drivers!r}: each must be one of {', '.join(DRIVERS + WINDOWED)}")
+    if args.envs < 1 or not args.seconds > 0 or not args.vx > 0 or not args.near >= 0:
+        p.error("--envs must be >= 1, --seconds and --vx > 0, --near >= 0")
     command = "python -m lucid_ros.training.closed_loop " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     torch.set_num_threads(1)
     robot = load_robot("go1")
@@ -313,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
             robot, teacher, specs, cfg.env, pk, seed=args.seed, nthread=args.threads, latency_max_steps=int(round(args.latency_ms / 20.0))
         )
         print(f"[closed_loop] {d}: {env.n} envs on {', '.join(names)} from the courses' start, {args.seconds:g} s at {args.vx:g} m/s ...", flush=True)
-        drives.append(drive(env, guide, student, d, steps, args.vx, keep_frames=d == "student"))
+        drives.append(drive(env, guide, student, d, steps, args.vx, keep_frames=d == "student", near_m=args.near))
         s = summary([drives[-1]])[d]
         print(
             f"[closed_loop] {d}: {s['succeeded']}/{s['episodes']} succeeded, obstacles {s['obstacles_crossed']}/{s['obstacles_ahead']}, "
@@ -324,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     doc = {
         "command": command, "git_commit": git_commit(), "student": str(args.student), "student_sha256": student_spec.sha256,
         "depth_guide": str(args.depth_guide), "guide_sha256": guide_spec.sha256, "courses": names, "envs": len(drives[0].outcome),
-        "seconds": args.seconds, "vx": args.vx, "latency_ms": args.latency_ms, "seed": args.seed, "still_mps": STILL_MPS, "drivers": result,
+        "seconds": args.seconds, "vx": args.vx, "near_m": args.near, "latency_ms": args.latency_ms, "seed": args.seed, "still_mps": STILL_MPS, "drivers": result,
         "episodes": {d.driver: [{"course": c, "spawn_x": round(float(x0), 2), "end_x": round(float(x1), 2), "outcome": o, "crossed": k, "ahead": a}
                                 for c, x0, x1, o, k, a in zip(d.course, d.spawn_x, d.end_x, d.outcome, d.crossed, d.ahead, strict=True)] for d in drives},
     }  # fmt: skip

@@ -23,7 +23,7 @@ from lucid_ros.errors import ConfigError  # noqa: E402
 from lucid_ros.policy.spec import load_spec  # noqa: E402
 from lucid_ros.robots import load_robot  # noqa: E402
 from lucid_ros.sim.course_types import Obstacle  # noqa: E402
-from lucid_ros.training.closed_loop import check_pair, drive, episode_outcome, main, obstacles_crossed  # noqa: E402
+from lucid_ros.training.closed_loop import check_pair, drive, episode_outcome, main, near_obstacle, obstacles_crossed  # noqa: E402
 from lucid_ros.training.config import TrainConfig  # noqa: E402
 from lucid_ros.training.distill import DistillEnv, build_students, load_guide, read_guide  # noqa: E402
 from lucid_ros.training.parkour import distill_config, teacher_env_config  # noqa: E402
@@ -53,6 +53,14 @@ def test_an_obstacle_is_crossed_when_the_trunk_passes_its_far_end_and_only_those
     assert obstacles_crossed(obs, spawn_x=0.0, end_x=3.2) == (1, 3)  # on top of the second: not crossed
     assert obstacles_crossed(obs, spawn_x=0.0, end_x=3.31) == (2, 3)
     assert obstacles_crossed(obs, spawn_x=2.0, end_x=9.0) == (2, 2)  # spawned past the first
+
+
+def test_near_an_obstacle_is_from_the_window_before_its_start_to_0_3_m_past_its_end():
+    class C:
+        obstacles = [Obstacle("h", 2.0, 2.3, -1.0, 1.0)]
+
+    x = np.array([1.55, 1.65, 2.1, 2.59, 2.61])
+    np.testing.assert_array_equal(near_obstacle(x, [C] * 5, 0.4), [False, True, True, True, False])
 
 
 def test_a_student_fitted_to_another_guide_or_not_colour_is_refused_naming_the_field():
@@ -104,6 +112,10 @@ def test_a_controller_acts_the_same_on_the_same_code_whichever_student_carries_i
     assert np.all(runs["guide"].spawn_x == runs["student"].spawn_x)  # the same seeded spawns for every driver
     assert runs["guide"].err.mean() > 0.0
     assert runs["guide"].err.shape == runs["guide"].still.shape == (40, 4)
+    # a window that holds the whole course: the windowed drivers are the plain ones
+    wide = {d: drive(make(), guide, student, d, steps=40, vx=0.5, near_m=1e3) for d in ("student_on_guide_code_near", "student_on_own_code_near")}
+    np.testing.assert_array_equal(wide["student_on_guide_code_near"].end_x, runs["student_on_guide_code"].end_x)
+    np.testing.assert_array_equal(wide["student_on_own_code_near"].end_x, runs["student"].end_x)
 
 
 def test_the_tool_writes_a_table_for_each_driver(tmp_path):
