@@ -62,6 +62,9 @@ DRIVERS = ("student", "student_on_guide_code", "guide", "guide_on_student_code")
 # past its far end), its own code elsewhere; and the reverse: which frames decide a crossing.
 WINDOWED = ("student_on_guide_code_near", "student_on_own_code_near")
 NEAR_PAST = 0.3  # m past an obstacle's far end that still counts as near it
+# The code's R² by how far the trunk is from the next obstacle's start (m; below 0: on it, up to
+# NEAR_PAST past its end): a crossing is decided in the last stride or two.
+DISTANCE_BINS = (("0.8-2 m before", 0.8, 2.0), ("0.4-0.8 m before", 0.4, 0.8), ("0-0.4 m before", 0.0, 0.4), ("on it", -np.inf, 0.0))
 STILL_MPS = 0.2  # a trunk slower than this (m/s along x) is standing: no new picture of what is ahead
 OUTCOMES = ("succeeded", "fell", "stuck", "bypassed", "timed_out")
 
@@ -80,6 +83,7 @@ class Drive:
     err: np.ndarray  # (T, n) mean squared difference between the student's and the guide's code per step
     guide_code: np.ndarray  # (T, n, LATENT)
     still: np.ndarray  # (T, n) the trunk stood (vx < STILL_MPS) at that step
+    to_next: np.ndarray  # (T, n) m from the trunk to the next obstacle's start (negative on it; inf past the last)
     frames: dict = field(default_factory=dict)  # env -> (colour, depth, drawn or None, steps stood) where it stood longest
 
 
@@ -100,6 +104,17 @@ def obstacles_crossed(obstacles, spawn_x: float, end_x: float) -> tuple[int, int
     the far end of (sim.outcome's crossing, along x)."""
     ahead = [o for o in obstacles if o.x0 > spawn_x]
     return sum(1 for o in ahead if end_x > o.x1), len(ahead)
+
+
+def distance_ahead(x: np.ndarray, courses: list) -> np.ndarray:
+    """(n,) m from each trunk x to the start of the first obstacle it has not yet left (NEAR_PAST
+    past its end): negative while on it, inf past the last."""
+    out = np.full(len(x), np.inf)
+    for i, (xi, c) in enumerate(zip(x, courses, strict=True)):
+        left = [o.x0 - xi for o in c.obstacles if xi <= o.x1 + NEAR_PAST]
+        if left:
+            out[i] = min(left)
+    return out
 
 
 def near_obstacle(x: np.ndarray, courses: list, before: float) -> np.ndarray:
@@ -129,7 +144,7 @@ def drive(
     h = {"guide": torch.zeros(1, n, HIDDEN), "student": torch.zeros(1, n, HIDDEN)}
     outcome: list[str | None] = [None] * n
     end_x = np.zeros(n)
-    err, codes, still = [], [], []
+    err, codes, still, to_next = [], [], [], []
     stood = np.zeros(n, dtype=int)  # steps stood in a row, per env, in its first episode
     longest = np.zeros(n, dtype=int)
     frames: dict[int, tuple] = {}
@@ -156,6 +171,7 @@ def drive(
         err.append(torch.mean((zs - zg) ** 2, dim=1).numpy())
         codes.append(zg.numpy())
         still.append(standing)
+        to_next.append(distance_ahead(env.state["pos"][:, 0], courses))
         first = np.array([o is None for o in outcome])
         stood = np.where(standing & first, stood + 1, 0)
         if keep_frames:
@@ -178,7 +194,7 @@ def drive(
     counted = [obstacles_crossed(c.obstacles, spawn_x[i], end_x[i]) for i, c in enumerate(courses)]
     return Drive(
         driver, [str(o) for o in outcome], [c[0] for c in counted], [c[1] for c in counted], [c.name for c in courses], spawn_x, end_x,
-        np.array(err), np.array(codes), np.array(still), frames,
+        np.array(err), np.array(codes), np.array(still), np.array(to_next), frames,
     )  # fmt: skip
 
 
@@ -201,6 +217,7 @@ def summary(drives: list[Drive]) -> dict:
             "code_r2_moving": r2(~d.still),
             "code_r2_standing": r2(d.still),
             "standing_share": round(float(d.still.mean()), 3),
+            "code_r2_by_distance": {name: r2((d.to_next >= lo) & (d.to_next < hi)) for name, lo, hi in DISTANCE_BINS},
         }
     return out
 
@@ -216,6 +233,9 @@ def table(result: dict) -> str:
             f"| {name} | {s['succeeded']}/{s['episodes']} | {s['obstacles_crossed']}/{s['obstacles_ahead']} | {o.get('fell', 0)} | {o.get('stuck', 0)} | "
             f"{o.get('bypassed', 0)} | {o.get('timed_out', 0)} | {s['code_r2']} / {s['code_r2_moving']} / {s['code_r2_standing']} | {s['standing_share']:.0%} |"
         )
+    rows += ["", "| driver | " + " | ".join(f"code R², {name}" for name, _, _ in DISTANCE_BINS) + " |", "|---|" + "---|" * len(DISTANCE_BINS)]
+    for name, s in result.items():
+        rows.append(f"| {name} | " + " | ".join(str(s["code_r2_by_distance"][b]) for b, _, _ in DISTANCE_BINS) + " |")
     return "\n".join(rows) + "\n"
 
 

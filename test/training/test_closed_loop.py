@@ -23,7 +23,7 @@ from lucid_ros.errors import ConfigError  # noqa: E402
 from lucid_ros.policy.spec import load_spec  # noqa: E402
 from lucid_ros.robots import load_robot  # noqa: E402
 from lucid_ros.sim.course_types import Obstacle  # noqa: E402
-from lucid_ros.training.closed_loop import check_pair, drive, episode_outcome, main, near_obstacle, obstacles_crossed  # noqa: E402
+from lucid_ros.training.closed_loop import check_pair, distance_ahead, drive, episode_outcome, main, near_obstacle, obstacles_crossed  # noqa: E402
 from lucid_ros.training.config import TrainConfig  # noqa: E402
 from lucid_ros.training.distill import DistillEnv, build_students, load_guide, read_guide  # noqa: E402
 from lucid_ros.training.parkour import distill_config, teacher_env_config  # noqa: E402
@@ -61,6 +61,8 @@ def test_near_an_obstacle_is_from_the_window_before_its_start_to_0_3_m_past_its_
 
     x = np.array([1.55, 1.65, 2.1, 2.59, 2.61])
     np.testing.assert_array_equal(near_obstacle(x, [C] * 5, 0.4), [False, True, True, True, False])
+    # the distance to the next one's start: negative on it, and past it (0.3 m on) none is ahead
+    np.testing.assert_allclose(distance_ahead(x, [C] * 5), [0.45, 0.35, -0.1, -0.59, np.inf])
 
 
 def test_a_student_fitted_to_another_guide_or_not_colour_is_refused_naming_the_field():
@@ -126,5 +128,6 @@ def test_the_tool_writes_a_table_for_each_driver(tmp_path):
     assert set(doc["drivers"]) == {"student", "guide"}
     for d in doc["drivers"].values():
         assert d["episodes"] == 7 and sum(d["outcomes"].values()) == 7
+        assert set(d["code_r2_by_distance"]) == {"0.8-2 m before", "0.4-0.8 m before", "0-0.4 m before", "on it"}
     assert len(doc["episodes"]["student"]) == 7 and all(e["course"] == "hurdle" for e in doc["episodes"]["student"])
     assert "| student |" in (tmp_path / "closed_loop.md").read_text()
