@@ -52,7 +52,7 @@ from lucid_ros.policy.spec import PolicySpec, load_spec
 from lucid_ros.robots.description import load_robot
 from lucid_ros.training.config import TrainConfig
 from lucid_ros.training.distill import COLOR_PREPROCESS, DistillEnv, build_students, init_stack, load_guide, read_guide
-from lucid_ros.training.parkour import distill_config, recipe_of, teacher_env_config
+from lucid_ros.training.parkour import DISTANCE_BINS, NEAR_PAST, distance_ahead, distill_config, recipe_of, teacher_env_config
 from lucid_ros.training.phases import git_commit
 from lucid_ros.training.student import HIDDEN, Student, onnx_channels, onnx_draws, student_from_onnx
 from lucid_ros.training.train_walk import fmt_time
@@ -61,10 +61,6 @@ DRIVERS = ("student", "student_on_guide_code", "guide", "guide_on_student_code")
 # The student's controller on the guide's code only near an obstacle (`--near` m before it to NEAR_PAST
 # past its far end), its own code elsewhere; and the reverse: which frames decide a crossing.
 WINDOWED = ("student_on_guide_code_near", "student_on_own_code_near")
-NEAR_PAST = 0.3  # m past an obstacle's far end that still counts as near it
-# The code's R² by how far the trunk is from the next obstacle's start (m; below 0: on it, up to
-# NEAR_PAST past its end): a crossing is decided in the last stride or two.
-DISTANCE_BINS = (("0.8-2 m before", 0.8, 2.0), ("0.4-0.8 m before", 0.4, 0.8), ("0-0.4 m before", 0.0, 0.4), ("on it", -np.inf, 0.0))
 STILL_MPS = 0.2  # a trunk slower than this (m/s along x) is standing: no new picture of what is ahead
 OUTCOMES = ("succeeded", "fell", "stuck", "bypassed", "timed_out")
 
@@ -104,17 +100,6 @@ def obstacles_crossed(obstacles, spawn_x: float, end_x: float) -> tuple[int, int
     the far end of (sim.outcome's crossing, along x)."""
     ahead = [o for o in obstacles if o.x0 > spawn_x]
     return sum(1 for o in ahead if end_x > o.x1), len(ahead)
-
-
-def distance_ahead(x: np.ndarray, courses: list) -> np.ndarray:
-    """(n,) m from each trunk x to the start of the first obstacle it has not yet left (NEAR_PAST
-    past its end): negative while on it, inf past the last."""
-    out = np.full(len(x), np.inf)
-    for i, (xi, c) in enumerate(zip(x, courses, strict=True)):
-        left = [o.x0 - xi for o in c.obstacles if xi <= o.x1 + NEAR_PAST]
-        if left:
-            out[i] = min(left)
-    return out
 
 
 def near_obstacle(x: np.ndarray, courses: list, before: float) -> np.ndarray:

@@ -62,12 +62,14 @@ from lucid_ros.errors import ConfigError, exit_status
 from lucid_ros.policy.spec import load_spec
 from lucid_ros.robots.description import load_robot
 from lucid_ros.training.camera import JitterRanges
+from lucid_ros.training.closed_loop import check_pair
 from lucid_ros.training.config import TrainConfig
 from lucid_ros.training.distill import (
     COLOR_PREPROCESS,
     DistillEnv,
     build_students,
     course_weights,
+    earlier_phases,
     encoder_widths,
     export_student,
     init_stack,
@@ -75,7 +77,7 @@ from lucid_ros.training.distill import (
     read_guide,
     student_phases,
 )
-from lucid_ros.training.parkour import distill_config, recipe_of, teacher_env_config
+from lucid_ros.training.parkour import DISTANCE_BINS, distance_ahead, distill_config, recipe_of, teacher_env_config
 from lucid_ros.training.phases import StopOnSignal, git_commit
 from lucid_ros.training.ppo import torch_threads
 from lucid_ros.training.student import CHANNELS, DEPTH_RANGE, DRAW_CHANNELS, HIDDEN, Student, onnx_channels, onnx_draws, student_from_onnx
@@ -95,13 +97,16 @@ class Pool:
     capture itself, as the policy's frame stack starts), for an encoder of two frames (`--stack 2`;
     None in a pool collected without them), and `depth` (N, 1, H, W) float16: the depth frame as the
     guide read it (preprocessed), the target of an encoder that draws depth (`--draw-depth`; None in
-    a pool collected before 2026-12-07 evening)."""
+    a pool collected before 2026-12-07 evening), and `ahead` (N,) float32: m from the trunk to the next
+    obstacle's start at the capture (parkour.distance_ahead: negative on it, inf past the last; None
+    in a pool collected before 2026-12-07 late), which `--near` fits more often."""
 
-    ARRAYS = ("codes", "colour", "obs", "state", "age", "prev", "depth")
+    ARRAYS = ("codes", "colour", "obs", "state", "age", "prev", "depth", "ahead")
 
     def __init__(
         self, codes: np.ndarray, colour: np.ndarray, obs: np.ndarray | None = None, state: np.ndarray | None = None,
-        age: np.ndarray | None = None, prev: np.ndarray | None = None, depth: np.ndarray | None = None, source: Path | None = None,
+        age: np.ndarray | None = None, prev: np.ndarray | None = None, depth: np.ndarray | None = None, ahead: np.ndarray | None = None,
+        source: Path | None = None,
     ):  # fmt: skip
         n = len(codes)
         ok = codes.ndim == 2 and colour.ndim == 5 and len(colour) == n and colour.dtype == np.uint8 and colour.shape[-1] == 3
@@ -109,17 +114,19 @@ class Pool:
         ok = ok and len(held) in (0, 3) and all(len(a) == n for a in held)
         ok = ok and (prev is None or (prev.shape == colour.shape and prev.dtype == np.uint8))
         ok = ok and (depth is None or (depth.ndim == 4 and len(depth) == n and depth.shape[1] == 1))
+        ok = ok and (ahead is None or ahead.shape == (n,))
         if not ok:
-            arrays = (codes, colour, obs, state, age, prev, depth)
+            arrays = (codes, colour, obs, state, age, prev, depth, ahead)
             shapes = ", ".join(f"{k} {None if a is None else a.shape}" for k, a in zip(self.ARRAYS, arrays, strict=True))
             raise ConfigError(
                 source, "codes/colour",
-                f"{shapes}: want (N, code), (N, pictures, H, W, 3) uint8, either all of obs, state, age for N or none, prev as colour or none, depth (N, 1, H, W) or none",
+                f"{shapes}: want (N, code), (N, pictures, H, W, 3) uint8, either all of obs, state, age for N or none, prev as colour or none, depth (N, 1, H, W) or none, ahead (N,) or none",
             )  # fmt: skip
         f32 = lambda a: None if a is None else np.asarray(a, np.float32)  # noqa: E731
         self.codes, self.colour, self.obs, self.state, self.age = f32(codes), colour, f32(obs), f32(state), f32(age)
         self.prev = prev
         self.depth = None if depth is None else np.asarray(depth, np.float16)
+        self.ahead = None if ahead is None else np.asarray(ahead, np.float32)
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -177,6 +184,7 @@ def collect(
     rng = np.random.default_rng(seed + 7919)  # who drives, apart from the episodes' own draws
     episodes = Episodes(env.n, env.histories[0].pre.period, seed)
     depth_raw: list[np.ndarray] = []
+    ahead: list[float] = []  # m from the trunk to the next obstacle's start at each capture
     colour: list[np.ndarray] = []
     prev: list[np.ndarray] = []
     latest: dict[int, np.ndarray] = {}  # env -> its latest capture's pictures
@@ -194,6 +202,7 @@ def collect(
                 undo()
         now = np.stack(pictures)
         depth_raw.append(frames[depth_k])
+        ahead.append(float(distance_ahead(env.state["pos"][i : i + 1, 0], [env.courses[int(env.course_of[i])]])[0]))
         colour.append(now)
         prev.append(latest[i] if same_episode else now)  # an episode's first frame: itself, as the policy's stack starts
         latest[i] = now
@@ -232,7 +241,7 @@ def collect(
             codes.append(guide.latent(torch.from_numpy(x)).numpy())
             depth.append(x.astype(np.float16))
     o, st, ag = (np.stack([x[k] for x in held]) for k in range(3))
-    return Pool(np.concatenate(codes), np.stack(colour), o, st, ag, np.stack(prev), np.concatenate(depth)), steps
+    return Pool(np.concatenate(codes), np.stack(colour), o, st, ag, np.stack(prev), np.concatenate(depth), np.array(ahead)), steps
 
 
 def encoder_input(model: Student, pool: Pool, pre, idx: np.ndarray | slice, pic: np.ndarray | int) -> torch.Tensor:
@@ -255,7 +264,7 @@ def controller_step(model: Student, pool: Pool, z: torch.Tensor, idx: np.ndarray
 def fit(
     model: Student, pool: Pool, pre, seconds: float, val_share: float, lr: float, batch: int, seed: int,
     iterations: int | None = None, log_every: float = 30.0, controller_weight: float = 1.0, depth_weight: float = 1.0, flip: bool = False,
-    focus: float = 0.0,
+    focus: float = 0.0, near: tuple[float, float] | None = None,
 ) -> dict:  # fmt: skip
     """Fit model's encoder for `seconds` (or `iterations`, whichever ends first) so that its code of
     a capture's colour pictures is the guide's code of its depth frame: the code's error, and, for a
@@ -281,7 +290,11 @@ def fit(
     With `focus` > 0 (a pool that holds the guide's state), that share of each batch is drawn in
     proportion to how much the capture's picture changes the guide's action (its action from its
     code against the one from the mean code: `by_picture_effect`), the rest uniformly: the few
-    captures right before an edge, where the picture decides the step, are fitted more often."""
+    captures right before an edge, where the picture decides the step, are fitted more often.
+
+    With `near` (metres, share), that share of each batch is drawn uniformly from the captures made
+    with the trunk on an obstacle or less than `metres` before its start (Pool.ahead): the frames of
+    the last strides, where training.closed_loop finds a crossing decided."""
     n = len(pool)
     n_val = max(1, int(round(n * val_share)))
     if n - n_val < batch:
@@ -298,6 +311,15 @@ def fit(
         raise ValueError(f"focus {focus}: want a share of the batch in [0, 1]")
     if flip and not drawing:
         raise ValueError("flip: only an encoder that draws depth can be fitted to mirrored pictures (a mirrored code is not known)")
+    near_idx = None
+    if near is not None and near[1] > 0.0:
+        if pool.ahead is None:
+            raise ValueError("near: these captures hold no distance to the next obstacle (Pool.ahead; collected before 2026-12-07 late)")
+        if not 0.0 < near[1] <= 1.0:
+            raise ValueError(f"near share {near[1]}: want a share of the batch in (0, 1]")
+        near_idx = np.flatnonzero(pool.ahead[: n - n_val] < near[0])
+        if not len(near_idx):
+            raise ValueError(f"near: no capture was made on an obstacle or less than {near[0]} m before one")
     params = [*model.drawer.parameters()] if drawing else [*model.convs.parameters(), *model.img_fc.parameters()]
     opt = torch.optim.Adam(params, lr=lr)
     rng = np.random.default_rng(seed)
@@ -381,6 +403,9 @@ def fit(
             if focus:
                 k = int(round(focus * batch))
                 idx[:k] = rng.choice(n - n_val, k, p=effect / effect.sum())
+            if near_idx is not None:  # from the batch's end: with --focus too, the uniform part gives way
+                k = int(round(near[1] * batch))
+                idx[batch - k :] = rng.choice(near_idx, k)
             pic = rng.integers(0, pool.colour.shape[1], batch)
             x, flipped = encoder_input(model, pool, pre, idx, pic), None
             if flip:  # half the batch mirrored left-right (a mirrored scene is a scene; its depth and code follow it)
@@ -407,6 +432,7 @@ def fit(
     return {
         "iterations": it, "batch": batch, "lr": lr, "controller_weight": controller_weight if through else 0.0, "val_captures": n_val,
         **({"depth_weight": depth_weight, "flip": flip} if drawing else {}), **({"focus": focus} if focus else {}),
+        **({"near": {"metres": near[0], "share": near[1], "captures": len(near_idx)}} if near_idx is not None else {}),
         "val_best": _r(best[0]), "curve": curve,
     }  # fmt: skip
 
@@ -465,6 +491,46 @@ def by_picture_effect(model: Student, pool: Pool, pre, val_share: float, bins: t
         head = {"quantiles": [0.0, *bins, 1.0][k : k + 2], "captures": int(m.sum()), "picture_effect": float(f"{effect[m].mean():.4g}")}
         rows.append(head | _r(row))
     return rows
+
+
+def by_distance(model: Student, pool: Pool, pre, val_share: float) -> dict[str, dict]:
+    """The held-out captures (as `fit` holds out) by the trunk's distance to the next obstacle at
+    the capture (DISTANCE_BINS, as training.closed_loop bins its drives): per bin the captures, and
+    the share of the code (and of a drawing encoder's depth frame) the model explains, each against
+    the variance over the whole pool, as `fit` scores, so the bins compare with its held-out score."""
+    n = len(pool)
+    n_val = max(1, int(round(n * val_share)))
+    val = slice(n - n_val, n)
+    x = encoder_input(model, pool, pre, val, 0)
+    with torch.no_grad():
+        parts = [
+            model.draw_and_code(x[s : s + 1024]) if model.drawer is not None else (None, model.latent(x[s : s + 1024])) for s in range(0, n_val, 1024)
+        ]
+    code = torch.cat([p[1] for p in parts]).numpy()
+    want = pool.codes[val]
+    err_code = np.mean((code - want) ** 2, axis=1)
+    var_code = float(pool.codes.var(axis=0, ddof=1).mean())  # as `fit` scores (torch.var): the whole pool's variance
+    if model.drawer is not None:
+        drawn = torch.cat([p[0] for p in parts]).numpy()
+        depth = pool.depth[val].astype(np.float32)
+        err_depth, var_depth = np.mean((drawn - depth) ** 2, axis=(1, 2, 3)), float(pool.depth.astype(np.float32).var(ddof=1))
+    ahead = pool.ahead[val]
+    out = {}
+    for name, lo, hi in DISTANCE_BINS:
+        m = (ahead >= lo) & (ahead < hi)
+        row = {"captures": int(m.sum())}
+        if m.any():
+            row["code_r2"] = round(1.0 - float(err_code[m].mean()) / max(var_code, 1e-12), 3)
+            if model.drawer is not None:
+                row["depth_r2"] = round(1.0 - float(err_depth[m].mean()) / max(var_depth, 1e-12), 3)
+        out[name] = row
+    return out
+
+
+def said_by_distance(rows: dict[str, dict]) -> str:
+    return "held out by distance to the next obstacle: " + "; ".join(
+        f"{name} ({r['captures']}): code {r.get('code_r2')}" + (f", depth {r['depth_r2']}" if "depth_r2" in r else "") for name, r in rows.items()
+    )
 
 
 def said_by_effect(rows: list[dict]) -> str:
@@ -582,6 +648,17 @@ def main(argv: list[str] | None = None) -> int:
         "--focus", type=float, default=0.0, metavar="SHARE",
         help="draw this share of each batch in proportion to how much the capture's picture changes the guide's action (the rest uniformly)",
     )  # fmt: skip
+    p.add_argument(
+        "--near", type=float, default=0.8, metavar="M",
+        help="with --near-share: the captures made on an obstacle or less than M m before its start (the pool's distances)",
+    )  # fmt: skip
+    p.add_argument(
+        "--near-share", type=float, default=0.0, metavar="SHARE", help="draw this share of each batch from the --near captures (the rest as before)"
+    )
+    p.add_argument(
+        "--init", type=Path, default=None, metavar="SPEC",
+        help="continue this RGB student (a go1_rgb.yaml fitted to the same guide: drawing or not, its widths, stack and controller) instead of a fresh encoder",
+    )  # fmt: skip
     p.add_argument("--val-share", type=float, default=0.1)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch", type=int, default=256)
@@ -598,6 +675,10 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--relit must be >= 0, --val-share in (0, 0.5), --beta and --focus in [0, 1]")
     if args.focus and args.controller_weight <= 0.0:
         p.error("--focus draws captures by the picture's effect on the guide's action: it needs --controller-weight > 0")
+    if not 0.0 <= args.near_share <= 1.0 or not args.near > 0.0:
+        p.error("--near-share must be in [0, 1] and --near > 0")
+    if args.score is not None and args.init is not None:
+        p.error("--score fits nothing; --init starts a fit: give one")
     if args.score is not None and args.pool is None:
         p.error("--score needs --pool (the captures to score the student on)")
     if args.flip and not args.draw_depth:
@@ -611,15 +692,18 @@ def main(argv: list[str] | None = None) -> int:
     teacher = load_spec(args.teacher, robot)
     guide_spec = read_guide(args.depth_guide)  # its mount and image-age input: what the students are built to see
     camera = guide_spec.images[0].camera
-    if args.score is not None:  # the scored student's own shape: drawing or not, its widths and frame stack
-        scored = load_spec(args.score, robot)
+    given = args.score if args.score is not None else args.init
+    if given is not None:  # the scored or continued student's own shape: drawing or not, its widths and frame stack
+        scored = load_spec(given, robot)
         if scored.images[0].stream != "color" or scored.images[0].camera != camera:
             raise ConfigError(
-                args.score,
+                given,
                 "inputs.images[0]",
                 f"reads {scored.images[0].stream} through '{scored.images[0].camera}': the pool's captures are colour through '{camera}'",
             )
-        args.draw_depth, args.encoder, args.stack = onnx_draws(scored.onnx_path), onnx_channels(scored.onnx_path), init_stack(args.score)
+        args.draw_depth, args.encoder, args.stack = onnx_draws(scored.onnx_path), onnx_channels(scored.onnx_path), init_stack(given)
+        if args.init is not None:  # its controller must read this guide's code
+            check_pair(scored, guide_spec)
     cfg = TrainConfig(seed=args.seed, nthread=args.threads, env=teacher_env_config(args.envs, recipe_of(teacher)))
     work = Path(tempfile.mkdtemp(prefix="lucid_code_fit_"))
     # the depth stream rendered and preprocessed as the guide reads it (a guide of the colour view sees a crop)
@@ -631,7 +715,7 @@ def main(argv: list[str] | None = None) -> int:
     guide = load_guide(guide_spec, specs[0], models, graft=True)
     guide_model, rgb = models
     guide_model.eval()
-    if args.score is not None:
+    if given is not None:
         student_from_onnx(rgb, scored.onnx_path)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     if args.pool is not None:
@@ -669,6 +753,7 @@ def main(argv: list[str] | None = None) -> int:
             result = fit(
                 rgb, pool, rgb_pre, args.fit_minutes * 60.0, args.val_share, args.lr, 1 if args.score else args.batch, args.seed,
                 0 if args.score else args.fit_iterations, controller_weight=args.controller_weight, depth_weight=args.depth_weight, flip=args.flip, focus=args.focus,
+                near=(args.near, args.near_share) if args.near_share else None,
             )  # fmt: skip
     except ValueError as e:  # too few captures for --batch and --val-share: what was collected is saved (--save-pool)
         p.error(f"cannot fit: {e}")
@@ -676,6 +761,10 @@ def main(argv: list[str] | None = None) -> int:
         with torch_threads(args.threads):
             result["val_by_picture_effect"] = by_picture_effect(rgb, pool, rgb_pre, args.val_share)
         print(f"[code_fit] {said_by_effect(result['val_by_picture_effect'])}", flush=True)
+    if pool.ahead is not None:
+        with torch_threads(args.threads):
+            result["val_by_distance"] = by_distance(rgb, pool, rgb_pre, args.val_share)
+        print(f"[code_fit] {said_by_distance(result['val_by_distance'])}", flush=True)
     if args.score is not None:
         score = {
             "student": str(args.score),
@@ -685,6 +774,7 @@ def main(argv: list[str] | None = None) -> int:
             "val": result["val_best"],
         }
         score["val_by_picture_effect"] = result.get("val_by_picture_effect")
+        score["val_by_distance"] = result.get("val_by_distance")
         (args.out_dir / "score.json").write_text(json.dumps(score, indent=1))
         print(
             f"[code_fit] {args.score} on {result['val_captures']} held-out captures: {_said(result['val_best'])}; {args.out_dir / 'score.json'}",
@@ -696,13 +786,13 @@ def main(argv: list[str] | None = None) -> int:
     training = {
         "tool": "lucid_ros.training.code_fit (the depth student's controller; an RGB encoder fitted to its image code, offline)",
         "command": command, "seed": args.seed, "git_commit": commit, "wall_time_s": round(wall, 1), "iterations": result["iterations"],
-        "env_steps": collected.get("env_steps", 0), "init": "fresh encoder; controller grafted from the guide", "teacher": teacher.path.name, "teacher_sha256": teacher.sha256,
+        "env_steps": collected.get("env_steps", 0), "init": "fresh encoder; controller grafted from the guide" if args.init is None else f"continued from {args.init} ({scored.sha256[:12]}…)", "teacher": teacher.path.name, "teacher_sha256": teacher.sha256,
         "stream": "color", "camera": camera, "encoder_channels": list(rgb.channels), "stack": args.stack,
         **({"draws_depth": {"channels": list(DRAW_CHANNELS), "encoder": "the guide's, frozen"}} if args.draw_depth else {}),
         "depth_guide": {"spec": guide.path.name, "sha256": guide.sha256, "graft": True, **result},
         "collection": collected,
     }  # fmt: skip
-    training.update(student_phases([], training))
+    training.update(student_phases(earlier_phases(args.init), training))
     out = export_student(rgb, specs[1], args.out_dir / "go1_rgb", training)
     plot_fit(curve, args.out_dir / "code_fit.png")
     if args.draw_depth:

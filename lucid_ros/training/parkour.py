@@ -184,6 +184,25 @@ def parkour_config(recipe: str = "climb") -> ParkourConfig:
 JUMP_COURSE_SHARES = {"hurdle": 0.2, "gaps": 0.2, "stairs_up": 0.1, "stairs_down": 0.1, "parkour": 0.4}
 
 
+# How far past an obstacle's far end the trunk still counts as at it (training.closed_loop's
+# windows, code_fit's distances of the captures).
+NEAR_PAST = 0.3
+# The code's R² by how far the trunk is from the next obstacle's start (m; below 0: on it, up to
+# NEAR_PAST past its end): a crossing is decided in the last stride or two.
+DISTANCE_BINS = (("0.8-2 m before", 0.8, 2.0), ("0.4-0.8 m before", 0.4, 0.8), ("0-0.4 m before", 0.0, 0.4), ("on it", -np.inf, 0.0))
+
+
+def distance_ahead(x: np.ndarray, courses: list) -> np.ndarray:
+    """(n,) m from each trunk x to the start of the first obstacle it has not yet left (NEAR_PAST
+    past its end): negative while on it, inf past the last."""
+    out = np.full(len(x), np.inf)
+    for i, (xi, c) in enumerate(zip(x, courses, strict=True)):
+        left = [o.x0 - xi for o in c.obstacles if xi <= o.x1 + NEAR_PAST]
+        if left:
+            out[i] = min(left)
+    return out
+
+
 def recipe_of(teacher: PolicySpec) -> str:
     """The recipe a teacher was trained with (its spec's `training.recipe`; the shipped teacher, from
     before recipes, is the climb). ConfigError naming the spec and the field for one this code does

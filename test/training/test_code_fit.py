@@ -9,6 +9,7 @@ and refuses captures coded by another guide.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -309,6 +310,8 @@ def test_collected_captures_pair_each_frame_with_its_envs_previous_one_under_the
     guide = load_spec("config/policies/go1_depth.yaml", ROBOT)
     pool = Pool.load(pool_path, guide.sha256)
     assert pool.prev is not None and pool.prev.shape == pool.colour.shape and len(pool) > 20
+    # each capture's distance to the next obstacle (the hurdle course's spawns are before its first)
+    assert pool.ahead is not None and pool.ahead.shape == (len(pool),) and np.isfinite(pool.ahead).any()
     moved = np.array([not np.array_equal(pool.prev[j], pool.colour[j]) for j in range(len(pool))])
     assert moved.sum() > len(pool) // 2  # most captures continue an episode
     diff = lambda a, b: np.abs(a.astype(int) - b.astype(int)).mean()  # noqa: E731
@@ -496,3 +499,98 @@ def test_an_encoder_of_two_frames_that_draws_depth_is_fed_both_frames(tmp_path):
     assert out["iterations"] == 3 and "depth_r2" in out["val_best"]
     plot_drawn(two, pool, pre2, tmp_path / "drawn.png")
     assert (tmp_path / "drawn.png").stat().st_size > 0
+
+
+def _with_ahead(pool: Pool, ahead: np.ndarray) -> Pool:
+    return Pool(pool.codes, pool.colour, pool.obs, pool.state, pool.age, pool.prev, pool.depth, ahead.astype(np.float32))
+
+
+def test_near_fits_the_captures_made_on_or_just_before_an_obstacle(monkeypatch):
+    """`--near M --near-share S`: that share of each batch comes from the captures made with the trunk
+    on an obstacle or less than M m before one (Pool.ahead); here every other capture is 0.3 m
+    before one: half of a uniform batch, all of a batch with share 1, three quarters with share 0.5.
+    A pool without distances, a share outside (0, 1] and a pool with no capture near are refused."""
+    import lucid_ros.training.code_fit as cf
+
+    base = _pool(400, 2, 1, held=True)
+    ahead = np.where(np.arange(400) % 2 == 0, 0.3, 3.0)
+    ahead[1::4] = np.inf  # past the last obstacle: never near
+    pool = _with_ahead(base, ahead)
+    seen: list[np.ndarray] = []
+    real = cf.encoder_input
+
+    def spy(model, pool_, pre, idx, pic):
+        if isinstance(idx, np.ndarray) and len(idx) == 32:
+            seen.append(idx.copy())
+        return real(model, pool_, pre, idx, pic)
+
+    monkeypatch.setattr(cf, "encoder_input", spy)
+    for near, lo, hi in ((None, 0.4, 0.6), ((0.8, 1.0), 1.0, 1.0), ((0.8, 0.5), 0.68, 0.82), ((0.2, 1.0), None, None)):
+        seen.clear()
+        if lo is None:
+            with pytest.raises(ValueError, match="no capture was made on an obstacle or less than 0.2 m"):
+                _fit(_student(), pool, near=near)
+            continue
+        out = _fit(_student(), pool, near=near)
+        share = float(np.mean(np.concatenate(seen) % 2 == 0))
+        assert lo <= share <= hi, (near, share)
+        if near is not None:
+            assert out["near"] == {"metres": 0.8, "share": near[1], "captures": 160}  # the even ones of the 320 fitted
+    with pytest.raises(ValueError, match="no distance to the next obstacle"):
+        _fit(_student(), base, near=(0.8, 0.5))
+    with pytest.raises(ValueError, match="near share 1.5"):
+        _fit(_student(), pool, near=(0.8, 1.5))
+
+
+def test_held_out_captures_by_distance_to_the_next_obstacle_score_as_the_whole_does():
+    """by_distance bins the held-out captures (the last val_share) by Pool.ahead; each bin's R² is
+    against the variance over all of them, so one bin holding every held-out capture scores what
+    the fit's own held-out score says, and the bins count the captures in them."""
+    from lucid_ros.training.code_fit import by_distance
+
+    pre = Preprocessor(COLOUR, "color")
+    pool = _with_ahead(_pool(200, 1, 3), np.full(200, 0.2))
+    m = _student()
+    out = fit(m, pool, pre, 600.0, 0.2, 3e-3, 32, 0, iterations=0, log_every=1e9)
+    rows = by_distance(m, pool, pre, 0.2)
+    assert rows["0-0.4 m before"]["captures"] == 40 and all(r["captures"] == 0 for k, r in rows.items() if k != "0-0.4 m before")
+    assert rows["0-0.4 m before"]["code_r2"] == pytest.approx(out["val_best"]["code_r2"], abs=1e-3)
+    spread = _with_ahead(pool, np.array([1.0, 0.5, 0.1, -0.2] * 50))
+    rows = by_distance(m, spread, pre, 0.2)
+    assert [r["captures"] for r in rows.values()] == [10, 10, 10, 10]
+
+
+def test_init_continues_a_written_student_fitted_to_the_same_guide(tmp_path):
+    """`--init SPEC`: the fit starts from that RGB student (its drawer, encoder and controller; its
+    shape from its file) instead of a fresh encoder, and the written spec continues its phases.
+    With no batch fitted the drawer written is the one read. A student fitted to another guide's
+    code is refused naming `training.depth_guide.sha256`; `--init` with `--score` is a usage error."""
+    import onnx
+    from onnx import numpy_helper
+
+    from lucid_ros.policy.spec import load_spec
+    from lucid_ros.training.student import student_from_onnx
+
+    guide_path, student_path = Path("runs/carry/go1_depth_color_view/go1_depth.yaml"), Path("runs/carry/go1_rgb_draw/go1_rgb.yaml")
+    guide = load_spec(guide_path, ROBOT)
+    g = Student(141, (1, 45, 80), 12, np.zeros(141), np.ones(141), None, age=True)
+    student_from_onnx(g, guide.onnx_path)
+    pool_path = tmp_path / "pool.npz"
+    _depth_pool(100, 2, 4, g).save(pool_path, guide.sha256)
+    out = tmp_path / "out"
+    argv = ["--pool", str(pool_path), "--depth-guide", str(guide_path), "--fit-iterations", "0", "--batch", "16", "--val-share", "0.2"]
+    assert main([*argv, "--init", str(student_path), "--out-dir", str(out)]) == 0
+    spec, before = load_spec(out / "go1_rgb.yaml", ROBOT), load_spec(student_path, ROBOT)
+    assert spec.training["init"].startswith(f"continued from {student_path}")
+    assert len(spec.training["phases"]) == len(before.training["phases"]) + 1
+    mine = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(spec.onnx_path)).graph.initializer}
+    theirs = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(before.onnx_path)).graph.initializer}
+    for name in ("draw_down0_w", "draw_out_b", "fuse_w", "gru_W"):
+        assert np.array_equal(mine[name], theirs[name]), name
+    other = load_spec("config/policies/go1_depth.yaml", ROBOT)
+    _depth_pool(60, 1, 5, g).save(tmp_path / "other.npz", other.sha256)
+    with pytest.raises(ConfigError, match="training.depth_guide.sha256"):
+        main(["--pool", str(tmp_path / "other.npz"), "--init", str(student_path), "--fit-iterations", "0", "--out-dir", str(tmp_path / "o")])
+    with pytest.raises(SystemExit) as e:
+        main([*argv, "--init", str(student_path), "--score", str(student_path), "--out-dir", str(tmp_path / "o2")])
+    assert e.value.code == 2
