@@ -79,6 +79,7 @@ class Drive:
     err: np.ndarray  # (T, n) mean squared difference between the student's and the guide's code per step
     guide_code: np.ndarray  # (T, n, LATENT)
     still: np.ndarray  # (T, n) the trunk stood (vx < STILL_MPS) at that step
+    live: np.ndarray  # (T, n) the step belongs to the env's first episode (the statistics count only those)
     to_next: np.ndarray  # (T, n) m from the trunk to the next obstacle's start (negative on it; inf past the last)
     frames: dict = field(default_factory=dict)  # env -> (colour, depth, drawn or None, steps stood) where it stood longest
 
@@ -129,7 +130,7 @@ def drive(
     h = {"guide": torch.zeros(1, n, HIDDEN), "student": torch.zeros(1, n, HIDDEN)}
     outcome: list[str | None] = [None] * n
     end_x = np.zeros(n)
-    err, codes, still, to_next = [], [], [], []
+    err, codes, still, live, to_next = [], [], [], [], []
     stood = np.zeros(n, dtype=int)  # steps stood in a row, per env, in its first episode
     longest = np.zeros(n, dtype=int)
     frames: dict[int, tuple] = {}
@@ -158,6 +159,7 @@ def drive(
         still.append(standing)
         to_next.append(distance_ahead(env.state["pos"][:, 0], courses))
         first = np.array([o is None for o in outcome])
+        live.append(first)
         stood = np.where(standing & first, stood + 1, 0)
         if keep_frames:
             for i in np.flatnonzero(stood > longest):
@@ -179,19 +181,20 @@ def drive(
     counted = [obstacles_crossed(c.obstacles, spawn_x[i], end_x[i]) for i, c in enumerate(courses)]
     return Drive(
         driver, [str(o) for o in outcome], [c[0] for c in counted], [c[1] for c in counted], [c.name for c in courses], spawn_x, end_x,
-        np.array(err), np.array(codes), np.array(still), np.array(to_next), frames,
+        np.array(err), np.array(codes), np.array(still), np.array(live), np.array(to_next), frames,
     )  # fmt: skip
 
 
 def summary(drives: list[Drive]) -> dict:
     """Per driver: outcomes of the first episodes, obstacles crossed of those ahead, and the share of
     the guide's code the student's explains along its trajectories (all, moving, standing), each
-    against the variance of the guide's code along the guide's own drives (or the first drive's)."""
+    against the variance of the guide's code along the guide's own drives (or the first drive's);
+    all over the steps of each env's first episode, the one judged."""
     ref = next((d for d in drives if d.driver == "guide"), drives[0])
-    var = float(ref.guide_code.reshape(-1, ref.guide_code.shape[-1]).var(axis=0).mean())
+    var = float(ref.guide_code[ref.live].var(axis=0).mean())
     out = {}
     for d in drives:
-        r2 = lambda m, d=d: None if not m.any() else round(1.0 - float(d.err[m].mean()) / max(var, 1e-12), 3)  # noqa: E731
+        r2 = lambda m, d=d: None if not (m & d.live).any() else round(1.0 - float(d.err[m & d.live].mean()) / max(var, 1e-12), 3)  # noqa: E731
         out[d.driver] = {
             "episodes": len(d.outcome),
             "outcomes": {k: v for k, v in Counter(d.outcome).items()},
@@ -201,7 +204,7 @@ def summary(drives: list[Drive]) -> dict:
             "code_r2": r2(np.ones_like(d.still)),
             "code_r2_moving": r2(~d.still),
             "code_r2_standing": r2(d.still),
-            "standing_share": round(float(d.still.mean()), 3),
+            "standing_share": round(float(d.still[d.live].mean()), 3),
             "code_r2_by_distance": {name: r2((d.to_next >= lo) & (d.to_next < hi)) for name, lo, hi in DISTANCE_BINS},
         }
     return out

@@ -40,7 +40,10 @@ After a fit the held-out captures are scored by how much their picture changes t
 (`by_picture_effect`: five bins, printed and kept in the spec), since a crossing is decided by the
 few frames right before an edge; `--focus SHARE` fits those more often, and `--pool P --score SPEC`
 scores a written RGB student the same way without fitting (docs/training.md, "The captures that
-decide are where the RGB code is worst").
+decide are where the RGB code is worst"). `training.closed_loop` found the crossing decided over the
+last 0.8 m before an obstacle: each capture keeps its distance to the next one (Pool.ahead), the
+held-out captures are also scored by it, `--near M --near-share S` fits those near one more often,
+and `--init SPEC` continues a written RGB student rather than a fresh encoder.
 """
 
 from __future__ import annotations

@@ -113,7 +113,8 @@ def test_a_controller_acts_the_same_on_the_same_code_whichever_student_carries_i
     assert not np.array_equal(runs["guide"].end_x, runs["student"].end_x)
     assert np.all(runs["guide"].spawn_x == runs["student"].spawn_x)  # the same seeded spawns for every driver
     assert runs["guide"].err.mean() > 0.0
-    assert runs["guide"].err.shape == runs["guide"].still.shape == (40, 4)
+    assert runs["guide"].err.shape == runs["guide"].still.shape == runs["guide"].live.shape == (40, 4)
+    assert runs["guide"].live[0].all()  # every env starts in its first episode
     # a window that holds the whole course: the windowed drivers are the plain ones
     wide = {d: drive(make(), guide, student, d, steps=40, vx=0.5, near_m=1e3) for d in ("student_on_guide_code_near", "student_on_own_code_near")}
     np.testing.assert_array_equal(wide["student_on_guide_code_near"].end_x, runs["student_on_guide_code"].end_x)
