@@ -329,7 +329,6 @@ def main(argv: list[str] | None = None) -> int:
     guide.eval()
     student.eval()
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    steps = int(round(args.seconds / 0.02)) + 1
     drives = []
     t_start = time.time()
     for d in drivers:
@@ -338,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
             robot, teacher, specs, cfg.env, pk, seed=args.seed, nthread=args.threads, latency_max_steps=int(round(args.latency_ms / 20.0))
         )
         print(f"[closed_loop] {d}: {env.n} envs on {', '.join(names)} from the courses' start, {args.seconds:g} s at {args.vx:g} m/s ...", flush=True)
-        drives.append(drive(env, guide, student, d, steps, args.vx, keep_frames=d == "student", near_m=args.near))
+        drives.append(drive(env, guide, student, d, int(round(args.seconds / env.dt)) + 1, args.vx, keep_frames=d == "student", near_m=args.near))
         s = summary([drives[-1]])[d]
         print(
             f"[closed_loop] {d}: {s['succeeded']}/{s['episodes']} succeeded, obstacles {s['obstacles_crossed']}/{s['obstacles_ahead']}, "

@@ -792,7 +792,7 @@ def main(argv: list[str] | None = None) -> int:
         "env_steps": collected.get("env_steps", 0), "init": "fresh encoder; controller grafted from the guide" if args.init is None else f"continued from {args.init} ({scored.sha256[:12]}…)", "teacher": teacher.path.name, "teacher_sha256": teacher.sha256,
         "stream": "color", "camera": camera, "encoder_channels": list(rgb.channels), "stack": args.stack,
         **({"draws_depth": {"channels": list(DRAW_CHANNELS), "encoder": "the guide's, frozen"}} if args.draw_depth else {}),
-        "depth_guide": {"spec": guide.path.name, "sha256": guide.sha256, "graft": True, **result},
+        "depth_guide": {"spec": guide.path.name, "sha256": guide.sha256, "graft": args.init is None, **result},
         "collection": collected,
     }  # fmt: skip
     training.update(student_phases(earlier_phases(args.init), training))

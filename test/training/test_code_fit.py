@@ -582,6 +582,7 @@ def test_init_continues_a_written_student_fitted_to_the_same_guide(tmp_path):
     assert main([*argv, "--init", str(student_path), "--out-dir", str(out)]) == 0
     spec, before = load_spec(out / "go1_rgb.yaml", ROBOT), load_spec(student_path, ROBOT)
     assert spec.training["init"].startswith(f"continued from {student_path}")
+    assert spec.training["depth_guide"]["graft"] is False  # its own controller, not the guide's grafted anew
     assert len(spec.training["phases"]) == len(before.training["phases"]) + 1
     mine = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(spec.onnx_path)).graph.initializer}
     theirs = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(before.onnx_path)).graph.initializer}
