@@ -52,7 +52,7 @@ from lucid_ros.policy.spec import PolicySpec, load_spec
 from lucid_ros.robots.description import load_robot
 from lucid_ros.training.config import TrainConfig
 from lucid_ros.training.distill import COLOR_PREPROCESS, DistillEnv, build_students, init_stack, load_guide, read_guide
-from lucid_ros.training.parkour import DISTANCE_BINS, NEAR_PAST, distance_ahead, distill_config, recipe_of, teacher_env_config
+from lucid_ros.training.parkour import DISTANCE_BINS, distance_ahead, distill_config, recipe_of, teacher_env_config
 from lucid_ros.training.phases import git_commit
 from lucid_ros.training.student import HIDDEN, Student, onnx_channels, onnx_draws, student_from_onnx
 from lucid_ros.training.train_walk import fmt_time
@@ -105,7 +105,7 @@ def obstacles_crossed(obstacles, spawn_x: float, end_x: float) -> tuple[int, int
 
 def near_obstacle(x: np.ndarray, courses: list, before: float) -> np.ndarray:
     """(n,) whether each env's trunk x is within `before` m of an obstacle's start to NEAR_PAST past its end."""
-    return np.array([any(o.x0 - before <= xi <= o.x1 + NEAR_PAST for o in c.obstacles) for xi, c in zip(x, courses, strict=True)])
+    return distance_ahead(x, courses) <= before  # the nearest start not yet left (NEAR_PAST past its end) is within `before`
 
 
 def drive(
@@ -138,11 +138,12 @@ def drive(
     by_student = driver.startswith("student")
     for _ in range(steps):
         imgs, ages = env.images(), env.image_ages()
+        ahead = distance_ahead(env.state["pos"][:, 0], courses)
         with torch.no_grad():
             zg = guide.latent(torch.from_numpy(imgs[0]))
             zs = student.latent(torch.from_numpy(imgs[1]))
             if driver in WINDOWED:
-                near = torch.from_numpy(near_obstacle(env.state["pos"][:, 0], courses, near_m))[:, None]
+                near = torch.from_numpy(ahead <= near_m)[:, None]  # near_obstacle, from this step's distances
                 z = torch.where(near, zg, zs) if driver == "student_on_guide_code_near" else torch.where(near, zs, zg)
             else:
                 z = zg if on_guide else zs
@@ -157,7 +158,7 @@ def drive(
         err.append(torch.mean((zs - zg) ** 2, dim=1).numpy())
         codes.append(zg.numpy())
         still.append(standing)
-        to_next.append(distance_ahead(env.state["pos"][:, 0], courses))
+        to_next.append(ahead)
         first = np.array([o is None for o in outcome])
         live.append(first)
         stood = np.where(standing & first, stood + 1, 0)
