@@ -72,10 +72,12 @@ def policy_mount(policy: str, robot) -> str:
 
 
 def run_fake(policy: str, course: str, seconds: float, run: int, limit: float | None = None, seed: int = 0) -> dict:
-    """One realtime run through go1_udp and the fake RealSense: {"state", "events", and once it
-    reached RUNNING "distance", "physics_s", "y", "zmax", "latency" (and "outcome" with a limit)}."""
+    """One realtime run through go1_udp and the fake RealSense: {"state", "events", "starved" (the
+    machine starved the graph: a stale input, a silent robot or the motor process's watchdog on the
+    graph's command stream, hw_tools.graph_starved), and once it reached RUNNING "distance",
+    "physics_s", "y", "zmax", "latency" (and "outcome" with a limit)}."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test" / "hardware"))
-    from hw_tools import realtime_threads, robot_priority
+    from hw_tools import graph_starved, realtime_threads, robot_priority
 
     from lucid_ros.hardware.fake_camera import FakeRealSense
     from lucid_ros.hardware.loopback import loopback_link, start_fake_robot, stop_fake_robot
@@ -115,12 +117,14 @@ def run_fake(policy: str, course: str, seconds: float, run: int, limit: float | 
                 Float64, "policy/camera_latency", lambda m: lat.append(m.data) if g.state == "RUNNING" else None, qos.SENSOR
             )
             if not g.wait_for_state("RUNNING", 40.0):
-                print(f"fake run {run}: never RUNNING: {g.monitor.events}")
-                return {"state": g.state, "events": list(g.monitor.events)}
+                starved = graph_starved(g)
+                print(f"fake run {run}: never RUNNING{' (starved)' if starved else ''}: {g.monitor.events}, counters {g.driver.counters}")
+                return {"state": g.state, "events": list(g.monitor.events), "starved": starved}
             t0 = time.time()
             time.sleep(max(seconds, limit or 0.0) * 1.6 + 1.0)  # physics time behind the wall on a loaded machine: margin
             state = g.state
             events = list(g.monitor.events)
+            starved = graph_starved(g, 0.0 if state == "RUNNING" else 1.0)
     finally:
         stop_fake_robot(proc, timeout=5)
         cam.close()
@@ -130,7 +134,7 @@ def run_fake(policy: str, course: str, seconds: float, run: int, limit: float | 
     after = [r for r in rows if r[1] >= a[1] + seconds]
     b = after[0] if after else rows[-1]
     zmax = max(r[4] for r in rows if a[1] <= r[1] <= b[1])
-    res = {"state": state, "distance": b[2] - a[2], "physics_s": b[1] - a[1], "y": b[3], "zmax": zmax, "latency": lat, "events": events}
+    res = {"state": state, "distance": b[2] - a[2], "physics_s": b[1] - a[1], "y": b[3], "zmax": zmax, "latency": lat, "events": events, "starved": starved}  # fmt: skip
     episode = ""
     if limit is not None:
         res["outcome"] = judge_fake(course, seed, records, t0, limit)

@@ -16,6 +16,7 @@ from rclpy.node import Node
 
 from lucid_ros.gcpause import GcPauses, freeze_heap, thaw
 from lucid_ros.nodes.common import parameters
+from lucid_ros.outputrelay import relay_output
 
 
 def node_specs(values: dict[str, dict[str, Any]], first: tuple[str, ...]) -> list[tuple[str, type, dict[str, Any]]]:
@@ -40,6 +41,8 @@ class InProcessGraph:
         `own_threads`: groups of node names that each spin in a single-threaded executor and a thread
         of their own, as the processes of a launch plan do (RobotGraph: the driver and the supervisor,
         so their ticks never queue behind the policy's); the rest and the monitor share `executor`."""
+        # before rclpy logs a line: a stalled terminal must not stop this process (outputrelay)
+        self._output = relay_output()
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.nodes: dict[str, Node] = {}
@@ -113,6 +116,8 @@ class InProcessGraph:
             self.gc_pauses.remove()
             thaw()
             self._started = False
+        if hasattr(self, "_output"):
+            self._output.close()
 
     def __enter__(self):
         return self.start()

@@ -11,6 +11,7 @@ from rclpy.node import Node
 
 from lucid_ros.errors import ConfigError, exit_status
 from lucid_ros.gcpause import freeze_heap
+from lucid_ros.outputrelay import relay_output
 
 
 def spin_single(node_cls, args=None) -> None:
@@ -30,6 +31,7 @@ def spin_nodes(label: str, build: Callable[[Callable[[Node, bool], None]], None]
     """Init rclpy, let `build(add)` create the nodes (`add(node, worker)`, in start order) and spin
     them on one SingleThreadedExecutor. A ConfigError while building exits 2 naming `label`; on any
     exit the workers' threads stop and every node built so far is destroyed."""
+    output = relay_output()  # a stalled terminal or launch pipe must not stop this process (outputrelay)
     rclpy.init(args=args)
     nodes: list[tuple[Node, bool]] = []
     executor = SingleThreadedExecutor()
@@ -57,3 +59,4 @@ def spin_nodes(label: str, build: Callable[[Callable[[Node, bool], None]], None]
             node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()
+        output.close()

@@ -24,6 +24,7 @@ class MachineWatch:
     def __init__(self, period_s: float = 0.25):
         self._tick_ms = 1000.0 / os.sysconf("SC_CLK_TCK")
         self._samples: deque[tuple[float, float]] = deque(maxlen=max(16, int(600 / period_s)))
+        self._pressure: deque[tuple[float, float, float]] = deque(maxlen=self._samples.maxlen)
         self._stop = threading.Event()
         self._period = period_s
         self._sample()
@@ -37,6 +38,15 @@ class MachineWatch:
 
     def _sample(self) -> None:
         self._samples.append((time.monotonic(), self._steal()))
+        self._pressure.append((time.monotonic(), *(_stall_ms(k) for k in ("cpu", "io"))))
+
+    def pressure_ms(self, window_s: float) -> tuple[float, float]:
+        """(cpu, io) pressure stall over the last `window_s` s, in ms (/proc/pressure: time some
+        runnable task waited for a CPU, some task waited on I/O); told, not judged: our own
+        processes make CPU pressure on 2 cores."""
+        now = self._pressure[-1]
+        first = next((p for p in self._pressure if p[0] >= now[0] - window_s), now)
+        return now[1] - first[1], now[2] - first[2]
 
     def _run(self) -> None:
         while not self._stop.wait(self._period):
@@ -62,8 +72,10 @@ class MachineWatch:
         return None
 
     def describe(self) -> str:
+        cpu, io = self.pressure_ms(self.WINDOW_S)  # steal_ms sampled just now
         return (f"load average {os.getloadavg()[0]:.1f}, hypervisor steal {self.steal_ms(self.WINDOW_S):.0f} ms in the last "
-                f"{self.WINDOW_S:g} s ({self.steal_ms():.0f} ms since the test began)")  # fmt: skip
+                f"{self.WINDOW_S:g} s ({self.steal_ms():.0f} ms since the test began), pressure stall in those {self.WINDOW_S:g} s: "
+                f"cpu {cpu:.0f} ms, io {io:.0f} ms")  # fmt: skip
 
     def close(self) -> None:
         self._stop.set()
@@ -76,18 +88,27 @@ class MachineWatch:
         self.close()
 
 
+def _stall_ms(resource: str) -> float:
+    """Total 'some' stall time of `resource` since boot, in ms (0 where the kernel has no PSI)."""
+    try:
+        with open(f"/proc/pressure/{resource}") as f:
+            return float(f.readline().rsplit("total=", 1)[1]) / 1e3
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def graph_starved(g, wait_s: float = 1.0) -> bool:
     """A RobotGraph whose processes did not get the CPU: the robot went silent, an input went
     stale, or the motor process's watchdog tripped on the graph's own command stream. The trip's
     counter comes through shared memory and the state change it causes over DDS: either may
     arrive first, so the counters get `wait_s` to catch up (a failed stand read "state is
-    DAMPING" with the watchdog's counter still 0)."""
+    DAMPING" with the watchdog's counter still 0); 0 looks once (a run still RUNNING)."""
 
     def seen() -> bool:
         c = g.driver.counters
         return bool(c["silences"] or c["watchdog_trips"] or any("stale" in e for e in g.monitor.events))
 
-    return g.wait_for(seen, wait_s)
+    return seen() or (wait_s > 0 and g.wait_for(seen, wait_s))
 
 
 def retry_once_if_starved(attempt, starved: type[Exception], what: str):

@@ -142,9 +142,6 @@ def test_a_real_time_fake_renders_its_camera_at_normal_priority():
         sender.close()
 
 
-STARVED = " stale: age "  # a watchdog's cause: what a starved process looks like to the supervisor
-
-
 def test_vision_policy_through_go1_udp_and_a_muted_fake_camera_damps_within_camera_timeout():
     """The fake's camera goes silent while the student runs: the supervisor damps within its
     camera timeout. A run whose graph a busy machine starved before the mute (a watchdog tripped
@@ -158,7 +155,7 @@ def test_vision_policy_through_go1_udp_and_a_muted_fake_camera_damps_within_came
 
 def _mute_the_camera_once(attempt: int) -> bool:
     """False where a watchdog tripped before the mute (printed); asserts everything else."""
-    from hw_tools import realtime_threads, robot_priority
+    from hw_tools import graph_starved, realtime_threads, robot_priority
 
     from lucid_ros.bringup import resolve_policy
     from lucid_ros.hardware.loopback import loopback_link, start_fake_robot, stop_fake_robot
@@ -185,8 +182,8 @@ def _mute_the_camera_once(attempt: int) -> bool:
             assert g.wait_active(10.0), g.driver.refusal
             ok = g.wait_for_state("RUNNING", 30.0)
             time.sleep(1.0 if ok else 0.0)
-            if any(STARVED in str(e) for e in g.monitor.events):
-                print(f"run {attempt}: starved before the mute: {g.monitor.events}", flush=True)
+            if graph_starved(g, 0.0 if ok else 1.0):
+                print(f"run {attempt}: starved before the mute: {g.monitor.events}, counters {g.driver.counters}", flush=True)
                 return False
             assert ok, (g.monitor.events, cam.received, g.nodes["camera"].source.health())
             assert g.state == "RUNNING", g.monitor.events
@@ -237,9 +234,9 @@ def test_a_vision_student_climbs_the_stairs_through_the_real_driver_and_the_real
     for attempt in range(4):
         res = bench.run_fake(policy, "stairs_up", 6.0, attempt, limit=11.0, seed=3)
         ended = res["outcome"][0] if "outcome" in res else "never RUNNING"
-        if ended == "succeeded" or not any(STARVED in str(e) for e in res["events"]):
+        if ended == "succeeded" or not res["starved"]:
             break
-        print(f"{policy}: run {attempt} ended on a starved watchdog ({ended}): {[e for e in res['events'] if STARVED in str(e)][:1]}", flush=True)
+        print(f"{policy}: run {attempt} ended on a starved watchdog ({ended}): {res['events'][-2:]}", flush=True)
     assert "outcome" in res, f"the robot graph never reached RUNNING: {res['events']}"
     status, t_goal, distance = res["outcome"]
     assert status == "succeeded", f"{policy} through go1_udp and the fake camera: {status} after {t_goal:.1f} s, {distance:.2f} m"
