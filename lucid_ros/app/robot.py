@@ -71,6 +71,7 @@ def run_robot(args) -> int:
         except KeyboardInterrupt:
             say("interrupted: damping and stopping")
         say(g.gc_pauses.summary())
+        say(g.stalls.summary())
     if fake_cam is not None:
         fake_cam.close()
     return 0

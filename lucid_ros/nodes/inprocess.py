@@ -17,6 +17,7 @@ from rclpy.node import Node
 from lucid_ros.gcpause import GcPauses, freeze_heap, thaw
 from lucid_ros.nodes.common import parameters
 from lucid_ros.outputrelay import relay_output
+from lucid_ros.stalls import StallProbe
 
 
 def node_specs(values: dict[str, dict[str, Any]], first: tuple[str, ...]) -> list[tuple[str, type, dict[str, Any]]]:
@@ -74,6 +75,7 @@ class InProcessGraph:
             self._group_threads.append((ex, threading.Thread(target=self._spin, args=(ex,), name=f"executor:{'+'.join(group)}", daemon=True)))
         self._started = False
         self.gc_pauses = GcPauses()  # every collection while the graph runs (gcpause: why it matters)
+        self.stalls = StallProbe()  # every stop of this process of 20 ms or more, CPU or GIL (stalls)
 
     def _spin(self, executor) -> None:
         try:
@@ -86,6 +88,7 @@ class InProcessGraph:
         if not self._started:
             freeze_heap()  # what exists now is never walked by a full collection while the graph runs
             self.gc_pauses.install()
+            self.stalls.install()
             for _ex, thread in self._group_threads:
                 thread.start()
             self._spin_thread.start()
@@ -114,6 +117,7 @@ class InProcessGraph:
             rclpy.shutdown(context=self.context)
         if getattr(self, "_started", False):
             self.gc_pauses.remove()
+            self.stalls.remove()
             thaw()
             self._started = False
         if hasattr(self, "_output"):

@@ -111,10 +111,26 @@ def graph_starved(g, wait_s: float = 1.0) -> bool:
     return seen() or (wait_s > 0 and g.wait_for(seen, wait_s))
 
 
+def starved_of_cpu(g) -> str | None:
+    """Why the machine, by the graph's own stall probe (lucid_ros.stalls), tripped the motor
+    process's watchdog: a stall of the graph process overlapping the trip's span (last command
+    written, first damping sent) that was mostly waiting for a CPU. None where it did not trip, or
+    no stall that overlaps it waited for a CPU (a GIL stall is ours to mend: the test fails)."""
+    fired = getattr(g.driver, "watchdog_fired", None)
+    if not fired or None in fired:
+        return None
+    cpu = [s for s in g.stalls.during(*fired) if s.by_cpu]
+    if not cpu:
+        return None
+    worst = max(cpu, key=lambda s: s.late_s)
+    return f"the graph process got no CPU while the motor process's watchdog ran out: stopped {worst.describe()}"
+
+
 def retry_once_if_starved(attempt, starved: type[Exception], what: str):
     """`attempt()`, and once more if it raised `starved` (a wall-clock run a shared machine
     stalled past a staleness timeout). A second starvation skips the test when the machine
-    explains it (MachineWatch.starved_by: load or hypervisor steal), else fails it."""
+    explains it (MachineWatch.starved_by: load or hypervisor steal; or the exception's `machine`,
+    set from the graph's stall probe: starved_of_cpu), else fails it."""
     import pytest
 
     with MachineWatch() as watch:
@@ -125,7 +141,7 @@ def retry_once_if_starved(attempt, starved: type[Exception], what: str):
         try:
             return attempt()
         except starved as again:
-            why = watch.starved_by()
+            why = watch.starved_by() or getattr(again, "machine", None)
             if why is not None:
                 pytest.skip(f"{why}: {what} not checkable: {again}")
             raise AssertionError(f"starved twice with the machine idle ({watch.describe()}): {again}") from again

@@ -1,8 +1,12 @@
 """The wall-clock tests' retry rule (hw_tools.retry_once_if_starved): a starved run is tried once
 more; a second starvation is skipped only when the machine explains it, and fails otherwise."""
 
+from types import SimpleNamespace
+
 import pytest
-from hw_tools import MachineWatch, retry_once_if_starved
+from hw_tools import MachineWatch, retry_once_if_starved, starved_of_cpu
+
+from lucid_ros.stalls import Stall, StallProbe
 
 
 class _Starved(Exception):
@@ -36,6 +40,33 @@ def test_twice_starved_by_the_machine_skips_saying_why(monkeypatch):
     monkeypatch.setattr(MachineWatch, "starved_by", lambda self: "the hypervisor took 90 ms")
     with pytest.raises(pytest.skip.Exception, match="the hypervisor took 90 ms: x not checkable: b"):
         retry_once_if_starved(_attempts(_Starved("a"), _Starved("b")), _Starved, "x")
+
+
+def test_twice_starved_with_the_graph_given_no_cpu_skips_saying_why(monkeypatch):
+    monkeypatch.setattr(MachineWatch, "starved_by", lambda self: None)
+    again = _Starved("b")
+    again.machine = "the graph process got no CPU"
+    with pytest.raises(pytest.skip.Exception, match="the graph process got no CPU: x not checkable: b"):
+        retry_once_if_starved(_attempts(_Starved("a"), again), _Starved, "x")
+
+
+def _graph(fired, *stalls):
+    probe = StallProbe()
+    for s in stalls:
+        probe._record(s)
+    return SimpleNamespace(driver=SimpleNamespace(watchdog_fired=fired), stalls=probe)
+
+
+def test_only_a_cpu_stall_over_the_watchdog_trip_is_the_machines():
+    """The trip's span: last command written at 100.00, damping from 100.05 (monotonic)."""
+    trip = (100.0, 100.05)
+    cpu_over = Stall(at=0.0, mono=100.06, late_s=0.04, cpu_wait_s=0.035)  # 100.015-100.06 waiting for a CPU
+    gil_over = Stall(at=0.0, mono=100.06, late_s=0.04, cpu_wait_s=0.002)
+    cpu_before = Stall(at=0.0, mono=99.0, late_s=0.04, cpu_wait_s=0.04)
+    assert "got no CPU" in starved_of_cpu(_graph(trip, cpu_over)) and "40 ms" in starved_of_cpu(_graph(trip, cpu_over))
+    assert starved_of_cpu(_graph(trip, gil_over)) is None  # the GIL: ours, the test fails
+    assert starved_of_cpu(_graph(trip, cpu_before)) is None  # another moment
+    assert starved_of_cpu(_graph(None, cpu_over)) is None  # no trip (a stale input, a silent robot)
 
 
 def test_other_failures_are_not_retried():

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hw_tools import graph_starved, importable, realtime_threads, retry_once_if_starved, robot_priority
+from hw_tools import graph_starved, importable, realtime_threads, retry_once_if_starved, robot_priority, starved_of_cpu
 from unitree_artifacts import artifact
 
 from lucid_ros.hardware.loopback import fake_robot, loopback_link
@@ -163,7 +163,9 @@ def through_driver(tmp_path, backend: str, robot: str, policy: str, flavor: str 
                 # a stale input, a silent robot, or the motor process's 50 ms watchdog on our own
                 # command stream: a process of the test did not get the CPU (the retry tells which)
                 if graph_starved(g):
-                    raise _Starved(f"{g.gc_pauses.summary()}, counters {g.driver.counters}: {g.monitor.events[-1:]}")
+                    exc = _Starved(f"{g.gc_pauses.summary()}; {g.stalls.summary()}; counters {g.driver.counters}: {g.monitor.events[-1:]}")
+                    exc.machine = starved_of_cpu(g)
+                    raise exc
 
             assert g.wait_active(15.0), g.driver.refusal or g.driver.health().message
             if not g.wait_for_state("RUNNING", 20.0):
