@@ -15,19 +15,20 @@ with its size, once the destination takes output again. Processes started while 
 (the motor process, a fake robot) inherit the pipe and are relayed the same way; the relay lives
 until the last of them closes it. Installed once per process, counted: the first holder installs
 it, the last one's `close()` points fd 2 back (unless something else re-pointed it meanwhile,
-pytest's capture between tests) and waits up to `FLUSH_S` for what is queued.
+pytest's capture between tests) and waits up to `FLUSH_S` for the pipe's end, so everything
+written before has been written on (a child still holding the pipe costs that wait). An exit
+without `close()` does the same (atexit): a CLI's last error message is not lost.
 """
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import os
 import threading
-import time
 from collections import deque
 
 F_SETPIPE_SZ = 1031
-FIONREAD = 0x541B
 PIPE_BYTES = 1 << 20
 CAP = 16 << 20  # bytes held while the destination does not take them
 FLUSH_S = 2.0
@@ -50,8 +51,7 @@ class _Relay:
         self.read_fd = r
         self.chunks: deque[bytes | int] = deque()  # output, or the size of a loss
         self.held = 0
-        self.writing = False
-        self.eof = False
+        self.eof = self.closed = False
         self.cv = threading.Condition()
         if fd == 2 and os.isatty(self.dest):
             os.environ.setdefault("RCUTILS_COLORIZED_OUTPUT", "1")  # rcutils colours a terminal only
@@ -86,18 +86,17 @@ class _Relay:
                 while not self.chunks and not self.eof:
                     self.cv.wait()
                 if not self.chunks:
-                    break
+                    for fd in (self.dest, self.read_fd):
+                        os.close(fd)
+                    self.closed = True
+                    self.cv.notify_all()
+                    return
                 item = self.chunks.popleft()
                 if isinstance(item, bytes):
                     self.held -= len(item)
-                self.writing = True
             if isinstance(item, int):
                 item = f"[lucid_ros] {item} bytes of log output dropped here: nothing read this output for a while\n".encode()
             self._write_all(item)
-            with self.cv:
-                self.writing = False
-        for fd in (self.dest, self.read_fd):
-            os.close(fd)
 
     def _write_all(self, data: bytes) -> None:
         view = memoryview(data)
@@ -109,27 +108,18 @@ class _Relay:
             except OSError:
                 return  # the destination is gone (a closed terminal): nothing left to tell
 
-    def idle(self) -> bool:
-        """Nothing waits in the pipe or in memory."""
-        with self.cv:
-            if self.chunks or self.writing:
-                return False
-        try:
-            pending = int.from_bytes(fcntl.ioctl(self.read_fd, FIONREAD, b"\0\0\0\0"), "little")
-        except OSError:
-            return True
-        return pending == 0
-
     def restore(self) -> None:
+        """Point the fd back (if it is still ours), then wait up to FLUSH_S for the pipe's end of
+        file: every byte written before it (the process no longer holds the pipe; a child still
+        running may) has then been written on."""
         try:
             st = os.fstat(self.fd)
         except OSError:
-            return
-        if (st.st_dev, st.st_ino) == self.pipe_id:  # still ours: point it back
+            st = None
+        if st is not None and (st.st_dev, st.st_ino) == self.pipe_id:
             os.dup2(self.dest, self.fd)
-        end = time.monotonic() + FLUSH_S
-        while time.monotonic() < end and not self.idle():
-            time.sleep(0.005)
+        with self.cv:
+            self.cv.wait_for(lambda: self.closed, timeout=FLUSH_S)
 
 
 class OutputRelay:
@@ -154,6 +144,8 @@ class OutputRelay:
             fds, self.fds = self.fds, []
             done = []
             for fd in fds:
+                if fd not in _installed:
+                    continue  # already restored at exit
                 relay, n = _installed[fd]
                 if n > 1:
                     _installed[fd] = (relay, n - 1)
@@ -170,7 +162,18 @@ class OutputRelay:
         self.close()
 
 
+def _restore_all() -> None:
+    with _lock:
+        relays = [relay for relay, _ in _installed.values()]
+        _installed.clear()
+    for relay in relays:
+        relay.restore()
+
+
 def relay_output() -> OutputRelay:
     """Relay stderr (and stdout, where rcutils logs there: RCUTILS_LOGGING_USE_STDOUT=1)."""
     fds = (2, 1) if os.environ.get("RCUTILS_LOGGING_USE_STDOUT") == "1" else (2,)
     return OutputRelay(fds)
+
+
+atexit.register(_restore_all)  # an exit without close() still delivers what was queued

@@ -181,3 +181,10 @@ def test_children_started_while_it_is_installed_are_relayed_too(dest):
     finally:
         hold.close()
     assert _read_all(r, b"from the child\n") == b"from the child\n"
+
+
+def test_a_process_that_exits_holding_the_relay_still_delivers_what_it_queued():
+    """No close(): the exit restores stderr and flushes (a CLI's error message is not lost)."""
+    code = "import os, sys; from lucid_ros.outputrelay import relay_output; relay_output(); os.write(2, b'the last words\\n' * 2000); sys.exit(3)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert done.returncode == 3 and done.stderr == b"the last words\n" * 2000

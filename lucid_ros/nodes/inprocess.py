@@ -44,10 +44,10 @@ class InProcessGraph:
         so their ticks never queue behind the policy's); the rest and the monitor share `executor`."""
         # before rclpy logs a line: a stalled terminal must not stop this process (outputrelay)
         self._output = relay_output()
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
         self.nodes: dict[str, Node] = {}
         try:
+            self.context = rclpy.Context()
+            rclpy.init(context=self.context)
             for name, cls, values in specs:
                 self.nodes[name] = cls(context=self.context, parameter_overrides=parameters(values))
             self.monitor = make_monitor(self.context)

@@ -31,7 +31,11 @@ def spin_nodes(label: str, build: Callable[[Callable[[Node, bool], None]], None]
     """Init rclpy, let `build(add)` create the nodes (`add(node, worker)`, in start order) and spin
     them on one SingleThreadedExecutor. A ConfigError while building exits 2 naming `label`; on any
     exit the workers' threads stop and every node built so far is destroyed."""
-    output = relay_output()  # a stalled terminal or launch pipe must not stop this process (outputrelay)
+    with relay_output():  # a stalled terminal or launch pipe must not stop this process (outputrelay)
+        _spin_nodes(label, build, args)
+
+
+def _spin_nodes(label: str, build: Callable[[Callable[[Node, bool], None]], None], args) -> None:
     rclpy.init(args=args)
     nodes: list[tuple[Node, bool]] = []
     executor = SingleThreadedExecutor()
@@ -59,4 +63,3 @@ def spin_nodes(label: str, build: Callable[[Callable[[Node, bool], None]], None]
             node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()
-        output.close()
