@@ -54,7 +54,7 @@ from lucid_ros.training.config import TrainConfig
 from lucid_ros.training.distill import COLOR_PREPROCESS, DistillEnv, build_students, init_stack, load_guide, read_guide
 from lucid_ros.training.parkour import DISTANCE_BINS, distance_ahead, distill_config, recipe_of, teacher_env_config
 from lucid_ros.training.phases import git_commit
-from lucid_ros.training.student import HIDDEN, Student, onnx_channels, onnx_draws, student_from_onnx
+from lucid_ros.training.student import HIDDEN, Student, onnx_channels, onnx_draws, onnx_memory, student_from_onnx
 from lucid_ros.training.train_walk import fmt_time
 
 DRIVERS = ("student", "student_on_guide_code", "guide", "guide_on_student_code")
@@ -127,7 +127,8 @@ def drive(
     env._observe(env.state)  # the first step's observation with this command
     spawn_x = env.state["pos"][:, 0].copy()
     courses = [env.courses[int(c)] for c in env.course_of]
-    h = {"guide": torch.zeros(1, n, HIDDEN), "student": torch.zeros(1, n, HIDDEN)}
+    h = {"guide": torch.zeros(1, n, HIDDEN), "student": torch.zeros(1, n, HIDDEN)}  # the controllers' states
+    h["memory"] = student.zero_state(n)[..., HIDDEN:]  # a student's code memory (empty without one): on its own frames, whoever drives
     outcome: list[str | None] = [None] * n
     end_x = np.zeros(n)
     err, codes, still, live, to_next = [], [], [], [], []
@@ -141,7 +142,12 @@ def drive(
         ahead = distance_ahead(env.state["pos"][:, 0], courses)
         with torch.no_grad():
             zg = guide.latent(torch.from_numpy(imgs[0]))
-            zs = student.latent(torch.from_numpy(imgs[1]))
+            zs, h["memory"] = student.remember(
+                torch.from_numpy(env.student_obs[1]),
+                student.latent(torch.from_numpy(imgs[1])),
+                h["memory"],
+                torch.from_numpy(ages[1]) if student.age else None,
+            )
             if driver in WINDOWED:
                 near = torch.from_numpy(ahead <= near_m)[:, None]  # near_obstacle, from this step's distances
                 z = torch.where(near, zg, zs) if driver == "student_on_guide_code_near" else torch.where(near, zs, zg)
@@ -323,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         depth_pre=guide_spec.images[0].preprocess,
         channels={"depth": onnx_channels(guide_spec.onnx_path), "color": onnx_channels(student_spec.onnx_path)},
         color_pre={**COLOR_PREPROCESS, "stack": init_stack(args.student)}, draw_color=onnx_draws(student_spec.onnx_path),
+        memory=onnx_memory(student_spec.onnx_path),
     )  # fmt: skip
     load_guide(guide_spec, specs[0], models, graft=False)
     guide, student = models

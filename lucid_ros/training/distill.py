@@ -51,6 +51,7 @@ from lucid_ros.training.student import (
     graft_core,
     onnx_channels,
     onnx_draws,
+    onnx_memory,
     student_from_onnx,
     student_to_onnx,
 )
@@ -109,11 +110,11 @@ def depth_preprocess(mount: CameraMount, view: str = "depth") -> dict:
 
 
 def student_spec_dict(
-    robot: RobotDescription, cfg: TrainConfig, name: str, stream: str, preprocess: dict, camera: str = "ego", age: bool = True
+    robot: RobotDescription, cfg: TrainConfig, name: str, stream: str, preprocess: dict, camera: str = "ego", age: bool = True, state: int = HIDDEN
 ) -> dict:
     """The walking spec (same proprioceptive terms) plus one camera input (the mount's name and
     the pose it has in the robot description, which the spec check compares at load; with `age`,
-    the input that says how old the frame is) and the GRU state."""
+    the input that says how old the frame is) and the recurrent state (`state` wide: Student.state_size)."""
     spec = spec_dict(robot, cfg.obs, name=name)
     mount = robot.cameras[camera]
     image = {"input": "image", "camera": camera, "mount": {"position": list(mount.position), "rpy": list(mount.rpy)}, "stream": stream}
@@ -122,7 +123,7 @@ def student_spec_dict(
     spec["inputs"] = {
         "observation": "obs",
         "images": [{**image, "preprocess": json.loads(json.dumps(preprocess))}],
-        "recurrent": [{"input": "h_in", "output": "h_out", "shape": [1, 1, HIDDEN]}],
+        "recurrent": [{"input": "h_in", "output": "h_out", "shape": [1, 1, state]}],
     }
     return spec
 
@@ -223,6 +224,7 @@ def build_students(
     channels: dict[str, tuple[int, int, int]] | None = None,
     color_pre: dict | None = None,
     draw_color: bool = False,
+    memory: int = 0,
 ) -> tuple[list[PolicySpec], list[Student]]:
     """Each student's spec (written to `work`) and network: fresh (normalised with the teacher's
     statistics for the shared proprioceptive inputs), or the one in init_dir to continue from
@@ -233,7 +235,9 @@ def build_students(
     encoder widths by stream (default student.CHANNELS); one continued from init_dir has the
     widths of its file; `color_pre`: the RGB student's preprocessing (default COLOR_PREPROCESS;
     `distill --rgb-stack` reads a stack of frames); `draw_color`: the RGB student draws a depth frame
-    that a depth student's encoder reads (`code_fit --draw-depth`; student.DepthDrawer)."""
+    that a depth student's encoder reads (`code_fit --draw-depth`; student.DepthDrawer); `memory`:
+    the RGB student's code memory width (student.CodeMemory; 0: as in its init file, or none), one
+    continued from a student without it gaining it at zero output."""
     t_mean, t_std = teacher_normaliser(teacher.onnx_path)
     specs, models = [], []
     for stream, name, pre in STUDENTS:
@@ -243,7 +247,6 @@ def build_students(
             pre = depth_pre
         if stream == "color" and color_pre is not None:
             pre = color_pre
-        raw = student_spec_dict(robot, cfg, name, stream, pre, camera, age)
         yaml_path, onnx_path = work / f"{name}.yaml", work / f"{name}.onnx"
         obs_dim = 141  # go1_walk's observation; checked against the spec below
         pp = Preprocessor(pre, stream)
@@ -253,7 +256,12 @@ def build_students(
             raise ValueError(f"{init_dir / f'{name}.onnx'}: no such file (the folder must hold the {name} to continue)")
         widths = onnx_channels(init_dir / f"{name}.onnx") if init else (channels or {}).get(stream, CHANNELS)
         draw = stream == "color" and (draw_color or (init and onnx_draws(init_dir / f"{name}.onnx")))
-        model = Student(obs_dim, shape, robot.n_joints, t_mean[:obs_dim], t_std[:obs_dim], None, age=age, channels=widths, draw=draw)
+        mem = onnx_memory(init_dir / f"{name}.onnx") if init else 0
+        if stream == "color" and memory:
+            if mem and mem != memory:
+                raise ValueError(f"{init_dir / f'{name}.onnx'} has a code memory {mem} wide, not {memory} (continue it at its own width)")
+            mem = memory
+        model = Student(obs_dim, shape, robot.n_joints, t_mean[:obs_dim], t_std[:obs_dim], None, age=age, channels=widths, draw=draw, memory=mem)
         if init:
             note = student_from_onnx(model, init_dir / f"{name}.onnx", frame_channels=pp.frame_shape[0])
             print(f"[distill] {name}: continuing from {init_dir / f'{name}.onnx'}" + (f" ({note})" if note else ""), flush=True)
@@ -261,7 +269,7 @@ def build_students(
             if changed:
                 print(f"[distill] {name}: NOTE its images change from what it was trained on ({changed}): a start, not a continuation", flush=True)
         student_to_onnx(model, onnx_path, "obs", "image", "h_in", "h_out")
-        write_spec(raw, onnx_path, yaml_path)
+        write_spec(student_spec_dict(robot, cfg, name, stream, pre, camera, age, model.state_size), onnx_path, yaml_path)
         spec = load_spec(yaml_path, robot)
         if spec.obs_dim != obs_dim:
             raise RuntimeError(f"{name}: spec observation {spec.obs_dim} != {obs_dim}")
@@ -319,10 +327,11 @@ class Dagger:
     def __init__(
         self, env: DistillEnv, teacher: PolicySpec, models: list[Student], lr: float, seed: int, keep: int = 0, replay: int = 0,
         guide: int | None = None, guide_weight: float = 0.0, code_steps: int = 0, code_lr: float = 1e-3, code_focus: float = 0.0,
+        memory_steps: int = 0,
     ):  # fmt: skip
         self.env, self.teacher, self.models = env, teacher, models
         self.sess = ort.InferenceSession(str(teacher.onnx_path), providers=["CPUExecutionProvider"])
-        self.set_guide(guide, guide_weight, code_steps, code_lr, code_focus=code_focus)
+        self.set_guide(guide, guide_weight, code_steps, code_lr, code_focus=code_focus, memory_steps=memory_steps)
         self.opts = [torch.optim.Adam(self.action_parameters(k), lr=lr) for k in range(len(models))]
         n = env.n
         self.rng = np.random.default_rng(seed)
@@ -331,12 +340,13 @@ class Dagger:
         self.kept: list[dict] = []
         self.goal_x = env.goal_x  # per env, from the level it stands on (updated at every reset)
         self.obs, _priv = env.reset_all()
-        self.h = [torch.zeros(1, n, HIDDEN) for _ in models]
+        self.h = [m.zero_state(n) for m in models]
         self.starts_next = np.ones(n, dtype=np.float32)
 
     def set_guide(
-        self, guide: int | None, weight: float, code_steps: int = 0, code_lr: float = 1e-3, code_batch: int = 256, code_focus: float = 0.0
-    ) -> None:
+        self, guide: int | None, weight: float, code_steps: int = 0, code_lr: float = 1e-3, code_batch: int = 256, code_focus: float = 0.0,
+        memory_steps: int = 0,
+    ) -> None:  # fmt: skip
         """With a guide (`distill --depth-guide`): models[guide] is frozen, drives no env, and every
         other student's image code is fitted to its code of the same capture (weight x MSE, beside
         the action MSE): a dense target for what the camera must tell the controller. With
@@ -346,7 +356,9 @@ class Dagger:
         frozen, so its code of a chunk is computed once, when the chunk arrives, and kept with it.
         With `code_focus`, that share of each code batch is drawn in proportion to how much the
         frame's picture changes the guide's action (against the mean of the codes of the chunks
-        before: Student.unroll's `against`), the rest uniformly: code_fit's `--focus`."""
+        before: Student.unroll's `against`), the rest uniformly: code_fit's `--focus`. With
+        `memory_steps`, a student with a code memory has it fitted by that many steps per update on
+        whole kept chunks (fit_memory), and by nothing else: like a drawer, it is the picture half."""
         self.guide, self.guide_weight = guide, weight
         self.learners = np.array([k for k in range(len(self.models)) if k != guide])
         self.feature_stats: dict[int, tuple[float, float]] = {}
@@ -355,6 +367,10 @@ class Dagger:
         self.code_opts = {
             int(k): torch.optim.Adam(self.encoder_parameters(self.models[k]), lr=code_lr) for k in self.learners
         } if guide is not None and code_steps else {}  # fmt: skip
+        self.memory_steps, self.memory_r2 = memory_steps, {}
+        self.memory_opts = {
+            int(k): torch.optim.Adam(self.models[k].memory.parameters(), lr=code_lr) for k in self.learners if self.models[k].memory is not None
+        } if guide is not None and memory_steps else {}  # fmt: skip
 
     def action_parameters(self, k: int) -> list[torch.nn.Parameter]:
         """What the actions train of student k: all of it, but of a student that draws depth, fitted
@@ -363,10 +379,12 @@ class Dagger:
         drawing the depth frame the guide saw gives the guide's code. The actions would pull the
         drawing, or the encoder, towards whatever code gives them, away from a depth frame."""
         m = self.models[k]
+        mine = set()
         if m.drawer is not None and k in self.code_opts:
             mine = {id(p) for p in (*m.drawer.parameters(), *m.convs.parameters(), *m.img_fc.parameters())}
-            return [p for p in m.parameters() if id(p) not in mine]
-        return list(m.parameters())
+        if k in self.memory_opts:  # fitted by the memory steps alone
+            mine |= {id(p) for p in m.memory.parameters()}
+        return [p for p in m.parameters() if id(p) not in mine]
 
     @staticmethod
     def encoder_parameters(m: Student) -> list[torch.nn.Parameter]:
@@ -402,6 +420,48 @@ class Dagger:
                 loss.backward()
                 opt.step()
                 last[k] = float(code_mse.detach())
+        return last
+
+    def _raw_codes(self, buf: dict) -> None:
+        """Each memory learner's image codes of a new chunk's frames (`raw`, (T, n, LATENT)), once."""
+        for k in self.memory_opts:
+            if k in buf.setdefault("raw", {}):
+                continue
+            T, n = buf["label"].shape[:2]
+            with torch.no_grad():
+                flat = torch.from_numpy(buf["img"][k]).flatten(0, 1)
+                z = torch.cat([self.models[k].latent(flat[s : s + 512]) for s in range(0, len(flat), 512)])
+            buf["raw"][k] = z.reshape(T, n, -1).numpy()
+
+    def fit_memory(self, buf: dict, pool: list[dict]) -> dict[int, float]:
+        """`memory_steps` steps per learner with a code memory, each on one whole chunk drawn from
+        `pool` (the kept chunks and the new one `buf`): the memory run over the chunk's steps from
+        the state it held at the chunk's start (zeroed where an episode starts), its corrected
+        codes fitted to the guide's codes (MSE over their variance). The memory reads the image
+        codes its student made of the chunk's frames when the chunk arrived (`raw`, computed here
+        for `buf`: the picture half's forward pass once per chunk, not per step). Returns each
+        learner's last code R² (1 - the loss)."""
+        last = {}
+        self._raw_codes(buf)
+        for k, opt in self.memory_opts.items():
+            m = self.models[k]
+            chunks = [c for c in pool if k in c.get("raw", {})] or [buf]
+            for _ in range(self.memory_steps):
+                c = chunks[int(self.rng.integers(len(chunks)))]
+                z, o, st = (torch.from_numpy(a) for a in (c["raw"][k], c["obs"][k], c["start"]))
+                ages = torch.from_numpy(c["age"][k])[..., None] if m.age else None
+                target = torch.from_numpy(c["code"])
+                hm, read = c["h0"][k][..., HIDDEN:], []
+                for t in range(len(z)):
+                    hm = hm * (1.0 - st[t])[None, :, None]
+                    zt, hm = m.remember(o[t], z[t], hm, None if ages is None else ages[t])
+                    read.append(zt)
+                loss = torch.mean((torch.stack(read) - target) ** 2) / max(float(target.var(dim=(0, 1)).mean()), 1e-6)
+                opt.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(m.memory.parameters(), 1.0)
+                opt.step()
+                last[k] = 1.0 - float(loss.detach())
         return last
 
     def collect(self, T: int, beta: float) -> dict:
@@ -505,11 +565,14 @@ class Dagger:
             if target is not None:  # the code's error, and the part of the guide's code it explains (R^2)
                 self.feature_stats[k] = (float(feat.detach()), 1.0 - float(feat.detach()) / max(float(target.var(dim=(0, 1)).mean()), 1e-12))
             losses.append(float(err[:, :n_new].detach().mean()))
+        self._raw_codes(buf)
         if self.keep:
-            self.kept.append({key: buf[key] for key in ("obs", "img", "age", "label", "start", "h0", "code", "effect") if key in buf})
+            self.kept.append({key: buf[key] for key in ("obs", "img", "age", "label", "start", "h0", "code", "effect", "raw") if key in buf})
             del self.kept[: -self.keep]
         if self.code_opts:
             self.fit_codes(self.kept or [buf])
+        if self.memory_opts:
+            self.memory_r2 = self.fit_memory(buf, self.kept or [buf])
         return losses
 
 
@@ -570,6 +633,15 @@ def main(argv: list[str] | None = None) -> int:
         help="the RGB student reads its K newest frames (10 Hz; oldest first): the motion between them shows depth one frame cannot. "
         "Default: 1, or the stack of the student in --init-dir; a one-frame student continued with K > 1 gains the older frames at zero weight",
     )  # fmt: skip
+    p.add_argument(
+        "--code-memory", type=int, default=0, metavar="M",
+        help="the RGB student keeps a memory of its image codes (a GRU M wide, e.g. 128) that corrects the code its controller reads; "
+        "one continued from a student without it gains it, acting as before until trained. Default: as in --init-dir, or none",
+    )  # fmt: skip
+    p.add_argument(
+        "--memory-steps", type=int, default=20,
+        help="with --depth-guide and a code memory: steps per update fitting the memory alone, each on a whole kept chunk, to the guide's codes",
+    )  # fmt: skip
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
@@ -591,6 +663,12 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--rgb-stack {args.rgb_stack}: want 1 to 8 frames")
     if args.rgb_stack is not None and args.only_depth:
         p.error("--rgb-stack is the RGB student's; --only-depth trains none")
+    if not 0 <= args.code_memory <= 1024:
+        p.error(f"--code-memory {args.code_memory}: want a width of 1 to 1024 (0: none)")
+    if args.memory_steps < 0:
+        p.error(f"--memory-steps {args.memory_steps}: want 0 or more")
+    if args.code_memory and args.only_depth:
+        p.error("--code-memory is the RGB student's; --only-depth trains none")
     if args.rgb_encoder is not None and (args.init_dir is not None or args.only_depth):
         p.error("--rgb-encoder shapes a fresh RGB student: one continued from --init-dir keeps its file's widths, and --only-depth trains none")
     command = "python -m lucid_ros.training.distill " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
@@ -619,7 +697,7 @@ def main(argv: list[str] | None = None) -> int:
         specs, models = build_students(
             robot, cfg, teacher, work, args.init_dir, args.camera, args.image_age, guided=guide_spec is not None,
             depth_pre=depth_pre, streams=("depth",) if args.only_depth else ("depth", "color"), channels=widths,
-            color_pre={**COLOR_PREPROCESS, "stack": stack},
+            color_pre={**COLOR_PREPROCESS, "stack": stack}, memory=args.code_memory,
         )  # fmt: skip
     except ValueError as e:  # a student in --init-dir that this run's options cannot continue
         p.error(f"--init-dir: {e}")
@@ -631,7 +709,7 @@ def main(argv: list[str] | None = None) -> int:
     dagger = Dagger(
         env, teacher, models, args.lr, args.seed, keep=args.keep, replay=args.replay,
         guide=0 if guide else None, guide_weight=args.guide_weight, code_steps=args.code_steps, code_lr=args.code_lr,
-        code_focus=args.code_focus,
+        code_focus=args.code_focus, memory_steps=args.memory_steps,
     )  # fmt: skip
     n, T = env.n, args.steps
     history: list[dict] = []
@@ -661,6 +739,7 @@ def main(argv: list[str] | None = None) -> int:
                 "falls_per_min": (falls / max(minutes_driven, 1e-9)).tolist(),
                 "goals": goals.tolist(),
                 "code_r2": {k: v[1] for k, v in dagger.feature_stats.items()},
+                "memory_r2": dict(dagger.memory_r2),
             }
             history.append(rec)
             if it % args.log_every == 0:
@@ -673,6 +752,7 @@ def main(argv: list[str] | None = None) -> int:
                     + " goals "
                     + "/".join(str(int(g)) for g in goals)
                     + "".join(f" | rgb code mse {mse:.3f} R2 {r2:.2f}" for mse, r2 in dagger.feature_stats.values())
+                    + "".join(f" (memory fit R2 {r2:.2f})" for r2 in dagger.memory_r2.values())
                     + f" | {n * T / (time.time() - t_it):.0f} steps/s "
                     f"(render {buf['t_render']:.1f}s upd {t_up:.1f}s) elapsed {fmt_time(el)} ETA {fmt_time(max(args.minutes * 60 - el, 0))}",
                     flush=True,
@@ -695,7 +775,7 @@ def main(argv: list[str] | None = None) -> int:
             "init": str(args.init_dir / f"{spec.name}.onnx") if args.init_dir else "fresh",
             "teacher": teacher.path.name, "teacher_sha256": teacher.sha256, "stream": stream, "camera": args.camera, "camera_latency_ms": [0.0, args.latency_ms],
             "scene_randomisation": json.loads(json.dumps(JitterRanges().__dict__)), "courses": [c.name for c in env.courses],
-            "encoder_channels": list(m.channels), "replay": {"keep": args.keep, "per_update": args.replay}, "course_weights": args.course_weights or {},
+            "encoder_channels": list(m.channels), **({"code_memory": m.memory.size} if m.memory is not None else {}), "replay": {"keep": args.keep, "per_update": args.replay}, "course_weights": args.course_weights or {},
             **({"depth_view": args.depth_view} if stream == "depth" else {}),
             "final_loss_last_20": round(float(np.mean([r["loss"][k] for r in history[-20:]])), 5) if history else None,
         }  # fmt: skip
@@ -703,6 +783,7 @@ def main(argv: list[str] | None = None) -> int:
             training["depth_guide"] = {
                 "spec": guide.path.name, "sha256": guide.sha256, "weight": args.guide_weight, "graft": args.graft,
                 "code_steps": args.code_steps, "code_lr": args.code_lr, "code_focus": args.code_focus,
+                **({"memory_steps": args.memory_steps} if m.memory is not None else {}),
                 "code_r2_last_20": round(float(np.mean([r["code_r2"].get(k, np.nan) for r in history[-20:]])), 4) if history else None,
             }  # fmt: skip
         training.update(student_phases(earlier[spec.name], training))
@@ -814,7 +895,9 @@ def teacher_normaliser(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def export_student(model: Student, spec: PolicySpec, out_prefix: Path, training: dict) -> PolicySpec:
     onnx_path = student_to_onnx(model, out_prefix.with_suffix(".onnx"), "obs", "image", "h_in", "h_out")
     img = spec.images[0]
-    raw = student_spec_dict(load_robot(spec.robot), TrainConfig(), out_prefix.name, img.stream, dict(img.preprocess), img.camera, img.age is not None)
+    raw = student_spec_dict(
+        load_robot(spec.robot), TrainConfig(), out_prefix.name, img.stream, dict(img.preprocess), img.camera, img.age is not None, model.state_size
+    )
     raw["training"] = training
     write_spec(raw, onnx_path, out_prefix.with_suffix(".yaml"))
     return load_spec(out_prefix.with_suffix(".yaml"))

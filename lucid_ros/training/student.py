@@ -17,6 +17,15 @@ camera's 10 Hz refresh and its latency, which the image alone cannot show. A stu
 continues as one with it (`student_from_onnx` widens the fusion layer with a zero column: the same
 actions until training gives the column weight).
 
+A student built with `memory` (`distill --code-memory M`) keeps a memory of its image codes: a
+second GRU (M wide) reads each step's code beside the normalised observation and the image age,
+and adds a correction to the code the controller reads (CodeMemory; its output layer starts at
+zero, so a student that gains it acts as before). The picture alone cannot say what a box face
+filling the frame is, or how near a hurdle that has left the bottom edge is; the codes of the
+frames before, and how far the legs have walked since, can. Its state rides behind the
+controller's in the one recurrent state (`h_in` [1, batch, 256 + M]; `Student.state_size`), so
+the runtime carries and zeroes it as before.
+
 `student_to_onnx` writes the graph node by node with onnx.helper (like export.actor_to_onnx): Conv,
 Elu, Gemm and the ONNX GRU operator with torch's gate layout converted (torch orders the gates
 r, z, n; ONNX z, r, h; torch's GRU is ONNX's `linear_before_reset = 1`).
@@ -40,6 +49,7 @@ CHANNELS = (16, 32, 32)  # the encoder's three convolutions (5/2, 3/2, 3/2): eve
 AGE_SCALE = 5.0  # 1 / s: the ages a policy sees (0-0.2 s) to about 0-1
 DRAW_CHANNELS = (16, 32, 64)  # the depth drawer's three scales
 DEPTH_RANGE = (-0.5, 0.5)  # the depth student's input units (clip 0-2 m, d / 2 - 0.5): a drawn frame is clipped to them
+MEMORY = 128  # `distill --code-memory`'s default width
 
 
 class DepthDrawer(nn.Module):
@@ -74,6 +84,26 @@ class DepthDrawer(nn.Module):
         return torch.nn.functional.interpolate(self.out(y), size=tuple(size), mode="bilinear", align_corners=False)
 
 
+class CodeMemory(nn.Module):
+    """A memory of image codes: a GRU over [code, normalised observation, scaled image age] whose
+    output, through a linear layer that starts at zero, is added to the step's code. Trained on
+    sequences (Student.unroll) against the guide's code of each capture, it carries what earlier
+    frames showed into steps whose own frame cannot show it."""
+
+    def __init__(self, obs_dim: int, size: int, age: bool):
+        super().__init__()
+        self.size = size
+        self.gru = nn.GRU(LATENT + obs_dim + int(age), size)
+        self.out = nn.Linear(size, LATENT)
+        with torch.no_grad():
+            self.out.weight.zero_()
+            self.out.bias.zero_()
+
+    def forward(self, z: torch.Tensor, parts: list[torch.Tensor], h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y, h = self.gru(torch.cat([z, *parts], dim=1)[None], h)
+        return z + self.out(y[0]), h
+
+
 class Student(nn.Module):
     def __init__(
         self,
@@ -86,9 +116,12 @@ class Student(nn.Module):
         age: bool = False,
         channels: tuple[int, int, int] = CHANNELS,
         draw: bool = False,
+        memory: int = 0,
     ):
         super().__init__()
         c, h, w = image_shape
+        if memory < 0:
+            raise ValueError(f"memory {memory}: want a width >= 0 (0: no code memory)")
         if len(channels) != 3 or min(channels) < 1:
             raise ValueError(f"channels {channels}: want three positive widths, one per convolution")
         self.image_shape = image_shape
@@ -111,6 +144,12 @@ class Student(nn.Module):
         self.tg = tg
         with torch.no_grad():
             self.head[-1].weight.mul_(0.1)
+        self.memory = CodeMemory(obs_dim, memory, age) if memory else None
+        self.state_size = HIDDEN + memory  # the controller's GRU state, then the code memory's
+
+    def zero_state(self, n: int) -> torch.Tensor:
+        """A fresh recurrent state for n envs: (1, n, state_size)."""
+        return torch.zeros(1, n, self.state_size)
 
     def _conv(self, x: torch.Tensor) -> torch.Tensor:
         for conv in self.convs:
@@ -133,18 +172,33 @@ class Student(nn.Module):
         return torch.nn.functional.elu(self.img_fc(self._conv(depth)))
 
     def step(self, obs: torch.Tensor, image: torch.Tensor, h: torch.Tensor, age: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """One policy step for a batch: obs (B, obs_dim), image (B, C, H, W), h (1, B, HIDDEN),
+        """One policy step for a batch: obs (B, obs_dim), image (B, C, H, W), h (1, B, state_size),
         age (B, 1) s (a student with `age` only)."""
-        return self._core(obs, self.latent(image), h, age)
+        z, hm = self.remember(obs, self.latent(image), h[..., HIDDEN:], age)
+        a, hc = self._core(obs, z, h[..., :HIDDEN], age)
+        return a, torch.cat([hc, hm], dim=2)
 
-    def _core(self, obs: torch.Tensor, z: torch.Tensor, h: torch.Tensor, age: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        o = torch.clamp((obs - self.norm_mean) / self.norm_std, -5.0, 5.0)
-        parts = [o, z]
+    def _inputs(self, obs: torch.Tensor, age: torch.Tensor | None) -> list[torch.Tensor]:
+        """What the fusion layer (and a code memory) reads beside the code: the normalised
+        observation and, for a student with `age`, the scaled image age."""
+        parts = [torch.clamp((obs - self.norm_mean) / self.norm_std, -5.0, 5.0)]
         if self.age:
             if age is None:
                 raise ValueError("this student reads the image's age: step(obs, image, h, age)")
             parts.append(age.reshape(-1, 1) * AGE_SCALE)
-        x = torch.nn.functional.elu(self.fuse(torch.cat(parts, dim=1)))
+        return parts
+
+    def remember(self, obs: torch.Tensor, z: torch.Tensor, hm: torch.Tensor, age: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The code the controller reads, from the step's image code z and the code memory's state
+        hm (1, B, memory): z itself and an empty state for a student without a memory."""
+        if self.memory is None:
+            return z, hm
+        return self.memory(z, self._inputs(obs, age), hm)
+
+    def _core(self, obs: torch.Tensor, z: torch.Tensor, h: torch.Tensor, age: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The controller: the code z the fusion layer reads, h (1, B, HIDDEN) its GRU's state."""
+        o, *rest = self._inputs(obs, age)
+        x = torch.nn.functional.elu(self.fuse(torch.cat([o, z, *rest], dim=1)))
         y, h = self.gru(x[None], h)
         out = self.head(y[0])
         return (out if self.tg is None else out + self.tg(obs)), h
@@ -153,23 +207,28 @@ class Student(nn.Module):
         self, obs: torch.Tensor, images: torch.Tensor, h0: torch.Tensor, starts: torch.Tensor, ages: torch.Tensor | None = None, codes: bool = False,
         against: torch.Tensor | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, ...]:  # fmt: skip
-        """Actions over a chunk: obs (T, B, D), images (T, B, C, H, W), h0 (1, B, H) at the chunk's
-        start, starts (T, B) = 1 where an episode begins at that step (the state is zeroed first),
-        ages (T, B) s (a student with `age` only). With `codes`, also the image codes (T, B, LATENT).
+        """Actions over a chunk: obs (T, B, D), images (T, B, C, H, W), h0 (1, B, state_size) at the
+        chunk's start, starts (T, B) = 1 where an episode begins at that step (the state is zeroed
+        first), ages (T, B) s (a student with `age` only). With `codes`, also the codes the
+        controller read (T, B, LATENT): the image codes, through the code memory where there is one.
         With `against` (a code, (LATENT,)), also how much each frame's picture changes the action:
         the mean squared difference (T, B) between the action from its code and the action from
         `against` (the mean code: no picture) in the same state."""
         T, B = images.shape[:2]
         z = self.latent(images.flatten(0, 1)).reshape(T, B, -1)  # every frame of the chunk through the encoder at once
-        h, outs, effect = h0, [], []
+        hc, hm, outs, effect, read = h0[..., :HIDDEN], h0[..., HIDDEN:], [], [], []
         for t in range(obs.shape[0]):
-            h = h * (1.0 - starts[t])[None, :, None]
+            keep = (1.0 - starts[t])[None, :, None]
+            hc, hm = hc * keep, hm * keep
             age = None if ages is None else ages[t]
-            a, h_next = self._core(obs[t], z[t], h, age)
+            zt, hm = self.remember(obs[t], z[t], hm, age)
+            a, h_next = self._core(obs[t], zt, hc, age)
             if against is not None:
-                effect.append(torch.mean((a - self._core(obs[t], against.expand(B, -1), h, age)[0]) ** 2, dim=1))
-            h = h_next
+                effect.append(torch.mean((a - self._core(obs[t], against.expand(B, -1), hc, age)[0]) ** 2, dim=1))
+            hc = h_next
             outs.append(a)
+            read.append(zt)
+        z = z if self.memory is None else torch.stack(read)
         if against is not None:
             return torch.stack(outs), z, torch.stack(effect)
         return (torch.stack(outs), z) if codes else torch.stack(outs)
@@ -194,9 +253,17 @@ def onnx_draws(path: str | Path) -> bool:
     return any(i.name == "draw_out_w" for i in onnx.load(str(path)).graph.initializer)
 
 
-def _swap_gates(a: np.ndarray) -> np.ndarray:
+def onnx_memory(path: str | Path) -> int:
+    """The code memory's width in a student_to_onnx file (0: none): build the Student with that
+    `memory` before student_from_onnx reads it back."""
+    import onnx
+
+    return next((int(i.dims[1]) for i in onnx.load(str(path)).graph.initializer if i.name == "mem_out_w"), 0)
+
+
+def _swap_gates(a: np.ndarray, size: int = HIDDEN) -> np.ndarray:
     """torch's GRU gate blocks r,z,n <-> ONNX's z,r,h along axis 0 (its own inverse)."""
-    return np.concatenate([a[HIDDEN : 2 * HIDDEN], a[:HIDDEN], a[2 * HIDDEN :]], axis=0)
+    return np.concatenate([a[size : 2 * size], a[:size], a[2 * size :]], axis=0)
 
 
 def student_from_onnx(model: Student, path: str | Path, frame_channels: int | None = None) -> str | None:
@@ -243,6 +310,18 @@ def student_from_onnx(model: Student, path: str | Path, frame_channels: int | No
         raise ValueError(
             f"{path}: {'a student that draws depth' if 'draw_out_w' in inits else 'a student without a depth drawer'}; this one {'draws' if model.drawer is not None else 'does not'}"
         )
+    if (model.memory is None) != ("mem_out_w" not in inits):
+        if model.memory is None:
+            raise ValueError(f"{path}: a student with a code memory; this one has none (build it with memory={inits['mem_out_w'].shape[1]})")
+        notes.append(f"{Path(path).name} has no code memory: added, its output at zero (the same actions until training uses it)")
+    elif model.memory is not None:
+        m, M = model.memory, model.memory.size
+        Wm, Rm, Bm = inits["mem_W"][0], inits["mem_R"][0], inits["mem_B"][0]
+        pairs += [
+            (m.gru.weight_ih_l0, _swap_gates(Wm, M)), (m.gru.weight_hh_l0, _swap_gates(Rm, M)),
+            (m.gru.bias_ih_l0, _swap_gates(Bm[: 3 * M], M)), (m.gru.bias_hh_l0, _swap_gates(Bm[3 * M :], M)),
+            (m.out.weight, inits["mem_out_w"]), (m.out.bias, inits["mem_out_b"]),
+        ]  # fmt: skip
     if model.drawer is not None:
         d = model.drawer
         layers = {
@@ -268,6 +347,7 @@ def graft_core(dst: Student, src: Student) -> list[str]:
     The two must have the same fusion layout (LATENT, the observation, the age input); returns
     the parameter names copied."""
     keep = ("drawer.",) if dst.drawer is not None else ("convs.", "img_fc.")  # a drawing student reads its drawing with src's encoder
+    keep += ("memory.",)  # a code memory is the picture half's
     src_state = src.state_dict()
     copied = []
     with torch.no_grad():
@@ -344,6 +424,38 @@ def _drawer_nodes(drawer: DepthDrawer, image_name: str, nodes: list, inits: list
     return "drawn_depth"
 
 
+def _memory_nodes(model: Student, h_in: str, h_out: str, nodes: list, inits: list) -> tuple[str, str, str]:
+    """ONNX for Student.remember: h_in split into the controller's state and the memory's, the
+    memory's GRU over [img_lat, o_n, age_n], its correction added to img_lat. Returns the names of
+    the code the controller reads and of its GRU's state in and out (Concat'ed with `mem_h_out`
+    into h_out after the controller)."""
+    f32 = lambda t: t.detach().cpu().numpy().astype(np.float32)  # noqa: E731
+    m, M = model.memory, model.memory.size
+    g = m.gru
+    inits += [
+        numpy_helper.from_array(np.array([0], np.int64), "mem_lo"),
+        numpy_helper.from_array(np.array([HIDDEN], np.int64), "mem_split"),
+        numpy_helper.from_array(np.array([HIDDEN + M], np.int64), "mem_hi"),
+        numpy_helper.from_array(np.array([2], np.int64), "mem_axis"),
+        numpy_helper.from_array(_swap_gates(f32(g.weight_ih_l0), M)[None], "mem_W"),
+        numpy_helper.from_array(_swap_gates(f32(g.weight_hh_l0), M)[None], "mem_R"),
+        numpy_helper.from_array(np.concatenate([_swap_gates(f32(g.bias_ih_l0), M), _swap_gates(f32(g.bias_hh_l0), M)])[None], "mem_B"),
+        numpy_helper.from_array(f32(m.out.weight), "mem_out_w"),
+        numpy_helper.from_array(f32(m.out.bias), "mem_out_b"),
+    ]
+    nodes += [
+        helper.make_node("Slice", [h_in, "mem_lo", "mem_split", "mem_axis"], ["ctrl_h_in"]),
+        helper.make_node("Slice", [h_in, "mem_split", "mem_hi", "mem_axis"], ["mem_h_in"]),
+        helper.make_node("Concat", ["img_lat", "o_n", *(["age_n"] if model.age else [])], ["mem_in"], axis=1),
+        helper.make_node("Unsqueeze", ["mem_in", "axis0"], ["mem_x"]),
+        helper.make_node("GRU", ["mem_x", "mem_W", "mem_R", "mem_B", "", "mem_h_in"], ["mem_y", "mem_h_out"], hidden_size=M, linear_before_reset=1),
+        helper.make_node("Squeeze", ["mem_h_out", "axis0"], ["mem_h"]),
+        helper.make_node("Gemm", ["mem_h", "mem_out_w", "mem_out_b"], ["mem_dz"], transB=1),
+        helper.make_node("Add", ["img_lat", "mem_dz"], ["img_code"]),
+    ]
+    return "img_code", "ctrl_h_in", "ctrl_h_out"
+
+
 def student_to_onnx(
     model: Student, path: str | Path, obs_name: str, image_name: str, h_in: str, h_out: str, action_name: str = "actions", age_name: str = "image_age"
 ) -> Path:
@@ -383,16 +495,23 @@ def student_to_onnx(
         helper.make_node("Flatten", [x], ["img_flat"], axis=1),
         helper.make_node("Gemm", ["img_flat", "img_w", "img_b"], ["img_z"], transB=1),
         helper.make_node("Elu", ["img_z"], ["img_lat"], alpha=1.0),
-        helper.make_node("Concat", ["o_n", "img_lat", *(["age_n"] if model.age else [])], ["fused_in"], axis=1),
+    ]
+    code, h_ctrl_in, h_ctrl_out = "img_lat", h_in, h_out
+    if model.memory is not None:  # the state is [controller's | memory's] along its last axis
+        code, h_ctrl_in, h_ctrl_out = _memory_nodes(model, h_in, h_out, nodes, inits)
+    nodes += [
+        helper.make_node("Concat", ["o_n", code, *(["age_n"] if model.age else [])], ["fused_in"], axis=1),
         helper.make_node("Gemm", ["fused_in", "fuse_w", "fuse_b"], ["fused_z"], transB=1),
         helper.make_node("Elu", ["fused_z"], ["fused"], alpha=1.0),
         helper.make_node("Unsqueeze", ["fused", "axis0"], ["gru_x"]),  # (1, B, H): a sequence of one step
-        helper.make_node("GRU", ["gru_x", "gru_W", "gru_R", "gru_B", "", h_in], ["gru_y", h_out], hidden_size=H, linear_before_reset=1),
-        helper.make_node("Squeeze", [h_out, "axis0"], ["gru_h"]),
+        helper.make_node("GRU", ["gru_x", "gru_W", "gru_R", "gru_B", "", h_ctrl_in], ["gru_y", h_ctrl_out], hidden_size=H, linear_before_reset=1),
+        helper.make_node("Squeeze", [h_ctrl_out, "axis0"], ["gru_h"]),
         helper.make_node("Gemm", ["gru_h", "head0_w", "head0_b"], ["head0"], transB=1),
         helper.make_node("Elu", ["head0"], ["head0_a"], alpha=1.0),
         helper.make_node("Gemm", ["head0_a", "head1_w", "head1_b"], [out], transB=1),
     ]
+    if model.memory is not None:
+        nodes.append(helper.make_node("Concat", [h_ctrl_out, "mem_h_out"], [h_out], axis=2))
     if model.age:
         inits.append(numpy_helper.from_array(np.array(AGE_SCALE, np.float32), "age_scale"))
         nodes.insert(0, helper.make_node("Mul", [age_name, "age_scale"], ["age_n"]))
@@ -402,7 +521,7 @@ def student_to_onnx(
     inputs = [
         helper.make_tensor_value_info(obs_name, TensorProto.FLOAT, ["batch", int(model.norm_mean.shape[0])]),
         helper.make_tensor_value_info(image_name, TensorProto.FLOAT, ["batch", c, h, w]),
-        helper.make_tensor_value_info(h_in, TensorProto.FLOAT, [1, "batch", H]),
+        helper.make_tensor_value_info(h_in, TensorProto.FLOAT, [1, "batch", model.state_size]),
     ]
     if model.age:
         inputs.append(helper.make_tensor_value_info(age_name, TensorProto.FLOAT, ["batch", 1]))
@@ -413,7 +532,7 @@ def student_to_onnx(
         inputs,
         [
             helper.make_tensor_value_info(action_name, TensorProto.FLOAT, ["batch", n_act]),
-            helper.make_tensor_value_info(h_out, TensorProto.FLOAT, [1, "batch", H]),
+            helper.make_tensor_value_info(h_out, TensorProto.FLOAT, [1, "batch", model.state_size]),
         ],
         initializer=inits,
     )
