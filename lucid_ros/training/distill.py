@@ -422,30 +422,17 @@ class Dagger:
                 last[k] = float(code_mse.detach())
         return last
 
-    def _raw_codes(self, buf: dict) -> None:
-        """Each memory learner's image codes of a new chunk's frames (`raw`, (T, n, LATENT)), once."""
-        for k in self.memory_opts:
-            if k in buf.setdefault("raw", {}):
-                continue
-            T, n = buf["label"].shape[:2]
-            with torch.no_grad():
-                flat = torch.from_numpy(buf["img"][k]).flatten(0, 1)
-                z = torch.cat([self.models[k].latent(flat[s : s + 512]) for s in range(0, len(flat), 512)])
-            buf["raw"][k] = z.reshape(T, n, -1).numpy()
-
-    def fit_memory(self, buf: dict, pool: list[dict]) -> dict[int, float]:
-        """`memory_steps` steps per learner with a code memory, each on one whole chunk drawn from
-        `pool` (the kept chunks and the new one `buf`): the memory run over the chunk's steps from
-        the state it held at the chunk's start (zeroed where an episode starts), its corrected
-        codes fitted to the guide's codes (MSE over their variance). The memory reads the image
-        codes its student made of the chunk's frames when the chunk arrived (`raw`, computed here
-        for `buf`: the picture half's forward pass once per chunk, not per step). Returns each
+    def fit_memory(self, chunks: list[dict]) -> dict[int, float]:
+        """`memory_steps` steps per learner with a code memory, each on one whole chunk of `chunks`
+        (this update's: the new one and those replayed): the memory run over the chunk's steps from
+        the state it held at the chunk's start (zeroed where an episode starts), its corrected codes
+        fitted to the guide's codes (MSE over their variance). The memory reads the image codes the
+        update just made of the chunk's frames (`raw`, by learner), so it learns on what the
+        picture half makes now, not on the codes of a drawer that has since changed. Returns each
         learner's last code R² (1 - the loss)."""
         last = {}
-        self._raw_codes(buf)
         for k, opt in self.memory_opts.items():
             m = self.models[k]
-            chunks = [c for c in pool if k in c.get("raw", {})] or [buf]
             for _ in range(self.memory_steps):
                 c = chunks[int(self.rng.integers(len(chunks)))]
                 z, o, st = (torch.from_numpy(a) for a in (c["raw"][k], c["obs"][k], c["start"]))
@@ -549,8 +536,15 @@ class Dagger:
             left = [p for p in m.parameters() if id(p) not in ids]  # a drawer the code steps fit, and its encoder: no gradient here
             for p in left:
                 p.requires_grad_(False)
+            # a picture half the actions do not train (a drawer the code steps fit) makes the same
+            # codes every epoch: made once, without a graph (and kept for the memory steps)
+            fixed = not any(p.requires_grad for p in self.encoder_parameters(m))
+            raw = None
+            if fixed:
+                with torch.no_grad():
+                    raw = m.image_codes(im, block=512)
             for _ in range(epochs):
-                act, z = m.unroll(o, im, h0, st, ages, codes=True)
+                act, z = m.unroll(o, im, h0, st, ages, codes=True, z=raw)
                 err = (act - lab) ** 2
                 loss = torch.mean(err)
                 if target is not None:
@@ -562,17 +556,21 @@ class Dagger:
                 self.opts[k].step()
             for p in left:
                 p.requires_grad_(True)
+            if k in self.memory_opts:  # this update's chunks, with the codes the picture half makes of them now
+                with torch.no_grad():
+                    raw = m.image_codes(im, block=512) if raw is None else raw
+                for c, part in zip(chunks, np.split(raw.numpy(), np.cumsum([c["label"].shape[1] for c in chunks])[:-1], axis=1), strict=True):
+                    c.setdefault("raw", {})[k] = part
             if target is not None:  # the code's error, and the part of the guide's code it explains (R^2)
                 self.feature_stats[k] = (float(feat.detach()), 1.0 - float(feat.detach()) / max(float(target.var(dim=(0, 1)).mean()), 1e-12))
             losses.append(float(err[:, :n_new].detach().mean()))
-        self._raw_codes(buf)
         if self.keep:
-            self.kept.append({key: buf[key] for key in ("obs", "img", "age", "label", "start", "h0", "code", "effect", "raw") if key in buf})
+            self.kept.append({key: buf[key] for key in ("obs", "img", "age", "label", "start", "h0", "code", "effect") if key in buf})
             del self.kept[: -self.keep]
+        if self.memory_opts:
+            self.memory_r2 = self.fit_memory(chunks)
         if self.code_opts:
             self.fit_codes(self.kept or [buf])
-        if self.memory_opts:
-            self.memory_r2 = self.fit_memory(buf, self.kept or [buf])
         return losses
 
 

@@ -203,9 +203,17 @@ class Student(nn.Module):
         out = self.head(y[0])
         return (out if self.tg is None else out + self.tg(obs)), h
 
+    def image_codes(self, images: torch.Tensor, block: int = 0) -> torch.Tensor:
+        """Every frame of a chunk (T, B, C, H, W) through the picture half at once -> (T, B, LATENT),
+        before any code memory; with `block`, that many frames at a time (to bound memory, no grad)."""
+        T, B = images.shape[:2]
+        flat = images.flatten(0, 1)
+        z = self.latent(flat) if not block else torch.cat([self.latent(flat[s : s + block]) for s in range(0, len(flat), block)])
+        return z.reshape(T, B, -1)
+
     def unroll(
         self, obs: torch.Tensor, images: torch.Tensor, h0: torch.Tensor, starts: torch.Tensor, ages: torch.Tensor | None = None, codes: bool = False,
-        against: torch.Tensor | None = None,
+        against: torch.Tensor | None = None, z: torch.Tensor | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, ...]:  # fmt: skip
         """Actions over a chunk: obs (T, B, D), images (T, B, C, H, W), h0 (1, B, state_size) at the
         chunk's start, starts (T, B) = 1 where an episode begins at that step (the state is zeroed
@@ -213,9 +221,10 @@ class Student(nn.Module):
         controller read (T, B, LATENT): the image codes, through the code memory where there is one.
         With `against` (a code, (LATENT,)), also how much each frame's picture changes the action:
         the mean squared difference (T, B) between the action from its code and the action from
-        `against` (the mean code: no picture) in the same state."""
+        `against` (the mean code: no picture) in the same state. `z`: the image codes of `images`
+        (T, B, LATENT) when the caller has them (`image_codes`), else computed here."""
         T, B = images.shape[:2]
-        z = self.latent(images.flatten(0, 1)).reshape(T, B, -1)  # every frame of the chunk through the encoder at once
+        z = self.image_codes(images) if z is None else z
         hc, hm, outs, effect, read = h0[..., :HIDDEN], h0[..., HIDDEN:], [], [], []
         for t in range(obs.shape[0]):
             keep = (1.0 - starts[t])[None, :, None]

@@ -130,3 +130,59 @@ def test_a_code_memory_carries_what_an_earlier_frame_showed_into_flat_frames():
     with_memory, _ = _fit(make(32, age=True), 150)
     assert without > 0.9 * floor, (without, floor)
     assert with_memory < 0.1 * floor, (with_memory, floor)
+
+
+def _flat_after_first_chunks(rng, guide: Student, count: int, T: int = 6, n: int = 8) -> list[dict]:
+    """DAgger chunks where the depth guide sees one of two pictures at every step while the colour
+    frames show it only at the chunk's first step (an episode starts there) and are flat after."""
+    chunks = []
+    for _ in range(count):
+        kind = rng.integers(0, 2, n)
+        pic = np.where(kind[:, None, None, None] == 0, 1.0, -1.0) * np.where(np.arange(80) < 40, 0.5, -0.5)[None, None, None, :]
+        depth = np.repeat(np.broadcast_to(pic, (n, 1, 45, 80))[None], T, axis=0).astype(np.float32)
+        rgb = np.zeros((T, n, 3, 45, 80), np.float32)
+        rgb[0] = np.repeat(depth[0], 3, axis=1)
+        start = np.zeros((T, n), np.float32)
+        start[0] = 1.0
+        chunks.append({
+            "obs": [rng.normal(size=(T, n, OBS)).astype(np.float32) * 0.1] * 2, "img": [depth, rgb], "age": [np.full((T, n), 0.05, np.float32)] * 2,
+            "label": np.zeros((T, n, 12), np.float32), "start": start, "h0": [guide.zero_state(n), torch.zeros(1, n, HIDDEN + 32)],
+        })  # fmt: skip
+    return chunks
+
+
+def test_dagger_fits_the_code_memory_alone_to_the_guides_codes_over_whole_chunks():
+    """`distill --code-memory 32 --memory-steps N`: the memory steps fit the memory (and nothing
+    else fits it: not the actions), over whole kept chunks from their start states; after 12
+    updates it gives frames that show nothing the guide's code of what the first frame showed."""
+    from lucid_ros.training.distill import Dagger
+
+    torch.manual_seed(3)
+    guide = Student(OBS, (1, 45, 80), 12, np.zeros(OBS), np.ones(OBS), None, age=True)
+    student = Student(OBS, (3, 45, 80), 12, np.zeros(OBS), np.ones(OBS), None, age=True, memory=32)
+    with torch.no_grad():  # the student's encoder reads a grey colour frame as the guide reads the depth frame
+        student.convs[0].weight.copy_(guide.convs[0].weight.repeat(1, 3, 1, 1) / 3.0)
+        for dst, src in [(student.convs[0].bias, guide.convs[0].bias), *zip([*student.convs[1:].parameters(), *student.img_fc.parameters()],
+                                                                            [*guide.convs[1:].parameters(), *guide.img_fc.parameters()], strict=True)]:  # fmt: skip
+            dst.copy_(src)
+    d = Dagger.__new__(Dagger)
+    d.models, d.rng, d.keep, d.n_replay, d.kept = [guide, student], np.random.default_rng(0), 4, 0, []
+    d.set_guide(0, 1.0, code_lr=3e-3, memory_steps=20)
+    d.opts = [torch.optim.Adam(d.action_parameters(k), lr=1e-3) for k in range(2)]
+    memory = {id(p) for p in student.memory.parameters()}
+    assert {id(p) for p in d.memory_opts[1].param_groups[0]["params"]} == memory
+    assert not memory & {id(p) for p in d.action_parameters(1)}
+    chunks = _flat_after_first_chunks(np.random.default_rng(1), guide, 4)
+    for i in range(12):
+        d.update(chunks[i % 4], epochs=1)
+    probe = _flat_after_first_chunks(np.random.default_rng(7), guide, 1, n=32)[0]
+    ages = torch.from_numpy(probe["age"][1])
+    with torch.no_grad():
+        want = guide.latent(torch.from_numpy(probe["img"][0]).flatten(0, 1)).reshape(6, 32, -1)
+        raw = student.latent(torch.from_numpy(probe["img"][1]).flatten(0, 1)).reshape(6, 32, -1)
+        _, read = student.unroll(torch.from_numpy(probe["obs"][1]), torch.from_numpy(probe["img"][1]), student.zero_state(32),
+                                 torch.from_numpy(probe["start"]), ages, codes=True)  # fmt: skip
+    var = float(want[1:].var(dim=(0, 1)).mean())
+    r2 = lambda z: 1.0 - float(torch.mean((z[1:] - want[1:]) ** 2)) / var  # noqa: E731
+    assert r2(raw) < 0.0, r2(raw)  # a flat frame's own code says nothing of which picture came first
+    assert r2(read) > 0.8, (r2(read), d.memory_r2)
