@@ -83,7 +83,17 @@ from lucid_ros.training.distill import (
 from lucid_ros.training.parkour import DISTANCE_BINS, distance_ahead, distill_config, recipe_of, teacher_env_config
 from lucid_ros.training.phases import StopOnSignal, git_commit
 from lucid_ros.training.ppo import torch_threads
-from lucid_ros.training.student import CHANNELS, DEPTH_RANGE, DRAW_CHANNELS, HIDDEN, Student, onnx_channels, onnx_draws, student_from_onnx
+from lucid_ros.training.student import (
+    CHANNELS,
+    DEPTH_RANGE,
+    DRAW_CHANNELS,
+    HIDDEN,
+    Student,
+    onnx_channels,
+    onnx_draws,
+    onnx_memory,
+    student_from_onnx,
+)
 from lucid_ros.training.train_walk import fmt_time
 from lucid_ros.vision.preprocess import from_spec
 
@@ -703,6 +713,13 @@ def main(argv: list[str] | None = None) -> int:
                 given,
                 "inputs.images[0]",
                 f"reads {scored.images[0].stream} through '{scored.images[0].camera}': the pool's captures are colour through '{camera}'",
+            )
+        if onnx_memory(scored.onnx_path):
+            raise ConfigError(
+                given,
+                "inputs.recurrent[0].shape",
+                "holds a code memory (distill --code-memory): code_fit fits and scores single captures, not sequences; "
+                "continue it with distill --init-dir and measure it with training.closed_loop",
             )
         args.draw_depth, args.encoder, args.stack = onnx_draws(scored.onnx_path), onnx_channels(scored.onnx_path), init_stack(given)
         if args.init is not None:  # its controller must read this guide's code

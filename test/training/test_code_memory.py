@@ -186,3 +186,30 @@ def test_dagger_fits_the_code_memory_alone_to_the_guides_codes_over_whole_chunks
     r2 = lambda z: 1.0 - float(torch.mean((z[1:] - want[1:]) ** 2)) / var  # noqa: E731
     assert r2(raw) < 0.0, r2(raw)  # a flat frame's own code says nothing of which picture came first
     assert r2(read) > 0.8, (r2(read), d.memory_r2)
+
+
+def test_distill_continues_a_memory_at_its_width_and_code_fit_refuses_one_naming_it(tmp_path):
+    """`distill --code-memory 16` writes a student whose spec declares the wider state; continued
+    from its folder it keeps its memory (no flag needed), another width is refused; code_fit, which
+    fits single captures, refuses to score or continue it (a ConfigError: exit status 2)."""
+    from lucid_ros.errors import ConfigError
+    from lucid_ros.paths import config_dir
+    from lucid_ros.policy.spec import load_spec
+    from lucid_ros.robots.description import load_robot
+    from lucid_ros.training.code_fit import main as code_fit
+    from lucid_ros.training.config import TrainConfig
+    from lucid_ros.training.distill import build_students
+
+    robot = load_robot("go1")
+    teacher = load_spec(config_dir() / "policies" / "go1_teacher.yaml", robot)
+    first = tmp_path / "first"
+    first.mkdir()
+    specs, models = build_students(robot, TrainConfig(), teacher, first, None, camera="ego_down", draw_color=True, memory=16)
+    assert models[0].memory is None and models[1].memory.size == 16
+    assert specs[1].recurrent[0].shape == (1, 1, HIDDEN + 16) and specs[0].recurrent[0].shape == (1, 1, HIDDEN)
+    _specs, again = build_students(robot, TrainConfig(), teacher, tmp_path / "again", first, camera="ego_down")
+    assert again[1].memory is not None and again[1].memory.size == 16 and again[1].drawer is not None
+    with pytest.raises(ValueError, match="code memory 16 wide, not 32"):
+        build_students(robot, TrainConfig(), teacher, tmp_path / "other", first, camera="ego_down", memory=32)
+    with pytest.raises(ConfigError, match="code memory"):
+        code_fit(["--pool", str(tmp_path / "no_pool.npz"), "--out-dir", str(tmp_path / "score"), "--score", str(first / "go1_rgb.yaml")])
