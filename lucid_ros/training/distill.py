@@ -357,8 +357,9 @@ class Dagger:
         With `code_focus`, that share of each code batch is drawn in proportion to how much the
         frame's picture changes the guide's action (against the mean of the codes of the chunks
         before: Student.unroll's `against`), the rest uniformly: code_fit's `--focus`. With
-        `memory_steps`, a student with a code memory has it fitted by that many steps per update on
-        whole kept chunks (fit_memory), and by nothing else: like a drawer, it is the picture half."""
+        `memory_steps`, a student with a code memory has it fitted by that many steps per update,
+        each on one whole chunk of that update (fit_memory), and by nothing else: like a drawer, it
+        is the picture half."""
         self.guide, self.guide_weight = guide, weight
         self.learners = np.array([k for k in range(len(self.models)) if k != guide])
         self.feature_stats: dict[int, tuple[float, float]] = {}
@@ -638,7 +639,8 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     p.add_argument(
         "--memory-steps", type=int, default=20,
-        help="with --depth-guide and a code memory: steps per update fitting the memory alone, each on a whole kept chunk, to the guide's codes",
+        help="with --depth-guide and a code memory: steps per update fitting the memory alone to the guide's codes, "
+        "each on one whole chunk of the update (the new one or one replayed)",
     )  # fmt: skip
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--threads", type=int, default=2)

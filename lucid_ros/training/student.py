@@ -49,7 +49,6 @@ CHANNELS = (16, 32, 32)  # the encoder's three convolutions (5/2, 3/2, 3/2): eve
 AGE_SCALE = 5.0  # 1 / s: the ages a policy sees (0-0.2 s) to about 0-1
 DRAW_CHANNELS = (16, 32, 64)  # the depth drawer's three scales
 DEPTH_RANGE = (-0.5, 0.5)  # the depth student's input units (clip 0-2 m, d / 2 - 0.5): a drawn frame is clipped to them
-MEMORY = 128  # `distill --code-memory`'s default width
 
 
 class DepthDrawer(nn.Module):
@@ -433,7 +432,7 @@ def _drawer_nodes(drawer: DepthDrawer, image_name: str, nodes: list, inits: list
     return "drawn_depth"
 
 
-def _memory_nodes(model: Student, h_in: str, h_out: str, nodes: list, inits: list) -> tuple[str, str, str]:
+def _memory_nodes(model: Student, h_in: str, nodes: list, inits: list) -> tuple[str, str, str]:
     """ONNX for Student.remember: h_in split into the controller's state and the memory's, the
     memory's GRU over [img_lat, o_n, age_n], its correction added to img_lat. Returns the names of
     the code the controller reads and of its GRU's state in and out (Concat'ed with `mem_h_out`
@@ -507,7 +506,7 @@ def student_to_onnx(
     ]
     code, h_ctrl_in, h_ctrl_out = "img_lat", h_in, h_out
     if model.memory is not None:  # the state is [controller's | memory's] along its last axis
-        code, h_ctrl_in, h_ctrl_out = _memory_nodes(model, h_in, h_out, nodes, inits)
+        code, h_ctrl_in, h_ctrl_out = _memory_nodes(model, h_in, nodes, inits)
     nodes += [
         helper.make_node("Concat", ["o_n", code, *(["age_n"] if model.age else [])], ["fused_in"], axis=1),
         helper.make_node("Gemm", ["fused_in", "fuse_w", "fuse_b"], ["fused_z"], transB=1),
