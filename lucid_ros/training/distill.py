@@ -437,14 +437,10 @@ class Dagger:
             for _ in range(self.memory_steps):
                 c = chunks[int(self.rng.integers(len(chunks)))]
                 z, o, st = (torch.from_numpy(a) for a in (c["raw"][k], c["obs"][k], c["start"]))
-                ages = torch.from_numpy(c["age"][k])[..., None] if m.age else None
+                ages = torch.from_numpy(c["age"][k]) if m.age else None
                 target = torch.from_numpy(c["code"])
-                hm, read = c["h0"][k][..., HIDDEN:], []
-                for t in range(len(z)):
-                    hm = hm * (1.0 - st[t])[None, :, None]
-                    zt, hm = m.remember(o[t], z[t], hm, None if ages is None else ages[t])
-                    read.append(zt)
-                loss = torch.mean((torch.stack(read) - target) ** 2) / max(float(target.var(dim=(0, 1)).mean()), 1e-6)
+                read = m.recall(o, z, c["h0"][k][..., HIDDEN:], st, ages)
+                loss = torch.mean((read - target) ** 2) / max(float(target.var(dim=(0, 1)).mean()), 1e-6)
                 opt.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(m.memory.parameters(), 1.0)

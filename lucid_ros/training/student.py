@@ -210,6 +210,19 @@ class Student(nn.Module):
         z = self.latent(flat) if not block else torch.cat([self.latent(flat[s : s + block]) for s in range(0, len(flat), block)])
         return z.reshape(T, B, -1)
 
+    def recall(self, obs: torch.Tensor, z: torch.Tensor, hm: torch.Tensor, starts: torch.Tensor, ages: torch.Tensor | None) -> torch.Tensor:
+        """The codes the controller reads over a chunk: image codes z (T, B, LATENT) through the code
+        memory from its state hm (1, B, memory) at the chunk's start, zeroed where an episode starts
+        (starts (T, B)); z itself for a student without a memory. ages (T, B) or (T, B, 1) s."""
+        if self.memory is None:
+            return z
+        read = []
+        for t in range(len(z)):
+            hm = hm * (1.0 - starts[t])[None, :, None]
+            zt, hm = self.remember(obs[t], z[t], hm, None if ages is None else ages[t])
+            read.append(zt)
+        return torch.stack(read)
+
     def unroll(
         self, obs: torch.Tensor, images: torch.Tensor, h0: torch.Tensor, starts: torch.Tensor, ages: torch.Tensor | None = None, codes: bool = False,
         against: torch.Tensor | None = None, z: torch.Tensor | None = None,
@@ -224,19 +237,16 @@ class Student(nn.Module):
         (T, B, LATENT) when the caller has them (`image_codes`), else computed here."""
         T, B = images.shape[:2]
         z = self.image_codes(images) if z is None else z
-        hc, hm, outs, effect, read = h0[..., :HIDDEN], h0[..., HIDDEN:], [], [], []
+        z = self.recall(obs, z, h0[..., HIDDEN:], starts, ages)  # the memory reads codes, not the controller: run first
+        hc, outs, effect = h0[..., :HIDDEN], [], []
         for t in range(obs.shape[0]):
-            keep = (1.0 - starts[t])[None, :, None]
-            hc, hm = hc * keep, hm * keep
+            hc = hc * (1.0 - starts[t])[None, :, None]
             age = None if ages is None else ages[t]
-            zt, hm = self.remember(obs[t], z[t], hm, age)
-            a, h_next = self._core(obs[t], zt, hc, age)
+            a, h_next = self._core(obs[t], z[t], hc, age)
             if against is not None:
                 effect.append(torch.mean((a - self._core(obs[t], against.expand(B, -1), hc, age)[0]) ** 2, dim=1))
             hc = h_next
             outs.append(a)
-            read.append(zt)
-        z = z if self.memory is None else torch.stack(read)
         if against is not None:
             return torch.stack(outs), z, torch.stack(effect)
         return (torch.stack(outs), z) if codes else torch.stack(outs)
